@@ -1,0 +1,116 @@
+// What the engine reads (Observations), keeps (EngineState) and produces
+// (Decision, with the Reasons that explain it). Plain data, no I/O.
+#ifndef SIGNALSCALER_SCALER_ENGINE_DECISION_H_
+#define SIGNALSCALER_SCALER_ENGINE_DECISION_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace signalscaler {
+
+// One sampled value and when it was measured.
+struct Reading {
+  double value = 0;
+  absl::Time sample_time;
+};
+
+// What is known of one signal (or of the replicas sources) at evaluation
+// time: the last good reading, and the error of the latest attempt if it
+// failed (OK when the latest attempt succeeded or none was made yet).
+struct Observation {
+  std::optional<Reading> reading;
+  absl::Status error;
+};
+
+// Everything the engine reads for one evaluation. A signal absent from
+// `signals` is missing (it holds).
+struct Inputs {
+  absl::flat_hash_map<std::string, Observation> signals;
+  std::optional<Observation> replicas;        // spec.replicas, if configured
+  std::optional<Observation> ready_replicas;  // spec.readyReplicas
+};
+
+enum class SignalState { kOk, kStale, kMissing, kError };
+const char* SignalStateName(SignalState state);  // "ok", "stale", ...
+
+struct SignalExplanation {
+  std::string name;
+  SignalState state = SignalState::kMissing;
+  std::optional<double> value;
+  absl::Duration age = absl::ZeroDuration();
+  int64_t proposal = 0;
+  std::string message;  // why it holds (error text, stale age), else empty
+};
+
+// A step that changed or limited the number. Rendered to text in one place
+// (RenderReason); `code` is a bounded set, fit for metric labels.
+enum class ReasonCode {
+  kSignalWon,          // subject: signal; a: proposal
+  kSignalHeld,         // subject: signal; a: current (missing/stale/error)
+  kWithinBand,         // subject: signal; a: value
+  kClampedToMin,       // a: desired, b: minReplicas
+  kClampedToMax,       // a: desired, b: maxReplicas
+  kCappedByLimit,      // subject: limit; a: desired, b: cap
+  kScaleToZero,        // every Total signal at or below its activation
+  kWokeFromZero,       // subject: signal; a: value, b: activationAbove
+  kHeldAboveZero,      // minReplicas 0 but a signal keeps the service up
+  kUpWindow,           // a: desired, b: result, c: window seconds
+  kDownWindow,         // a: desired, b: result, c: window seconds
+  kRestartSeeded,      // a: current seeded into the scale-down window
+  kRateLimitedUp,      // a: wanted, b: allowed, c: period seconds
+  kRateLimitedDown,    // a: wanted, b: allowed, c: period seconds
+  kScalingDisabled,    // subject: "up" | "down"
+  kCurrentFromSource,  // a: current replicas read from spec.replicas
+};
+const char* ReasonCodeName(ReasonCode code);  // stable snake_case identifier
+
+struct Reason {
+  ReasonCode code;
+  std::string subject;  // a signal, limit or direction name, or empty
+  double a = 0;
+  double b = 0;
+  double c = 0;
+};
+std::string RenderReason(const Reason& reason);
+
+struct Decision {
+  int64_t replicas = 0;  // the answer given to KEDA
+  int64_t current = 0;   // the count the decision started from
+  int64_t desired = 0;   // after combination and bounds, before windows
+  absl::Time time;
+  std::string winner;  // the signal whose proposal was the max
+  std::vector<SignalExplanation> signals;
+  std::vector<Reason> reasons;
+
+  bool active() const { return replicas > 0; }
+  // One line for logs: "3 -> 5: requests won (p=5); ...".
+  std::string Summary() const;
+};
+
+// Per-policy memory across evaluations (kept by a StateStore).
+struct Recommendation {
+  absl::Time time;
+  int64_t replicas = 0;
+};
+struct ScaleEvent {
+  absl::Time time;
+  int64_t from = 0;
+  int64_t to = 0;
+};
+struct EngineState {
+  std::deque<Recommendation> recommendations;  // inside the longest window
+  std::deque<ScaleEvent> scale_events;         // inside the longest period
+  std::optional<int64_t> last_decision;
+  bool ever_had_reading = false;
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_ENGINE_DECISION_H_

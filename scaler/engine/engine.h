@@ -1,0 +1,29 @@
+// The decision engine: a pure function of (policy, inputs, state, now) that
+// implements "Decision (normative)" in DESIGN.md. No I/O, no clock of its own:
+// the caller passes `now` from an injected Clock. The server's evaluator, the
+// simulator and the tests all run this one function.
+//
+//   EngineState state;
+//   absl::StatusOr<Decision> d = Decide(policy, inputs, state, clock.Now());
+//   if (d.ok()) answer_keda(d->replicas);
+#ifndef SIGNALSCALER_SCALER_ENGINE_ENGINE_H_
+#define SIGNALSCALER_SCALER_ENGINE_ENGINE_H_
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/policy.pb.h"
+#include "scaler/engine/decision.h"
+
+namespace signalscaler {
+
+// Decides the replica count for `policy` (already validated by the loader) at
+// `now`, updating `state` (history of recommendations and scale events, last
+// decision). Returns UNAVAILABLE, leaving `state` unchanged, when no signal has
+// ever had a reading. Deterministic: the same arguments give the same result.
+absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
+                                const Inputs& inputs, EngineState& state,
+                                absl::Time now);
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_ENGINE_ENGINE_H_

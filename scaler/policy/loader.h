@@ -1,0 +1,66 @@
+// Strict loading of ScalingPolicy documents from YAML files.
+//
+// Every error names the file (and line, where YAML gives it), the policy
+// (namespace/name, when known) and the field path in YAML's own spelling
+// (`spec.signals[1].scaleUpAbove`), and all errors of a load are collected,
+// not just the first.
+//
+//   LoadResult r = LoadPolicies("/etc/signalscaler/policies");
+//   if (!r.errors.empty()) { for (auto& e : r.errors) log(e.ToString()); }
+#ifndef SIGNALSCALER_SCALER_POLICY_LOADER_H_
+#define SIGNALSCALER_SCALER_POLICY_LOADER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "proto/policy.pb.h"
+
+namespace signalscaler {
+
+struct PolicyError {
+  std::string file;
+  int line = 0;         // 1-based; 0 when unknown
+  std::string policy;   // "namespace/name", or empty when not known yet
+  std::string field;    // "spec.signals[1].scaleUpAbove", or empty
+  std::string message;  // what is wrong, and what was expected
+
+  // "FILE:LINE: policy NS/NAME: FIELD: MESSAGE" (absent parts left out).
+  std::string ToString() const;
+};
+
+struct LoadedPolicy {
+  v1::ScalingPolicy policy;  // metadata.namespace filled in ("default")
+  std::string file;
+  int line = 0;  // where the document starts
+};
+
+struct LoadResult {
+  std::vector<LoadedPolicy> policies;  // only the valid ones
+  std::vector<PolicyError> errors;
+  std::vector<std::string> files;  // the files that were read
+
+  // OK if there were no errors; else INVALID_ARGUMENT listing them all.
+  absl::Status ToStatus() const;
+};
+
+// Parses and validates the documents in one file's text (`file` is only used
+// in messages). Empty documents (a lone `---`) are skipped.
+LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file);
+
+// Semantic checks of one parsed policy (required fields, ranges, bands,
+// duplicate signal names, source fields). Appends to `errors`.
+void ValidatePolicy(const LoadedPolicy& loaded,
+                    std::vector<PolicyError>& errors);
+
+// Loads a file, or every `*.yaml` / `*.yml` file of a directory (not
+// recursive; entries starting with '.' skipped, symlinks followed, as in a
+// kubelet-mounted ConfigMap or projected volume). Also reports duplicate
+// policy names within one namespace across files, and a directory with no
+// policy at all.
+LoadResult LoadPolicies(const std::string& path);
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_POLICY_LOADER_H_
