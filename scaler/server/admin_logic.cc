@@ -1,0 +1,142 @@
+#include "scaler/server/admin_logic.h"
+
+#include <cmath>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "sources/observer.h"
+
+namespace signalscaler {
+namespace {
+
+// The source a pushed name refers to: a signal, or the replicas pseudo-signals.
+const v1::Source* FindPushTarget(const v1::PolicySpec& spec,
+                                 const std::string& name) {
+  for (const v1::Signal& s : spec.signals()) {
+    if (s.name() == name) return &s.source();
+  }
+  if (name == kReplicasSignal && spec.has_replicas()) return &spec.replicas();
+  if (name == kReadyReplicasSignal && spec.has_ready_replicas()) {
+    return &spec.ready_replicas();
+  }
+  return nullptr;
+}
+
+double ToUnix(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
+
+admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
+                                     const DecisionBoard& board) {
+  admin::v1::PolicyDecision out;
+  const PolicyKey key = KeyOf(loaded.policy);
+  out.set_namespace_(key.ns);
+  out.set_policy(key.name);
+  absl::StatusOr<std::shared_ptr<const Decision>> d = board.Get(key);
+  if (!d.ok()) {
+    out.set_has_decision(false);
+    out.set_unavailable_reason(std::string(d.status().message()));
+    return out;
+  }
+  const Decision& dec = **d;
+  out.set_has_decision(true);
+  out.set_replicas(dec.replicas);
+  out.set_current(dec.current);
+  out.set_decided_time_unix(ToUnix(dec.time));
+  out.set_winner(dec.winner);
+  for (const SignalExplanation& s : dec.signals) {
+    admin::v1::SignalExplanation* e = out.add_signals();
+    e->set_name(s.name);
+    e->set_state(SignalStateName(s.state));
+    e->set_has_value(s.value.has_value());
+    if (s.value) e->set_value(*s.value);
+    e->set_age_seconds(absl::ToDoubleSeconds(s.age));
+    e->set_proposal(s.proposal);
+    e->set_message(s.message);
+  }
+  for (const Reason& r : dec.reasons) {
+    admin::v1::Reason* e = out.add_reasons();
+    e->set_code(ReasonCodeName(r.code));
+    e->set_text(RenderReason(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<admin::v1::PushResponse> RecordPush(
+    const admin::v1::PushRequest& req, const PolicySnapshot& snap,
+    PushStore& store, Evaluator& evaluator, absl::Time now) {
+  if (req.namespace_().empty() || req.policy().empty() || req.signal().empty()) {
+    return absl::InvalidArgumentError(
+        "push needs namespace, policy and signal, all non-empty");
+  }
+  if (!std::isfinite(req.value())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "pushed value for signal \"", req.signal(), "\" is not finite"));
+  }
+  const PolicyKey key{req.namespace_(), req.policy()};
+  const LoadedPolicy* loaded = snap.Find(key);
+  if (loaded == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no policy \"", req.policy(),
+                                            "\" in namespace \"",
+                                            req.namespace_(), "\""));
+  }
+  const v1::Source* source = FindPushTarget(loaded->policy.spec(), req.signal());
+  if (source == nullptr) {
+    return absl::NotFoundError(absl::StrCat("policy ", key.ToString(),
+                                            " has no signal \"", req.signal(),
+                                            "\""));
+  }
+  if (!source->has_push()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "signal \"", req.signal(), "\" of policy ", key.ToString(),
+        " is not a push signal (its source is ", SourceKindName(*source), ")"));
+  }
+  absl::Time sample = now;
+  if (req.sample_time_unix() != 0) {
+    if (!std::isfinite(req.sample_time_unix()) || req.sample_time_unix() < 0) {
+      return absl::InvalidArgumentError("sample_time_unix is not a valid time");
+    }
+    sample = absl::UnixEpoch() + absl::Seconds(req.sample_time_unix());
+    if (sample > now + kMaxPushFutureSkew) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "sample time is ", absl::FormatDuration(sample - now),
+          " in the future (more than ", absl::FormatDuration(kMaxPushFutureSkew),
+          " of clock skew)"));
+    }
+  }
+  store.Record(key, req.signal(), Reading{req.value(), sample});
+  // Evaluate at once; the push itself has succeeded whatever the outcome.
+  evaluator.EvaluateNow(key).IgnoreError();
+  admin::v1::PushResponse resp;
+  resp.set_received_time_unix(ToUnix(now));
+  return resp;
+}
+
+absl::StatusOr<admin::v1::ExplainResponse> Explain(
+    const admin::v1::ExplainRequest& req, const PolicySnapshot& snap,
+    const DecisionBoard& board) {
+  admin::v1::ExplainResponse resp;
+  if (!req.policy().empty()) {
+    if (req.namespace_().empty()) {
+      return absl::InvalidArgumentError("explain of a policy needs its namespace");
+    }
+    const LoadedPolicy* p = snap.Find({req.namespace_(), req.policy()});
+    if (p == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no policy \"", req.policy(),
+                                              "\" in namespace \"",
+                                              req.namespace_(), "\""));
+    }
+    *resp.add_decisions() = ExplainOne(*p, board);
+    return resp;
+  }
+  for (const LoadedPolicy& p : snap.policies()) {
+    if (!req.namespace_().empty() &&
+        p.policy.metadata().namespace_() != req.namespace_()) {
+      continue;
+    }
+    *resp.add_decisions() = ExplainOne(p, board);
+  }
+  return resp;
+}
+
+}  // namespace signalscaler

@@ -1,0 +1,38 @@
+// The Admin API's semantics, free of gRPC: recording pushed values and
+// explaining decisions.
+#ifndef SIGNALSCALER_SCALER_SERVER_ADMIN_LOGIC_H_
+#define SIGNALSCALER_SCALER_SERVER_ADMIN_LOGIC_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/admin.pb.h"
+#include "scaler/server/decision_board.h"
+#include "scaler/server/evaluator.h"
+#include "scaler/server/policy_registry.h"
+#include "sources/push/push_source.h"
+
+namespace signalscaler {
+
+// Largest accepted clock skew of a pushed sample time into the future.
+inline constexpr absl::Duration kMaxPushFutureSkew = absl::Seconds(60);
+
+// Validates and records a pushed value, then re-evaluates the policy at once
+// (so a first queued item wakes a service without waiting for a tick).
+// INVALID_ARGUMENT: missing names, non-finite value, sample time in the
+// future; NOT_FOUND: no such policy in the namespace, or no such signal;
+// FAILED_PRECONDITION: the signal's source is not `push`.
+absl::StatusOr<admin::v1::PushResponse> RecordPush(
+    const admin::v1::PushRequest& req, const PolicySnapshot& snap,
+    PushStore& store, Evaluator& evaluator, absl::Time now);
+
+// Explains the current decision of one policy (namespace and policy set),
+// every policy of a namespace (policy empty) or all (both empty).
+// NOT_FOUND when a named policy does not exist in the namespace.
+absl::StatusOr<admin::v1::ExplainResponse> Explain(
+    const admin::v1::ExplainRequest& req, const PolicySnapshot& snap,
+    const DecisionBoard& board);
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_SERVER_ADMIN_LOGIC_H_

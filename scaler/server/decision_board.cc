@@ -1,0 +1,67 @@
+#include "scaler/server/decision_board.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace signalscaler {
+
+absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
+    const PolicyKey& key) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    return absl::UnavailableError(absl::StrCat(
+        "policy ", key.ToString(), " has no decision yet (not evaluated)"));
+  }
+  if (it->second.decision == nullptr) {
+    return it->second.unavailable.ok()
+               ? absl::UnavailableError(absl::StrCat(
+                     "policy ", key.ToString(), " has no decision yet"))
+               : it->second.unavailable;
+  }
+  return it->second.decision;
+}
+
+void DecisionBoard::Publish(const PolicyKey& key,
+                            std::shared_ptr<const Decision> decision) {
+  absl::MutexLock order(&publish_mu_);
+  std::vector<std::shared_ptr<Watcher>> to_call;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry& e = entries_[key];
+    e.decision = decision;
+    e.unavailable = absl::OkStatus();
+    for (const auto& [id, w] : watchers_) {
+      if (w.key == key) to_call.push_back(w.watcher);
+    }
+  }
+  for (const auto& w : to_call) (*w)(*decision);
+}
+
+void DecisionBoard::SetUnavailable(const PolicyKey& key, absl::Status why) {
+  absl::MutexLock lock(&mu_);
+  Entry& e = entries_[key];
+  if (e.decision == nullptr) e.unavailable = std::move(why);
+}
+
+void DecisionBoard::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
+  absl::MutexLock lock(&mu_);
+  absl::erase_if(entries_,
+                 [&](const auto& kv) { return !keep.contains(kv.first); });
+}
+
+uint64_t DecisionBoard::Watch(const PolicyKey& key, Watcher watcher) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_id_++;
+  watchers_[id] = WatchEntry{key, std::make_shared<Watcher>(std::move(watcher))};
+  return id;
+}
+
+void DecisionBoard::Unwatch(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  watchers_.erase(id);
+}
+
+}  // namespace signalscaler

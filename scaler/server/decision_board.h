@@ -1,0 +1,63 @@
+// The latest decision of every policy, read by the KEDA-facing RPCs without
+// any I/O, and watched by open StreamIsActive calls.
+//
+//   board.Publish(key, decision);          // evaluator
+//   auto d = board.Get(key);                // GetMetrics: from memory
+//   board.Watch(key, [](const Decision& d) { ... });  // streams
+#ifndef SIGNALSCALER_SCALER_SERVER_DECISION_BOARD_H_
+#define SIGNALSCALER_SCALER_SERVER_DECISION_BOARD_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "scaler/engine/decision.h"
+#include "scaler/server/policy_key.h"
+
+namespace signalscaler {
+
+// Thread-safe. Watchers are called on the publishing thread, outside the
+// board's lock, in publication order for a given key.
+class DecisionBoard {
+ public:
+  using Watcher = std::function<void(const Decision& decision)>;
+
+  // The latest decision, or UNAVAILABLE saying why there is none yet.
+  absl::StatusOr<std::shared_ptr<const Decision>> Get(
+      const PolicyKey& key) const;
+
+  void Publish(const PolicyKey& key, std::shared_ptr<const Decision> decision);
+  // Records why `key` has no decision (kept only while it has none).
+  void SetUnavailable(const PolicyKey& key, absl::Status why);
+  // Forgets every policy not in `keep`.
+  void RetainOnly(const absl::flat_hash_set<PolicyKey>& keep);
+
+  uint64_t Watch(const PolicyKey& key, Watcher watcher);
+  void Unwatch(uint64_t id);
+
+ private:
+  struct Entry {
+    std::shared_ptr<const Decision> decision;
+    absl::Status unavailable;
+  };
+  struct WatchEntry {
+    PolicyKey key;
+    std::shared_ptr<Watcher> watcher;
+  };
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<PolicyKey, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, WatchEntry> watchers_ ABSL_GUARDED_BY(mu_);
+  // Serializes notification so that watchers see decisions in order.
+  absl::Mutex publish_mu_;
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_SERVER_DECISION_BOARD_H_

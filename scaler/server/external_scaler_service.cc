@@ -1,0 +1,197 @@
+// KEDA's ExternalScaler on gRPC's callback API: a thin adapter over
+// keda_logic.h. Unary answers come from memory; the two streams are fed by
+// the DecisionBoard (IsActive transitions) and the PolicyRegistry (specs).
+#include "scaler/server/internal/services.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "proto/externalscaler.grpc.pb.h"
+#include "scaler/server/internal/stream_hub.h"
+#include "scaler/server/keda_logic.h"
+
+namespace signalscaler::internal {
+namespace {
+
+using externalscaler::GetMetricSpecResponse;
+using externalscaler::GetMetricsRequest;
+using externalscaler::GetMetricsResponse;
+using externalscaler::IsActiveResponse;
+using externalscaler::ScaledObjectRef;
+
+// Sends the current active state at once, then `true` on each
+// inactive -> active transition only (repeated `true` would delay KEDA's
+// cooldown).
+class IsActiveStream final : public StreamWriter<IsActiveResponse> {
+ public:
+  IsActiveStream(StreamHub& hub, DecisionBoard& board)
+      : StreamWriter(hub), board_(board) {}
+
+  void Begin(const PolicyKey& key) {
+    key_ = key;
+    std::shared_ptr<Handle> h = handle();
+    watch_id_ = board_.Watch(key, [h](const Decision& d) {
+      absl::MutexLock lock(&h->mu);
+      if (h->stream != nullptr) {
+        static_cast<IsActiveStream*>(h->stream)->OnDecision(d);
+      }
+    });
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<std::shared_ptr<const Decision>> d = board_.Get(key_);
+    last_active_ = d.ok() && (*d)->active();
+    started_ = true;
+    IsActiveResponse r;
+    r.set_result(last_active_);
+    Send(r);
+  }
+
+ private:
+  void OnDecision(const Decision& d) {
+    absl::MutexLock lock(&mu_);
+    if (!started_) return;  // Begin() reads the newest state itself
+    const bool active = d.active();
+    if (active && !last_active_) {
+      IsActiveResponse r;
+      r.set_result(true);
+      Send(r);
+    }
+    last_active_ = active;
+  }
+  void Unsubscribe() override {
+    if (watch_id_ != 0) board_.Unwatch(watch_id_);
+  }
+
+  DecisionBoard& board_;
+  PolicyKey key_;
+  uint64_t watch_id_ = 0;
+  absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_active_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Sends the spec at once and again whenever a reload changes it; ends with
+// NOT_FOUND if the policy is removed.
+class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
+ public:
+  MetricSpecStream(StreamHub& hub, PolicyRegistry& registry)
+      : StreamWriter(hub), registry_(registry) {}
+
+  void Begin(const PolicyKey& key) {
+    key_ = key;
+    std::shared_ptr<Handle> h = handle();
+    listener_id_ = registry_.AddListener([h](const PolicySnapshot& snap) {
+      absl::MutexLock lock(&h->mu);
+      if (h->stream != nullptr) {
+        static_cast<MetricSpecStream*>(h->stream)->OnPolicies(snap);
+      }
+    });
+    OnPolicies(*registry_.Get());
+  }
+
+ private:
+  void OnPolicies(const PolicySnapshot& snap) {
+    absl::MutexLock lock(&mu_);
+    const LoadedPolicy* p = snap.Find(key_);
+    if (p == nullptr) {
+      FinishWith(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          "policy \"" + key_.name + "\" was removed from namespace \"" +
+              key_.ns + "\""));
+      return;
+    }
+    GetMetricSpecResponse spec = MetricSpecFor(*p);
+    std::string bytes = spec.SerializeAsString();
+    if (bytes == last_sent_) return;
+    last_sent_ = std::move(bytes);
+    Send(std::move(spec));
+  }
+  void Unsubscribe() override {
+    if (listener_id_ != 0) registry_.RemoveListener(listener_id_);
+  }
+
+  PolicyRegistry& registry_;
+  PolicyKey key_;
+  uint64_t listener_id_ = 0;
+  absl::Mutex mu_;
+  std::string last_sent_ ABSL_GUARDED_BY(mu_);
+};
+
+class ExternalScalerService final
+    : public externalscaler::ExternalScaler::CallbackService {
+ public:
+  ExternalScalerService(ServerDeps deps, StreamHub& hub)
+      : deps_(deps), hub_(hub) {}
+
+  grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
+                                     const ScaledObjectRef* ref,
+                                     IsActiveResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::StatusOr<bool> active =
+        IsActiveFor(*ref, *deps_.registry->Get(), *deps_.board);
+    if (active.ok()) resp->set_result(*active);
+    reactor->Finish(ToGrpcStatus(active.status()));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetMetricSpec(grpc::CallbackServerContext* ctx,
+                                          const ScaledObjectRef* ref,
+                                          GetMetricSpecResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    const std::shared_ptr<const PolicySnapshot> snap = deps_.registry->Get();
+    absl::StatusOr<const LoadedPolicy*> p = ResolvePolicy(*ref, *snap);
+    if (p.ok()) *resp = MetricSpecFor(**p);
+    reactor->Finish(ToGrpcStatus(p.status()));
+    return reactor;
+  }
+
+  grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* ctx,
+                                       const GetMetricsRequest* req,
+                                       GetMetricsResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::StatusOr<GetMetricsResponse> r =
+        MetricsFor(*req, *deps_.registry->Get(), *deps_.board);
+    if (r.ok()) *resp = *std::move(r);
+    reactor->Finish(ToGrpcStatus(r.status()));
+    return reactor;
+  }
+
+  grpc::ServerWriteReactor<IsActiveResponse>* StreamIsActive(
+      grpc::CallbackServerContext* /*ctx*/, const ScaledObjectRef* ref) override {
+    auto* stream = new IsActiveStream(hub_, *deps_.board);
+    absl::StatusOr<const LoadedPolicy*> p =
+        ResolvePolicy(*ref, *deps_.registry->Get());
+    if (!p.ok()) {
+      stream->FinishWith(ToGrpcStatus(p.status()));
+    } else if (stream->Register()) {
+      stream->Begin(KeyOf((*p)->policy));
+    }
+    return stream;
+  }
+
+  grpc::ServerWriteReactor<GetMetricSpecResponse>* StreamMetricSpec(
+      grpc::CallbackServerContext* /*ctx*/, const ScaledObjectRef* ref) override {
+    auto* stream = new MetricSpecStream(hub_, *deps_.registry);
+    absl::StatusOr<const LoadedPolicy*> p =
+        ResolvePolicy(*ref, *deps_.registry->Get());
+    if (!p.ok()) {
+      stream->FinishWith(ToGrpcStatus(p.status()));
+    } else if (stream->Register()) {
+      stream->Begin(KeyOf((*p)->policy));
+    }
+    return stream;
+  }
+
+ private:
+  ServerDeps deps_;
+  StreamHub& hub_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeExternalScalerService(ServerDeps deps,
+                                                         StreamHub& hub) {
+  return std::make_unique<ExternalScalerService>(deps, hub);
+}
+
+}  // namespace signalscaler::internal

@@ -1,0 +1,43 @@
+// The semantics of KEDA's ExternalScaler RPCs, free of gRPC: trigger
+// metadata validation, policy lookup confined to the caller's namespace,
+// and answers read from memory. The gRPC service (external_scaler_service.cc)
+// only adapts these to the wire; tests call them directly too.
+#ifndef SIGNALSCALER_SCALER_SERVER_KEDA_LOGIC_H_
+#define SIGNALSCALER_SCALER_SERVER_KEDA_LOGIC_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/externalscaler.pb.h"
+#include "scaler/server/decision_board.h"
+#include "scaler/server/policy_registry.h"
+
+namespace signalscaler {
+
+// Trigger metadata keys the scaler accepts: its own and KEDA's.
+inline constexpr char kPolicyKey[] = "policy";
+
+// The policy a ScaledObjectRef names, looked up in the ref's own namespace
+// only. INVALID_ARGUMENT for an empty namespace, a missing `policy` key or an
+// unknown metadata key (named, with the accepted keys); NOT_FOUND for a
+// policy not in that namespace (the message names nothing outside it).
+absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
+    const externalscaler::ScaledObjectRef& ref, const PolicySnapshot& snap);
+
+// One MetricSpec: the policy's stable metric name, target 1 (int and float).
+externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy);
+
+// The decided replica count as the metric value (int and float).
+// UNAVAILABLE when there is no decision yet (KEDA's fallback then applies);
+// NOT_FOUND when metricName is set and is not this policy's.
+absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
+    const externalscaler::GetMetricsRequest& request,
+    const PolicySnapshot& snap, const DecisionBoard& board);
+
+// decision > 0. UNAVAILABLE when there is no decision yet.
+absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
+                                 const PolicySnapshot& snap,
+                                 const DecisionBoard& board);
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_SERVER_KEDA_LOGIC_H_

@@ -1,0 +1,64 @@
+#include "scaler/server/policy_registry.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace signalscaler {
+
+PolicyKey KeyOf(const v1::ScalingPolicy& policy) {
+  return PolicyKey{policy.metadata().namespace_(), policy.metadata().name()};
+}
+
+PolicySnapshot::PolicySnapshot(std::vector<LoadedPolicy> policies)
+    : policies_(std::move(policies)) {
+  std::sort(policies_.begin(), policies_.end(),
+            [](const LoadedPolicy& a, const LoadedPolicy& b) {
+              return KeyOf(a.policy) < KeyOf(b.policy);
+            });
+  for (size_t i = 0; i < policies_.size(); ++i) {
+    index_.emplace(KeyOf(policies_[i].policy), i);
+  }
+}
+
+const LoadedPolicy* PolicySnapshot::Find(const PolicyKey& key) const {
+  auto it = index_.find(key);
+  return it == index_.end() ? nullptr : &policies_[it->second];
+}
+
+PolicyRegistry::PolicyRegistry()
+    : current_(std::make_shared<PolicySnapshot>(std::vector<LoadedPolicy>{})) {}
+
+std::shared_ptr<const PolicySnapshot> PolicyRegistry::Get() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+bool PolicyRegistry::loaded() const {
+  absl::MutexLock lock(&mu_);
+  return loaded_;
+}
+
+void PolicyRegistry::Set(std::shared_ptr<const PolicySnapshot> snapshot) {
+  std::vector<std::shared_ptr<Listener>> listeners;
+  {
+    absl::MutexLock lock(&mu_);
+    current_ = snapshot;
+    loaded_ = loaded_ || !snapshot->policies().empty();
+    for (const auto& [id, l] : listeners_) listeners.push_back(l);
+  }
+  for (const auto& l : listeners) (*l)(*snapshot);
+}
+
+uint64_t PolicyRegistry::AddListener(Listener listener) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = next_id_++;
+  listeners_[id] = std::make_shared<Listener>(std::move(listener));
+  return id;
+}
+
+void PolicyRegistry::RemoveListener(uint64_t id) {
+  absl::MutexLock lock(&mu_);
+  listeners_.erase(id);
+}
+
+}  // namespace signalscaler

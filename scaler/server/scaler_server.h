@@ -1,0 +1,59 @@
+// The gRPC server: KEDA's ExternalScaler, signalscaler's Admin API, gRPC
+// health checking and server reflection, all on one port. gRPC's headers stay
+// out of this header.
+//
+//   ScalerServer server(deps);
+//   absl::Status s = server.Start("0.0.0.0:9090");
+//   ...
+//   server.Shutdown(absl::Seconds(10));  // streams end with OK first
+#ifndef SIGNALSCALER_SCALER_SERVER_SCALER_SERVER_H_
+#define SIGNALSCALER_SCALER_SERVER_SCALER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "scaler/engine/clock.h"
+#include "scaler/server/decision_board.h"
+#include "scaler/server/evaluator.h"
+#include "scaler/server/policy_registry.h"
+#include "sources/push/push_source.h"
+
+namespace signalscaler {
+
+struct ServerDeps {
+  PolicyRegistry* registry;
+  DecisionBoard* board;
+  PushStore* push;
+  Evaluator* evaluator;
+  const Clock* clock;
+};
+
+// Start() once, Shutdown() once; thread-safe otherwise.
+class ScalerServer {
+ public:
+  explicit ScalerServer(ServerDeps deps);
+  ~ScalerServer();
+
+  // Binds `listen` (HOST:PORT; port 0 picks a free one) and starts serving.
+  // Health reports SERVING once the registry holds policies.
+  absl::Status Start(const std::string& listen);
+  int port() const;
+  // Updates health from the registry (SERVING iff policies are loaded).
+  void RefreshHealth();
+
+  // Reports NOT_SERVING, ends every open stream with status OK (so KEDA
+  // reconnects after 2 s, not 60 s), then stops, cancelling unary calls
+  // still running after `grace`. Idempotent.
+  void Shutdown(absl::Duration grace);
+  size_t open_streams() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_SERVER_SCALER_SERVER_H_

@@ -1,0 +1,47 @@
+// Where the evaluator gets what is known of a signal's source right now.
+// Reads memory only (pushed values, the sampler's cache): never blocks on I/O.
+#ifndef SIGNALSCALER_SOURCES_OBSERVER_H_
+#define SIGNALSCALER_SOURCES_OBSERVER_H_
+
+#include <string>
+
+#include "proto/policy.pb.h"
+#include "scaler/engine/decision.h"
+#include "scaler/server/policy_key.h"
+
+namespace signalscaler {
+
+// Pseudo-signal names under which the policy's `replicas` and `readyReplicas`
+// sources are observed (and pushed). A signal name cannot contain '.'.
+inline constexpr char kReplicasSignal[] = "spec.replicas";
+inline constexpr char kReadyReplicasSignal[] = "spec.readyReplicas";
+
+class PushStore;
+
+// Thread-safe in every implementation.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual Observation Observe(const PolicyKey& policy,
+                              const std::string& signal,
+                              const v1::Source& source) const = 0;
+};
+
+// Push sources from a PushStore; every other kind reports UNIMPLEMENTED
+// until its sampler exists (the signal then holds, visibly).
+class SourceObserver final : public Observer {
+ public:
+  explicit SourceObserver(const PushStore& push) : push_(push) {}
+  Observation Observe(const PolicyKey& policy, const std::string& signal,
+                      const v1::Source& source) const override;
+
+ private:
+  const PushStore& push_;
+};
+
+// The source kind's YAML name: "push", "prometheus", "redis", "scrape".
+const char* SourceKindName(const v1::Source& source);
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SOURCES_OBSERVER_H_

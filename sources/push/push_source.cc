@@ -1,0 +1,31 @@
+#include "sources/push/push_source.h"
+
+namespace signalscaler {
+
+void PushStore::Record(const PolicyKey& policy, const std::string& signal,
+                       const Reading& reading) {
+  absl::MutexLock lock(&mu_);
+  auto& signals = values_[policy];
+  auto it = signals.find(signal);
+  if (it != signals.end() && it->second.sample_time > reading.sample_time) {
+    return;
+  }
+  signals[signal] = reading;
+}
+
+std::optional<Reading> PushStore::Get(const PolicyKey& policy,
+                                      const std::string& signal) const {
+  absl::MutexLock lock(&mu_);
+  auto p = values_.find(policy);
+  if (p == values_.end()) return std::nullopt;
+  auto s = p->second.find(signal);
+  if (s == p->second.end()) return std::nullopt;
+  return s->second;
+}
+
+void PushStore::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
+  absl::MutexLock lock(&mu_);
+  absl::erase_if(values_, [&](const auto& kv) { return !keep.contains(kv.first); });
+}
+
+}  // namespace signalscaler

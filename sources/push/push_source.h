@@ -1,0 +1,42 @@
+// The `push` source: values for signals declared `source: {push: {}}`,
+// recorded through the admin API (`signalscaler push`) and read by the
+// evaluator. In memory, per scaler replica.
+//
+//   PushStore store;
+//   store.Record({"demo", "agent"}, "active_requests", {42, now});
+//   std::optional<Reading> r = store.Get({"demo", "agent"}, "active_requests");
+#ifndef SIGNALSCALER_SOURCES_PUSH_PUSH_SOURCE_H_
+#define SIGNALSCALER_SOURCES_PUSH_PUSH_SOURCE_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "scaler/engine/decision.h"
+#include "scaler/server/policy_key.h"
+
+namespace signalscaler {
+
+// Thread-safe.
+class PushStore {
+ public:
+  // Keeps the newest reading per (policy, signal): a reading older than the
+  // one stored (by sample time) is ignored.
+  void Record(const PolicyKey& policy, const std::string& signal,
+              const Reading& reading);
+  std::optional<Reading> Get(const PolicyKey& policy,
+                             const std::string& signal) const;
+  // Drops the values of every policy not in `keep` (removed on reload).
+  void RetainOnly(const absl::flat_hash_set<PolicyKey>& keep);
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<PolicyKey, absl::flat_hash_map<std::string, Reading>>
+      values_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SOURCES_PUSH_PUSH_SOURCE_H_
