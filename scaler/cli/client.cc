@@ -1,0 +1,164 @@
+// `signalscaler push` and `signalscaler explain`: clients of the admin API.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/admin.grpc.pb.h"
+#include "scaler/cli/commands.h"
+#include "scaler/cli/flags.h"
+
+namespace signalscaler {
+namespace {
+
+constexpr char kDefaultAddress[] = "127.0.0.1:9090";
+
+int UsageError(const char* command, absl::string_view message) {
+  std::fprintf(stderr, "signalscaler %s: %s\n", command,
+               std::string(message).c_str());
+  return 2;
+}
+
+// Parses the flags; returns -1 to go on, else the exit code.
+int ParseOrExit(FlagSet& flags, const char* command, int argc, char** argv) {
+  if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
+    return UsageError(command, s.message());
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  return -1;
+}
+
+std::unique_ptr<admin::v1::Admin::Stub> Connect(const std::string& address) {
+  return admin::v1::Admin::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+int RpcFailed(const char* command, const std::string& address,
+              const grpc::Status& s) {
+  std::fprintf(stderr, "signalscaler %s: %s (%d) from %s: %s\n", command,
+               s.error_code() == grpc::StatusCode::UNAVAILABLE
+                   ? "server unavailable"
+                   : "request failed",
+               static_cast<int>(s.error_code()), address.c_str(),
+               s.error_message().c_str());
+  return 1;
+}
+
+void PrintDecision(const admin::v1::PolicyDecision& d) {
+  std::printf("policy %s/%s\n", d.namespace_().c_str(), d.policy().c_str());
+  if (!d.has_decision()) {
+    std::printf("  no decision: %s\n\n", d.unavailable_reason().c_str());
+    return;
+  }
+  std::printf("  replicas %lld (from %lld), winner %s\n",
+              static_cast<long long>(d.replicas()),
+              static_cast<long long>(d.current()),
+              d.winner().empty() ? "-" : d.winner().c_str());
+  std::printf("  %-24s %-8s %12s %8s %9s  %s\n", "SIGNAL", "STATE", "VALUE",
+              "AGE", "PROPOSAL", "NOTE");
+  for (const auto& s : d.signals()) {
+    std::printf("  %-24s %-8s %12s %7.1fs %9lld  %s\n", s.name().c_str(),
+                s.state().c_str(),
+                s.has_value() ? absl::StrFormat("%g", s.value()).c_str() : "-",
+                s.age_seconds(), static_cast<long long>(s.proposal()),
+                s.message().c_str());
+  }
+  for (const auto& r : d.reasons()) {
+    std::printf("  - %s\n", r.text().c_str());
+  }
+  std::printf("\n");
+}
+
+}  // namespace
+
+int PushCommand(int argc, char** argv) {
+  FlagSet flags("push",
+                "Push a value for a signal whose source is `push: {}` (or for "
+                "spec.replicas / spec.readyReplicas when those are push "
+                "sources). The policy is re-evaluated at once.");
+  flags.Add("address", kDefaultAddress, "HOST:PORT of signalscaler's gRPC port");
+  flags.Add("namespace", "", "the policy's namespace (required)");
+  flags.Add("policy", "", "the policy's name (required)");
+  flags.Add("signal", "", "the signal's name (required)");
+  flags.Add("value", "", "the value, a number (required)");
+  flags.Add("timeout-seconds", "5", "deadline of the call");
+  if (int code = ParseOrExit(flags, "push", argc, argv); code >= 0) return code;
+  for (const char* required : {"namespace", "policy", "signal", "value"}) {
+    if (flags.Get(required).empty()) {
+      return UsageError("push", absl::StrCat("--", required, " is required"));
+    }
+  }
+  absl::StatusOr<double> value = flags.GetDouble("value");
+  if (!value.ok()) return UsageError("push", value.status().message());
+  absl::StatusOr<double> timeout = flags.GetDouble("timeout-seconds");
+  if (!timeout.ok()) return UsageError("push", timeout.status().message());
+
+  admin::v1::PushRequest req;
+  req.set_namespace_(flags.Get("namespace"));
+  req.set_policy(flags.Get("policy"));
+  req.set_signal(flags.Get("signal"));
+  req.set_value(*value);
+  admin::v1::PushResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(*timeout)));
+  const std::string address = flags.Get("address");
+  grpc::Status s = Connect(address)->Push(&ctx, req, &resp);
+  if (!s.ok()) return RpcFailed("push", address, s);
+  std::printf("pushed %s=%g to %s/%s\n", req.signal().c_str(), req.value(),
+              req.namespace_().c_str(), req.policy().c_str());
+  return 0;
+}
+
+int ExplainCommand(int argc, char** argv) {
+  FlagSet flags("explain",
+                "Show the current decision of one policy, of a namespace's "
+                "policies, or of all: each signal's value, age, proposal and "
+                "state, the winner, and every step that changed the number.");
+  flags.Add("address", kDefaultAddress, "HOST:PORT of signalscaler's gRPC port");
+  flags.Add("namespace", "", "only this namespace (required with --policy)");
+  flags.Add("policy", "", "only this policy");
+  flags.Add("output", "text", "text, or json");
+  flags.Add("timeout-seconds", "5", "deadline of the call");
+  if (int code = ParseOrExit(flags, "explain", argc, argv); code >= 0) return code;
+  const std::string output = flags.Get("output");
+  if (output != "text" && output != "json") {
+    return UsageError("explain", "--output must be text or json");
+  }
+  absl::StatusOr<double> timeout = flags.GetDouble("timeout-seconds");
+  if (!timeout.ok()) return UsageError("explain", timeout.status().message());
+
+  admin::v1::ExplainRequest req;
+  req.set_namespace_(flags.Get("namespace"));
+  req.set_policy(flags.Get("policy"));
+  admin::v1::ExplainResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(*timeout)));
+  const std::string address = flags.Get("address");
+  grpc::Status s = Connect(address)->Explain(&ctx, req, &resp);
+  if (!s.ok()) return RpcFailed("explain", address, s);
+  if (output == "json") {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.add_whitespace = true;
+    opts.always_print_primitive_fields = true;
+    opts.preserve_proto_field_names = true;
+    if (!google::protobuf::util::MessageToJsonString(resp, &json, opts).ok()) {
+      std::fprintf(stderr, "signalscaler explain: cannot render JSON\n");
+      return 1;
+    }
+    std::fputs(json.c_str(), stdout);
+    return 0;
+  }
+  if (resp.decisions().empty()) std::printf("no policies\n");
+  for (const auto& d : resp.decisions()) PrintDecision(d);
+  return 0;
+}
+
+}  // namespace signalscaler

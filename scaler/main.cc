@@ -1,0 +1,39 @@
+// signalscaler: a KEDA external scaler that decides replica counts from the
+// signals that measure load. See README.md.
+#include <cstdio>
+#include <cstring>
+
+#include "scaler/cli/commands.h"
+
+namespace {
+
+constexpr char kUsage[] =
+    "usage: signalscaler COMMAND [flags]\n"
+    "\n"
+    "commands:\n"
+    "  serve     run the scaler: KEDA's ExternalScaler, the admin API, health\n"
+    "  push      push a value for a `push` signal through the admin API\n"
+    "  explain   show the current decision of policies, with its reasons\n"
+    "  version   print the version\n"
+    "\n"
+    "`signalscaler COMMAND --help` lists a command's flags.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "help") == 0) {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const char* command = argv[1];
+  if (std::strcmp(command, "serve") == 0) return signalscaler::ServeCommand(argc, argv);
+  if (std::strcmp(command, "push") == 0) return signalscaler::PushCommand(argc, argv);
+  if (std::strcmp(command, "explain") == 0) return signalscaler::ExplainCommand(argc, argv);
+  if (std::strcmp(command, "version") == 0) {
+    std::printf("signalscaler %s\n", SIGNALSCALER_VERSION);
+    return 0;
+  }
+  std::fprintf(stderr, "signalscaler: unknown command \"%s\"\n\n%s", command, kUsage);
+  return 2;
+}
