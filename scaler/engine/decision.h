@@ -53,21 +53,29 @@ struct SignalExplanation {
 // (RenderReason); `code` is a bounded set, fit for metric labels.
 enum class ReasonCode {
   kSignalWon,          // subject: signal; a: proposal
-  kSignalHeld,         // subject: signal; a: current (missing/stale/error)
-  kWithinBand,         // subject: signal; a: value
+  kSignalHeld,         // subject: signal; a: current; b: SignalState number
+  kWithinBand,         // subject: signal; a: value; b: ceil(v/t); c: current
   kClampedToMin,       // a: desired, b: minReplicas
   kClampedToMax,       // a: desired, b: maxReplicas
   kCappedByLimit,      // subject: limit; a: desired, b: cap
   kScaleToZero,        // every Total signal at or below its activation
   kWokeFromZero,       // subject: signal; a: value, b: activationAbove
-  kHeldAboveZero,      // minReplicas 0 but a signal keeps the service up
+  kHeldAboveZero,      // minReplicas 0 but a signal keeps the service up;
+                       // subject: the held signal, or empty when the policy
+                       // has no Total signal (Average/Headroom cannot wake
+                       // it again); a: replicas kept
   kUpWindow,           // a: desired, b: result, c: window seconds
   kDownWindow,         // a: desired, b: result, c: window seconds
   kRestartSeeded,      // a: current seeded into the scale-down window
   kRateLimitedUp,      // a: wanted, b: allowed, c: period seconds
   kRateLimitedDown,    // a: wanted, b: allowed, c: period seconds
-  kScalingDisabled,    // subject: "up" | "down"
+  kScalingDisabled,    // subject: "up" | "down"; a: wanted, b: kept
   kCurrentFromSource,  // a: current replicas read from spec.replicas
+  // Added with the engine (append only: values above are stable).
+  kFirstDecision,      // a: desired; no current count and no history yet
+  kReplicasUnusable,   // a: current (last decision); b: SignalState number
+  kLimitBelowMin,      // subject: limit; a: cap, b: minReplicas (cap wins)
+  kCurrentOutOfRange,  // a: current, b: the bound it was brought back to
 };
 const char* ReasonCodeName(ReasonCode code);  // stable snake_case identifier
 

@@ -1,0 +1,194 @@
+#include "scaler/engine/internal/proposals.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "scaler/engine/internal/numeric.h"
+#include "scaler/policy/defaults.h"
+
+namespace signalscaler::engine_internal {
+namespace {
+
+// The proposal of one signal whose reading is usable, and the reasons it
+// leaves (within band, woke from zero).
+struct Proposal {
+  int64_t replicas = 0;
+  std::optional<Reason> reason;
+};
+
+// Total: p = ceil(v / t); inside the tolerance band p = current; at zero only
+// a value above the activation wakes the service.
+Proposal ProposeTotal(const v1::Signal& s, double v, int64_t current) {
+  const double t = Target(s);
+  const int64_t raw = CeilCount(v / t);
+  if (current == 0) {
+    const double activation = ActivationAbove(s);
+    if (v <= activation) return {0, std::nullopt};
+    return {std::max<int64_t>(1, raw),
+            Reason{ReasonCode::kWokeFromZero, s.name(), v, activation, 0}};
+  }
+  const double ratio = v / (t * static_cast<double>(current));
+  if (std::abs(ratio - 1) <= Tolerance(s) + kRelativeEpsilon) {
+    std::optional<Reason> why;
+    if (raw != current) {
+      why = Reason{ReasonCode::kWithinBand, s.name(), v,
+                   static_cast<double>(raw), static_cast<double>(current)};
+    }
+    return {current, why};
+  }
+  return {raw, std::nullopt};
+}
+
+// Average: proportional outside the band (as the HPA), with at least one
+// more replica when at or above scaleUpAbove. `n` is the ready count (or
+// current when unknown); a scale-up proposal never goes below current.
+int64_t ProposeAverage(const v1::Signal& s, double v, int64_t current,
+                       int64_t n) {
+  if (current == 0) return 0;  // cannot wake a service that has no pods
+  const double t = Target(s);
+  const double scaled = static_cast<double>(n) * v / t;
+  if (v >= s.scale_up_above()) {
+    return std::max(current, std::max(n + 1, CeilCount(scaled)));
+  }
+  if (v <= s.scale_down_below()) {
+    return std::min(current, std::max<int64_t>(0, CeilCount(scaled)));
+  }
+  return current;
+}
+
+// Headroom: spare capacity s; pods still starting (current - ready) count as
+// spare they will bring.
+int64_t ProposeHeadroom(const v1::Signal& s, double spare, int64_t current,
+                        int64_t n) {
+  if (current == 0) return 0;  // cannot wake a service that has no pods
+  const double t = Target(s);
+  const double c = CapacityPerReplica(s);
+  spare += static_cast<double>(current - n) * c;
+  if (spare <= s.scale_up_below()) return current + CeilCount((t - spare) / c);
+  if (spare >= s.scale_down_above()) {
+    return std::max<int64_t>(0, current - FloorCount((spare - t) / c));
+  }
+  return current;
+}
+
+}  // namespace
+
+Classified Classify(const Observation* obs, absl::Duration stale_after,
+                    absl::Time now) {
+  Classified c;
+  if (obs == nullptr) {
+    c.message = "no observation";
+    return c;
+  }
+  c.reading = obs->reading;
+  if (c.reading) c.age = now - c.reading->sample_time;
+  if (!obs->error.ok()) {
+    c.state = SignalState::kError;
+    c.message = obs->error.ToString();
+  } else if (!c.reading) {
+    c.message = "no reading yet";
+  } else if (c.age > stale_after) {
+    c.state = SignalState::kStale;
+    c.message =
+        absl::StrCat("reading is ", absl::FormatDuration(c.age),
+                     " old, stale after ", absl::FormatDuration(stale_after));
+  } else {
+    c.state = SignalState::kOk;
+  }
+  return c;
+}
+
+Proposals Propose(const v1::PolicySpec& spec, const Inputs& inputs,
+                  const ProposalInput& in) {
+  Proposals out;
+  const int64_t n =
+      in.ready ? std::clamp<int64_t>(*in.ready, 0, in.current) : in.current;
+
+  // Pass 1: what each signal's observation amounts to.
+  std::vector<Classified> seen;
+  seen.reserve(spec.signals_size());
+  for (const v1::Signal& s : spec.signals()) {
+    const auto it = inputs.signals.find(s.name());
+    seen.push_back(Classify(it == inputs.signals.end() ? nullptr : &it->second,
+                            StaleAfter(spec, s.source()), in.now));
+    const Classified& c = seen.back();
+    const bool ok = c.state == SignalState::kOk;
+    if (!ok && out.first_held.empty()) out.first_held = s.name();
+    if (s.type() == v1::Signal::Total) {
+      out.has_total = true;
+      if (!ok || c.reading->value > ActivationAbove(s)) {
+        out.totals_quiet = false;
+      }
+    }
+  }
+  out.zero_ok = in.zero_allowed && out.has_total && out.totals_quiet &&
+                out.first_held.empty();
+
+  // Pass 2: proposals, combined by max.
+  bool winner_ok = false;
+  bool have_any = false;
+  for (int i = 0; i < spec.signals_size(); ++i) {
+    const v1::Signal& s = spec.signals(i);
+    const Classified& c = seen[i];
+    SignalExplanation e;
+    e.name = s.name();
+    e.state = c.state;
+    e.message = c.message;
+    e.age = c.age;
+    if (c.reading) e.value = c.reading->value;
+
+    if (c.state != SignalState::kOk) {
+      e.proposal = in.current;
+      out.reasons.push_back(Reason{ReasonCode::kSignalHeld, s.name(),
+                                   static_cast<double>(in.current),
+                                   static_cast<double>(c.state), 0});
+    } else {
+      const double v = c.reading->value;
+      switch (s.type()) {
+        case v1::Signal::Total: {
+          if (out.zero_ok) {
+            e.proposal = 0;
+            break;
+          }
+          Proposal p = ProposeTotal(s, v, in.current);
+          e.proposal = p.replicas;
+          if (p.reason) out.reasons.push_back(*p.reason);
+          break;
+        }
+        case v1::Signal::Average:
+          e.proposal = out.zero_ok && v <= s.scale_down_below()
+                           ? 0
+                           : ProposeAverage(s, v, in.current, n);
+          break;
+        case v1::Signal::Headroom:
+          e.proposal = out.zero_ok && v >= s.scale_down_above()
+                           ? 0
+                           : ProposeHeadroom(s, v, in.current, n);
+          break;
+        default:  // rejected by the loader; never acted upon
+          e.proposal = in.current;
+          e.message = "unknown signal type";
+          break;
+      }
+    }
+    // The max wins; on a tie a signal with a usable reading is named.
+    const bool ok = c.state == SignalState::kOk;
+    if (!have_any || e.proposal > out.desired ||
+        (e.proposal == out.desired && ok && !winner_ok)) {
+      out.desired = e.proposal;
+      out.winner = s.name();
+      winner_ok = ok;
+      have_any = true;
+    }
+    out.signals.push_back(std::move(e));
+  }
+  if (have_any) {
+    out.reasons.push_back(Reason{ReasonCode::kSignalWon, out.winner,
+                                 static_cast<double>(out.desired), 0, 0});
+  }
+  return out;
+}
+
+}  // namespace signalscaler::engine_internal
