@@ -19,6 +19,10 @@
 
 namespace signalscaler {
 
+// The only apiVersion and kind a policy document may declare.
+inline constexpr char kPolicyApiVersion[] = "signalscaler.io/v1";
+inline constexpr char kPolicyKind[] = "ScalingPolicy";
+
 struct PolicyError {
   std::string file;
   int line = 0;         // 1-based; 0 when unknown

@@ -1,0 +1,305 @@
+// Parsing of policy files (YAML documents -> ScalingPolicy, then
+// ValidatePolicy) and loading of a file or a directory of them.
+#include "scaler/policy/loader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "scaler/policy/internal/yaml_to_proto.h"
+
+namespace signalscaler {
+namespace {
+
+namespace fs = std::filesystem;
+using policy_internal::LineIndex;
+using policy_internal::LineOf;
+
+constexpr char kDefaultNamespace[] = "default";
+
+// The value of `key` in a YAML map, or an undefined node. (yaml-cpp's const
+// operator[] returns a node that throws when asked its type.)
+YAML::Node Get(const YAML::Node& map, const std::string& key) {
+  if (map.IsMap()) {
+    for (const auto& entry : map) {
+      if (entry.first.IsScalar() && entry.first.Scalar() == key) {
+        return entry.second;
+      }
+    }
+  }
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+// "namespace/name" read straight from a document's YAML, so that errors found
+// before (or instead of) metadata can name their policy. Empty without a name.
+std::string PeekPolicyId(const YAML::Node& doc) {
+  const YAML::Node meta = Get(doc, "metadata");
+  const YAML::Node name = Get(meta, "name");
+  if (!name.IsScalar() || name.Scalar().empty()) return "";
+  const YAML::Node ns = Get(meta, "namespace");
+  return absl::StrCat(
+      ns.IsScalar() && !ns.Scalar().empty() ? ns.Scalar() : kDefaultNamespace,
+      "/", name.Scalar());
+}
+
+// `field` is `path` or lies below it.
+bool IsWithin(const std::string& field, const std::string& path) {
+  if (!absl::StartsWith(field, path)) return false;
+  return field.size() == path.size() || field[path.size()] == '.' ||
+         field[path.size()] == '[';
+}
+
+// The line of `field`, or of its nearest ancestor the document spells out.
+int LineFor(std::string field, const LineIndex& lines) {
+  while (!field.empty()) {
+    if (auto it = lines.find(field); it != lines.end()) return it->second;
+    const size_t cut = field.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    field.resize(cut);
+  }
+  return 0;
+}
+
+// One document: YAML -> proto, then validation. Appends its errors; returns
+// whether it had none.
+bool ParseDocument(const YAML::Node& doc, absl::string_view file,
+                   LoadedPolicy& loaded, std::vector<PolicyError>& errors) {
+  loaded.file = std::string(file);
+  loaded.line = LineOf(doc);
+  std::vector<PolicyError> found;
+  LineIndex lines;
+  if (doc.IsMap()) {
+    policy_internal::YamlToMessage(doc, loaded.policy, found, lines);
+  } else {
+    PolicyError e;
+    e.line = loaded.line;
+    e.message = "expected a ScalingPolicy document (a YAML map), got " +
+                std::string(doc.IsSequence() ? "a list" : "a scalar");
+    found.push_back(std::move(e));
+  }
+  if (loaded.policy.metadata().namespace_().empty()) {
+    loaded.policy.mutable_metadata()->set_namespace_(kDefaultNamespace);
+  }
+  if (doc.IsMap()) {
+    const size_t parse_errors = found.size();
+    std::vector<PolicyError> rules;
+    ValidatePolicy(loaded, rules);
+    for (PolicyError& e : rules) {
+      // A field already reported as malformed is not also "required".
+      const bool repeated =
+          std::any_of(found.begin(), found.begin() + parse_errors,
+                      [&](const PolicyError& p) {
+                        return !p.field.empty() && IsWithin(e.field, p.field);
+                      });
+      if (repeated) continue;
+      if (const int line = LineFor(e.field, lines); line > 0) e.line = line;
+      found.push_back(std::move(e));
+    }
+  }
+  const std::string id = PeekPolicyId(doc);
+  for (PolicyError& e : found) {
+    e.file = std::string(file);
+    e.policy = id;
+  }
+  const bool ok = found.empty();
+  errors.insert(errors.end(), std::make_move_iterator(found.begin()),
+                std::make_move_iterator(found.end()));
+  return ok;
+}
+
+std::string PolicyIdOf(const LoadedPolicy& p) {
+  return absl::StrCat(p.policy.metadata().namespace_(), "/",
+                      p.policy.metadata().name());
+}
+
+PolicyError DuplicateError(const LoadedPolicy& again,
+                           const LoadedPolicy& first) {
+  PolicyError e;
+  e.file = again.file;
+  e.line = again.line;
+  e.policy = PolicyIdOf(again);
+  e.field = "metadata.name";
+  e.message =
+      absl::StrCat("duplicate policy name `", again.policy.metadata().name(),
+                   "` in namespace `", again.policy.metadata().namespace_(),
+                   "`: also defined at ", first.file, ":", first.line);
+  return e;
+}
+
+// Reads and parses one file into `result`; its policies are added only if
+// none of them has an error, nor clashes with one loaded before.
+void LoadFile(const std::string& file, LoadResult& result,
+              std::map<std::string, LoadedPolicy>& by_id) {
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || in.bad()) {
+    PolicyError e;
+    e.file = file;
+    e.message = absl::StrCat("cannot read: ", std::strerror(errno));
+    result.errors.push_back(std::move(e));
+    return;
+  }
+  result.files.push_back(file);
+  LoadResult parsed = ParsePolicies(text.str(), file);
+  bool ok = parsed.errors.empty();
+  for (PolicyError& e : parsed.errors) result.errors.push_back(std::move(e));
+  for (const LoadedPolicy& p : parsed.policies) {
+    if (auto it = by_id.find(PolicyIdOf(p)); it != by_id.end()) {
+      result.errors.push_back(DuplicateError(p, it->second));
+      ok = false;
+    }
+  }
+  if (!ok) return;
+  for (LoadedPolicy& p : parsed.policies) {
+    by_id.emplace(PolicyIdOf(p), p);
+    result.policies.push_back(std::move(p));
+  }
+}
+
+bool IsPolicyFileName(const std::string& name) {
+  return !absl::StartsWith(name, ".") &&
+         (absl::EndsWith(name, ".yaml") || absl::EndsWith(name, ".yml"));
+}
+
+}  // namespace
+
+std::string PolicyError::ToString() const {
+  std::string out;
+  if (!file.empty()) {
+    out = line > 0 ? absl::StrCat(file, ":", line, ": ") : file + ": ";
+  } else if (line > 0) {
+    out = absl::StrCat("line ", line, ": ");
+  }
+  if (!policy.empty()) absl::StrAppend(&out, "policy ", policy, ": ");
+  if (!field.empty()) absl::StrAppend(&out, field, ": ");
+  absl::StrAppend(&out, message);
+  return out;
+}
+
+absl::Status LoadResult::ToStatus() const {
+  if (errors.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrJoin(errors, "\n", [](std::string* out, const PolicyError& e) {
+        out->append(e.ToString());
+      }));
+}
+
+LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file) {
+  LoadResult result;
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    PolicyError error;
+    error.file = std::string(file);
+    error.line = e.mark.is_null() ? 0 : e.mark.line + 1;
+    error.message = absl::StrCat("invalid YAML: ", e.msg);
+    result.errors.push_back(std::move(error));
+    return result;
+  }
+  std::vector<LoadedPolicy> policies;
+  std::map<std::string, size_t> by_id;  // -> index in policies
+  for (const YAML::Node& doc : docs) {
+    if (!doc.IsDefined() || doc.IsNull()) continue;  // An empty document.
+    LoadedPolicy loaded;
+    bool ok = false;
+    try {
+      ok = ParseDocument(doc, file, loaded, result.errors);
+    } catch (const YAML::Exception& e) {  // Not expected; never let it out.
+      PolicyError error;
+      error.file = std::string(file);
+      error.line = e.mark.is_null() ? LineOf(doc) : e.mark.line + 1;
+      error.message = absl::StrCat("cannot read this document: ", e.msg);
+      result.errors.push_back(std::move(error));
+    }
+    if (!ok) continue;
+    const std::string id = PolicyIdOf(loaded);
+    if (auto it = by_id.find(id); it != by_id.end()) {
+      result.errors.push_back(DuplicateError(loaded, policies[it->second]));
+      continue;
+    }
+    by_id.emplace(id, policies.size());
+    policies.push_back(std::move(loaded));
+  }
+  // All or nothing: a file with any error contributes no policy.
+  if (result.errors.empty()) result.policies = std::move(policies);
+  return result;
+}
+
+LoadResult LoadPolicies(const std::string& path) {
+  LoadResult result;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    PolicyError e;
+    e.file = path;
+    e.message = absl::StrCat("cannot load policies: ",
+                             ec ? ec.message() : "no such file or directory");
+    result.errors.push_back(std::move(e));
+    return result;
+  }
+  std::map<std::string, LoadedPolicy> by_id;
+  if (!fs::is_directory(status)) {
+    LoadFile(path, result, by_id);
+    if (result.errors.empty() && result.policies.empty()) {
+      PolicyError e;
+      e.file = path;
+      e.message = "no policy document in this file";
+      result.errors.push_back(std::move(e));
+    }
+    return result;
+  }
+  std::vector<std::string> files;
+  for (fs::directory_iterator it(path, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    std::error_code type_ec;
+    // is_regular_file follows symlinks (kubelet's `egress.yaml -> ..data/`).
+    if (IsPolicyFileName(name) && fs::is_regular_file(it->path(), type_ec)) {
+      files.push_back(it->path().string());
+    }
+  }
+  if (ec) {
+    PolicyError e;
+    e.file = path;
+    e.message = absl::StrCat("cannot list directory: ", ec.message());
+    result.errors.push_back(std::move(e));
+    return result;
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) {
+    PolicyError e;
+    e.file = path;
+    e.message =
+        "no policy file: the directory has no *.yaml or *.yml file (names "
+        "starting with '.' are skipped)";
+    result.errors.push_back(std::move(e));
+    return result;
+  }
+  for (const std::string& file : files) LoadFile(file, result, by_id);
+  if (result.errors.empty() && result.policies.empty()) {
+    PolicyError e;
+    e.file = path;
+    e.message =
+        absl::StrCat("no policy document in the directory's ", files.size(),
+                     " file(s): ", absl::StrJoin(files, ", "));
+    result.errors.push_back(std::move(e));
+  }
+  return result;
+}
+
+}  // namespace signalscaler

@@ -1,0 +1,434 @@
+// ValidatePolicy: the semantic rules of a ScalingPolicy that its schema
+// cannot express (required fields, ranges, bands, uniqueness, source kinds).
+#include <cmath>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "scaler/policy/defaults.h"
+#include "scaler/policy/loader.h"
+
+namespace signalscaler {
+namespace {
+
+constexpr int kMaxIntervalSeconds = 3600;
+constexpr int kMaxWindowSeconds = 3600;
+constexpr int kMaxRatePeriodSeconds = 1800;
+
+bool IsDns1123Label(const std::string& s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') {
+      return false;
+    }
+  }
+  return s.front() != '-' && s.back() != '-';
+}
+
+bool IsSignalName(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-' &&
+        c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+const char* TypeName(v1::Signal::Type type) {
+  switch (type) {
+    case v1::Signal::Total:
+      return "Total";
+    case v1::Signal::Average:
+      return "Average";
+    case v1::Signal::Headroom:
+      return "Headroom";
+    default:
+      return "unspecified";
+  }
+}
+
+const char* Article(v1::Signal::Type type) {
+  return type == v1::Signal::Average ? "an " : "a ";
+}
+
+class Validator {
+ public:
+  Validator(const LoadedPolicy& loaded, std::vector<PolicyError>& errors)
+      : loaded_(loaded), errors_(errors) {
+    const v1::ObjectMeta& meta = loaded.policy.metadata();
+    if (!meta.name().empty()) {
+      policy_ = absl::StrCat(
+          meta.namespace_().empty() ? "default" : meta.namespace_(), "/",
+          meta.name());
+    }
+  }
+
+  void Policy() {
+    const v1::ScalingPolicy& p = loaded_.policy;
+    if (p.api_version() != kPolicyApiVersion) {
+      Error("apiVersion",
+            p.api_version().empty()
+                ? absl::StrCat("required: must be `", kPolicyApiVersion, "`")
+                : absl::StrCat("unsupported apiVersion \"", p.api_version(),
+                               "\": must be `", kPolicyApiVersion, "`"));
+    }
+    if (p.kind() != kPolicyKind) {
+      Error("kind", p.kind().empty()
+                        ? absl::StrCat("required: must be `", kPolicyKind, "`")
+                        : absl::StrCat("unsupported kind \"", p.kind(),
+                                       "\": must be `", kPolicyKind, "`"));
+    }
+    const v1::ObjectMeta& meta = p.metadata();
+    if (meta.name().empty()) {
+      Error("metadata.name",
+            "required: the policy's name, which a "
+            "ScaledObject names in its `policy` metadata");
+    } else if (!IsDns1123Label(meta.name())) {
+      Error("metadata.name", NotALabel(meta.name()));
+    }
+    if (!meta.namespace_().empty() && !IsDns1123Label(meta.namespace_())) {
+      Error("metadata.namespace", NotALabel(meta.namespace_()));
+    }
+    Spec(p.spec());
+  }
+
+ private:
+  static std::string NotALabel(const std::string& s) {
+    return absl::StrCat(
+        "\"", s,
+        "\" is not a DNS-1123 label: at most 63 lowercase letters, digits "
+        "and '-', starting and ending with a letter or digit");
+  }
+
+  void Error(std::string field, std::string message) {
+    PolicyError e;
+    e.file = loaded_.file;
+    e.line = loaded_.line;
+    e.policy = policy_;
+    e.field = std::move(field);
+    e.message = std::move(message);
+    errors_.push_back(std::move(e));
+  }
+
+  void IntervalInRange(const std::string& field, int value, int lo, int hi) {
+    if (value < lo || value > hi) {
+      Error(field, absl::StrCat("must be between ", lo, " and ", hi,
+                                " seconds, got ", value));
+    }
+  }
+
+  void Positive(const std::string& field, double value,
+                const std::string& what) {
+    if (!(value > 0)) {
+      Error(field, absl::StrCat("must be > 0 (", what, "), got ", value));
+    }
+  }
+
+  void Spec(const v1::PolicySpec& spec) {
+    const int64_t min = MinReplicas(spec);
+    if (spec.has_min_replicas() && spec.min_replicas() < 0) {
+      Error("spec.minReplicas",
+            absl::StrCat("must be >= 0, got ", spec.min_replicas()));
+    }
+    if (spec.max_replicas() < 1) {
+      Error("spec.maxReplicas",
+            spec.max_replicas() == 0
+                ? "required: the most replicas the service may have (>= 1)"
+                : absl::StrCat("must be >= 1, got ", spec.max_replicas()));
+    } else if (spec.max_replicas() < min) {
+      Error("spec.maxReplicas", absl::StrCat("must be >= minReplicas (", min,
+                                             "), got ", spec.max_replicas()));
+    }
+    if (spec.has_evaluation_interval_seconds()) {
+      IntervalInRange("spec.evaluationIntervalSeconds",
+                      spec.evaluation_interval_seconds(), 1,
+                      kMaxIntervalSeconds);
+    }
+    if (spec.signals().empty()) {
+      Error("spec.signals", "at least one signal is required");
+    }
+    std::map<std::string, std::string> names;  // signal name -> path
+    bool any_total = false;
+    for (int i = 0; i < spec.signals_size(); ++i) {
+      const v1::Signal& signal = spec.signals(i);
+      const std::string path = absl::StrCat("spec.signals[", i, "]");
+      any_total |= signal.type() == v1::Signal::Total;
+      if (signal.name().empty()) {
+        Error(path + ".name", "required: a name for this signal");
+      } else if (!IsSignalName(signal.name())) {
+        Error(path + ".name",
+              absl::StrCat("\"", signal.name(),
+                           "\" is not a valid signal name: use lowercase "
+                           "letters, digits, '_' and '-'"));
+      } else if (auto [it, inserted] = names.emplace(signal.name(), path);
+                 !inserted) {
+        Error(path + ".name",
+              absl::StrCat("duplicate signal name `", signal.name(), "` (also ",
+                           it->second, ")"));
+      }
+      Signal(signal, path);
+    }
+    if (min == 0 && !spec.signals().empty() && !any_total) {
+      Error("spec.minReplicas",
+            "0 (scale to zero) needs a Total signal to wake the service: "
+            "Average and Headroom signals cannot, with no pods");
+    }
+    Limits(spec);
+    if (spec.behavior().has_scale_up()) {
+      Rules(spec.behavior().scale_up(), "spec.behavior.scaleUp");
+    }
+    if (spec.behavior().has_scale_down()) {
+      Rules(spec.behavior().scale_down(), "spec.behavior.scaleDown");
+    }
+    if (spec.has_replicas()) Source(spec.replicas(), "spec.replicas");
+    if (spec.has_ready_replicas()) {
+      Source(spec.ready_replicas(), "spec.readyReplicas");
+    }
+  }
+
+  void Signal(const v1::Signal& s, const std::string& path) {
+    if (s.has_source()) {
+      Source(s.source(), path + ".source");
+    } else {
+      Error(path + ".source", "required: where the signal's value is read");
+    }
+    // Which type each type-specific field belongs to.
+    struct Owned {
+      const char* field;
+      bool set;
+      const char* owners;
+      bool total, average, headroom;
+    };
+    const Owned owned[] = {
+        {"targetPerReplica", s.has_target_per_replica(), "Total", 1, 0, 0},
+        {"tolerance", s.has_tolerance(), "Total", 1, 0, 0},
+        {"activationAbove", s.has_activation_above(), "Total", 1, 0, 0},
+        {"target", s.has_target(), "Average and Headroom", 0, 1, 1},
+        {"scaleUpAbove", s.has_scale_up_above(), "Average", 0, 1, 0},
+        {"scaleDownBelow", s.has_scale_down_below(), "Average", 0, 1, 0},
+        {"scaleUpBelow", s.has_scale_up_below(), "Headroom", 0, 0, 1},
+        {"scaleDownAbove", s.has_scale_down_above(), "Headroom", 0, 0, 1},
+        {"capacityPerReplica", s.has_capacity_per_replica(), "Headroom", 0, 0,
+         1},
+    };
+    switch (s.type()) {
+      case v1::Signal::Total:
+      case v1::Signal::Average:
+      case v1::Signal::Headroom:
+        break;
+      default:
+        Error(path + ".type", "required: one of Total, Average, Headroom");
+        return;
+    }
+    for (const Owned& o : owned) {
+      const bool allowed = s.type() == v1::Signal::Total     ? o.total
+                           : s.type() == v1::Signal::Average ? o.average
+                                                             : o.headroom;
+      if (o.set && !allowed) {
+        Error(absl::StrCat(path, ".", o.field),
+              absl::StrCat("does not apply to ", Article(s.type()),
+                           TypeName(s.type()), " signal (it is a field of ",
+                           o.owners, " signals)"));
+      }
+    }
+    switch (s.type()) {
+      case v1::Signal::Total:
+        if (!s.has_target_per_replica()) {
+          Error(path + ".targetPerReplica",
+                "required for a Total signal: the value one replica handles "
+                "(> 0)");
+        } else {
+          Positive(path + ".targetPerReplica", s.target_per_replica(),
+                   "the value one replica handles");
+        }
+        if (s.has_tolerance() && !(s.tolerance() >= 0 && s.tolerance() < 1)) {
+          Error(path + ".tolerance",
+                absl::StrCat("must be in [0, 1), got ", s.tolerance()));
+        }
+        break;
+      case v1::Signal::Average:
+        Band(s, path, s.has_scale_down_below(), s.scale_down_below(),
+             "scaleDownBelow", s.has_scale_up_above(), s.scale_up_above(),
+             "scaleUpAbove");
+        break;
+      default:
+        Band(s, path, s.has_scale_up_below(), s.scale_up_below(),
+             "scaleUpBelow", s.has_scale_down_above(), s.scale_down_above(),
+             "scaleDownAbove");
+        if (s.has_capacity_per_replica()) {
+          Positive(path + ".capacityPerReplica", s.capacity_per_replica(),
+                   "the spare capacity one replica adds");
+        }
+        break;
+    }
+  }
+
+  // Average and Headroom: lo < hi, both required, target strictly inside.
+  void Band(const v1::Signal& s, const std::string& path, bool has_lo,
+            double lo, const char* lo_name, bool has_hi, double hi,
+            const char* hi_name) {
+    const std::string type = TypeName(s.type());
+    if (!has_lo) {
+      Error(absl::StrCat(path, ".", lo_name),
+            absl::StrCat("required for ", Article(s.type()), type, " signal"));
+    }
+    if (!has_hi) {
+      Error(absl::StrCat(path, ".", hi_name),
+            absl::StrCat("required for ", Article(s.type()), type, " signal"));
+    }
+    if (!has_lo || !has_hi) return;
+    if (!(lo < hi)) {
+      Error(absl::StrCat(path, ".", lo_name),
+            absl::StrCat("must be below ", hi_name, " (", hi, "), got ", lo));
+      return;
+    }
+    const double target = Target(s);
+    if (!(lo < target && target < hi)) {
+      Error(path + ".target",
+            absl::StrCat("must lie strictly inside the band (", lo_name, " ",
+                         lo, ", ", hi_name, " ", hi, "), got ", target));
+    }
+  }
+
+  void Source(const v1::Source& s, const std::string& path) {
+    if (s.has_interval_seconds()) {
+      IntervalInRange(path + ".intervalSeconds", s.interval_seconds(), 1,
+                      kMaxIntervalSeconds);
+    }
+    switch (s.kind_case()) {
+      case v1::Source::kPush:
+        break;
+      case v1::Source::kPrometheus: {
+        const v1::PrometheusSource& p = s.prometheus();
+        const std::string at = path + ".prometheus";
+        if (p.address().empty()) {
+          Error(at + ".address",
+                "required: Prometheus' base URL, e.g. "
+                "http://prometheus.monitoring:9090");
+        }
+        if (p.query().empty()) Error(at + ".query", "required: a PromQL query");
+        if (p.has_timeout_seconds()) {
+          Positive(at + ".timeoutSeconds", p.timeout_seconds(), "seconds");
+        }
+        break;
+      }
+      case v1::Source::kRedis:
+        Redis(s.redis(), path + ".redis");
+        break;
+      case v1::Source::kScrape:
+        Scrape(s.scrape(), path + ".scrape");
+        break;
+      default:
+        Error(path, "needs exactly one of push, prometheus, redis, scrape");
+        break;
+    }
+  }
+
+  void Redis(const v1::RedisSource& r, const std::string& at) {
+    if (r.address().empty()) {
+      Error(at + ".address", "required: host:port, e.g. redis:6379");
+    }
+    std::vector<std::string> keys;
+    if (!r.list().empty()) keys.push_back("list");
+    if (!r.sorted_set().empty()) keys.push_back("sortedSet");
+    if (!r.stream().empty()) keys.push_back("stream");
+    if (keys.size() != 1) {
+      Error(at, absl::StrCat("needs exactly one of list, sortedSet, stream; ",
+                             keys.empty()
+                                 ? "none is set"
+                                 : absl::StrJoin(keys, " and ") + " are set"));
+    }
+    if (!r.group().empty() && r.stream().empty()) {
+      Error(at + ".group", "applies only to a `stream`");
+    }
+    if (r.group_measure() != v1::RedisSource::GROUP_MEASURE_UNSPECIFIED &&
+        r.group().empty()) {
+      Error(at + ".groupMeasure", "applies only with a `group`");
+    }
+    if (r.database() < 0) {
+      Error(at + ".database", absl::StrCat("must be >= 0, got ", r.database()));
+    }
+  }
+
+  void Scrape(const v1::ScrapeSource& s, const std::string& at) {
+    if (s.metric().empty()) {
+      Error(at + ".metric", "required: the name of the metric to read");
+    }
+    if (s.urls().empty() == s.service().empty()) {
+      Error(at, s.service().empty()
+                    ? "needs `urls` or `service` (where to scrape)"
+                    : "set either `urls` or `service`, not both");
+    }
+    if (s.port() < 0 || s.port() > 65535) {
+      Error(at + ".port",
+            absl::StrCat("must be between 1 and 65535, got ", s.port()));
+    }
+  }
+
+  void Limits(const v1::PolicySpec& spec) {
+    std::map<std::string, std::string> names;
+    for (int i = 0; i < spec.limits_size(); ++i) {
+      const v1::Limit& limit = spec.limits(i);
+      const std::string path = absl::StrCat("spec.limits[", i, "]");
+      if (limit.name().empty()) {
+        Error(path + ".name", "required: a name for this limit");
+      } else if (auto [it, inserted] = names.emplace(limit.name(), path);
+                 !inserted) {
+        Error(path + ".name",
+              absl::StrCat("duplicate limit name `", limit.name(), "` (also ",
+                           it->second, ")"));
+      }
+      Positive(path + ".budget", limit.budget(), "the total to share");
+      Positive(path + ".perReplica", limit.per_replica(),
+               "what one replica uses");
+      if (limit.budget() > 0 && limit.per_replica() > 0) {
+        const double cap = std::floor(limit.budget() / limit.per_replica());
+        const int64_t min = std::max<int64_t>(1, MinReplicas(spec));
+        if (cap < min) {
+          Error(path,
+                absl::StrCat("allows at most ", cap, " replicas, fewer than ",
+                             min, " (minReplicas, or 1)"));
+        }
+      }
+    }
+  }
+
+  void Rules(const v1::ScalingRules& rules, const std::string& path) {
+    if (rules.has_stabilization_window_seconds()) {
+      IntervalInRange(path + ".stabilizationWindowSeconds",
+                      rules.stabilization_window_seconds(), 0,
+                      kMaxWindowSeconds);
+    }
+    for (int j = 0; j < rules.policies_size(); ++j) {
+      const v1::RatePolicy& rate = rules.policies(j);
+      const std::string at = absl::StrCat(path, ".policies[", j, "]");
+      if (rate.type() == v1::RatePolicy::TYPE_UNSPECIFIED) {
+        Error(at + ".type", "required: Pods or Percent");
+      }
+      if (rate.value() <= 0) {
+        Error(at + ".value", absl::StrCat("must be > 0, got ", rate.value()));
+      }
+      IntervalInRange(at + ".periodSeconds", rate.period_seconds(), 1,
+                      kMaxRatePeriodSeconds);
+    }
+  }
+
+  const LoadedPolicy& loaded_;
+  std::vector<PolicyError>& errors_;
+  std::string policy_;
+};
+
+}  // namespace
+
+void ValidatePolicy(const LoadedPolicy& loaded,
+                    std::vector<PolicyError>& errors) {
+  Validator(loaded, errors).Policy();
+}
+
+}  // namespace signalscaler

@@ -1,0 +1,222 @@
+// LoadPolicies: files, directories (including kubelet's symlinked ConfigMap
+// layout), duplicates across files and the errors of a bad path.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "scaler/policy/loader.h"
+
+namespace signalscaler {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+std::string PolicyYaml(const std::string& name, const std::string& ns = "") {
+  return "apiVersion: signalscaler.io/v1\nkind: ScalingPolicy\nmetadata: "
+         "{name: " +
+         name + (ns.empty() ? "" : ", namespace: " + ns) +
+         "}\nspec:\n  maxReplicas: 3\n  signals: [{name: q, type: Total, "
+         "source: {push: {}}, targetPerReplica: 1}]\n";
+}
+
+std::vector<std::string> Errors(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const PolicyError& e : r.errors) out.push_back(e.ToString());
+  return out;
+}
+
+std::vector<std::string> Names(const LoadResult& r) {
+  std::vector<std::string> out;
+  for (const LoadedPolicy& p : r.policies) {
+    out.push_back(p.policy.metadata().namespace_() + "/" +
+                  p.policy.metadata().name());
+  }
+  return out;
+}
+
+class LoadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl =
+        (fs::temp_directory_path() / "policy_load_XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string Write(const std::string& relative, const std::string& text) {
+    const fs::path path = dir_ / relative;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(LoadTest, SingleFile) {
+  const std::string file = Write("web.yaml", PolicyYaml("web"));
+  const LoadResult r = LoadPolicies(file);
+  EXPECT_THAT(Errors(r), IsEmpty());
+  EXPECT_THAT(Names(r), ElementsAre("default/web"));
+  EXPECT_THAT(r.files, ElementsAre(file));
+  EXPECT_EQ(r.policies[0].file, file);
+  EXPECT_TRUE(r.ToStatus().ok());
+}
+
+TEST_F(LoadTest, DirectoryLoadsYamlAndYmlSorted) {
+  Write("b.yml", PolicyYaml("bravo"));
+  Write("a.yaml", PolicyYaml("alpha") + "---\n" + PolicyYaml("charlie"));
+  Write("notes.txt", "not a policy");
+  Write(".hidden.yaml", "this: is skipped");
+  Write("sub/nested.yaml", "this: is not recursed into");
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r), IsEmpty());
+  EXPECT_THAT(Names(r),
+              ElementsAre("default/alpha", "default/charlie", "default/bravo"));
+  EXPECT_THAT(r.files, ElementsAre((dir_ / "a.yaml").string(),
+                                   (dir_ / "b.yml").string()));
+}
+
+TEST_F(LoadTest, PathDoesNotExist) {
+  const std::string missing = (dir_ / "nope").string();
+  const LoadResult r = LoadPolicies(missing);
+  EXPECT_THAT(Errors(r),
+              ElementsAre(AllOf(HasSubstr(missing + ": cannot load policies: "),
+                                HasSubstr("o such file or directory"))));
+  EXPECT_EQ(r.ToStatus().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(LoadTest, UnreadableFile) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  const std::string file = Write("web.yaml", PolicyYaml("web"));
+  fs::permissions(file, fs::perms::none);
+  const LoadResult r = LoadPolicies(file);
+  EXPECT_THAT(Errors(r), ElementsAre(AllOf(HasSubstr(file + ": cannot read: "),
+                                           HasSubstr("ermission denied"))));
+}
+
+TEST_F(LoadTest, EmptyDirectory) {
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r),
+              ElementsAre(dir_.string() +
+                          ": no policy file: the directory has no *.yaml or "
+                          "*.yml file (names starting with '.' are skipped)"));
+  EXPECT_THAT(r.policies, IsEmpty());
+}
+
+TEST_F(LoadTest, DirectoryWithOnlyEmptyDocuments) {
+  Write("empty.yaml", "");
+  Write("comments.yaml", "# nothing yet\n---\n");
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(
+      Errors(r),
+      ElementsAre(AllOf(HasSubstr(dir_.string() + ": no policy document in the "
+                                                  "directory's 2 file(s)"),
+                        HasSubstr("empty.yaml"))));
+}
+
+TEST_F(LoadTest, FileWithNoDocument) {
+  const std::string file = Write("empty.yaml", "---\n");
+  EXPECT_THAT(Errors(LoadPolicies(file)),
+              ElementsAre(file + ": no policy document in this file"));
+}
+
+TEST_F(LoadTest, DuplicateNameInOneNamespaceAcrossFiles) {
+  const std::string a = Write("a.yaml", PolicyYaml("web", "prod"));
+  const std::string b = Write("b.yaml", PolicyYaml("other", "prod") + "---\n" +
+                                            PolicyYaml("web", "prod"));
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r),
+              ElementsAre(b +
+                          ":8: policy prod/web: metadata.name: duplicate "
+                          "policy name `web` in namespace `prod`: also "
+                          "defined at " +
+                          a + ":1"));
+  // b.yaml has an error: none of its policies is loaded.
+  EXPECT_THAT(Names(r), ElementsAre("prod/web"));
+  EXPECT_THAT(r.policies[0].file, a);
+  EXPECT_EQ(r.ToStatus().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.ToStatus().message()),
+              HasSubstr("duplicate policy name `web`"));
+}
+
+TEST_F(LoadTest, SameNameInTwoNamespacesIsFine) {
+  Write("a.yaml", PolicyYaml("web", "prod"));
+  Write("b.yaml", PolicyYaml("web", "staging") + "---\n" + PolicyYaml("web"));
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r), IsEmpty());
+  EXPECT_THAT(Names(r), ElementsAre("prod/web", "staging/web", "default/web"));
+}
+
+TEST_F(LoadTest, FileWithAnErrorContributesNothingOthersLoad) {
+  Write("a.yaml", PolicyYaml("alpha") + "---\n" + PolicyYaml("Bad_Name"));
+  Write("b.yaml", PolicyYaml("bravo"));
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r), ElementsAre(HasSubstr("is not a DNS-1123 label")));
+  EXPECT_THAT(Names(r), ElementsAre("default/bravo"));
+  EXPECT_THAT(r.files, SizeIs(2));
+}
+
+TEST_F(LoadTest, ErrorsFromSeveralFilesAreAllReported) {
+  const std::string a = Write("a.yaml", "spec: [\n");
+  const std::string b = Write("b.yaml", PolicyYaml("web") + "colour: red\n");
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r),
+              ElementsAre(HasSubstr(a + ":"),
+                          b + ":7: policy default/web: colour: unknown field "
+                              "`colour`; ScalingPolicy has: apiVersion, kind, "
+                              "metadata, spec"));
+}
+
+// A ConfigMap as kubelet mounts it: the files live in a timestamped
+// directory, `..data` points at it, and each key is a symlink through
+// `..data`. Every policy must load exactly once.
+TEST_F(LoadTest, KubeletConfigMapLayout) {
+  Write("..2024_01_01_00_00_00.123/egress.yaml", PolicyYaml("egress", "media"));
+  Write("..2024_01_01_00_00_00.123/agents.yml", PolicyYaml("agents", "media"));
+  fs::create_directory_symlink("..2024_01_01_00_00_00.123", dir_ / "..data");
+  fs::create_symlink("..data/egress.yaml", dir_ / "egress.yaml");
+  fs::create_symlink("..data/agents.yml", dir_ / "agents.yml");
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r), IsEmpty());
+  EXPECT_THAT(Names(r), ElementsAre("media/agents", "media/egress"));
+  EXPECT_THAT(r.files, ElementsAre((dir_ / "agents.yml").string(),
+                                   (dir_ / "egress.yaml").string()));
+}
+
+TEST_F(LoadTest, DanglingSymlinkIsSkipped) {
+  Write("web.yaml", PolicyYaml("web"));
+  fs::create_symlink("..data/gone.yaml", dir_ / "gone.yaml");
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(r), IsEmpty());
+  EXPECT_THAT(Names(r), ElementsAre("default/web"));
+}
+
+// The shipped test data, if any, must load cleanly.
+TEST(TestDataTest, ExamplePolicyLoads) {
+  const char* source_dir = std::getenv("SIGNALSCALER_SOURCE_DIR");
+  if (source_dir == nullptr) GTEST_SKIP() << "SIGNALSCALER_SOURCE_DIR unset";
+  const LoadResult r =
+      LoadPolicies(std::string(source_dir) + "/tests/policy/testdata/valid");
+  EXPECT_THAT(Errors(r), IsEmpty());
+  EXPECT_THAT(Names(r), Contains("media/livekit-egress"));
+}
+
+}  // namespace
+}  // namespace signalscaler
