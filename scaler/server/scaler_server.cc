@@ -9,6 +9,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/impl/service_type.h"
 #include "scaler/common/log.h"
 #include "scaler/server/internal/services.h"
 #include "scaler/server/internal/stream_hub.h"

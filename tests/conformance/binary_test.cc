@@ -1,0 +1,196 @@
+// The `signalscaler` binary as a user runs it: serve on the embedded
+// quickstart policies, push a value, read the decision back, reload on
+// SIGHUP, shut down on SIGTERM with streams ended OK; and its flag errors.
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "proto/externalscaler.grpc.pb.h"
+#include "tests/testing/subprocess.h"
+
+namespace signalscaler::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Starts `serve` with `extra` flags and waits for its port.
+struct Server {
+  std::unique_ptr<Subprocess> process;
+  int port = 0;
+  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
+};
+
+Server StartServe(const std::vector<std::string>& extra) {
+  Server s;
+  std::vector<std::string> argv = {SignalscalerBinary(), "serve",
+                                   "--listen=127.0.0.1:0", "--log-format=json"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto p = Subprocess::Start(argv, MakeTempDir() + "/serve.log");
+  EXPECT_TRUE(p.ok()) << p.status();
+  if (!p.ok()) return s;
+  s.process = *std::move(p);
+  std::optional<std::string> rest =
+      s.process->WaitForOutput("\"port\":\"", absl::Seconds(30));
+  EXPECT_TRUE(rest.has_value()) << s.process->Output();
+  if (rest.has_value()) {
+    EXPECT_TRUE(absl::SimpleAtoi(rest->substr(0, rest->find('"')), &s.port))
+        << *rest;
+  }
+  return s;
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+TEST(BinaryTest, ServeHelpDocumentsEveryFlag) {
+  RunResult r = Run({SignalscalerBinary(), "serve", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--listen", "--policies", "--log-level", "--log-format"}) {
+    EXPECT_THAT(r.output, HasSubstr(flag));
+  }
+  EXPECT_THAT(r.output, HasSubstr("0.0.0.0:9090"));
+  r = Run({SignalscalerBinary(), "push", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--address", "--namespace", "--policy", "--signal", "--value"}) {
+    EXPECT_THAT(r.output, HasSubstr(flag));
+  }
+  EXPECT_THAT(r.output, HasSubstr("127.0.0.1:9090"));
+}
+
+TEST(BinaryTest, UnknownFlagIsAUsageError) {
+  RunResult r = Run({SignalscalerBinary(), "serve", "--polices=/tmp"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("unknown flag --polices"));
+  r = Run({SignalscalerBinary(), "frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("unknown command \"frobnicate\""));
+}
+
+TEST(BinaryTest, InvalidPolicyFileRefusesToStartNamingTheFile) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/broken.yaml", R"(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: broken, namespace: demo}
+spec:
+  maxReplicas: 3
+  signals:
+  - name: q
+    type: Total
+    source: {push: {}}
+    targetPerReplica: 5
+    targetPerRepilca: 6
+)");
+  RunResult r = Run({SignalscalerBinary(), "serve", "--listen=127.0.0.1:0",
+                     "--policies=" + dir});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("broken.yaml"));
+  EXPECT_THAT(r.output, HasSubstr("targetPerRepilca"));
+}
+
+TEST(BinaryTest, QuickstartServePushExplainAndGracefulShutdown) {
+  Server server = StartServe({});
+  ASSERT_NE(server.port, 0);
+
+  RunResult push = Run({SignalscalerBinary(), "push", "--address=" + server.address(),
+                        "--namespace=demo", "--policy=parlant-agent",
+                        "--signal=active_requests", "--value=45"});
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+
+  RunResult explain = Run({SignalscalerBinary(), "explain",
+                           "--address=" + server.address(), "--namespace=demo",
+                           "--policy=parlant-agent", "--output=json"});
+  ASSERT_EQ(explain.exit_code, 0) << explain.output;
+  EXPECT_THAT(explain.output, HasSubstr("\"replicas\": \"3\""));
+  EXPECT_THAT(explain.output, HasSubstr("\"winner\": \"active_requests\""));
+
+  explain = Run({SignalscalerBinary(), "explain", "--address=" + server.address()});
+  ASSERT_EQ(explain.exit_code, 0) << explain.output;
+  EXPECT_THAT(explain.output, HasSubstr("policy demo/parlant-agent"));
+  EXPECT_THAT(explain.output, HasSubstr("replicas 3"));
+
+  // A KEDA external-push stream, open across the shutdown.
+  auto stub = externalscaler::ExternalScaler::NewStub(grpc::CreateChannel(
+      server.address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("agent");
+  ref.set_namespace_("demo");
+  (*ref.mutable_scalermetadata())["policy"] = "parlant-agent";
+  auto reader = stub->StreamIsActive(&ctx, ref);
+  externalscaler::IsActiveResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_TRUE(msg.result());
+
+  server.process->Signal(SIGTERM);
+  EXPECT_FALSE(reader->Read(&msg));
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+  EXPECT_EQ(server.process->Wait(absl::Seconds(20)), std::optional<int>(0))
+      << server.process->Output();
+  EXPECT_THAT(server.process->Output(), HasSubstr("shutting down"));
+}
+
+TEST(BinaryTest, SighupReloadKeepsTheLastGoodPolicies) {
+  const std::string dir = MakeTempDir();
+  const std::string good = R"(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: worker, namespace: jobs}
+spec:
+  maxReplicas: 4
+  signals:
+  - {name: depth, type: Total, source: {push: {}}, targetPerReplica: 10}
+)";
+  WriteFile(dir + "/worker.yaml", good);
+  Server server = StartServe({"--policies=" + dir});
+  ASSERT_NE(server.port, 0);
+  auto push = [&](const std::string& policy) {
+    return Run({SignalscalerBinary(), "push", "--address=" + server.address(),
+                "--namespace=jobs", "--policy=" + policy, "--signal=depth",
+                "--value=15"});
+  };
+  EXPECT_EQ(push("worker").exit_code, 0);
+
+  // A typo: rejected, logged with the file, and `worker` keeps serving.
+  WriteFile(dir + "/worker.yaml", good + "  maxReplica: 5\n");
+  server.process->Signal(SIGHUP);
+  ASSERT_TRUE(server.process->WaitForOutput("reload rejected", absl::Seconds(20)))
+      << server.process->Output();
+  EXPECT_THAT(server.process->Output(), HasSubstr("worker.yaml"));
+  EXPECT_EQ(push("worker").exit_code, 0);
+
+  // A good change: a second policy appears.
+  WriteFile(dir + "/other.yaml",
+            "apiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+            "metadata: {name: other, namespace: jobs}\nspec:\n  maxReplicas: 2\n"
+            "  signals:\n  - {name: depth, type: Total, source: {push: {}}, "
+            "targetPerReplica: 1}\n");
+  WriteFile(dir + "/worker.yaml", good);
+  server.process->Signal(SIGHUP);
+  ASSERT_TRUE(server.process->WaitForOutput("policies reloaded", absl::Seconds(20)))
+      << server.process->Output();
+  EXPECT_EQ(push("other").exit_code, 0);
+
+  server.process->Signal(SIGTERM);
+  EXPECT_EQ(server.process->Wait(absl::Seconds(20)), std::optional<int>(0));
+}
+
+TEST(BinaryTest, PushToNoServerFailsClearly) {
+  RunResult r = Run({SignalscalerBinary(), "push", "--address=127.0.0.1:1",
+                     "--namespace=demo", "--policy=p", "--signal=s", "--value=1",
+                     "--timeout-seconds=2"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("127.0.0.1:1"));
+}
+
+}  // namespace
+}  // namespace signalscaler::testing

@@ -1,0 +1,478 @@
+// Drives the server exactly as KEDA does, over real gRPC on loopback:
+// GetMetricSpec, then GetMetrics with the spec's metric name, then IsActive;
+// StreamIsActive kept open across an inactive -> active transition and a
+// server shutdown; StreamMetricSpec; every error case of the trigger
+// metadata; health checking and reflection.
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "health.grpc.pb.h"
+#include "proto/admin.grpc.pb.h"
+#include "proto/externalscaler.grpc.pb.h"
+#include "reflection.grpc.pb.h"
+#include "scaler/engine/clock.h"
+#include "scaler/policy/loader.h"
+#include "scaler/server/decision_board.h"
+#include "scaler/server/evaluator.h"
+#include "scaler/server/policy_registry.h"
+#include "scaler/server/scaler_server.h"
+#include "sources/observer.h"
+#include "sources/push/push_source.h"
+
+namespace signalscaler {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// A policy in another namespace, to prove that namespaces do not leak, and
+// a non-push signal, to prove push refuses it.
+constexpr char kOtherNamespace[] = R"(
+apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: hidden, namespace: secret-ns}
+spec:
+  maxReplicas: 3
+  signals:
+  - name: queue
+    type: Total
+    source: {prometheus: {address: "http://127.0.0.1:1", query: "up"}}
+    targetPerReplica: 5
+)";
+
+std::string SourceDir() {
+  const char* dir = std::getenv("SIGNALSCALER_SOURCE_DIR");
+  return dir != nullptr ? dir : ".";
+}
+
+std::vector<LoadedPolicy> QuickstartPolicies(bool with_other) {
+  LoadResult r =
+      LoadPolicies(SourceDir() + "/deploy/examples/quickstart/policies.yaml");
+  EXPECT_TRUE(r.errors.empty()) << r.ToStatus();
+  std::vector<LoadedPolicy> all = r.policies;
+  if (with_other) {
+    LoadResult other = ParsePolicies(kOtherNamespace, "other.yaml");
+    EXPECT_TRUE(other.errors.empty()) << other.ToStatus();
+    all.insert(all.end(), other.policies.begin(), other.policies.end());
+  }
+  return all;
+}
+
+externalscaler::ScaledObjectRef Ref(const std::string& ns,
+                                    const std::string& policy) {
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("my-scaledobject");
+  ref.set_namespace_(ns);
+  // KEDA forwards all trigger metadata, its own keys included.
+  (*ref.mutable_scalermetadata())["scalerAddress"] =
+      "signalscaler.signalscaler.svc.cluster.local:9090";
+  if (!policy.empty()) (*ref.mutable_scalermetadata())["policy"] = policy;
+  return ref;
+}
+
+class KedaConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    registry_.Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(true)));
+    server_ = std::make_unique<ScalerServer>(
+        ServerDeps{&registry_, &board_, &push_, &evaluator_, &clock_});
+    ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    scaler_ = externalscaler::ExternalScaler::NewStub(channel_);
+    admin_ = admin::v1::Admin::NewStub(channel_);
+  }
+  void TearDown() override { server_->Shutdown(absl::Seconds(1)); }
+
+  static void Deadline(grpc::ClientContext& ctx) {
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  }
+
+  grpc::Status Push(const std::string& ns, const std::string& policy,
+                    const std::string& signal, double value) {
+    admin::v1::PushRequest req;
+    req.set_namespace_(ns);
+    req.set_policy(policy);
+    req.set_signal(signal);
+    req.set_value(value);
+    admin::v1::PushResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(ctx);
+    return admin_->Push(&ctx, req, &resp);
+  }
+
+  grpc::Status GetMetricSpec(const externalscaler::ScaledObjectRef& ref,
+                             externalscaler::GetMetricSpecResponse& resp) {
+    grpc::ClientContext ctx;
+    Deadline(ctx);
+    return scaler_->GetMetricSpec(&ctx, ref, &resp);
+  }
+
+  grpc::Status GetMetrics(const externalscaler::ScaledObjectRef& ref,
+                          const std::string& metric,
+                          externalscaler::GetMetricsResponse& resp) {
+    externalscaler::GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = ref;
+    req.set_metricname(metric);
+    grpc::ClientContext ctx;
+    Deadline(ctx);
+    return scaler_->GetMetrics(&ctx, req, &resp);
+  }
+
+  grpc::Status IsActive(const externalscaler::ScaledObjectRef& ref,
+                        bool& active) {
+    externalscaler::IsActiveResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(ctx);
+    grpc::Status s = scaler_->IsActive(&ctx, ref, &resp);
+    active = resp.result();
+    return s;
+  }
+
+  ManualClock clock_{absl::FromUnixSeconds(1'700'000'000)};
+  PolicyRegistry registry_;
+  DecisionBoard board_;
+  PushStore push_;
+  SourceObserver observer_{push_};
+  Evaluator evaluator_{registry_, observer_, board_, clock_};
+  std::unique_ptr<ScalerServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<externalscaler::ExternalScaler::Stub> scaler_;
+  std::unique_ptr<admin::v1::Admin::Stub> admin_;
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+TEST_F(KedaConformanceTest, KedaCallSequenceReturnsTheDecision) {
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 45).ok());
+  auto ref = Ref("demo", "parlant-agent");
+  (*ref.mutable_scalermetadata())["enableTLS"] = "false";
+  (*ref.mutable_scalermetadata())["unsafeSsl"] = "false";
+
+  externalscaler::GetMetricSpecResponse spec;
+  ASSERT_TRUE(GetMetricSpec(ref, spec).ok());
+  ASSERT_EQ(spec.metricspecs_size(), 1);
+  EXPECT_EQ(spec.metricspecs(0).metricname(), "signalscaler-demo-parlant-agent");
+  EXPECT_EQ(spec.metricspecs(0).targetsize(), 1);
+  EXPECT_EQ(spec.metricspecs(0).targetsizefloat(), 1.0);
+
+  externalscaler::GetMetricsResponse metrics;
+  ASSERT_TRUE(GetMetrics(ref, spec.metricspecs(0).metricname(), metrics).ok());
+  ASSERT_EQ(metrics.metricvalues_size(), 1);
+  EXPECT_EQ(metrics.metricvalues(0).metricname(),
+            "signalscaler-demo-parlant-agent");
+  // ceil(45 / 20) = 3 replicas, in both fields.
+  EXPECT_EQ(metrics.metricvalues(0).metricvalue(), 3);
+  EXPECT_EQ(metrics.metricvalues(0).metricvaluefloat(), 3.0);
+
+  bool active = false;
+  ASSERT_TRUE(IsActive(ref, active).ok());
+  EXPECT_TRUE(active);
+}
+
+TEST_F(KedaConformanceTest, ZeroDecisionIsInactiveWithBothFieldsZero) {
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 0).ok());
+  auto ref = Ref("demo", "parlant-agent");
+  externalscaler::GetMetricsResponse metrics;
+  ASSERT_TRUE(GetMetrics(ref, "signalscaler-demo-parlant-agent", metrics).ok());
+  EXPECT_EQ(metrics.metricvalues(0).metricvalue(), 0);
+  EXPECT_EQ(metrics.metricvalues(0).metricvaluefloat(), 0.0);
+  bool active = true;
+  ASSERT_TRUE(IsActive(ref, active).ok());
+  EXPECT_FALSE(active);
+}
+
+#pragma GCC diagnostic pop
+
+TEST_F(KedaConformanceTest, NoDecisionYetIsUnavailable) {
+  auto ref = Ref("demo", "egress-jobs");
+  externalscaler::GetMetricSpecResponse spec;
+  EXPECT_TRUE(GetMetricSpec(ref, spec).ok()) << "the spec needs no decision";
+  externalscaler::GetMetricsResponse metrics;
+  grpc::Status s = GetMetrics(ref, "signalscaler-demo-egress-jobs", metrics);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  bool active = false;
+  EXPECT_EQ(IsActive(ref, active).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(KedaConformanceTest, UnknownMetadataKeyIsInvalidArgumentNamingIt) {
+  auto ref = Ref("demo", "parlant-agent");
+  (*ref.mutable_scalermetadata())["threshold"] = "20";
+  const std::vector<std::string> expected = {
+      "\"threshold\"", "accepted keys: policy, scalerAddress, enableTLS, unsafeSsl"};
+
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(ref, spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  for (const auto& e : expected) EXPECT_THAT(s.error_message(), HasSubstr(e));
+
+  externalscaler::GetMetricsResponse metrics;
+  s = GetMetrics(ref, "signalscaler-demo-parlant-agent", metrics);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"threshold\""));
+
+  bool active = false;
+  s = IsActive(ref, active);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"threshold\""));
+
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto reader = scaler_->StreamIsActive(&ctx, ref);
+  externalscaler::IsActiveResponse msg;
+  EXPECT_FALSE(reader->Read(&msg));
+  s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"threshold\""));
+}
+
+TEST_F(KedaConformanceTest, MissingPolicyKeyIsInvalidArgument) {
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(Ref("demo", ""), spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"policy\""));
+}
+
+TEST_F(KedaConformanceTest, EmptyNamespaceIsInvalidArgument) {
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(Ref("", "parlant-agent"), spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("namespace"));
+}
+
+TEST_F(KedaConformanceTest, PolicyOfAnotherNamespaceIsNotFoundAndNotNamed) {
+  // `hidden` exists, but in secret-ns: from demo it does not exist.
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(Ref("demo", "hidden"), spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"hidden\""));
+  EXPECT_THAT(s.error_message(), HasSubstr("\"demo\""));
+  EXPECT_THAT(s.error_message(), Not(HasSubstr("secret-ns")));
+
+  // And demo's policies are invisible from another namespace.
+  s = GetMetricSpec(Ref("team-b", "parlant-agent"), spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), Not(HasSubstr("demo")));
+
+  bool active = false;
+  EXPECT_EQ(IsActive(Ref("team-b", "parlant-agent"), active).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  externalscaler::GetMetricsResponse metrics;
+  EXPECT_EQ(GetMetrics(Ref("team-b", "parlant-agent"),
+                       "signalscaler-demo-parlant-agent", metrics)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(KedaConformanceTest, WrongMetricNameIsNotFound) {
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 5).ok());
+  externalscaler::GetMetricsResponse metrics;
+  grpc::Status s = GetMetrics(Ref("demo", "parlant-agent"), "s0-other", metrics);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("signalscaler-demo-parlant-agent"));
+}
+
+TEST_F(KedaConformanceTest, StreamIsActiveSendsStateThenTransitionsThenEndsOk) {
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 0).ok());
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto reader = scaler_->StreamIsActive(&ctx, Ref("demo", "parlant-agent"));
+  externalscaler::IsActiveResponse msg;
+
+  // The current state at once: 0 replicas, inactive.
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_FALSE(msg.result());
+
+  // Inactive -> active: `true`.
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 30).ok());
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_TRUE(msg.result());
+
+  // Active -> more active: nothing. Then down to 0 once the 300 s default
+  // scale-down window has passed (nothing sent for a deactivation either),
+  // then active again: `true` once more.
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 50).ok());
+  clock_.Advance(absl::Seconds(301));
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 0).ok());
+  bool active = true;
+  ASSERT_TRUE(IsActive(Ref("demo", "parlant-agent"), active).ok());
+  ASSERT_FALSE(active) << "the decision should have reached 0";
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 10).ok());
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_TRUE(msg.result());
+
+  // Shutdown ends the stream with OK (KEDA then retries after 2 s), and no
+  // other message was queued before it.
+  EXPECT_EQ(server_->open_streams(), 1u);
+  server_->Shutdown(absl::Seconds(2));
+  EXPECT_FALSE(reader->Read(&msg));
+  grpc::Status s = reader->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+}
+
+TEST_F(KedaConformanceTest, StreamIsActiveBeforeAnyDecisionSendsFalse) {
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto reader = scaler_->StreamIsActive(&ctx, Ref("demo", "egress-jobs"));
+  externalscaler::IsActiveResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_FALSE(msg.result());
+  // The first value wakes it: minReplicas 1, 25 queued -> 3 replicas.
+  ASSERT_TRUE(Push("demo", "egress-jobs", "queue_depth", 25).ok());
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_TRUE(msg.result());
+  ctx.TryCancel();
+  EXPECT_FALSE(reader->Read(&msg));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(KedaConformanceTest, StreamMetricSpecSendsSpecAndEndsWhenPolicyRemoved) {
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto reader = scaler_->StreamMetricSpec(&ctx, Ref("demo", "egress-jobs"));
+  externalscaler::GetMetricSpecResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  ASSERT_EQ(msg.metricspecs_size(), 1);
+  EXPECT_EQ(msg.metricspecs(0).metricname(), "signalscaler-demo-egress-jobs");
+  EXPECT_EQ(msg.metricspecs(0).targetsizefloat(), 1.0);
+
+  // A reload that leaves the spec unchanged sends nothing; one that removes
+  // the policy ends the stream with NOT_FOUND.
+  registry_.Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(true)));
+  std::vector<LoadedPolicy> without;
+  for (const LoadedPolicy& p : QuickstartPolicies(true)) {
+    if (p.policy.metadata().name() != "egress-jobs") without.push_back(p);
+  }
+  registry_.Set(std::make_shared<PolicySnapshot>(without));
+  EXPECT_FALSE(reader->Read(&msg));
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("egress-jobs"));
+}
+
+TEST_F(KedaConformanceTest, StreamMetricSpecEndsOkOnShutdown) {
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto reader = scaler_->StreamMetricSpec(&ctx, Ref("demo", "voice-agent"));
+  externalscaler::GetMetricSpecResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  server_->Shutdown(absl::Seconds(2));
+  EXPECT_FALSE(reader->Read(&msg));
+  EXPECT_TRUE(reader->Finish().ok());
+}
+
+TEST_F(KedaConformanceTest, PushErrorsAreClear) {
+  grpc::Status s = Push("secret-ns", "hidden", "queue", 1);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(s.error_message(), HasSubstr("not a push signal"));
+  EXPECT_THAT(s.error_message(), HasSubstr("prometheus"));
+
+  s = Push("demo", "parlant-agent", "no_such_signal", 1);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("no_such_signal"));
+
+  s = Push("demo", "no-such-policy", "active_requests", 1);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  s = Push("demo", "parlant-agent", "active_requests", std::nan(""));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(KedaConformanceTest, StalePushedValueHoldsAndExplainSaysSo) {
+  ASSERT_TRUE(Push("demo", "egress-jobs", "queue_depth", 25).ok());
+  // Three evaluation intervals (3 x 5 s) later the value is stale.
+  clock_.Advance(absl::Seconds(16));
+  evaluator_.EvaluateDue();
+  admin::v1::ExplainRequest req;
+  req.set_namespace_("demo");
+  req.set_policy("egress-jobs");
+  admin::v1::ExplainResponse resp;
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  ASSERT_TRUE(admin_->Explain(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.decisions_size(), 1);
+  const auto& d = resp.decisions(0);
+  EXPECT_TRUE(d.has_decision());
+  EXPECT_EQ(d.replicas(), 3);  // held at ceil(25 / 10)
+  ASSERT_EQ(d.signals_size(), 1);
+  EXPECT_EQ(d.signals(0).state(), "stale");
+  EXPECT_EQ(d.signals(0).proposal(), 3);
+  EXPECT_FALSE(d.reasons().empty());
+}
+
+TEST_F(KedaConformanceTest, HealthIsServingForEveryService) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  for (const char* service :
+       {"", "externalscaler.ExternalScaler", "signalscaler.admin.v1.Admin"}) {
+    grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    Deadline(ctx);
+    ASSERT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
+    EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING)
+        << service;
+  }
+}
+
+TEST_F(KedaConformanceTest, ReflectionListsTheServices) {
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto stream = reflection->ServerReflectionInfo(&ctx);
+  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  req.set_list_services("");
+  ASSERT_TRUE(stream->Write(req));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  std::vector<std::string> names;
+  for (const auto& s : resp.list_services_response().service()) {
+    names.push_back(s.name());
+  }
+  EXPECT_THAT(names, ::testing::IsSupersetOf(
+                         {"externalscaler.ExternalScaler",
+                          "signalscaler.admin.v1.Admin", "grpc.health.v1.Health"}));
+  while (stream->Read(&resp)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST(HealthBeforePolicies, NotServingUntilPoliciesAreLoaded) {
+  ManualClock clock;
+  PolicyRegistry registry;
+  DecisionBoard board;
+  PushStore push;
+  SourceObserver observer(push);
+  Evaluator evaluator(registry, observer, board, clock);
+  ScalerServer server(ServerDeps{&registry, &board, &push, &evaluator, &clock});
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  auto health = grpc::health::v1::Health::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
+                          grpc::InsecureChannelCredentials()));
+  auto check = [&] {
+    grpc::health::v1::HealthCheckRequest req;
+    grpc::health::v1::HealthCheckResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    EXPECT_TRUE(health->Check(&ctx, req, &resp).ok());
+    return resp.status();
+  };
+  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  registry.Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(false)));
+  server.RefreshHealth();
+  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
+  server.Shutdown(absl::Seconds(1));
+}
+
+}  // namespace
+}  // namespace signalscaler
