@@ -6,7 +6,7 @@
 #ifndef SIGNALSCALER_SCALER_ENGINE_CLOCK_H_
 #define SIGNALSCALER_SCALER_ENGINE_CLOCK_H_
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -29,20 +29,20 @@ class ManualClock final : public Clock {
  public:
   explicit ManualClock(absl::Time start = absl::UnixEpoch()) : now_(start) {}
   absl::Time Now() const override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return now_;
   }
   void Set(absl::Time t) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     now_ = t;
   }
   void Advance(absl::Duration d) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     now_ += d;
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   absl::Time now_;
 };
 

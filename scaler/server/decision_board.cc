@@ -9,7 +9,7 @@ namespace signalscaler {
 
 absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
     const PolicyKey& key) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(key);
   if (it == entries_.end()) {
     return absl::UnavailableError(absl::StrCat(
@@ -26,10 +26,10 @@ absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
 
 void DecisionBoard::Publish(const PolicyKey& key,
                             std::shared_ptr<const Decision> decision) {
-  absl::MutexLock order(&publish_mu_);
+  std::lock_guard<std::mutex> order(publish_mu_);
   std::vector<std::shared_ptr<Watcher>> to_call;
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     Entry& e = entries_[key];
     e.decision = decision;
     e.unavailable = absl::OkStatus();
@@ -41,26 +41,26 @@ void DecisionBoard::Publish(const PolicyKey& key,
 }
 
 void DecisionBoard::SetUnavailable(const PolicyKey& key, absl::Status why) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   Entry& e = entries_[key];
   if (e.decision == nullptr) e.unavailable = std::move(why);
 }
 
 void DecisionBoard::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   absl::erase_if(entries_,
                  [&](const auto& kv) { return !keep.contains(kv.first); });
 }
 
 uint64_t DecisionBoard::Watch(const PolicyKey& key, Watcher watcher) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = next_id_++;
   watchers_[id] = WatchEntry{key, std::make_shared<Watcher>(std::move(watcher))};
   return id;
 }
 
 void DecisionBoard::Unwatch(uint64_t id) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   watchers_.erase(id);
 }
 

@@ -16,7 +16,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
 #include "scaler/engine/decision.h"
 #include "scaler/server/policy_key.h"
 
@@ -50,12 +52,12 @@ class DecisionBoard {
     PolicyKey key;
     std::shared_ptr<Watcher> watcher;
   };
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   absl::flat_hash_map<PolicyKey, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, WatchEntry> watchers_ ABSL_GUARDED_BY(mu_);
   // Serializes notification so that watchers see decisions in order.
-  absl::Mutex publish_mu_;
+  std::mutex publish_mu_;
 };
 
 }  // namespace signalscaler

@@ -59,7 +59,7 @@ void Evaluator::EvaluateLocked(const LoadedPolicy& loaded, PolicyState& st,
 void Evaluator::EvaluateDue() {
   const std::shared_ptr<const PolicySnapshot> snap = registry_.Get();
   const absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   absl::flat_hash_set<PolicyKey> live;
   for (const LoadedPolicy& loaded : snap->policies()) {
     const PolicyKey key = KeyOf(loaded.policy);
@@ -84,32 +84,36 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
   if (loaded == nullptr) {
     return absl::NotFoundError(absl::StrCat("no policy ", key.ToString()));
   }
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   EvaluateLocked(*loaded, states_[key], clock_.Now());
   return absl::OkStatus();
 }
 
 void Evaluator::Start(absl::Duration tick) {
   {
-    absl::MutexLock lock(&run_mu_);
+    std::lock_guard<std::mutex> lock(run_mu_);
     if (thread_ != nullptr) return;
     stopping_ = false;
   }
   thread_ = std::make_unique<std::thread>([this, tick] {
     while (true) {
       EvaluateDue();
-      absl::MutexLock lock(&run_mu_);
-      if (run_mu_.AwaitWithTimeout(absl::Condition(&stopping_), tick)) return;
+      std::unique_lock<std::mutex> lock(run_mu_);
+      if (run_cv_.wait_for(lock, absl::ToChronoNanoseconds(tick),
+                           [this] { return stopping_; })) {
+        return;
+      }
     }
   });
 }
 
 void Evaluator::Stop() {
   {
-    absl::MutexLock lock(&run_mu_);
+    std::lock_guard<std::mutex> lock(run_mu_);
     if (thread_ == nullptr) return;
     stopping_ = true;
   }
+  run_cv_.notify_all();
   thread_->join();
   thread_.reset();
 }

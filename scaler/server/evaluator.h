@@ -9,11 +9,14 @@
 #ifndef SIGNALSCALER_SCALER_SERVER_EVALUATOR_H_
 #define SIGNALSCALER_SCALER_SERVER_EVALUATOR_H_
 
+#include <condition_variable>
 #include <memory>
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"
 #include "scaler/engine/clock.h"
 #include "scaler/engine/decision.h"
@@ -55,10 +58,11 @@ class Evaluator {
   DecisionBoard& board_;
   const Clock& clock_;
 
-  absl::Mutex mu_;
+  std::mutex mu_;
   absl::flat_hash_map<PolicyKey, PolicyState> states_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex run_mu_;
+  std::mutex run_mu_;
+  std::condition_variable run_cv_;
   bool stopping_ ABSL_GUARDED_BY(run_mu_) = false;
   std::unique_ptr<std::thread> thread_;
 };

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "proto/externalscaler.grpc.pb.h"
 #include "scaler/server/internal/stream_hub.h"
 #include "scaler/server/keda_logic.h"
@@ -32,12 +33,12 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
     key_ = key;
     std::shared_ptr<Handle> h = handle();
     watch_id_ = board_.Watch(key, [h](const Decision& d) {
-      absl::MutexLock lock(&h->mu);
+      std::lock_guard<std::mutex> lock(h->mu);
       if (h->stream != nullptr) {
         static_cast<IsActiveStream*>(h->stream)->OnDecision(d);
       }
     });
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     absl::StatusOr<std::shared_ptr<const Decision>> d = board_.Get(key_);
     last_active_ = d.ok() && (*d)->active();
     started_ = true;
@@ -48,7 +49,7 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
 
  private:
   void OnDecision(const Decision& d) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (!started_) return;  // Begin() reads the newest state itself
     const bool active = d.active();
     if (active && !last_active_) {
@@ -65,7 +66,7 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
   DecisionBoard& board_;
   PolicyKey key_;
   uint64_t watch_id_ = 0;
-  absl::Mutex mu_;
+  std::mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool last_active_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -81,7 +82,7 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
     key_ = key;
     std::shared_ptr<Handle> h = handle();
     listener_id_ = registry_.AddListener([h](const PolicySnapshot& snap) {
-      absl::MutexLock lock(&h->mu);
+      std::lock_guard<std::mutex> lock(h->mu);
       if (h->stream != nullptr) {
         static_cast<MetricSpecStream*>(h->stream)->OnPolicies(snap);
       }
@@ -91,7 +92,7 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
 
  private:
   void OnPolicies(const PolicySnapshot& snap) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     const LoadedPolicy* p = snap.Find(key_);
     if (p == nullptr) {
       FinishWith(grpc::Status(
@@ -113,7 +114,7 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
   PolicyRegistry& registry_;
   PolicyKey key_;
   uint64_t listener_id_ = 0;
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::string last_sent_ ABSL_GUARDED_BY(mu_);
 };
 

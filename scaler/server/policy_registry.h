@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
 #include "scaler/policy/loader.h"
 #include "scaler/server/policy_key.h"
 
@@ -52,7 +54,7 @@ class PolicyRegistry {
   void RemoveListener(uint64_t id);
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   std::shared_ptr<const PolicySnapshot> current_ ABSL_GUARDED_BY(mu_);
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

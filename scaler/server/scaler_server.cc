@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -27,7 +29,7 @@ struct ScalerServer::Impl {
   std::unique_ptr<grpc::Service> admin_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  absl::Mutex mu;
+  std::mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 
   void SetHealth(bool serving) {
@@ -69,7 +71,7 @@ absl::Status ScalerServer::Start(const std::string& listen) {
 int ScalerServer::port() const { return impl_->port; }
 
 void ScalerServer::RefreshHealth() {
-  absl::MutexLock lock(&impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->shut_down) return;
   impl_->SetHealth(impl_->deps.registry->loaded());
 }
@@ -78,7 +80,7 @@ size_t ScalerServer::open_streams() const { return impl_->hub.size(); }
 
 void ScalerServer::Shutdown(absl::Duration grace) {
   {
-    absl::MutexLock lock(&impl_->mu);
+    std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->shut_down || impl_->server == nullptr) return;
     impl_->shut_down = true;
     impl_->SetHealth(false);

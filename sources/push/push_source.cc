@@ -4,7 +4,7 @@ namespace signalscaler {
 
 void PushStore::Record(const PolicyKey& policy, const std::string& signal,
                        const Reading& reading) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto& signals = values_[policy];
   auto it = signals.find(signal);
   if (it != signals.end() && it->second.sample_time > reading.sample_time) {
@@ -15,7 +15,7 @@ void PushStore::Record(const PolicyKey& policy, const std::string& signal,
 
 std::optional<Reading> PushStore::Get(const PolicyKey& policy,
                                       const std::string& signal) const {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   auto p = values_.find(policy);
   if (p == values_.end()) return std::nullopt;
   auto s = p->second.find(signal);
@@ -24,7 +24,7 @@ std::optional<Reading> PushStore::Get(const PolicyKey& policy,
 }
 
 void PushStore::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   absl::erase_if(values_, [&](const auto& kv) { return !keep.contains(kv.first); });
 }
 

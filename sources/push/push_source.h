@@ -13,7 +13,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
 #include "scaler/engine/decision.h"
 #include "scaler/server/policy_key.h"
 
@@ -32,7 +34,7 @@ class PushStore {
   void RetainOnly(const absl::flat_hash_set<PolicyKey>& keep);
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   absl::flat_hash_map<PolicyKey, absl::flat_hash_map<std::string, Reading>>
       values_ ABSL_GUARDED_BY(mu_);
 };

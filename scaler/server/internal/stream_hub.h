@@ -9,7 +9,9 @@
 #include <map>
 #include <memory>
 
-#include "absl/synchronization/mutex.h"
+#include <mutex>
+
+#include "absl/base/thread_annotations.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/server_callback.h"
 
@@ -20,28 +22,28 @@ class StreamHub {
  public:
   // Registers a stream; false when shutting down (the stream must then end).
   bool Add(std::function<void()> finish_ok, uint64_t& id) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (closing_) return false;
     id = next_id_++;
     finishers_[id] = std::move(finish_ok);
     return true;
   }
   void Remove(uint64_t id) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     finishers_.erase(id);
   }
   void FinishAll() {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     closing_ = true;
     for (auto& [id, finish] : finishers_) finish();
   }
   size_t size() const {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     return finishers_.size();
   }
 
  private:
-  mutable absl::Mutex mu_;
+  mutable std::mutex mu_;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::function<void()>> finishers_ ABSL_GUARDED_BY(mu_);
@@ -55,13 +57,13 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
  public:
   // Outlives the reactor: watchers hold it, and find `stream` null once done.
   struct Handle {
-    absl::Mutex mu;
+    std::mutex mu;
     StreamWriter* stream ABSL_GUARDED_BY(mu) = nullptr;
   };
 
   explicit StreamWriter(StreamHub& hub)
       : hub_(hub), handle_(std::make_shared<Handle>()) {
-    absl::MutexLock lock(&handle_->mu);
+    std::lock_guard<std::mutex> lock(handle_->mu);
     handle_->stream = this;
   }
 
@@ -71,7 +73,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
     std::shared_ptr<Handle> h = handle_;
     const bool ok = hub_.Add(
         [h] {
-          absl::MutexLock lock(&h->mu);
+          std::lock_guard<std::mutex> lock(h->mu);
           if (h->stream != nullptr) h->stream->FinishWith(grpc::Status::OK);
         },
         hub_id_);
@@ -83,7 +85,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   }
 
   void Send(Response r) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (finish_requested_) return;
     queue_.push_back(std::move(r));
     if (!writing_) StartNextLocked();
@@ -91,7 +93,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
 
   // Ends the stream with `status` once the write in flight (if any) is done.
   void FinishWith(grpc::Status status) {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     if (finish_requested_) return;
     finish_requested_ = true;
     finish_status_ = std::move(status);
@@ -99,7 +101,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
     if (!queue_.empty()) queue_.pop_front();
     if (!ok && !finish_requested_) {
@@ -119,7 +121,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
 
   void OnDone() override {
     {
-      absl::MutexLock lock(&handle_->mu);
+      std::lock_guard<std::mutex> lock(handle_->mu);
       handle_->stream = nullptr;
     }
     if (hub_id_ != 0) hub_.Remove(hub_id_);
@@ -146,7 +148,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   StreamHub& hub_;
   uint64_t hub_id_ = 0;
   std::shared_ptr<Handle> handle_;
-  absl::Mutex mu_;
+  std::mutex mu_;
   std::deque<Response> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;
