@@ -118,7 +118,7 @@ Proposals Propose(const v1::PolicySpec& spec, const Inputs& inputs,
     if (!ok && out.first_held.empty()) out.first_held = s.name();
     if (s.type() == v1::Signal::Total) {
       out.has_total = true;
-      if (!ok || c.reading->value > ActivationAbove(s)) {
+      if (ok && c.reading->value > ActivationAbove(s)) {
         out.totals_quiet = false;
       }
     }

@@ -40,7 +40,7 @@ struct Proposals {
   std::string winner;
   std::string first_held;    // the first held signal, if any
   bool has_total = false;    // the policy has a Total signal
-  bool totals_quiet = true;  // every Total fresh and <= its activation
+  bool totals_quiet = true;  // every fresh Total <= its activation
   // Scale to zero is allowed: minReplicas 0, a Total signal, every Total at or
   // below its activation and nothing held. Then every signal that does not
   // ask for more (a quiet Total, an Average or Headroom in its scale-down
