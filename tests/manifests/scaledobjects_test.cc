@@ -1,0 +1,205 @@
+// Every KEDA ScaledObject shipped under deploy/ is valid against KEDA's CRD
+// schema (what the API server would accept without pruning anything) and
+// follows the project's conventions for signalscaler triggers.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/manifests/manifest_files.h"
+#include "tests/manifests/schema_validator.h"
+
+namespace signalscaler::manifests {
+namespace {
+
+using nlohmann::json;
+
+// The CRD's CEL rules, each checked by hand below (the validator evaluates
+// no CEL). A new rule in a newer CRD fails ChecksEveryCelRule until it is
+// added here and to CheckCelRules.
+const std::set<std::string>& HandledCelMessages() {
+  static const auto* messages = new std::set<std::string>{
+      "minReplicaCount must be less than or equal to maxReplicaCount"};
+  return *messages;
+}
+
+// KEDA's defaults when the fields are unset.
+constexpr int64_t kKedaDefaultMinReplicas = 0;
+constexpr int64_t kKedaDefaultMaxReplicas = 100;
+
+int64_t IntOr(const json& object, const char* key, int64_t fallback) {
+  auto it = object.find(key);
+  return (it != object.end() && it->is_number_integer()) ? it->get<int64_t>()
+                                                         : fallback;
+}
+
+const json& At(const json& v, std::initializer_list<const char*> path) {
+  static const json* null = new json();
+  const json* cur = &v;
+  for (const char* key : path) {
+    if (!cur->is_object() || !cur->contains(key)) return *null;
+    cur = &(*cur)[key];
+  }
+  return *cur;
+}
+
+class ScaledObjectsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    std::vector<YamlDocument> crd;
+    ASSERT_TRUE(LoadYamlFile(KedaCrdPath(), &crd, &error))
+        << "KEDA's ScaledObject CRD is required to validate the shipped "
+           "ScaledObjects and was not found: "
+        << error
+        << ". Put KEDA's keda.sh_scaledobjects.yaml there or set "
+           "SIGNALSCALER_KEDA_CRD to its path.";
+    ASSERT_FALSE(crd.empty()) << KedaCrdPath() << " holds no document";
+    crd_ = crd[0].value;
+    std::vector<std::string> errors;
+    objects_ = FindScaledObjects(SourceDir() + "/deploy", &errors);
+    for (const std::string& e : errors) ADD_FAILURE() << e;
+    ASSERT_FALSE(objects_.empty())
+        << "no ScaledObject found under " << SourceDir() << "/deploy";
+  }
+
+  // The validator for an object's apiVersion (keda.sh/VERSION).
+  const SchemaValidator* ValidatorFor(const YamlDocument& doc) {
+    std::string api = doc.value.value("apiVersion", "");
+    std::string version = api.substr(api.find('/') + 1);
+    auto& slot = validators_[version];
+    if (!slot) {
+      json schema;
+      std::string error;
+      if (!CrdVersionSchema(crd_, version, &schema, &error)) {
+        ADD_FAILURE() << Where(doc, "apiVersion") << ": " << error;
+        return nullptr;
+      }
+      slot = std::make_unique<SchemaValidator>(schema);
+    }
+    return slot.get();
+  }
+
+  json crd_;
+  std::vector<YamlDocument> objects_;
+  std::map<std::string, std::unique_ptr<SchemaValidator>> validators_;
+};
+
+TEST_F(ScaledObjectsTest, FindsTheExamples) {
+  std::set<std::string> files;
+  for (const YamlDocument& doc : objects_) files.insert(doc.file);
+  const std::string examples = SourceDir() + "/deploy/examples/";
+  EXPECT_TRUE(files.count(examples + "quickstart/scaledobjects.yaml"));
+  EXPECT_TRUE(files.count(examples + "scaledobjects/parlant.yaml"));
+  EXPECT_GE(objects_.size(), 12u);
+}
+
+TEST_F(ScaledObjectsTest, ValidAgainstKedaCrdSchema) {
+  for (const YamlDocument& doc : objects_) {
+    const SchemaValidator* validator = ValidatorFor(doc);
+    if (validator == nullptr) continue;
+    for (const SchemaError& e : validator->Validate(doc.value)) {
+      ADD_FAILURE() << Where(doc, e.path) << ": " << e.ToString();
+    }
+  }
+}
+
+TEST_F(ScaledObjectsTest, ChecksEveryCelRule) {
+  for (const YamlDocument& doc : objects_) {
+    const SchemaValidator* validator = ValidatorFor(doc);
+    if (validator == nullptr) continue;
+    for (const CelRule& rule : validator->CelRules()) {
+      EXPECT_TRUE(HandledCelMessages().count(rule.message))
+          << "KEDA's CRD has a CEL rule this test does not check, at "
+          << rule.path << ": " << rule.rule;
+    }
+  }
+}
+
+TEST_F(ScaledObjectsTest, SatisfiesCelRules) {
+  for (const YamlDocument& doc : objects_) {
+    const json& spec = At(doc.value, {"spec"});
+    if (!spec.is_object()) continue;  // reported by the schema test
+    // !has(self.minReplicaCount) || self.minReplicaCount <=
+    //     (has(self.maxReplicaCount) ? self.maxReplicaCount : 100)
+    if (spec.contains("minReplicaCount")) {
+      EXPECT_LE(IntOr(spec, "minReplicaCount", 0),
+                IntOr(spec, "maxReplicaCount", kKedaDefaultMaxReplicas))
+          << Where(doc, "spec.minReplicaCount")
+          << ": minReplicaCount must be less than or equal to "
+             "maxReplicaCount";
+    }
+  }
+}
+
+// The conventions of a signalscaler trigger (DESIGN.md "KEDA mapping").
+TEST_F(ScaledObjectsTest, FollowsSignalscalerConventions) {
+  for (const YamlDocument& doc : objects_) {
+    const json& spec = At(doc.value, {"spec"});
+    const std::string where = Where(doc);
+    EXPECT_TRUE(At(doc.value, {"metadata", "name"}).is_string()) << where;
+    EXPECT_TRUE(At(doc.value, {"metadata", "namespace"}).is_string())
+        << where << ": set metadata.namespace: a policy is looked up in the "
+        << "ScaledObject's own namespace";
+    const json& triggers = At(spec, {"triggers"});
+    ASSERT_TRUE(triggers.is_array()) << where;
+    int ours = 0;
+    for (size_t i = 0; i < triggers.size(); ++i) {
+      const json& t = triggers[i];
+      const std::string type = t.value("type", "");
+      if (type != "external" && type != "external-push") continue;
+      ++ours;
+      const std::string path = IndexPath("spec.triggers", i);
+      std::set<std::string> keys;
+      for (const auto& [key, unused] : At(t, {"metadata"}).items()) {
+        keys.insert(key);
+      }
+      EXPECT_EQ(keys, (std::set<std::string>{"policy", "scalerAddress"}))
+          << Where(doc, path) << ": the scaler rejects unknown metadata keys";
+      EXPECT_EQ(t.value("metricType", "AverageValue"), "AverageValue")
+          << Where(doc, path) << ": the decision is a replica count";
+    }
+    EXPECT_GT(ours, 0) << where << ": no signalscaler trigger";
+
+    const json& fallback = At(spec, {"fallback"});
+    EXPECT_TRUE(fallback.is_object()) << where << ": set a fallback";
+    EXPECT_EQ(fallback.value("behavior", ""), "currentReplicasIfHigher")
+        << where;
+
+    const int64_t max = IntOr(spec, "maxReplicaCount", kKedaDefaultMaxReplicas);
+    const int64_t min = IntOr(spec, "minReplicaCount", kKedaDefaultMinReplicas);
+    const json& behavior =
+        At(spec, {"advanced", "horizontalPodAutoscalerConfig", "behavior"});
+    for (const char* dir : {"scaleUp", "scaleDown"}) {
+      const json& rules = At(behavior, {dir});
+      const std::string what = where + ": HPA behavior." + dir;
+      ASSERT_TRUE(rules.is_object()) << what << " must be set (neutralised)";
+      EXPECT_EQ(IntOr(rules, "stabilizationWindowSeconds", -1), 0)
+          << what << ": the policy's window is the one in force";
+      EXPECT_EQ(rules.value("selectPolicy", "Max"), "Max") << what;
+      // Permissive: one HPA sync may make any step the policy decided.
+      bool permissive = false;
+      for (const json& p : At(rules, {"policies"})) {
+        const std::string type = p.value("type", "");
+        const int64_t value = IntOr(p, "value", 0);
+        const bool up = std::string(dir) == "scaleUp";
+        if (up) {
+          permissive |=
+              (type == "Pods" && value >= max - std::max<int64_t>(min, 1)) ||
+              (type == "Percent" && value >= 100 * (max - 1));
+        } else {
+          permissive |= (type == "Percent" && value >= 100) ||
+                        (type == "Pods" && value >= max);
+        }
+      }
+      EXPECT_TRUE(permissive) << what << ": a policy must allow any step";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace signalscaler::manifests
