@@ -154,12 +154,20 @@ TEST_F(ScaledObjectsTest, FollowsSignalscalerConventions) {
       if (type != "external" && type != "external-push") continue;
       ++ours;
       const std::string path = IndexPath("spec.triggers", i);
-      std::set<std::string> keys;
-      for (const auto& [key, unused] : At(t, {"metadata"}).items()) {
-        keys.insert(key);
+      // signalscaler's trigger metadata keys: the scaler rejects any other.
+      static const std::set<std::string> kAccepted = {"policy", "scalerAddress",
+                                                      "enableTLS", "unsafeSsl"};
+      const json& metadata = At(t, {"metadata"});
+      for (const char* required : {"policy", "scalerAddress"}) {
+        EXPECT_TRUE(metadata.contains(required))
+            << Where(doc, path) << ": metadata." << required << " is required";
       }
-      EXPECT_EQ(keys, (std::set<std::string>{"policy", "scalerAddress"}))
-          << Where(doc, path) << ": the scaler rejects unknown metadata keys";
+      for (const auto& [key, unused] : metadata.items()) {
+        EXPECT_TRUE(kAccepted.count(key))
+            << Where(doc, ChildPath(path + ".metadata", key))
+            << ": the scaler rejects the unknown metadata key \"" << key
+            << "\" (INVALID_ARGUMENT)";
+      }
       EXPECT_EQ(t.value("metricType", "AverageValue"), "AverageValue")
           << Where(doc, path) << ": the decision is a replica count";
     }
