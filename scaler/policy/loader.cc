@@ -79,44 +79,52 @@ bool ParseDocument(const YAML::Node& doc, absl::string_view file,
                    LoadedPolicy& loaded, std::vector<PolicyError>& errors) {
   loaded.file = std::string(file);
   loaded.line = LineOf(doc);
-  std::vector<PolicyError> found;
-  LineIndex lines;
-  if (doc.IsMap()) {
-    policy_internal::YamlToMessage(doc, loaded.policy, found, lines);
-  } else {
+  policy_internal::Conversion found;
+  const YAML::Node kind = Get(doc, "kind");
+  if (!doc.IsMap()) {
     PolicyError e;
     e.line = loaded.line;
     e.message = "expected a ScalingPolicy document (a YAML map), got " +
                 std::string(doc.IsSequence() ? "a list" : "a scalar");
-    found.push_back(std::move(e));
-  }
-  if (loaded.policy.metadata().namespace_().empty()) {
-    loaded.policy.mutable_metadata()->set_namespace_(kDefaultNamespace);
-  }
-  if (doc.IsMap()) {
-    const size_t parse_errors = found.size();
+    found.errors.push_back(std::move(e));
+  } else if (kind.IsScalar() && kind.Scalar() != kPolicyKind) {
+    // Another kind of object (a ScaledObject beside the policies): its
+    // fields are not ours to list one by one.
+    PolicyError e;
+    e.line = LineOf(kind);
+    e.field = "kind";
+    e.message =
+        absl::StrCat("unsupported kind \"", kind.Scalar(), "\": must be `",
+                     kPolicyKind, "` (only policies belong in policy files)");
+    found.errors.push_back(std::move(e));
+  } else {
+    policy_internal::YamlToMessage(doc, loaded.policy, found);
+    if (loaded.policy.metadata().namespace_().empty()) {
+      loaded.policy.mutable_metadata()->set_namespace_(kDefaultNamespace);
+    }
     std::vector<PolicyError> rules;
     ValidatePolicy(loaded, rules);
     for (PolicyError& e : rules) {
-      // A field already reported as malformed is not also "required".
-      const bool repeated =
-          std::any_of(found.begin(), found.begin() + parse_errors,
-                      [&](const PolicyError& p) {
-                        return !p.field.empty() && IsWithin(e.field, p.field);
-                      });
+      // A field already reported (malformed, or misspelled) is not also
+      // reported as missing or out of range.
+      const bool repeated = std::any_of(
+          found.reported.begin(), found.reported.end(),
+          [&](const std::string& path) { return IsWithin(e.field, path); });
       if (repeated) continue;
-      if (const int line = LineFor(e.field, lines); line > 0) e.line = line;
-      found.push_back(std::move(e));
+      if (const int line = LineFor(e.field, found.lines); line > 0) {
+        e.line = line;
+      }
+      found.errors.push_back(std::move(e));
     }
   }
   const std::string id = PeekPolicyId(doc);
-  for (PolicyError& e : found) {
+  for (PolicyError& e : found.errors) {
     e.file = std::string(file);
     e.policy = id;
   }
-  const bool ok = found.empty();
-  errors.insert(errors.end(), std::make_move_iterator(found.begin()),
-                std::make_move_iterator(found.end()));
+  const bool ok = found.errors.empty();
+  errors.insert(errors.end(), std::make_move_iterator(found.errors.begin()),
+                std::make_move_iterator(found.errors.end()));
   return ok;
 }
 

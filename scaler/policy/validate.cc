@@ -10,12 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "scaler/policy/defaults.h"
+#include "scaler/policy/internal/validation.h"
 #include "scaler/policy/loader.h"
 
 namespace signalscaler {
 namespace {
 
-constexpr int kMaxIntervalSeconds = 3600;
 constexpr int kMaxWindowSeconds = 3600;
 constexpr int kMaxRatePeriodSeconds = 1800;
 
@@ -60,14 +60,7 @@ const char* Article(v1::Signal::Type type) {
 class Validator {
  public:
   Validator(const LoadedPolicy& loaded, std::vector<PolicyError>& errors)
-      : loaded_(loaded), errors_(errors) {
-    const v1::ObjectMeta& meta = loaded.policy.metadata();
-    if (!meta.name().empty()) {
-      policy_ = absl::StrCat(
-          meta.namespace_().empty() ? "default" : meta.namespace_(), "/",
-          meta.name());
-    }
-  }
+      : loaded_(loaded), report_(loaded, errors) {}
 
   void Policy() {
     const v1::ScalingPolicy& p = loaded_.policy;
@@ -107,27 +100,17 @@ class Validator {
   }
 
   void Error(std::string field, std::string message) {
-    PolicyError e;
-    e.file = loaded_.file;
-    e.line = loaded_.line;
-    e.policy = policy_;
-    e.field = std::move(field);
-    e.message = std::move(message);
-    errors_.push_back(std::move(e));
+    report_.Error(std::move(field), std::move(message));
   }
-
   void IntervalInRange(const std::string& field, int value, int lo, int hi) {
-    if (value < lo || value > hi) {
-      Error(field, absl::StrCat("must be between ", lo, " and ", hi,
-                                " seconds, got ", value));
-    }
+    report_.InRange(field, value, lo, hi);
   }
-
   void Positive(const std::string& field, double value,
                 const std::string& what) {
-    if (!(value > 0)) {
-      Error(field, absl::StrCat("must be > 0 (", what, "), got ", value));
-    }
+    report_.Positive(field, value, what);
+  }
+  void Source(const v1::Source& source, const std::string& path) {
+    policy_internal::ValidateSource(source, path, report_);
   }
 
   void Spec(const v1::PolicySpec& spec) {
@@ -148,7 +131,7 @@ class Validator {
     if (spec.has_evaluation_interval_seconds()) {
       IntervalInRange("spec.evaluationIntervalSeconds",
                       spec.evaluation_interval_seconds(), 1,
-                      kMaxIntervalSeconds);
+                      policy_internal::kMaxIntervalSeconds);
     }
     if (spec.signals().empty()) {
       Error("spec.signals", "at least one signal is required");
@@ -296,81 +279,6 @@ class Validator {
     }
   }
 
-  void Source(const v1::Source& s, const std::string& path) {
-    if (s.has_interval_seconds()) {
-      IntervalInRange(path + ".intervalSeconds", s.interval_seconds(), 1,
-                      kMaxIntervalSeconds);
-    }
-    switch (s.kind_case()) {
-      case v1::Source::kPush:
-        break;
-      case v1::Source::kPrometheus: {
-        const v1::PrometheusSource& p = s.prometheus();
-        const std::string at = path + ".prometheus";
-        if (p.address().empty()) {
-          Error(at + ".address",
-                "required: Prometheus' base URL, e.g. "
-                "http://prometheus.monitoring:9090");
-        }
-        if (p.query().empty()) Error(at + ".query", "required: a PromQL query");
-        if (p.has_timeout_seconds()) {
-          Positive(at + ".timeoutSeconds", p.timeout_seconds(), "seconds");
-        }
-        break;
-      }
-      case v1::Source::kRedis:
-        Redis(s.redis(), path + ".redis");
-        break;
-      case v1::Source::kScrape:
-        Scrape(s.scrape(), path + ".scrape");
-        break;
-      default:
-        Error(path, "needs exactly one of push, prometheus, redis, scrape");
-        break;
-    }
-  }
-
-  void Redis(const v1::RedisSource& r, const std::string& at) {
-    if (r.address().empty()) {
-      Error(at + ".address", "required: host:port, e.g. redis:6379");
-    }
-    std::vector<std::string> keys;
-    if (!r.list().empty()) keys.push_back("list");
-    if (!r.sorted_set().empty()) keys.push_back("sortedSet");
-    if (!r.stream().empty()) keys.push_back("stream");
-    if (keys.size() != 1) {
-      Error(at, absl::StrCat("needs exactly one of list, sortedSet, stream; ",
-                             keys.empty()
-                                 ? "none is set"
-                                 : absl::StrJoin(keys, " and ") + " are set"));
-    }
-    if (!r.group().empty() && r.stream().empty()) {
-      Error(at + ".group", "applies only to a `stream`");
-    }
-    if (r.group_measure() != v1::RedisSource::GROUP_MEASURE_UNSPECIFIED &&
-        r.group().empty()) {
-      Error(at + ".groupMeasure", "applies only with a `group`");
-    }
-    if (r.database() < 0) {
-      Error(at + ".database", absl::StrCat("must be >= 0, got ", r.database()));
-    }
-  }
-
-  void Scrape(const v1::ScrapeSource& s, const std::string& at) {
-    if (s.metric().empty()) {
-      Error(at + ".metric", "required: the name of the metric to read");
-    }
-    if (s.urls().empty() == s.service().empty()) {
-      Error(at, s.service().empty()
-                    ? "needs `urls` or `service` (where to scrape)"
-                    : "set either `urls` or `service`, not both");
-    }
-    if (s.port() < 0 || s.port() > 65535) {
-      Error(at + ".port",
-            absl::StrCat("must be between 1 and 65535, got ", s.port()));
-    }
-  }
-
   void Limits(const v1::PolicySpec& spec) {
     std::map<std::string, std::string> names;
     for (int i = 0; i < spec.limits_size(); ++i) {
@@ -420,8 +328,7 @@ class Validator {
   }
 
   const LoadedPolicy& loaded_;
-  std::vector<PolicyError>& errors_;
-  std::string policy_;
+  policy_internal::Reporter report_;
 };
 
 }  // namespace

@@ -206,6 +206,41 @@ TEST(ParseTest, UnknownFieldSuggestsTheNearestName) {
   EXPECT_THAT(r.policies, IsEmpty());
 }
 
+TEST(ParseTest, MisspelledRequiredFieldIsNotAlsoReportedMissing) {
+  const LoadResult r = ParsePolicies(R"(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: web}
+spec:
+  maxReplicas: 3
+  signals:
+  - name: cpu
+    type: Average
+    source: {push: {}}
+    scaleUpAbov: 0.8
+    scaleDownBelow: 0.2
+)",
+                                     "p.yaml");
+  EXPECT_THAT(Errors(r), ElementsAre("p.yaml:10: policy default/web: "
+                                     "spec.signals[0].scaleUpAbov: unknown "
+                                     "field `scaleUpAbov`; did you mean "
+                                     "`scaleUpAbove`?"));
+}
+
+TEST(ParseTest, ForeignKindIsOneError) {
+  const LoadResult r = ParsePolicies(R"(apiVersion: keda.sh/v1alpha1
+kind: ScaledObject
+metadata: {name: web, namespace: prod}
+spec:
+  scaleTargetRef: {name: web}
+  triggers: [{type: external}]
+)",
+                                     "mixed.yaml");
+  EXPECT_THAT(Errors(r), ElementsAre("mixed.yaml:2: policy prod/web: kind: "
+                                     "unsupported kind \"ScaledObject\": must "
+                                     "be `ScalingPolicy` (only policies belong "
+                                     "in policy files)"));
+}
+
 TEST(ParseTest, UnknownFieldSuggestsCaseInsensitiveAndProtoSpelling) {
   const LoadResult r = ParsePolicies(
       Policy("", "  MAXREPLICAS: 3\n  evaluation_interval_seconds: 5\n"),
@@ -247,6 +282,22 @@ TEST(ParseTest, IntegersMustBeIntegersInRange) {
               Contains(HasSubstr("spec.evaluationIntervalSeconds: expected an "
                                  "integer between -2147483648 and 2147483647, "
                                  "got 99999999999")));
+}
+
+TEST(ParseTest, IntegerSpellings) {
+  EXPECT_THAT(Errors(ParsePolicies(Policy("", "  minReplicas: 1e3\n"), "p")),
+              Contains(HasSubstr(
+                  "spec.minReplicas: expected an integer, got \"1e3\"")));
+  EXPECT_THAT(
+      Errors(ParsePolicies(Policy("", "  minReplicas: -99999999999999999999\n"),
+                           "p")),
+      Contains(HasSubstr("spec.minReplicas: expected an integer between "
+                         "-2147483648 and 2147483647, got "
+                         "-99999999999999999999")));
+  const LoadResult ok = ParsePolicies(Policy("", "  minReplicas: 0\n"), "p");
+  ASSERT_THAT(Errors(ok), IsEmpty());
+  EXPECT_TRUE(ok.policies.at(0).policy.spec().has_min_replicas());
+  EXPECT_EQ(ok.policies.at(0).policy.spec().min_replicas(), 0);
 }
 
 TEST(ParseTest, QuotedNumberIsAString) {

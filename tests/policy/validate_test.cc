@@ -58,7 +58,8 @@ TEST(ValidateTest, ApiVersionAndKind) {
       Errors(Doc(Spec(kJobs), "{name: web}",
                  "apiVersion: signalscaler.io/v1\nkind: ScaledObject\n")),
       ElementsAre("p.yaml:2: policy default/web: kind: unsupported kind "
-                  "\"ScaledObject\": must be `ScalingPolicy`"));
+                  "\"ScaledObject\": must be `ScalingPolicy` (only policies "
+                  "belong in policy files)"));
 }
 
 TEST(ValidateTest, NameIsRequired) {

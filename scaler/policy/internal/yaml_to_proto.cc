@@ -8,11 +8,11 @@
 
 #include <google/protobuf/descriptor.h>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "scaler/policy/internal/closest_name.h"
 
 namespace signalscaler {
 namespace policy_internal {
@@ -43,30 +43,6 @@ std::string Describe(const YAML::Node& node) {
 // A plain (unquoted, untagged) scalar: the only kind read as a number or bool.
 bool IsPlain(const YAML::Node& node) { return node.Tag() == "?"; }
 
-size_t EditDistance(absl::string_view a, absl::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-std::string Normalize(absl::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c != '_' && c != '-') out.push_back(absl::ascii_tolower(c));
-  }
-  return out;
-}
-
 std::string FieldsOf(const Descriptor& d) {
   std::vector<std::string> names;
   for (int i = 0; i < d.field_count(); ++i) {
@@ -94,8 +70,8 @@ std::vector<std::string> EnumNames(const EnumDescriptor& e) {
 
 class Walker {
  public:
-  Walker(std::vector<PolicyError>& errors, LineIndex& lines)
-      : errors_(errors), lines_(lines) {}
+  explicit Walker(Conversion& out)
+      : errors_(out.errors), lines_(out.lines), reported_(out.reported) {}
 
   void Map(const YAML::Node& node, int line, const std::string& path,
            Message& message) {
@@ -156,6 +132,7 @@ class Walker {
     e.line = line;
     e.field = path;
     e.message = std::move(text);
+    reported_.insert(path);
     errors_.push_back(std::move(e));
   }
 
@@ -172,6 +149,10 @@ class Walker {
       if (by_proto_name != nullptr) suggestion = by_proto_name->json_name();
     }
     if (!suggestion.empty()) {
+      const size_t dot = path.rfind('.');
+      reported_.insert(dot == std::string::npos
+                           ? suggestion
+                           : path.substr(0, dot + 1) + suggestion);
       Error(line, path,
             absl::StrCat("unknown field `", name, "`; did you mean `",
                          suggestion, "`?"));
@@ -355,16 +336,16 @@ class Walker {
       hi = std::numeric_limits<uint32_t>::max();
     }
     if (!absl::SimpleAtoi(s, &i)) {
-      double d = 0;
-      if (absl::SimpleAtod(s, &d) && std::isfinite(d) && d == std::trunc(d)) {
-        Error(line, path,
-              absl::StrCat("expected ", Expected(field), " between ", lo,
-                           " and ", hi, ", got ", s));
-      } else {
-        Error(line, path,
-              absl::StrCat("expected ", Expected(field), ", got \"",
-                           absl::CHexEscape(s), "\""));
-      }
+      // Digits that do not fit in 64 bits are out of range, not a non-number.
+      const bool digits =
+          !s.empty() &&
+          s.find_first_not_of("0123456789", s[0] == '-' ? 1 : 0) ==
+              std::string::npos;
+      Error(line, path,
+            digits ? absl::StrCat("expected ", Expected(field), " between ", lo,
+                                  " and ", hi, ", got ", s)
+                   : absl::StrCat("expected ", Expected(field), ", got \"",
+                                  absl::CHexEscape(s), "\""));
       return;
     }
     if (i < lo || i > hi) {
@@ -410,6 +391,7 @@ class Walker {
   const std::string empty_;
   std::vector<PolicyError>& errors_;
   LineIndex& lines_;
+  std::set<std::string>& reported_;
 };
 
 }  // namespace
@@ -419,27 +401,8 @@ int LineOf(const YAML::Node& node) {
   return mark.is_null() ? 0 : mark.line + 1;
 }
 
-void YamlToMessage(const YAML::Node& node, Message& message,
-                   std::vector<PolicyError>& errors, LineIndex& lines) {
-  Walker(errors, lines).Map(node, LineOf(node), "", message);
-}
-
-std::string ClosestName(absl::string_view given,
-                        const std::vector<std::string>& candidates) {
-  const std::string normalized = Normalize(given);
-  for (const std::string& c : candidates) {
-    if (Normalize(c) == normalized) return c;
-  }
-  std::string best;
-  size_t best_distance = 3;  // Only suggest within edit distance 2.
-  for (const std::string& c : candidates) {
-    const size_t d = EditDistance(given, c);
-    if (d < best_distance) {
-      best = c;
-      best_distance = d;
-    }
-  }
-  return best;
+void YamlToMessage(const YAML::Node& node, Message& message, Conversion& out) {
+  Walker(out).Map(node, LineOf(node), "", message);
 }
 
 }  // namespace policy_internal

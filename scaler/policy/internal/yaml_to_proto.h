@@ -4,21 +4,20 @@
 // of range, two members of a oneof) is reported with its line and YAML path.
 // Internal to the policy loader: it exposes yaml-cpp, which loader.h does not.
 //
-//   std::vector<PolicyError> errors;
-//   LineIndex lines;
+//   Conversion out;
 //   v1::ScalingPolicy policy;
-//   YamlToMessage(YAML::Load(text), policy, errors, lines);
+//   YamlToMessage(YAML::Load(text), policy, out);
 #ifndef SIGNALSCALER_SCALER_POLICY_INTERNAL_YAML_TO_PROTO_H_
 #define SIGNALSCALER_SCALER_POLICY_INTERNAL_YAML_TO_PROTO_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <google/protobuf/message.h>
 #include <yaml-cpp/yaml.h>
 
-#include "absl/strings/string_view.h"
 #include "scaler/policy/loader.h"
 
 namespace signalscaler {
@@ -28,21 +27,26 @@ namespace policy_internal {
 // or sequence element starts.
 using LineIndex = std::map<std::string, int>;
 
+// What YamlToMessage found besides the message itself.
+struct Conversion {
+  // One per problem, with `line`, `field` and `message` set (`file` and
+  // `policy` are the caller's).
+  std::vector<PolicyError> errors;
+  // The line of every key and sequence element met.
+  LineIndex lines;
+  // Paths already reported on: each error's field, and the field that a
+  // misspelled key most likely meant (`scaleUpAbove` for `scaleUpAbov`), so
+  // that later checks need not also call them missing.
+  std::set<std::string> reported;
+};
+
 // 1-based line of `node`, or 0 when yaml-cpp has no mark for it.
 int LineOf(const YAML::Node& node);
 
-// Fills `message` from `node` (a YAML map; null leaves it empty). Appends one
-// PolicyError per problem, with `line`, `field` and `message` set (`file` and
-// `policy` are the caller's), and keeps going after each. Records the line of
-// every key and sequence element met in `lines`.
+// Fills `message` from `node` (a YAML map; null leaves it empty), keeping
+// going after each problem.
 void YamlToMessage(const YAML::Node& node, google::protobuf::Message& message,
-                   std::vector<PolicyError>& errors, LineIndex& lines);
-
-// The candidate a misspelled `given` most likely meant: one equal to it when
-// case, '_' and '-' are ignored, else the nearest within edit distance 2.
-// Empty when none is close.
-std::string ClosestName(absl::string_view given,
-                        const std::vector<std::string>& candidates);
+                   Conversion& out);
 
 }  // namespace policy_internal
 }  // namespace signalscaler

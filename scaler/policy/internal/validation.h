@@ -1,0 +1,47 @@
+// Internals of ValidatePolicy: where its checks write their errors, and the
+// checks of a Source, shared by signals and the replica-count sources.
+//
+//   Reporter report(loaded, errors);
+//   ValidateSource(spec.replicas(), "spec.replicas", report);
+#ifndef SIGNALSCALER_SCALER_POLICY_INTERNAL_VALIDATION_H_
+#define SIGNALSCALER_SCALER_POLICY_INTERNAL_VALIDATION_H_
+
+#include <string>
+#include <vector>
+
+#include "proto/policy.pb.h"
+#include "scaler/policy/loader.h"
+
+namespace signalscaler {
+namespace policy_internal {
+
+// The longest evaluation or sampling interval a policy may ask for.
+inline constexpr int kMaxIntervalSeconds = 3600;
+
+// Appends PolicyErrors naming `loaded`'s file, document line and policy.
+// Not thread-safe; `loaded` and `errors` must outlive it.
+class Reporter {
+ public:
+  Reporter(const LoadedPolicy& loaded, std::vector<PolicyError>& errors);
+
+  void Error(std::string field, std::string message);
+  // A duration in seconds within [lo, hi].
+  void InRange(const std::string& field, int value, int lo, int hi);
+  // `value` > 0; `what` says what the value means.
+  void Positive(const std::string& field, double value,
+                const std::string& what);
+
+ private:
+  const LoadedPolicy& loaded_;
+  std::vector<PolicyError>& errors_;
+  std::string policy_;
+};
+
+// Interval range, exactly one kind, and the kind's required fields.
+void ValidateSource(const v1::Source& source, const std::string& path,
+                    Reporter& report);
+
+}  // namespace policy_internal
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_POLICY_INTERNAL_VALIDATION_H_
