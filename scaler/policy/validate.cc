@@ -1,5 +1,6 @@
 // ValidatePolicy: the semantic rules of a ScalingPolicy that its schema
 // cannot express (required fields, ranges, bands, uniqueness, source kinds).
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -8,7 +9,6 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "scaler/policy/defaults.h"
 #include "scaler/policy/internal/validation.h"
 #include "scaler/policy/loader.h"

@@ -1,6 +1,5 @@
 #include "scaler/policy/internal/yaml_to_proto.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
