@@ -52,13 +52,13 @@ void WriteFile(const std::string& path, const std::string& text) {
 }
 
 TEST(BinaryTest, ServeHelpDocumentsEveryFlag) {
-  RunResult r = Run({SignalscalerBinary(), "serve", "--help"});
+  RunResult r = RunCommand({SignalscalerBinary(), "serve", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag : {"--listen", "--policies", "--log-level", "--log-format"}) {
     EXPECT_THAT(r.output, HasSubstr(flag));
   }
   EXPECT_THAT(r.output, HasSubstr("0.0.0.0:9090"));
-  r = Run({SignalscalerBinary(), "push", "--help"});
+  r = RunCommand({SignalscalerBinary(), "push", "--help"});
   EXPECT_EQ(r.exit_code, 0);
   for (const char* flag : {"--address", "--namespace", "--policy", "--signal", "--value"}) {
     EXPECT_THAT(r.output, HasSubstr(flag));
@@ -67,10 +67,10 @@ TEST(BinaryTest, ServeHelpDocumentsEveryFlag) {
 }
 
 TEST(BinaryTest, UnknownFlagIsAUsageError) {
-  RunResult r = Run({SignalscalerBinary(), "serve", "--polices=/tmp"});
+  RunResult r = RunCommand({SignalscalerBinary(), "serve", "--polices=/tmp"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("unknown flag --polices"));
-  r = Run({SignalscalerBinary(), "frobnicate"});
+  r = RunCommand({SignalscalerBinary(), "frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("unknown command \"frobnicate\""));
 }
@@ -89,7 +89,7 @@ spec:
     targetPerReplica: 5
     targetPerRepilca: 6
 )");
-  RunResult r = Run({SignalscalerBinary(), "serve", "--listen=127.0.0.1:0",
+  RunResult r = RunCommand({SignalscalerBinary(), "serve", "--listen=127.0.0.1:0",
                      "--policies=" + dir});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("broken.yaml"));
@@ -100,19 +100,19 @@ TEST(BinaryTest, QuickstartServePushExplainAndGracefulShutdown) {
   Server server = StartServe({});
   ASSERT_NE(server.port, 0);
 
-  RunResult push = Run({SignalscalerBinary(), "push", "--address=" + server.address(),
+  RunResult push = RunCommand({SignalscalerBinary(), "push", "--address=" + server.address(),
                         "--namespace=demo", "--policy=parlant-agent",
                         "--signal=active_requests", "--value=45"});
   ASSERT_EQ(push.exit_code, 0) << push.output;
 
-  RunResult explain = Run({SignalscalerBinary(), "explain",
+  RunResult explain = RunCommand({SignalscalerBinary(), "explain",
                            "--address=" + server.address(), "--namespace=demo",
                            "--policy=parlant-agent", "--output=json"});
   ASSERT_EQ(explain.exit_code, 0) << explain.output;
   EXPECT_THAT(explain.output, HasSubstr("\"replicas\": \"3\""));
   EXPECT_THAT(explain.output, HasSubstr("\"winner\": \"active_requests\""));
 
-  explain = Run({SignalscalerBinary(), "explain", "--address=" + server.address()});
+  explain = RunCommand({SignalscalerBinary(), "explain", "--address=" + server.address()});
   ASSERT_EQ(explain.exit_code, 0) << explain.output;
   EXPECT_THAT(explain.output, HasSubstr("policy demo/parlant-agent"));
   EXPECT_THAT(explain.output, HasSubstr("replicas 3"));
@@ -154,7 +154,7 @@ spec:
   Server server = StartServe({"--policies=" + dir});
   ASSERT_NE(server.port, 0);
   auto push = [&](const std::string& policy) {
-    return Run({SignalscalerBinary(), "push", "--address=" + server.address(),
+    return RunCommand({SignalscalerBinary(), "push", "--address=" + server.address(),
                 "--namespace=jobs", "--policy=" + policy, "--signal=depth",
                 "--value=15"});
   };
@@ -185,7 +185,7 @@ spec:
 }
 
 TEST(BinaryTest, PushToNoServerFailsClearly) {
-  RunResult r = Run({SignalscalerBinary(), "push", "--address=127.0.0.1:1",
+  RunResult r = RunCommand({SignalscalerBinary(), "push", "--address=127.0.0.1:1",
                      "--namespace=demo", "--policy=p", "--signal=s", "--value=1",
                      "--timeout-seconds=2"});
   EXPECT_EQ(r.exit_code, 1);

@@ -16,7 +16,8 @@
 #include "health.grpc.pb.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/externalscaler.grpc.pb.h"
-#include "reflection.grpc.pb.h"
+#include "grpcpp/impl/codegen/client_callback.h"
+#include "reflection.pb.h"
 #include "scaler/engine/clock.h"
 #include "scaler/policy/loader.h"
 #include "scaler/server/decision_board.h"
@@ -425,15 +426,23 @@ TEST_F(KedaConformanceTest, HealthIsServingForEveryService) {
 }
 
 TEST_F(KedaConformanceTest, ReflectionListsTheServices) {
-  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  namespace refl = ::signalscaler::testing::reflection;
+  const grpc::internal::RpcMethod method(
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      grpc::internal::RpcMethod::BIDI_STREAMING, channel_);
   grpc::ClientContext ctx;
   Deadline(ctx);
-  auto stream = reflection->ServerReflectionInfo(&ctx);
-  grpc::reflection::v1alpha::ServerReflectionRequest req;
+  std::unique_ptr<grpc::ClientReaderWriter<refl::ServerReflectionRequest,
+                                           refl::ServerReflectionResponse>>
+      stream(grpc::internal::ClientReaderWriterFactory<
+             refl::ServerReflectionRequest,
+             refl::ServerReflectionResponse>::Create(channel_.get(), method,
+                                                      &ctx));
+  refl::ServerReflectionRequest req;
   req.set_list_services("");
   ASSERT_TRUE(stream->Write(req));
   stream->WritesDone();
-  grpc::reflection::v1alpha::ServerReflectionResponse resp;
+  refl::ServerReflectionResponse resp;
   ASSERT_TRUE(stream->Read(&resp));
   std::vector<std::string> names;
   for (const auto& s : resp.list_services_response().service()) {

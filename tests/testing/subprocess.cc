@@ -101,7 +101,7 @@ std::string MakeTempDir() {
   return tmpl;
 }
 
-RunResult Run(const std::vector<std::string>& argv, absl::Duration timeout) {
+RunResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout) {
   const std::string log = MakeTempDir() + "/output";
   RunResult result;
   absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(argv, log);

@@ -50,7 +50,7 @@ struct RunResult {
   std::string output;  // stdout and stderr together
 };
 // Runs a command to completion (killed after `timeout`).
-RunResult Run(const std::vector<std::string>& argv,
+RunResult RunCommand(const std::vector<std::string>& argv,
               absl::Duration timeout = absl::Seconds(30));
 
 // A fresh temporary directory (under TEST_TMPDIR or /tmp).
