@@ -3,6 +3,7 @@
 // whose current count comes from a replicas source, and reads the signal's
 // proposal from the explanation.
 #include <optional>
+#include <ostream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,7 @@ struct Case {
   int64_t want;
   std::optional<int> ready = std::nullopt;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 constexpr const char* kTotal10 = "type: Total target_per_replica: 10";
 constexpr const char* kCpu =  // band [0.30, 0.50], target 0.40

@@ -4,6 +4,7 @@
 
 #include <deque>
 #include <map>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,7 @@ struct LimitCase {
   int64_t want;
   int32_t want_period;
 };
+void PrintTo(const LimitCase& c, std::ostream* os) { *os << c.name; }
 
 class ScaleUpLimitTest : public ::testing::TestWithParam<LimitCase> {};
 class ScaleDownLimitTest : public ::testing::TestWithParam<LimitCase> {};
