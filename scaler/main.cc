@@ -27,13 +27,17 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const char* command = argv[1];
-  if (std::strcmp(command, "serve") == 0) return signalscaler::ServeCommand(argc, argv);
-  if (std::strcmp(command, "push") == 0) return signalscaler::PushCommand(argc, argv);
-  if (std::strcmp(command, "explain") == 0) return signalscaler::ExplainCommand(argc, argv);
+  if (std::strcmp(command, "serve") == 0)
+    return signalscaler::ServeCommand(argc, argv);
+  if (std::strcmp(command, "push") == 0)
+    return signalscaler::PushCommand(argc, argv);
+  if (std::strcmp(command, "explain") == 0)
+    return signalscaler::ExplainCommand(argc, argv);
   if (std::strcmp(command, "version") == 0) {
     std::printf("signalscaler %s\n", SIGNALSCALER_VERSION);
     return 0;
   }
-  std::fprintf(stderr, "signalscaler: unknown command \"%s\"\n\n%s", command, kUsage);
+  std::fprintf(stderr, "signalscaler: unknown command \"%s\"\n\n%s", command,
+               kUsage);
   return 2;
 }

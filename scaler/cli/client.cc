@@ -83,7 +83,8 @@ int PushCommand(int argc, char** argv) {
                 "Push a value for a signal whose source is `push: {}` (or for "
                 "spec.replicas / spec.readyReplicas when those are push "
                 "sources). The policy is re-evaluated at once.");
-  flags.Add("address", kDefaultAddress, "HOST:PORT of signalscaler's gRPC port");
+  flags.Add("address", kDefaultAddress,
+            "HOST:PORT of signalscaler's gRPC port");
   flags.Add("namespace", "", "the policy's namespace (required)");
   flags.Add("policy", "", "the policy's name (required)");
   flags.Add("signal", "", "the signal's name (required)");
@@ -121,12 +122,14 @@ int ExplainCommand(int argc, char** argv) {
                 "Show the current decision of one policy, of a namespace's "
                 "policies, or of all: each signal's value, age, proposal and "
                 "state, the winner, and every step that changed the number.");
-  flags.Add("address", kDefaultAddress, "HOST:PORT of signalscaler's gRPC port");
+  flags.Add("address", kDefaultAddress,
+            "HOST:PORT of signalscaler's gRPC port");
   flags.Add("namespace", "", "only this namespace (required with --policy)");
   flags.Add("policy", "", "only this policy");
   flags.Add("output", "text", "text, or json");
   flags.Add("timeout-seconds", "5", "deadline of the call");
-  if (int code = ParseOrExit(flags, "explain", argc, argv); code >= 0) return code;
+  if (int code = ParseOrExit(flags, "explain", argc, argv); code >= 0)
+    return code;
   const std::string output = flags.Get("output");
   if (output != "text" && output != "json") {
     return UsageError("explain", "--output must be text or json");

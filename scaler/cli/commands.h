@@ -14,7 +14,8 @@ int ExplainCommand(int argc, char** argv);
 // The example policies compiled into the binary (deploy/examples/quickstart),
 // served when `serve` is given no --policies.
 absl::string_view EmbeddedPolicies();
-inline constexpr char kEmbeddedPoliciesName[] = "<embedded quickstart policies>";
+inline constexpr char kEmbeddedPoliciesName[] =
+    "<embedded quickstart policies>";
 
 }  // namespace signalscaler
 

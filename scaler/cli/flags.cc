@@ -43,10 +43,10 @@ absl::Status FlagSet::Parse(int argc, char** argv, int first) {
     }
     auto it = flags_.find(name);
     if (it == flags_.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown flag --", name, " for '", command_, "'; its flags: --",
-          absl::StrJoin(order_, ", --"), " (see signalscaler ", command_,
-          " --help)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", name, " for '", command_,
+                       "'; its flags: --", absl::StrJoin(order_, ", --"),
+                       " (see signalscaler ", command_, " --help)"));
     }
     if (!has_value) {
       if (i + 1 >= argc) {

@@ -27,7 +27,8 @@ namespace {
 constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
 
 LoadResult LoadConfigured(const std::string& dir) {
-  if (dir.empty()) return ParsePolicies(EmbeddedPolicies(), kEmbeddedPoliciesName);
+  if (dir.empty())
+    return ParsePolicies(EmbeddedPolicies(), kEmbeddedPoliciesName);
   return LoadPolicies(dir);
 }
 
@@ -54,12 +55,13 @@ void Reload(const std::string& dir, PolicyRegistry& registry) {
 }  // namespace
 
 int ServeCommand(int argc, char** argv) {
-  FlagSet flags("serve",
-                "Serve KEDA's ExternalScaler API (and the admin API, health "
-                "checking and reflection) on one gRPC port, deciding replica "
-                "counts from the ScalingPolicy files in --policies.\n"
-                "SIGHUP reloads the policies; SIGTERM or SIGINT ends every open "
-                "stream with status OK and exits 0; a second one exits at once.");
+  FlagSet flags(
+      "serve",
+      "Serve KEDA's ExternalScaler API (and the admin API, health "
+      "checking and reflection) on one gRPC port, deciding replica "
+      "counts from the ScalingPolicy files in --policies.\n"
+      "SIGHUP reloads the policies; SIGTERM or SIGINT ends every open "
+      "stream with status OK and exits 0; a second one exits at once.");
   flags.Add("listen", "0.0.0.0:9090",
             "HOST:PORT of the gRPC server (ExternalScaler, admin, health); "
             "port 0 picks a free port, printed at startup");
@@ -69,7 +71,8 @@ int ServeCommand(int argc, char** argv) {
   flags.Add("log-level", "info", "debug, info, warn, error or off");
   flags.Add("log-format", "text", "text, or json for one JSON object a line");
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
-    std::fprintf(stderr, "signalscaler serve: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "signalscaler serve: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   if (flags.help_requested()) {
@@ -84,11 +87,14 @@ int ServeCommand(int argc, char** argv) {
   LogLevel level;
   LogFormat format;
   if (absl::Status s = ParseLogLevel(flags.Get("log-level"), level); !s.ok()) {
-    std::fprintf(stderr, "signalscaler serve: --log-level: %s\n", std::string(s.message()).c_str());
+    std::fprintf(stderr, "signalscaler serve: --log-level: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
-  if (absl::Status s = ParseLogFormat(flags.Get("log-format"), format); !s.ok()) {
-    std::fprintf(stderr, "signalscaler serve: --log-format: %s\n", std::string(s.message()).c_str());
+  if (absl::Status s = ParseLogFormat(flags.Get("log-format"), format);
+      !s.ok()) {
+    std::fprintf(stderr, "signalscaler serve: --log-format: %s\n",
+                 std::string(s.message()).c_str());
     return 2;
   }
   ConfigureLogging(level, format);
@@ -146,7 +152,8 @@ int ServeCommand(int argc, char** argv) {
       FlushLogs();
       std::_Exit(0);
     }
-    LogInfo("termination signal: shutting down", {{"signal", absl::StrCat(sig)}});
+    LogInfo("termination signal: shutting down",
+            {{"signal", absl::StrCat(sig)}});
     stopper = std::make_unique<std::thread>([&] {
       server.Shutdown(kShutdownGrace);
       evaluator.Stop();

@@ -79,8 +79,9 @@ absl::Status ParseLogLevel(absl::string_view text, LogLevel& level) {
       return absl::OkStatus();
     }
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown log level \"", text, "\"; expected debug, info, warn, error or off"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown log level \"", text,
+                   "\"; expected debug, info, warn, error or off"));
 }
 
 absl::Status ParseLogFormat(absl::string_view text, LogFormat& format) {

@@ -4,9 +4,10 @@
 //   ConfigureLogging(LogLevel::kInfo, LogFormat::kJson);
 //   LogInfo("decision changed", {{"policy", "demo/agent"}, {"replicas", "5"}});
 //
-// Text format: `2026-11-23T10:00:00.123Z info decision changed policy=demo/agent`.
-// JSON format: one object a line, `{"ts":..,"level":..,"msg":..,"policy":..}`.
-// Never pass a secret (password, token, key) in a message or a field.
+// Text format: `2026-11-23T10:00:00.123Z info decision changed
+// policy=demo/agent`. JSON format: one object a line,
+// `{"ts":..,"level":..,"msg":..,"policy":..}`. Never pass a secret (password,
+// token, key) in a message or a field.
 #ifndef SIGNALSCALER_SCALER_COMMON_LOG_H_
 #define SIGNALSCALER_SCALER_COMMON_LOG_H_
 

@@ -11,10 +11,10 @@
 #define SS_CONCAT_INNER_(a, b) a##b
 #define SS_CONCAT_(a, b) SS_CONCAT_INNER_(a, b)
 
-#define RETURN_IF_ERROR(expr)                        \
-  do {                                               \
-    const ::absl::Status ss_status_ = (expr);        \
-    if (!ss_status_.ok()) return ss_status_;         \
+#define RETURN_IF_ERROR(expr)                 \
+  do {                                        \
+    const ::absl::Status ss_status_ = (expr); \
+    if (!ss_status_.ok()) return ss_status_;  \
   } while (false)
 
 #define ASSIGN_OR_RETURN(lhs, expr) \

@@ -22,7 +22,9 @@ const v1::Source* FindPushTarget(const v1::PolicySpec& spec,
   return nullptr;
 }
 
-double ToUnix(absl::Time t) { return absl::ToDoubleSeconds(t - absl::UnixEpoch()); }
+double ToUnix(absl::Time t) {
+  return absl::ToDoubleSeconds(t - absl::UnixEpoch());
+}
 
 admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
                                      const DecisionBoard& board) {
@@ -65,7 +67,8 @@ admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
 absl::StatusOr<admin::v1::PushResponse> RecordPush(
     const admin::v1::PushRequest& req, const PolicySnapshot& snap,
     PushStore& store, Evaluator& evaluator, absl::Time now) {
-  if (req.namespace_().empty() || req.policy().empty() || req.signal().empty()) {
+  if (req.namespace_().empty() || req.policy().empty() ||
+      req.signal().empty()) {
     return absl::InvalidArgumentError(
         "push needs namespace, policy and signal, all non-empty");
   }
@@ -80,11 +83,11 @@ absl::StatusOr<admin::v1::PushResponse> RecordPush(
                                             "\" in namespace \"",
                                             req.namespace_(), "\""));
   }
-  const v1::Source* source = FindPushTarget(loaded->policy.spec(), req.signal());
+  const v1::Source* source =
+      FindPushTarget(loaded->policy.spec(), req.signal());
   if (source == nullptr) {
-    return absl::NotFoundError(absl::StrCat("policy ", key.ToString(),
-                                            " has no signal \"", req.signal(),
-                                            "\""));
+    return absl::NotFoundError(absl::StrCat(
+        "policy ", key.ToString(), " has no signal \"", req.signal(), "\""));
   }
   if (!source->has_push()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -100,8 +103,8 @@ absl::StatusOr<admin::v1::PushResponse> RecordPush(
     if (sample > now + kMaxPushFutureSkew) {
       return absl::InvalidArgumentError(absl::StrCat(
           "sample time is ", absl::FormatDuration(sample - now),
-          " in the future (more than ", absl::FormatDuration(kMaxPushFutureSkew),
-          " of clock skew)"));
+          " in the future (more than ",
+          absl::FormatDuration(kMaxPushFutureSkew), " of clock skew)"));
     }
   }
   store.Record(key, req.signal(), Reading{req.value(), sample});
@@ -118,7 +121,8 @@ absl::StatusOr<admin::v1::ExplainResponse> Explain(
   admin::v1::ExplainResponse resp;
   if (!req.policy().empty()) {
     if (req.namespace_().empty()) {
-      return absl::InvalidArgumentError("explain of a policy needs its namespace");
+      return absl::InvalidArgumentError(
+          "explain of a policy needs its namespace");
     }
     const LoadedPolicy* p = snap.Find({req.namespace_(), req.policy()});
     if (p == nullptr) {

@@ -17,8 +17,8 @@ absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
   }
   if (it->second.decision == nullptr) {
     return it->second.unavailable.ok()
-               ? absl::UnavailableError(absl::StrCat(
-                     "policy ", key.ToString(), " has no decision yet"))
+               ? absl::UnavailableError(absl::StrCat("policy ", key.ToString(),
+                                                     " has no decision yet"))
                : it->second.unavailable;
   }
   return it->second.decision;
@@ -55,7 +55,8 @@ void DecisionBoard::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
 uint64_t DecisionBoard::Watch(const PolicyKey& key, Watcher watcher) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = next_id_++;
-  watchers_[id] = WatchEntry{key, std::make_shared<Watcher>(std::move(watcher))};
+  watchers_[id] =
+      WatchEntry{key, std::make_shared<Watcher>(std::move(watcher))};
   return id;
 }
 

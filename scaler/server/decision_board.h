@@ -12,11 +12,11 @@
 #include <map>
 #include <memory>
 
+#include <mutex>
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include <mutex>
 
 #include "absl/base/thread_annotations.h"
 #include "scaler/engine/decision.h"

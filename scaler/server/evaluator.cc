@@ -39,7 +39,8 @@ void Evaluator::EvaluateLocked(const LoadedPolicy& loaded, PolicyState& st,
   const PolicyKey key = KeyOf(loaded.policy);
   st.next_due = now + EvaluationInterval(loaded.policy.spec());
   const std::optional<int64_t> before = st.engine.last_decision;
-  absl::StatusOr<Decision> d = Decide(loaded.policy, Gather(loaded), st.engine, now);
+  absl::StatusOr<Decision> d =
+      Decide(loaded.policy, Gather(loaded), st.engine, now);
   if (!d.ok()) {
     board_.SetUnavailable(key, d.status());
     LogDebug("no decision", {{"policy", key.ToString()},
@@ -74,7 +75,8 @@ void Evaluator::EvaluateDue() {
     }
     if (now >= st.next_due) EvaluateLocked(loaded, st, now);
   }
-  absl::erase_if(states_, [&](const auto& kv) { return !live.contains(kv.first); });
+  absl::erase_if(states_,
+                 [&](const auto& kv) { return !live.contains(kv.first); });
   board_.RetainOnly(live);
 }
 

@@ -13,8 +13,8 @@
 #include <memory>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
 #include <mutex>
+#include "absl/container/flat_hash_map.h"
 
 #include "absl/base/thread_annotations.h"
 #include "absl/time/time.h"

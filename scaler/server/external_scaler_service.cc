@@ -95,10 +95,10 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
     std::lock_guard<std::mutex> lock(mu_);
     const LoadedPolicy* p = snap.Find(key_);
     if (p == nullptr) {
-      FinishWith(grpc::Status(
-          grpc::StatusCode::NOT_FOUND,
-          "policy \"" + key_.name + "\" was removed from namespace \"" +
-              key_.ns + "\""));
+      FinishWith(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                              "policy \"" + key_.name +
+                                  "\" was removed from namespace \"" + key_.ns +
+                                  "\""));
       return;
     }
     GetMetricSpecResponse spec = MetricSpecFor(*p);
@@ -135,9 +135,9 @@ class ExternalScalerService final
     return reactor;
   }
 
-  grpc::ServerUnaryReactor* GetMetricSpec(grpc::CallbackServerContext* ctx,
-                                          const ScaledObjectRef* ref,
-                                          GetMetricSpecResponse* resp) override {
+  grpc::ServerUnaryReactor* GetMetricSpec(
+      grpc::CallbackServerContext* ctx, const ScaledObjectRef* ref,
+      GetMetricSpecResponse* resp) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const std::shared_ptr<const PolicySnapshot> snap = deps_.registry->Get();
     absl::StatusOr<const LoadedPolicy*> p = ResolvePolicy(*ref, *snap);
@@ -158,7 +158,8 @@ class ExternalScalerService final
   }
 
   grpc::ServerWriteReactor<IsActiveResponse>* StreamIsActive(
-      grpc::CallbackServerContext* /*ctx*/, const ScaledObjectRef* ref) override {
+      grpc::CallbackServerContext* /*ctx*/,
+      const ScaledObjectRef* ref) override {
     auto* stream = new IsActiveStream(hub_, *deps_.board);
     absl::StatusOr<const LoadedPolicy*> p =
         ResolvePolicy(*ref, *deps_.registry->Get());
@@ -171,7 +172,8 @@ class ExternalScalerService final
   }
 
   grpc::ServerWriteReactor<GetMetricSpecResponse>* StreamMetricSpec(
-      grpc::CallbackServerContext* /*ctx*/, const ScaledObjectRef* ref) override {
+      grpc::CallbackServerContext* /*ctx*/,
+      const ScaledObjectRef* ref) override {
     auto* stream = new MetricSpecStream(hub_, *deps_.registry);
     absl::StatusOr<const LoadedPolicy*> p =
         ResolvePolicy(*ref, *deps_.registry->Get());

@@ -41,8 +41,8 @@ absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
     std::sort(unknown.begin(), unknown.end());
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown trigger metadata key", unknown.size() > 1 ? "s" : "", " \"",
-        absl::StrJoin(unknown, "\", \""), "\"; accepted keys: ",
-        absl::StrJoin(kAcceptedKeys, ", ")));
+        absl::StrJoin(unknown, "\", \""),
+        "\"; accepted keys: ", absl::StrJoin(kAcceptedKeys, ", ")));
   }
   auto it = ref.scalermetadata().find(kPolicyKey);
   if (it == ref.scalermetadata().end() || it->second.empty()) {
@@ -59,7 +59,8 @@ absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
   return p;
 }
 
-externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy) {
+externalscaler::GetMetricSpecResponse MetricSpecFor(
+    const LoadedPolicy& policy) {
   externalscaler::GetMetricSpecResponse resp;
   externalscaler::MetricSpec* spec = resp.add_metricspecs();
   spec->set_metricname(MetricName(policy.policy));
@@ -79,10 +80,9 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
                    ResolvePolicy(request.scaledobjectref(), snap));
   const std::string name = MetricName(p->policy);
   if (!request.metricname().empty() && request.metricname() != name) {
-    return absl::NotFoundError(absl::StrCat("metric \"", request.metricname(),
-                                            "\" is not served; policy \"",
-                                            p->policy.metadata().name(),
-                                            "\" serves \"", name, "\""));
+    return absl::NotFoundError(absl::StrCat(
+        "metric \"", request.metricname(), "\" is not served; policy \"",
+        p->policy.metadata().name(), "\" serves \"", name, "\""));
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d,
                    board.Get(KeyOf(p->policy)));
@@ -101,7 +101,8 @@ absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
                                  const PolicySnapshot& snap,
                                  const DecisionBoard& board) {
   ASSIGN_OR_RETURN(const LoadedPolicy* p, ResolvePolicy(ref, snap));
-  ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d, board.Get(KeyOf(p->policy)));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d,
+                   board.Get(KeyOf(p->policy)));
   return d->active();
 }
 

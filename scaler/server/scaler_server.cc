@@ -4,8 +4,8 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
 #include <mutex>
+#include "absl/strings/str_cat.h"
 
 #include "absl/base/thread_annotations.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -37,7 +37,8 @@ struct ScalerServer::Impl {
     grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
     if (health == nullptr) return;
     health->SetServingStatus(serving);  // every service, "" included
-    for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
+    for (const char* name : kServiceNames)
+      health->SetServingStatus(name, serving);
   }
 };
 
@@ -50,11 +51,13 @@ ScalerServer::~ScalerServer() { Shutdown(absl::ZeroDuration()); }
 absl::Status ScalerServer::Start(const std::string& listen) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  impl_->scaler_service = internal::MakeExternalScalerService(impl_->deps, impl_->hub);
+  impl_->scaler_service =
+      internal::MakeExternalScalerService(impl_->deps, impl_->hub);
   impl_->admin_service = internal::MakeAdminService(impl_->deps);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &impl_->port);
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &impl_->port);
   builder.RegisterService(impl_->scaler_service.get());
   builder.RegisterService(impl_->admin_service.get());
   impl_->server = builder.BuildAndStart();

@@ -25,7 +25,8 @@ std::optional<Reading> PushStore::Get(const PolicyKey& policy,
 
 void PushStore::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
   std::lock_guard<std::mutex> lock(mu_);
-  absl::erase_if(values_, [&](const auto& kv) { return !keep.contains(kv.first); });
+  absl::erase_if(values_,
+                 [&](const auto& kv) { return !keep.contains(kv.first); });
 }
 
 }  // namespace signalscaler

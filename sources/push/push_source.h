@@ -11,9 +11,9 @@
 #include <optional>
 #include <string>
 
+#include <mutex>
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include <mutex>
 
 #include "absl/base/thread_annotations.h"
 #include "scaler/engine/decision.h"

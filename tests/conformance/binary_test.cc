@@ -54,13 +54,15 @@ void WriteFile(const std::string& path, const std::string& text) {
 TEST(BinaryTest, ServeHelpDocumentsEveryFlag) {
   RunResult r = RunCommand({SignalscalerBinary(), "serve", "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--listen", "--policies", "--log-level", "--log-format"}) {
+  for (const char* flag :
+       {"--listen", "--policies", "--log-level", "--log-format"}) {
     EXPECT_THAT(r.output, HasSubstr(flag));
   }
   EXPECT_THAT(r.output, HasSubstr("0.0.0.0:9090"));
   r = RunCommand({SignalscalerBinary(), "push", "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--address", "--namespace", "--policy", "--signal", "--value"}) {
+  for (const char* flag :
+       {"--address", "--namespace", "--policy", "--signal", "--value"}) {
     EXPECT_THAT(r.output, HasSubstr(flag));
   }
   EXPECT_THAT(r.output, HasSubstr("127.0.0.1:9090"));
@@ -89,8 +91,8 @@ spec:
     targetPerReplica: 5
     targetPerRepilca: 6
 )");
-  RunResult r = RunCommand({SignalscalerBinary(), "serve", "--listen=127.0.0.1:0",
-                     "--policies=" + dir});
+  RunResult r = RunCommand({SignalscalerBinary(), "serve",
+                            "--listen=127.0.0.1:0", "--policies=" + dir});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("broken.yaml"));
   EXPECT_THAT(r.output, HasSubstr("targetPerRepilca"));
@@ -100,19 +102,21 @@ TEST(BinaryTest, QuickstartServePushExplainAndGracefulShutdown) {
   Server server = StartServe({});
   ASSERT_NE(server.port, 0);
 
-  RunResult push = RunCommand({SignalscalerBinary(), "push", "--address=" + server.address(),
-                        "--namespace=demo", "--policy=parlant-agent",
-                        "--signal=active_requests", "--value=45"});
+  RunResult push =
+      RunCommand({SignalscalerBinary(), "push", "--address=" + server.address(),
+                  "--namespace=demo", "--policy=parlant-agent",
+                  "--signal=active_requests", "--value=45"});
   ASSERT_EQ(push.exit_code, 0) << push.output;
 
-  RunResult explain = RunCommand({SignalscalerBinary(), "explain",
-                           "--address=" + server.address(), "--namespace=demo",
-                           "--policy=parlant-agent", "--output=json"});
+  RunResult explain = RunCommand(
+      {SignalscalerBinary(), "explain", "--address=" + server.address(),
+       "--namespace=demo", "--policy=parlant-agent", "--output=json"});
   ASSERT_EQ(explain.exit_code, 0) << explain.output;
   EXPECT_THAT(explain.output, HasSubstr("\"replicas\": \"3\""));
   EXPECT_THAT(explain.output, HasSubstr("\"winner\": \"active_requests\""));
 
-  explain = RunCommand({SignalscalerBinary(), "explain", "--address=" + server.address()});
+  explain = RunCommand(
+      {SignalscalerBinary(), "explain", "--address=" + server.address()});
   ASSERT_EQ(explain.exit_code, 0) << explain.output;
   EXPECT_THAT(explain.output, HasSubstr("policy demo/parlant-agent"));
   EXPECT_THAT(explain.output, HasSubstr("replicas 3"));
@@ -154,29 +158,32 @@ spec:
   Server server = StartServe({"--policies=" + dir});
   ASSERT_NE(server.port, 0);
   auto push = [&](const std::string& policy) {
-    return RunCommand({SignalscalerBinary(), "push", "--address=" + server.address(),
-                "--namespace=jobs", "--policy=" + policy, "--signal=depth",
-                "--value=15"});
+    return RunCommand({SignalscalerBinary(), "push",
+                       "--address=" + server.address(), "--namespace=jobs",
+                       "--policy=" + policy, "--signal=depth", "--value=15"});
   };
   EXPECT_EQ(push("worker").exit_code, 0);
 
   // A typo: rejected, logged with the file, and `worker` keeps serving.
   WriteFile(dir + "/worker.yaml", good + "  maxReplica: 5\n");
   server.process->Signal(SIGHUP);
-  ASSERT_TRUE(server.process->WaitForOutput("reload rejected", absl::Seconds(20)))
+  ASSERT_TRUE(
+      server.process->WaitForOutput("reload rejected", absl::Seconds(20)))
       << server.process->Output();
   EXPECT_THAT(server.process->Output(), HasSubstr("worker.yaml"));
   EXPECT_EQ(push("worker").exit_code, 0);
 
   // A good change: a second policy appears.
-  WriteFile(dir + "/other.yaml",
-            "apiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
-            "metadata: {name: other, namespace: jobs}\nspec:\n  maxReplicas: 2\n"
-            "  signals:\n  - {name: depth, type: Total, source: {push: {}}, "
-            "targetPerReplica: 1}\n");
+  WriteFile(
+      dir + "/other.yaml",
+      "apiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+      "metadata: {name: other, namespace: jobs}\nspec:\n  maxReplicas: 2\n"
+      "  signals:\n  - {name: depth, type: Total, source: {push: {}}, "
+      "targetPerReplica: 1}\n");
   WriteFile(dir + "/worker.yaml", good);
   server.process->Signal(SIGHUP);
-  ASSERT_TRUE(server.process->WaitForOutput("policies reloaded", absl::Seconds(20)))
+  ASSERT_TRUE(
+      server.process->WaitForOutput("policies reloaded", absl::Seconds(20)))
       << server.process->Output();
   EXPECT_EQ(push("other").exit_code, 0);
 
@@ -185,9 +192,10 @@ spec:
 }
 
 TEST(BinaryTest, PushToNoServerFailsClearly) {
-  RunResult r = RunCommand({SignalscalerBinary(), "push", "--address=127.0.0.1:1",
-                     "--namespace=demo", "--policy=p", "--signal=s", "--value=1",
-                     "--timeout-seconds=2"});
+  RunResult r =
+      RunCommand({SignalscalerBinary(), "push", "--address=127.0.0.1:1",
+                  "--namespace=demo", "--policy=p", "--signal=s", "--value=1",
+                  "--timeout-seconds=2"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.output, HasSubstr("127.0.0.1:1"));
 }

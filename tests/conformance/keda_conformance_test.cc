@@ -12,11 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/codegen/client_callback.h"
 #include "gtest/gtest.h"
 #include "health.grpc.pb.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/externalscaler.grpc.pb.h"
-#include "grpcpp/impl/codegen/client_callback.h"
 #include "reflection.pb.h"
 #include "scaler/engine/clock.h"
 #include "scaler/policy/loader.h"
@@ -162,7 +162,8 @@ TEST_F(KedaConformanceTest, KedaCallSequenceReturnsTheDecision) {
   externalscaler::GetMetricSpecResponse spec;
   ASSERT_TRUE(GetMetricSpec(ref, spec).ok());
   ASSERT_EQ(spec.metricspecs_size(), 1);
-  EXPECT_EQ(spec.metricspecs(0).metricname(), "signalscaler-demo-parlant-agent");
+  EXPECT_EQ(spec.metricspecs(0).metricname(),
+            "signalscaler-demo-parlant-agent");
   EXPECT_EQ(spec.metricspecs(0).targetsize(), 1);
   EXPECT_EQ(spec.metricspecs(0).targetsizefloat(), 1.0);
 
@@ -209,7 +210,8 @@ TEST_F(KedaConformanceTest, UnknownMetadataKeyIsInvalidArgumentNamingIt) {
   auto ref = Ref("demo", "parlant-agent");
   (*ref.mutable_scalermetadata())["threshold"] = "20";
   const std::vector<std::string> expected = {
-      "\"threshold\"", "accepted keys: policy, scalerAddress, enableTLS, unsafeSsl"};
+      "\"threshold\"",
+      "accepted keys: policy, scalerAddress, enableTLS, unsafeSsl"};
 
   externalscaler::GetMetricSpecResponse spec;
   grpc::Status s = GetMetricSpec(ref, spec);
@@ -277,7 +279,8 @@ TEST_F(KedaConformanceTest, PolicyOfAnotherNamespaceIsNotFoundAndNotNamed) {
 TEST_F(KedaConformanceTest, WrongMetricNameIsNotFound) {
   ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 5).ok());
   externalscaler::GetMetricsResponse metrics;
-  grpc::Status s = GetMetrics(Ref("demo", "parlant-agent"), "s0-other", metrics);
+  grpc::Status s =
+      GetMetrics(Ref("demo", "parlant-agent"), "s0-other", metrics);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(s.error_message(), HasSubstr("signalscaler-demo-parlant-agent"));
 }
@@ -437,7 +440,7 @@ TEST_F(KedaConformanceTest, ReflectionListsTheServices) {
       stream(grpc::internal::ClientReaderWriterFactory<
              refl::ServerReflectionRequest,
              refl::ServerReflectionResponse>::Create(channel_.get(), method,
-                                                      &ctx));
+                                                     &ctx));
   refl::ServerReflectionRequest req;
   req.set_list_services("");
   ASSERT_TRUE(stream->Write(req));
@@ -448,9 +451,9 @@ TEST_F(KedaConformanceTest, ReflectionListsTheServices) {
   for (const auto& s : resp.list_services_response().service()) {
     names.push_back(s.name());
   }
-  EXPECT_THAT(names, ::testing::IsSupersetOf(
-                         {"externalscaler.ExternalScaler",
-                          "signalscaler.admin.v1.Admin", "grpc.health.v1.Health"}));
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"externalscaler.ExternalScaler",
+                                              "signalscaler.admin.v1.Admin",
+                                              "grpc.health.v1.Health"}));
   while (stream->Read(&resp)) {
   }
   EXPECT_TRUE(stream->Finish().ok());

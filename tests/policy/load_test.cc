@@ -112,12 +112,14 @@ TEST_F(LoadTest, UnreadableFile) {
   // unprivileged `nobody` first (a no-op when the test is not root).
   EXPECT_EXIT(
       {
-        if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) {
+        if (::geteuid() == 0 &&
+            (::setgid(65534) != 0 || ::setuid(65534) != 0)) {
           std::fprintf(stderr, "cannot drop privileges\n");
           std::exit(2);
         }
         const LoadResult r = LoadPolicies(file);
-        for (const std::string& e : Errors(r)) std::fprintf(stderr, "%s\n", e.c_str());
+        for (const std::string& e : Errors(r))
+          std::fprintf(stderr, "%s\n", e.c_str());
         std::exit(r.errors.size() == 1 && r.policies.empty() ? 0 : 1);
       },
       ::testing::ExitedWithCode(0), "web.yaml: cannot read: Permission denied");

@@ -29,7 +29,8 @@ absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
                                    O_RDONLY, 0);
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, argv[0].c_str(), &actions, nullptr,
@@ -60,8 +61,8 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
     int status = 0;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+      exit_code_ =
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return exit_code_;
     }
     if (r < 0 && errno != EINTR) return std::nullopt;
@@ -101,7 +102,8 @@ std::string MakeTempDir() {
   return tmpl;
 }
 
-RunResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout) {
+RunResult RunCommand(const std::vector<std::string>& argv,
+                     absl::Duration timeout) {
   const std::string log = MakeTempDir() + "/output";
   RunResult result;
   absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(argv, log);

@@ -51,7 +51,7 @@ struct RunResult {
 };
 // Runs a command to completion (killed after `timeout`).
 RunResult RunCommand(const std::vector<std::string>& argv,
-              absl::Duration timeout = absl::Seconds(30));
+                     absl::Duration timeout = absl::Seconds(30));
 
 // A fresh temporary directory (under TEST_TMPDIR or /tmp).
 std::string MakeTempDir();

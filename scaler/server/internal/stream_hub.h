@@ -106,7 +106,8 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
     if (!queue_.empty()) queue_.pop_front();
     if (!ok && !finish_requested_) {
       finish_requested_ = true;
-      finish_status_ = grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
+      finish_status_ =
+          grpc::Status(grpc::StatusCode::CANCELLED, "write failed");
     }
     if (finish_requested_) {
       FinishLocked();
