@@ -248,29 +248,16 @@ LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file) {
   return result;
 }
 
-LoadResult LoadPolicies(const std::string& path) {
-  LoadResult result;
+absl::StatusOr<std::vector<std::string>> ListPolicyFiles(
+    const std::string& path) {
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
   if (ec || !fs::exists(status)) {
-    PolicyError e;
-    e.file = path;
-    e.message = absl::StrCat("cannot load policies: ",
-                             ec ? ec.message() : "no such file or directory");
-    result.errors.push_back(std::move(e));
-    return result;
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot load policies: ",
+                     ec ? ec.message() : "no such file or directory"));
   }
-  std::map<std::string, LoadedPolicy> by_id;
-  if (!fs::is_directory(status)) {
-    LoadFile(path, result, by_id);
-    if (result.errors.empty() && result.policies.empty()) {
-      PolicyError e;
-      e.file = path;
-      e.message = "no policy document in this file";
-      result.errors.push_back(std::move(e));
-    }
-    return result;
-  }
+  if (!fs::is_directory(status)) return std::vector<std::string>{path};
   std::vector<std::string> files;
   for (fs::directory_iterator it(path, ec), end; !ec && it != end;
        it.increment(ec)) {
@@ -282,13 +269,51 @@ LoadResult LoadPolicies(const std::string& path) {
     }
   }
   if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat(path, ": cannot list directory: ", ec.message()));
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+LoadResult LoadPolicyFile(const std::string& file) {
+  LoadResult result;
+  std::map<std::string, LoadedPolicy> by_id;
+  LoadFile(file, result, by_id);
+  return result;
+}
+
+PolicyError DuplicatePolicyError(const LoadedPolicy& again,
+                                 const LoadedPolicy& first) {
+  return DuplicateError(again, first);
+}
+
+LoadResult LoadPolicies(const std::string& path) {
+  LoadResult result;
+  std::error_code ec;
+  const bool is_dir = fs::is_directory(path, ec);
+  absl::StatusOr<std::vector<std::string>> listed = ListPolicyFiles(path);
+  if (!listed.ok()) {
+    // "PATH: message": the path is the error's file.
+    const std::string message(listed.status().message());
     PolicyError e;
     e.file = path;
-    e.message = absl::StrCat("cannot list directory: ", ec.message());
+    e.message = message.substr(std::min(message.size(), path.size() + 2));
     result.errors.push_back(std::move(e));
     return result;
   }
-  std::sort(files.begin(), files.end());
+  const std::vector<std::string>& files = *listed;
+  std::map<std::string, LoadedPolicy> by_id;
+  if (!is_dir) {
+    LoadFile(path, result, by_id);
+    if (result.errors.empty() && result.policies.empty()) {
+      PolicyError e;
+      e.file = path;
+      e.message = "no policy document in this file";
+      result.errors.push_back(std::move(e));
+    }
+    return result;
+  }
   if (files.empty()) {
     PolicyError e;
     e.file = path;

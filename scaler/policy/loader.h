@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "proto/policy.pb.h"
 
@@ -64,6 +65,20 @@ void ValidatePolicy(const LoadedPolicy& loaded,
 // policy names within one namespace across files, and a directory with no
 // policy at all.
 LoadResult LoadPolicies(const std::string& path);
+
+// The policy files LoadPolicies reads for `path`: a file gives itself, a
+// directory its *.yaml / *.yml entries (sorted, dot-names skipped, symlinks
+// followed). NOT_FOUND if `path` does not exist; messages start with `path`.
+absl::StatusOr<std::vector<std::string>> ListPolicyFiles(
+    const std::string& path);
+
+// Reads and parses one file, all or nothing (no "no document" error: an
+// empty file simply holds no policy).
+LoadResult LoadPolicyFile(const std::string& file);
+
+// The error for `again` having the namespace/name of `first`.
+PolicyError DuplicatePolicyError(const LoadedPolicy& again,
+                                 const LoadedPolicy& first);
 
 }  // namespace signalscaler
 
