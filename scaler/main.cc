@@ -14,6 +14,8 @@ constexpr char kUsage[] =
     "  serve     run the scaler: KEDA's ExternalScaler, the admin API, health\n"
     "  push      push a value for a `push` signal through the admin API\n"
     "  explain   show the current decision of policies, with its reasons\n"
+    "  check     validate policy files or directories (for CI, pre-commit)\n"
+    "  render    print the KEDA ScaledObject(s) that use a policy file\n"
     "  version   print the version\n"
     "\n"
     "`signalscaler COMMAND --help` lists a command's flags.\n";
@@ -33,6 +35,10 @@ int main(int argc, char** argv) {
     return signalscaler::PushCommand(argc, argv);
   if (std::strcmp(command, "explain") == 0)
     return signalscaler::ExplainCommand(argc, argv);
+  if (std::strcmp(command, "check") == 0)
+    return signalscaler::CheckCommand(argc, argv);
+  if (std::strcmp(command, "render") == 0)
+    return signalscaler::RenderCommand(argc, argv);
   if (std::strcmp(command, "version") == 0) {
     std::printf("signalscaler %s\n", SIGNALSCALER_VERSION);
     return 0;
