@@ -1,0 +1,111 @@
+// One blocking connection to one Redis server and database, for the redis
+// Source and its keyspace subscriber. It connects lazily, AUTHs with the
+// password read from a file (re-read on every connect, so a rotated secret is
+// picked up), SELECTs the database, and bounds every step by the caller's
+// deadline. After a connection failure it backs off exponentially (100 ms
+// doubling to 5 s by default): until then calls fail at once with UNAVAILABLE
+// saying when the next attempt is.
+//
+//   RedisConnection conn(options, clock);
+//   absl::StatusOr<RedisReplyPtr> r = conn.Command({"LLEN", "jobs"}, deadline);
+//
+// Thread-compatible: one thread at a time.
+#ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_
+#define SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "scaler/engine/clock.h"
+#include "sources/redis/redis_errors.h"
+
+namespace signalscaler {
+
+struct RedisReplyDeleter {
+  void operator()(redisReply* reply) const;
+};
+// A hiredis reply; include <hiredis/hiredis.h> in a .cc to look inside.
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+struct RedisConnectionOptions {
+  std::string host;  // a name or an IP address (no brackets)
+  int port = 6379;
+  int database = 0;           // SELECTed after connecting unless 0
+  std::string password_file;  // empty: no AUTH
+  // Upper bound of one connect; the caller's deadline may cut it shorter.
+  absl::Duration connect_timeout = absl::Seconds(2);
+  // Backoff after a failed connect or a lost connection: doubles from
+  // `initial_backoff` up to `max_backoff`; reset by a successful connect.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+};
+
+class RedisConnection {
+ public:
+  // `clock` must outlive the connection; deadlines are on its time line.
+  RedisConnection(RedisConnectionOptions options, const Clock& clock);
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  // Sends one command (binary-safe argv) and returns its reply, which MAY be
+  // an error reply (REDIS_REPLY_ERROR): only the caller knows what it means,
+  // so it maps it with RedisErrorToStatus. Connects first if needed. Fails
+  // with DEADLINE_EXCEEDED (no answer in time; the connection is dropped and
+  // the next call reconnects), UNAVAILABLE (cannot connect, lost, or backing
+  // off), UNAUTHENTICATED (AUTH refused), FAILED_PRECONDITION (password file
+  // unreadable). A lost connection that had been in use is retried once at
+  // once on a fresh one (the command must then be idempotent: reads are).
+  // `key` only names the key in error messages.
+  absl::StatusOr<RedisReplyPtr> Command(const std::vector<std::string>& argv,
+                                        absl::Time deadline,
+                                        absl::string_view key = "");
+
+  // For subscribers: sends a command without waiting for its reply.
+  absl::Status Send(const std::vector<std::string>& argv, absl::Time deadline);
+  // Waits up to `wait` (real time) for the next reply on the connection.
+  // Returns nullptr if none arrived in time (the connection stays usable),
+  // UNAVAILABLE when not connected or the connection was lost.
+  absl::StatusOr<RedisReplyPtr> NextReply(absl::Duration wait);
+
+  bool connected() const { return context_ != nullptr; }
+  // When the next connect attempt is allowed (past if now).
+  absl::Time retry_at() const { return retry_at_; }
+  // Drops the connection (no backoff).
+  void Disconnect();
+  // Drops the connection and starts (or extends) the backoff.
+  void Fail(const absl::Status& why);
+
+  // "host:port", for messages.
+  const std::string& server() const { return server_; }
+
+ private:
+  absl::Status Connect(absl::Time deadline);
+  absl::Status SetUp(absl::Time deadline);
+  absl::Status SetDeadline(absl::Time deadline, absl::string_view command);
+  absl::StatusOr<RedisReplyPtr> RoundTrip(const std::vector<std::string>& argv,
+                                          absl::Time deadline,
+                                          absl::string_view key);
+  absl::Status TransportFailure(absl::string_view command,
+                                absl::string_view key, int saved_errno);
+  absl::Status Redact(absl::Status status) const;
+
+  const RedisConnectionOptions options_;
+  const Clock& clock_;
+  const std::string server_;
+  redisContext* context_ = nullptr;
+  bool used_ = false;     // a command succeeded on this connection
+  std::string password_;  // as last read; only for AUTH and redaction
+  absl::Duration backoff_ = absl::ZeroDuration();
+  absl::Time retry_at_ = absl::InfinitePast();
+  absl::Status last_failure_;
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_

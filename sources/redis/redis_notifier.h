@@ -1,0 +1,92 @@
+// Keyspace notifications for one key: a connection of its own, PSUBSCRIBEd
+// to `__keyspace@<db>__:<key>`, read by a thread of its own, which calls
+// `on_change` on every event so that the sampler re-reads at once. Before
+// subscribing (and again after every reconnect, since a restarted server
+// forgets a CONFIG SET) it makes sure that the server's
+// notify-keyspace-events include K and the classes the key needs, asking
+// CONFIG SET only when they are missing.
+//
+//   RedisKeyspaceNotifier notifier(options, clock, [&] { sampler.Wake(); });
+//   absl::Status first = notifier.Start();  // the thread runs regardless
+//
+// Thread-safe; `on_change` is called from the notifier's thread, never after
+// the destructor returns.
+#ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_NOTIFIER_H_
+#define SIGNALSCALER_SOURCES_REDIS_REDIS_NOTIFIER_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "scaler/engine/clock.h"
+#include "sources/redis/redis_connection.h"
+
+namespace signalscaler {
+
+struct RedisNotifierOptions {
+  RedisConnectionOptions connection;
+  std::string key;
+  // notify-keyspace-events classes the key's changes need, beyond K: e.g.
+  // "lgx" for a list (list commands, DEL/RENAME/EXPIRE, expiry).
+  std::string classes;
+  // How long one read waits: the bound on how late a stop is noticed.
+  absl::Duration poll_interval = absl::Milliseconds(200);
+  // Bound of one connect + CONFIG + PSUBSCRIBE attempt.
+  absl::Duration setup_timeout = absl::Seconds(1);
+  // A PING after this much silence; no answer within it again: reconnect.
+  absl::Duration ping_interval = absl::Seconds(15);
+};
+
+// The pattern matching exactly `channel`: glob characters escaped.
+std::string EscapeGlob(absl::string_view channel);
+// The notify-keyspace-events flags to set so that `current` also covers
+// `needed` (classes plus K), or nullopt when it already does ('A' stands
+// for "g$lshzxetd").
+std::optional<std::string> MergeNotifyFlags(absl::string_view current,
+                                            absl::string_view needed);
+
+class RedisKeyspaceNotifier {
+ public:
+  RedisKeyspaceNotifier(RedisNotifierOptions options, const Clock& clock,
+                        std::function<void()> on_change);
+  ~RedisKeyspaceNotifier();  // stops the thread promptly and joins it
+  RedisKeyspaceNotifier(const RedisKeyspaceNotifier&) = delete;
+  RedisKeyspaceNotifier& operator=(const RedisKeyspaceNotifier&) = delete;
+
+  // Starts the thread (once) and returns the outcome of its first attempt:
+  // OK when subscribed with the events enabled; FAILED_PRECONDITION when
+  // subscribed but CONFIG was refused (events arrive only if the server was
+  // configured otherwise); or why it could not subscribe yet. In every case
+  // the thread keeps (re)trying until destroyed.
+  absl::Status Start();
+
+ private:
+  void Run();
+  absl::Status SetUp();  // connect, CONFIG, PSUBSCRIBE; OK or degraded
+  absl::Status EnsureEventsEnabled(absl::Time deadline);
+  absl::Status Listen();  // until the connection is lost or stop
+  void Report(const absl::Status& status);
+  void WaitFor(absl::Duration d);
+
+  const RedisNotifierOptions options_;
+  const Clock& clock_;
+  const std::function<void()> on_change_;
+  const std::string pattern_;
+  RedisConnection connection_;  // used by the thread only
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<absl::Status> first_;  // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SOURCES_REDIS_REDIS_NOTIFIER_H_

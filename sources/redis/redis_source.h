@@ -1,0 +1,45 @@
+// The redis Source: the length of a list (LLEN), a sorted set (ZCARD) or a
+// stream (XLEN), or a stream consumer group's pending count (XPENDING
+// summary) or lag (XINFO GROUPS, Redis >= 7). A missing key reads 0 (for a
+// group measure, a missing stream reads 0 and a missing group is
+// NOT_FOUND); a key of another type is INVALID_ARGUMENT naming it and its
+// TYPE. With `notify`, Subscribe() wakes the sampler on keyspace events.
+//
+//   v1::RedisSource spec;  // {address: "redis:6379", list: "jobs"}
+//   absl::StatusOr<std::unique_ptr<Source>> s = MakeRedisSource(spec, clock);
+//   absl::StatusOr<Reading> r = (*s)->Read(clock.Now() + absl::Seconds(2));
+//
+// Errors follow Source::Read's contract; the mapping from hiredis is in
+// redis_errors.h. After a connection loss the source backs off (100 ms
+// doubling to 5 s), answering UNAVAILABLE at once until the next attempt.
+#ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_SOURCE_H_
+#define SIGNALSCALER_SOURCES_REDIS_REDIS_SOURCE_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/policy.pb.h"
+#include "scaler/engine/clock.h"
+#include "sources/source.h"
+
+namespace signalscaler {
+
+// Tuning that policies do not expose; the defaults are the product's.
+struct RedisSourceTuning {
+  absl::Duration connect_timeout = absl::Seconds(2);  // cut by deadlines
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(5);
+};
+
+// Validates `redis` (address "host:port" or "[v6]:port", database >= 0,
+// exactly one of list / sortedSet / stream, group only with stream,
+// groupMeasure only with group): INVALID_ARGUMENT naming the field.
+// Connects lazily, on the first Read(). `clock` must outlive the source.
+absl::StatusOr<std::unique_ptr<Source>> MakeRedisSource(
+    const v1::RedisSource& redis, const Clock& clock,
+    const RedisSourceTuning& tuning = RedisSourceTuning());
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SOURCES_REDIS_REDIS_SOURCE_H_
