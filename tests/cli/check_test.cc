@@ -1,0 +1,169 @@
+// `signalscaler check` through the binary: exit codes, every error with its
+// file:line, the summary, --quiet, and duplicates across paths.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+
+namespace signalscaler {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using testing::MakeTempDir;
+using ::testing::Not;
+using testing::RunCommand;
+using testing::RunResult;
+using testing::SignalscalerBinary;
+using testing::SourceDir;
+
+std::string Policy(const std::string& name, const std::string& ns,
+                   const std::string& spec_extra = "") {
+  return "apiVersion: signalscaler.io/v1\n"  // 1
+         "kind: ScalingPolicy\n"             // 2
+         "metadata: {name: " +               // 3
+         name +
+         ", namespace: " + ns +
+         "}\n"
+         "spec:\n"               // 4
+         "  maxReplicas: 5\n" +  // 5
+         spec_extra +            //
+         "  signals:\n"
+         "  - {name: q, type: Total, source: {push: {}}, targetPerReplica: "
+         "1}\n";
+}
+
+std::string Write(const std::string& dir, const std::string& name,
+                  const std::string& text) {
+  const std::string path = dir + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+RunResult Check(std::vector<std::string> args) {
+  args.insert(args.begin(), {SignalscalerBinary(), "check"});
+  return RunCommand(args);
+}
+
+TEST(CheckCommandTest, ExamplePoliciesAreValid) {
+  const RunResult r = Check({SourceDir() + "/deploy/examples/policies"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "9 policies OK in 9 files\n");
+}
+
+TEST(CheckCommandTest, SeveralPathsAndTheSameFileTwice) {
+  const std::string examples = SourceDir() + "/deploy/examples";
+  // sip.yaml is also in the directory: one file, one policy, no duplicate.
+  const RunResult r =
+      Check({examples + "/policies", examples + "/policies/sip.yaml",
+             examples + "/quickstart/policies.yaml"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, "12 policies OK in 10 files\n");
+}
+
+TEST(CheckCommandTest, EveryErrorOfEveryFileWithFileAndLine) {
+  const std::string dir = MakeTempDir();
+  Write(dir, "good.yaml", Policy("good", "prod"));
+  // An unknown field (a near miss) and, in the same file, a second document
+  // whose minReplicas is above maxReplicas: both reported.
+  const std::string typo =
+      Write(dir, "typo.yaml",
+            Policy("typo", "prod", "  minReplica: 2\n") + "---\n" +
+                Policy("bounds", "prod", "  minReplicas: 7\n"));
+  // Not YAML at all.
+  const std::string syntax =
+      Write(dir, "syntax.yaml", "apiVersion: [signalscaler.io/v1\nkind: x\n");
+  // A Total signal without its target, and a negative one.
+  const std::string target = Write(
+      dir, "target.yml",
+      "apiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+      "metadata: {name: target, namespace: prod}\nspec:\n  maxReplicas: 5\n"
+      "  signals:\n  - {name: a, type: Total, source: {push: {}}}\n"
+      "  - {name: b, type: Total, source: {push: {}}, targetPerReplica: -1}\n");
+
+  const RunResult r = Check({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr(typo + ":6: policy prod/typo: spec.minReplica: unknown "
+                             "field `minReplica`"),
+            HasSubstr("did you mean `minReplicas`?"),
+            HasSubstr(typo + ":14: policy prod/bounds: spec.maxReplicas: must "
+                             "be >= minReplicas (7), got 5\n"),
+            HasSubstr(syntax +
+                      ":2: invalid YAML: end of sequence flow not found"),
+            HasSubstr(target + ":7: policy prod/target: "
+                               "spec.signals[0].targetPerReplica: required"),
+            HasSubstr(target + ":8: policy prod/target: "
+                               "spec.signals[1].targetPerReplica: must be > 0"),
+            HasSubstr("5 errors (1 policy OK in 4 files)\n")));
+  EXPECT_THAT(r.output, Not(HasSubstr("good.yaml")));
+}
+
+TEST(CheckCommandTest, ErrorsAreOneALineThenTheSummary) {
+  const std::string dir = MakeTempDir();
+  Write(dir, "a.yaml", Policy("a", "prod", "  minReplicas: -1\n"));
+  const RunResult r = Check({dir});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.output, dir +
+                          "/a.yaml:6: policy prod/a: spec.minReplicas: must "
+                          "be >= 0, got -1\n"
+                          "1 error (0 policies OK in 1 file)\n");
+}
+
+TEST(CheckCommandTest, QuietPrintsErrorsOnly) {
+  const RunResult ok =
+      Check({"--quiet", SourceDir() + "/deploy/examples/policies"});
+  EXPECT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(ok.output, "");
+  const std::string dir = MakeTempDir();
+  Write(dir, "a.yaml", Policy("a", "prod", "  minReplicas: -1\n"));
+  const RunResult bad = Check({dir, "-q"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.output, dir +
+                            "/a.yaml:6: policy prod/a: spec.minReplicas: "
+                            "must be >= 0, got -1\n");
+}
+
+TEST(CheckCommandTest, DuplicateNamesAcrossPaths) {
+  const std::string one = MakeTempDir();
+  const std::string two = MakeTempDir();
+  const std::string first = Write(one, "web.yaml", Policy("web", "prod"));
+  const std::string again = Write(two, "web.yaml", Policy("web", "prod"));
+  Write(two, "other.yaml", Policy("web", "staging"));  // another namespace
+  const RunResult r = Check({one, two});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr(again +
+                        ":1: policy prod/web: metadata.name: duplicate policy "
+                        "name `web` in namespace `prod`: also defined at " +
+                        first + ":1\n"));
+  EXPECT_THAT(r.output, HasSubstr("1 error (2 policies OK in 3 files)"));
+}
+
+TEST(CheckCommandTest, MissingPathIsAnError) {
+  const RunResult r = Check({"/nonexistent/policies"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.output, HasSubstr("/nonexistent/policies: cannot load"));
+}
+
+TEST(CheckCommandTest, UsageErrorsExitTwo) {
+  RunResult r = Check({});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("no PATH given"));
+  r = Check({"--strict", SourceDir() + "/deploy/examples/policies"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("unknown flag --strict"));
+  r = Check({"--quiet=maybe", "x.yaml"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = Check({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("--quiet"));
+}
+
+}  // namespace
+}  // namespace signalscaler
