@@ -7,7 +7,10 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
 #include "scaler/common/log.h"
@@ -16,6 +19,7 @@
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
 #include "scaler/server/policy_registry.h"
+#include "scaler/server/policy_reloader.h"
 #include "scaler/server/scaler_server.h"
 #include "sources/observer.h"
 #include "sources/push/push_source.h"
@@ -26,30 +30,15 @@ namespace {
 // How long unary calls in flight may finish once shutdown has begun.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
 
-LoadResult LoadConfigured(const std::string& dir) {
-  if (dir.empty())
-    return ParsePolicies(EmbeddedPolicies(), kEmbeddedPoliciesName);
-  return LoadPolicies(dir);
-}
-
-void LogLoadErrors(const LoadResult& r) {
-  for (const PolicyError& e : r.errors) {
-    LogError("policy rejected", {{"error", e.ToString()}});
+// Parses --namespaces: a comma-separated list of DNS-1123 names, or empty.
+absl::StatusOr<NamespaceSet> ParseNamespaces(absl::string_view text) {
+  NamespaceSet out;
+  for (absl::string_view ns : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    ns = absl::StripAsciiWhitespace(ns);
+    if (ns.empty()) continue;
+    out.insert(std::string(ns));
   }
-}
-
-// Reloads on SIGHUP: all or nothing for now (per-file reload is issue 4's).
-void Reload(const std::string& dir, PolicyRegistry& registry) {
-  LoadResult r = LoadConfigured(dir);
-  if (!r.errors.empty()) {
-    LogLoadErrors(r);
-    LogError("reload rejected; the previous policies keep serving",
-             {{"errors", absl::StrCat(r.errors.size())}});
-    return;
-  }
-  const size_t n = r.policies.size();
-  registry.Set(std::make_shared<PolicySnapshot>(std::move(r.policies)));
-  LogInfo("policies reloaded", {{"policies", absl::StrCat(n)}});
+  return out;
 }
 
 }  // namespace
@@ -68,6 +57,12 @@ int ServeCommand(int argc, char** argv) {
   flags.Add("policies", "",
             "directory (or file) of ScalingPolicy YAML documents; empty serves "
             "the embedded quickstart policies (push sources only)");
+  flags.Add("policy-reload-seconds", "5",
+            "how often the policies directory is re-read as a safety net "
+            "(changes are also seen at once through inotify, and on SIGHUP)");
+  flags.Add("namespaces", "",
+            "comma-separated namespaces whose policies may be served; empty "
+            "serves every namespace");
   flags.Add("log-level", "info", "debug, info, warn, error or off");
   flags.Add("log-format", "text", "text, or json for one JSON object a line");
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
@@ -109,17 +104,28 @@ int ServeCommand(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const std::string dir = flags.Get("policies");
-  LoadResult loaded = LoadConfigured(dir);
-  if (!loaded.errors.empty()) {
-    LogLoadErrors(loaded);
-    LogError("no policies served: fix the errors above",
-             {{"policies", dir.empty() ? kEmbeddedPoliciesName : dir}});
-    FlushLogs();
-    return 1;
+  absl::StatusOr<double> reload_seconds =
+      flags.GetDouble("policy-reload-seconds");
+  if (!reload_seconds.ok() || *reload_seconds < 0.1) {
+    std::fprintf(stderr,
+                 "signalscaler serve: --policy-reload-seconds must be a number "
+                 ">= 0.1\n");
+    return 2;
   }
-  LogInfo("policies loaded",
-          {{"source", dir.empty() ? kEmbeddedPoliciesName : dir},
-           {"policies", absl::StrCat(loaded.policies.size())}});
+  absl::StatusOr<NamespaceSet> namespaces =
+      ParseNamespaces(flags.Get("namespaces"));
+  if (!namespaces.ok()) {
+    std::fprintf(stderr, "signalscaler serve: --namespaces: %s\n",
+                 std::string(namespaces.status().message()).c_str());
+    return 2;
+  }
+  if (!dir.empty()) {
+    if (absl::Status s = ListPolicyFiles(dir).status(); !s.ok()) {
+      LogError("cannot serve", {{"error", std::string(s.message())}});
+      FlushLogs();
+      return 1;
+    }
+  }
 
   SystemClock clock;
   PolicyRegistry registry;
@@ -127,14 +133,38 @@ int ServeCommand(int argc, char** argv) {
   PushStore push;
   SourceObserver observer(push);
   Evaluator evaluator(registry, observer, board, clock);
-  registry.Set(std::make_shared<PolicySnapshot>(std::move(loaded.policies)));
-  ScalerServer server(ServerDeps{&registry, &board, &push, &evaluator, &clock});
+  std::unique_ptr<PolicyReloader> reloader;
+  if (dir.empty()) {
+    LoadResult embedded =
+        ParsePolicies(EmbeddedPolicies(), kEmbeddedPoliciesName);
+    for (const PolicyError& e : embedded.errors) {
+      LogError("embedded policy rejected", {{"error", e.ToString()}});
+    }
+    registry.Set(
+        std::make_shared<PolicySnapshot>(std::move(embedded.policies)));
+  } else {
+    reloader = std::make_unique<PolicyReloader>(dir, registry, *namespaces);
+    reloader->Reload();
+  }
+  LogInfo("policies loaded",
+          {{"source", dir.empty() ? kEmbeddedPoliciesName : dir},
+           {"policies", absl::StrCat(registry.Get()->policies().size())}});
+
+  ScalerServer server(
+      ServerDeps{&registry, &board, &push, &evaluator, &clock, reloader.get(),
+                 dir.empty() ? kEmbeddedPoliciesName : dir, &*namespaces});
   if (absl::Status s = server.Start(flags.Get("listen")); !s.ok()) {
     LogError("cannot start", {{"error", std::string(s.message())}});
     FlushLogs();
     return 1;
   }
+  // Health follows the policies: SERVING once at least one is in force.
+  registry.AddListener(
+      [&server](const PolicySnapshot&) { server.RefreshHealth(); });
   evaluator.Start();
+  if (reloader != nullptr) {
+    reloader->Start(absl::Seconds(*reload_seconds));
+  }
   LogInfo("serving", {{"listen", flags.Get("listen")},
                       {"port", absl::StrCat(server.port())}});
 
@@ -143,8 +173,10 @@ int ServeCommand(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      Reload(dir, registry);
-      server.RefreshHealth();
+      if (reloader != nullptr) {
+        LogInfo("SIGHUP: reloading policies");
+        reloader->Reload();
+      }
       continue;
     }
     if (stopper != nullptr) {
@@ -156,6 +188,7 @@ int ServeCommand(int argc, char** argv) {
             {{"signal", absl::StrCat(sig)}});
     stopper = std::make_unique<std::thread>([&] {
       server.Shutdown(kShutdownGrace);
+      if (reloader != nullptr) reloader->Stop();
       evaluator.Stop();
       LogInfo("stopped");
       FlushLogs();

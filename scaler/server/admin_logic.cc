@@ -143,4 +143,30 @@ absl::StatusOr<admin::v1::ExplainResponse> Explain(
   return resp;
 }
 
+admin::v1::PoliciesResponse ListPolicies(const PolicyReloader* reloader,
+                                         const std::string& source,
+                                         const PolicySnapshot& snap) {
+  admin::v1::PoliciesResponse resp;
+  resp.set_source(source);
+  if (reloader == nullptr) {
+    admin::v1::PolicyFile* f = resp.add_files();
+    f->set_path(source);
+    f->set_ok(true);
+    for (const LoadedPolicy& p : snap.policies()) {
+      f->add_policies(KeyOf(p.policy).ToString());
+    }
+    return resp;
+  }
+  for (const PolicyFileStatus& st : reloader->Status()) {
+    admin::v1::PolicyFile* f = resp.add_files();
+    f->set_path(st.file);
+    f->set_ok(st.ok);
+    for (const std::string& e : st.errors) f->add_errors(e);
+    for (const std::string& p : st.serving) f->add_policies(p);
+  }
+  resp.set_reloads(reloader->reloads());
+  resp.set_rejected_files(reloader->rejected());
+  return resp;
+}
+
 }  // namespace signalscaler

@@ -10,6 +10,7 @@
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
 #include "scaler/server/policy_registry.h"
+#include "scaler/server/policy_reloader.h"
 #include "sources/push/push_source.h"
 
 namespace signalscaler {
@@ -32,6 +33,12 @@ absl::StatusOr<admin::v1::PushResponse> RecordPush(
 absl::StatusOr<admin::v1::ExplainResponse> Explain(
     const admin::v1::ExplainRequest& req, const PolicySnapshot& snap,
     const DecisionBoard& board);
+
+// The policy files, their status and what each contributes. `reloader` may
+// be null (embedded policies): then every policy is listed under `source`.
+admin::v1::PoliciesResponse ListPolicies(const PolicyReloader* reloader,
+                                         const std::string& source,
+                                         const PolicySnapshot& snap);
 
 }  // namespace signalscaler
 

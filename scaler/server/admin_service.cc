@@ -37,6 +37,17 @@ class AdminService final : public admin::v1::Admin::CallbackService {
     return reactor;
   }
 
+  grpc::ServerUnaryReactor* Policies(
+      grpc::CallbackServerContext* ctx,
+      const admin::v1::PoliciesRequest* /*req*/,
+      admin::v1::PoliciesResponse* resp) override {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    *resp = ListPolicies(deps_.reloader, deps_.policies_source,
+                         *deps_.registry->Get());
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
  private:
   ServerDeps deps_;
 };

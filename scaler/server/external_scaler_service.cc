@@ -128,8 +128,8 @@ class ExternalScalerService final
                                      const ScaledObjectRef* ref,
                                      IsActiveResponse* resp) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    absl::StatusOr<bool> active =
-        IsActiveFor(*ref, *deps_.registry->Get(), *deps_.board);
+    absl::StatusOr<bool> active = IsActiveFor(*ref, *deps_.registry->Get(),
+                                              *deps_.board, deps_.namespaces);
     if (active.ok()) resp->set_result(*active);
     reactor->Finish(ToGrpcStatus(active.status()));
     return reactor;
@@ -140,7 +140,8 @@ class ExternalScalerService final
       GetMetricSpecResponse* resp) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const std::shared_ptr<const PolicySnapshot> snap = deps_.registry->Get();
-    absl::StatusOr<const LoadedPolicy*> p = ResolvePolicy(*ref, *snap);
+    absl::StatusOr<const LoadedPolicy*> p =
+        ResolvePolicy(*ref, *snap, deps_.namespaces);
     if (p.ok()) *resp = MetricSpecFor(**p);
     reactor->Finish(ToGrpcStatus(p.status()));
     return reactor;
@@ -150,8 +151,8 @@ class ExternalScalerService final
                                        const GetMetricsRequest* req,
                                        GetMetricsResponse* resp) override {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    absl::StatusOr<GetMetricsResponse> r =
-        MetricsFor(*req, *deps_.registry->Get(), *deps_.board);
+    absl::StatusOr<GetMetricsResponse> r = MetricsFor(
+        *req, *deps_.registry->Get(), *deps_.board, deps_.namespaces);
     if (r.ok()) *resp = *std::move(r);
     reactor->Finish(ToGrpcStatus(r.status()));
     return reactor;
@@ -162,7 +163,7 @@ class ExternalScalerService final
       const ScaledObjectRef* ref) override {
     auto* stream = new IsActiveStream(hub_, *deps_.board);
     absl::StatusOr<const LoadedPolicy*> p =
-        ResolvePolicy(*ref, *deps_.registry->Get());
+        ResolvePolicy(*ref, *deps_.registry->Get(), deps_.namespaces);
     if (!p.ok()) {
       stream->FinishWith(ToGrpcStatus(p.status()));
     } else if (stream->Register()) {
@@ -176,7 +177,7 @@ class ExternalScalerService final
       const ScaledObjectRef* ref) override {
     auto* stream = new MetricSpecStream(hub_, *deps_.registry);
     absl::StatusOr<const LoadedPolicy*> p =
-        ResolvePolicy(*ref, *deps_.registry->Get());
+        ResolvePolicy(*ref, *deps_.registry->Get(), deps_.namespaces);
     if (!p.ok()) {
       stream->FinishWith(ToGrpcStatus(p.status()));
     } else if (stream->Register()) {

@@ -26,11 +26,17 @@ bool Accepted(const std::string& key) {
 }  // namespace
 
 absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
-    const externalscaler::ScaledObjectRef& ref, const PolicySnapshot& snap) {
+    const externalscaler::ScaledObjectRef& ref, const PolicySnapshot& snap,
+    const NamespaceSet* served) {
   if (ref.namespace_().empty()) {
     return absl::InvalidArgumentError(
         "ScaledObjectRef.namespace is empty; the policy is looked up in the "
         "ScaledObject's namespace");
+  }
+  if (served != nullptr && !served->empty() &&
+      !served->contains(ref.namespace_())) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "namespace \"", ref.namespace_(), "\" is not served by this scaler"));
   }
   // Report unknown keys in a stable (sorted) order.
   std::vector<std::string> unknown;
@@ -75,9 +81,10 @@ externalscaler::GetMetricSpecResponse MetricSpecFor(
 
 absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
     const externalscaler::GetMetricsRequest& request,
-    const PolicySnapshot& snap, const DecisionBoard& board) {
+    const PolicySnapshot& snap, const DecisionBoard& board,
+    const NamespaceSet* served) {
   ASSIGN_OR_RETURN(const LoadedPolicy* p,
-                   ResolvePolicy(request.scaledobjectref(), snap));
+                   ResolvePolicy(request.scaledobjectref(), snap, served));
   const std::string name = MetricName(p->policy);
   if (!request.metricname().empty() && request.metricname() != name) {
     return absl::NotFoundError(absl::StrCat(
@@ -99,8 +106,9 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
 
 absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
                                  const PolicySnapshot& snap,
-                                 const DecisionBoard& board) {
-  ASSIGN_OR_RETURN(const LoadedPolicy* p, ResolvePolicy(ref, snap));
+                                 const DecisionBoard& board,
+                                 const NamespaceSet* served) {
+  ASSIGN_OR_RETURN(const LoadedPolicy* p, ResolvePolicy(ref, snap, served));
   ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d,
                    board.Get(KeyOf(p->policy)));
   return d->active();

@@ -10,6 +10,7 @@
 #include "proto/externalscaler.pb.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/policy_registry.h"
+#include "scaler/server/policy_reloader.h"
 
 namespace signalscaler {
 
@@ -19,9 +20,11 @@ inline constexpr char kPolicyKey[] = "policy";
 // The policy a ScaledObjectRef names, looked up in the ref's own namespace
 // only. INVALID_ARGUMENT for an empty namespace, a missing `policy` key or an
 // unknown metadata key (named, with the accepted keys); NOT_FOUND for a
-// policy not in that namespace (the message names nothing outside it).
+// policy not in that namespace (the message names nothing outside it);
+// PERMISSION_DENIED for a namespace outside `served` (when given, non-empty).
 absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
-    const externalscaler::ScaledObjectRef& ref, const PolicySnapshot& snap);
+    const externalscaler::ScaledObjectRef& ref, const PolicySnapshot& snap,
+    const NamespaceSet* served = nullptr);
 
 // One MetricSpec: the policy's stable metric name, target 1 (int and float).
 externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy);
@@ -31,12 +34,14 @@ externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy);
 // NOT_FOUND when metricName is set and is not this policy's.
 absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
     const externalscaler::GetMetricsRequest& request,
-    const PolicySnapshot& snap, const DecisionBoard& board);
+    const PolicySnapshot& snap, const DecisionBoard& board,
+    const NamespaceSet* served = nullptr);
 
 // decision > 0. UNAVAILABLE when there is no decision yet.
 absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
                                  const PolicySnapshot& snap,
-                                 const DecisionBoard& board);
+                                 const DecisionBoard& board,
+                                 const NamespaceSet* served = nullptr);
 
 }  // namespace signalscaler
 

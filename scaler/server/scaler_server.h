@@ -18,6 +18,7 @@
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
 #include "scaler/server/policy_registry.h"
+#include "scaler/server/policy_reloader.h"
 #include "sources/push/push_source.h"
 
 namespace signalscaler {
@@ -28,6 +29,12 @@ struct ServerDeps {
   PushStore* push;
   Evaluator* evaluator;
   const Clock* clock;
+  // Optional: the reloader whose file status the admin API reports.
+  const PolicyReloader* reloader = nullptr;
+  std::string policies_source;  // for the admin API: the --policies path
+  // Optional: the only namespaces served (KEDA calls from any other are
+  // PERMISSION_DENIED). Null or empty: every namespace.
+  const NamespaceSet* namespaces = nullptr;
 };
 
 // Start() once, Shutdown() once; thread-safe otherwise.

@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/externalscaler.grpc.pb.h"
+#include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
 
 namespace signalscaler::testing {
@@ -20,36 +21,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Starts `serve` with `extra` flags and waits for its port.
-struct Server {
-  std::unique_ptr<Subprocess> process;
-  int port = 0;
-  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
-};
-
-Server StartServe(const std::vector<std::string>& extra) {
-  Server s;
-  std::vector<std::string> argv = {SignalscalerBinary(), "serve",
-                                   "--listen=127.0.0.1:0", "--log-format=json"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  auto p = Subprocess::Start(argv, MakeTempDir() + "/serve.log");
-  EXPECT_TRUE(p.ok()) << p.status();
-  if (!p.ok()) return s;
-  s.process = *std::move(p);
-  std::optional<std::string> rest =
-      s.process->WaitForOutput("\"port\":\"", absl::Seconds(30));
-  EXPECT_TRUE(rest.has_value()) << s.process->Output();
-  if (rest.has_value()) {
-    EXPECT_TRUE(absl::SimpleAtoi(rest->substr(0, rest->find('"')), &s.port))
-        << *rest;
-  }
-  return s;
-}
-
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::trunc);
-  out << text;
-}
+using Server = ScalerProcess;
 
 TEST(BinaryTest, ServeHelpDocumentsEveryFlag) {
   RunResult r = RunCommand({SignalscalerBinary(), "serve", "--help"});
@@ -77,7 +49,7 @@ TEST(BinaryTest, UnknownFlagIsAUsageError) {
   EXPECT_THAT(r.output, HasSubstr("unknown command \"frobnicate\""));
 }
 
-TEST(BinaryTest, InvalidPolicyFileRefusesToStartNamingTheFile) {
+TEST(BinaryTest, InvalidPolicyFileIsRejectedAloneAndNamed) {
   const std::string dir = MakeTempDir();
   WriteFile(dir + "/broken.yaml", R"(apiVersion: signalscaler.io/v1
 kind: ScalingPolicy
@@ -91,11 +63,37 @@ spec:
     targetPerReplica: 5
     targetPerRepilca: 6
 )");
-  RunResult r = RunCommand({SignalscalerBinary(), "serve",
-                            "--listen=127.0.0.1:0", "--policies=" + dir});
+  WriteFile(dir + "/good.yaml", R"(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: good, namespace: demo}
+spec:
+  maxReplicas: 3
+  signals:
+  - {name: q, type: Total, source: {push: {}}, targetPerReplica: 5}
+)");
+  Server server = StartServe({"--policies=" + dir});
+  ASSERT_NE(server.port, 0);
+  EXPECT_THAT(server.process->Output(), HasSubstr("broken.yaml"));
+  EXPECT_THAT(server.process->Output(), HasSubstr("targetPerRepilca"));
+  auto push = [&](const std::string& policy) {
+    return RunCommand({SignalscalerBinary(), "push",
+                       "--address=" + server.address(), "--namespace=demo",
+                       "--policy=" + policy, "--signal=q", "--value=1"});
+  };
+  EXPECT_EQ(push("good").exit_code, 0);
+  RunResult broken = push("broken");
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_THAT(broken.output, HasSubstr("no policy \"broken\""));
+  server.process->Signal(SIGTERM);
+  EXPECT_EQ(server.process->Wait(absl::Seconds(20)), std::optional<int>(0));
+}
+
+TEST(BinaryTest, MissingPoliciesDirectoryRefusesToStart) {
+  RunResult r =
+      RunCommand({SignalscalerBinary(), "serve", "--listen=127.0.0.1:0",
+                  "--policies=/nonexistent/policies"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.output, HasSubstr("broken.yaml"));
-  EXPECT_THAT(r.output, HasSubstr("targetPerRepilca"));
+  EXPECT_THAT(r.output, HasSubstr("/nonexistent/policies"));
 }
 
 TEST(BinaryTest, QuickstartServePushExplainAndGracefulShutdown) {
@@ -168,7 +166,7 @@ spec:
   WriteFile(dir + "/worker.yaml", good + "  maxReplica: 5\n");
   server.process->Signal(SIGHUP);
   ASSERT_TRUE(
-      server.process->WaitForOutput("reload rejected", absl::Seconds(20)))
+      server.process->WaitForOutput("policy file rejected", absl::Seconds(20)))
       << server.process->Output();
   EXPECT_THAT(server.process->Output(), HasSubstr("worker.yaml"));
   EXPECT_EQ(push("worker").exit_code, 0);
@@ -182,8 +180,8 @@ spec:
       "targetPerReplica: 1}\n");
   WriteFile(dir + "/worker.yaml", good);
   server.process->Signal(SIGHUP);
-  ASSERT_TRUE(
-      server.process->WaitForOutput("policies reloaded", absl::Seconds(20)))
+  ASSERT_TRUE(server.process->WaitForOutput(
+      "policies in force\",\"policies\":\"2\"", absl::Seconds(20)))
       << server.process->Output();
   EXPECT_EQ(push("other").exit_code, 0);
 

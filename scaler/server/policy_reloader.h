@@ -1,0 +1,94 @@
+// Keeps the PolicyRegistry in step with a policies directory (a mounted
+// ConfigMap, a projected volume of several, or a plain directory): on a
+// change seen by inotify (kubelet's atomic swap of the `..data` symlink, an
+// edit, a new or removed file), every `period` as a safety net, and on
+// Reload() (SIGHUP).
+//
+// All or nothing per file: a file that fails to parse or validate (or whose
+// policies clash with another file's, or lie outside the served namespaces)
+// is rejected with its errors, and the policies it held before keep serving
+// unchanged. Other files' changes still apply.
+//
+//   PolicyReloader reloader(dir, registry, {});
+//   reloader.Reload();                 // initial load
+//   reloader.Start(absl::Seconds(5));  // watch
+#ifndef SIGNALSCALER_SCALER_SERVER_POLICY_RELOADER_H_
+#define SIGNALSCALER_SCALER_SERVER_POLICY_RELOADER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "scaler/policy/loader.h"
+#include "scaler/server/policy_registry.h"
+
+namespace signalscaler {
+
+// The policy namespaces a scaler serves; empty: every namespace.
+using NamespaceSet = absl::flat_hash_set<std::string>;
+
+struct PolicyFileStatus {
+  std::string file;
+  bool ok = true;                    // the file's latest content is in force
+  std::vector<std::string> errors;   // why it was rejected (ToString() each)
+  std::vector<std::string> serving;  // "ns/name" of the policies in force
+};
+
+struct ReloadReport {
+  bool changed = false;  // the served set changed
+  int rejected_files = 0;
+  std::vector<PolicyError> errors;  // of this reload
+};
+
+// Thread-safe; reloads are serialized.
+class PolicyReloader {
+ public:
+  PolicyReloader(std::string path, PolicyRegistry& registry,
+                 NamespaceSet namespaces);
+  ~PolicyReloader();
+
+  // Re-reads every file now and installs the result if it changed. Errors
+  // are logged when they first appear (not again while the file stays the
+  // same), and counted.
+  ReloadReport Reload();
+
+  // Watches the directory on a thread of its own, reloading on changes
+  // (debounced) and every `period`.
+  void Start(absl::Duration period);
+  void Stop();
+
+  std::vector<PolicyFileStatus> Status() const;
+  uint64_t reloads() const;
+  uint64_t rejected() const;  // file rejections since start
+
+ private:
+  struct FileState {
+    std::vector<LoadedPolicy> serving;  // last good
+    std::vector<std::string> errors;    // latest rejection, empty when ok
+  };
+  void Watch(absl::Duration period);
+  bool NamespaceServed(const std::string& ns) const;
+
+  const std::string path_;
+  PolicyRegistry& registry_;
+  const NamespaceSet namespaces_;
+
+  mutable std::mutex mu_;  // serializes Reload(); guards the fields below
+  std::map<std::string, FileState> files_;
+  std::string last_list_error_;
+  uint64_t reloads_ = 0;
+  uint64_t rejected_ = 0;
+
+  std::unique_ptr<std::thread> thread_;
+  int wake_pipe_[2] = {-1, -1};
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_SERVER_POLICY_RELOADER_H_
