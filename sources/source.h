@@ -3,8 +3,9 @@
 // its own threads, never from a KEDA call. `push` is not a Source: its values
 // arrive through the admin API (sources/push/).
 //
-//   absl::StatusOr<std::unique_ptr<Source>> s = MakeSource(spec.source(), clock);
-//   absl::StatusOr<Reading> r = (*s)->Read(clock.Now() + absl::Seconds(2));
+//   absl::StatusOr<std::unique_ptr<Source>> s = MakeSource(spec.source(),
+//   clock); absl::StatusOr<Reading> r = (*s)->Read(clock.Now() +
+//   absl::Seconds(2));
 #ifndef SIGNALSCALER_SOURCES_SOURCE_H_
 #define SIGNALSCALER_SOURCES_SOURCE_H_
 
