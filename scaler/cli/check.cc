@@ -108,7 +108,8 @@ int CheckCommand(int argc, char** argv) {
                 "as `serve --policies` loads them, plus duplicate policy names "
                 "across all the paths. Prints every error, one a line as "
                 "FILE:LINE: policy NS/NAME: FIELD: MESSAGE, then a summary. "
-                "Exit 0 when valid, 1 on any error, 2 on a usage error.");
+                "Exit 0 when valid, 1 on any error, 2 on a usage error.\n\n"
+                "usage: signalscaler check [--quiet] PATH...");
   flags.Add("quiet", "false",
             "print the errors only, no summary (a bare --quiet means true)");
   // FlagSet flags all take a value: a bare --quiet (or -q) is rewritten.
@@ -126,7 +127,6 @@ int CheckCommand(int argc, char** argv) {
   }
   if (flags.help_requested()) {
     std::fputs(flags.Usage().c_str(), stdout);
-    std::fputs("\nusage: signalscaler check [--quiet] PATH...\n", stdout);
     return 0;
   }
   const std::string quiet = flags.Get("quiet");
