@@ -150,9 +150,16 @@ int ServeCommand(int argc, char** argv) {
           {{"source", dir.empty() ? kEmbeddedPoliciesName : dir},
            {"policies", absl::StrCat(registry.Get()->policies().size())}});
 
-  ScalerServer server(
-      ServerDeps{&registry, &board, &push, &evaluator, &clock, reloader.get(),
-                 dir.empty() ? kEmbeddedPoliciesName : dir, &*namespaces});
+  ServerDeps deps;
+  deps.registry = &registry;
+  deps.board = &board;
+  deps.push = &push;
+  deps.evaluator = &evaluator;
+  deps.clock = &clock;
+  deps.reloader = reloader.get();
+  deps.policies_source = dir.empty() ? kEmbeddedPoliciesName : dir;
+  deps.namespaces = &*namespaces;
+  ScalerServer server(deps);
   if (absl::Status s = server.Start(flags.Get("listen")); !s.ok()) {
     LogError("cannot start", {{"error", std::string(s.message())}});
     FlushLogs();

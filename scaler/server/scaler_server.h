@@ -24,11 +24,11 @@
 namespace signalscaler {
 
 struct ServerDeps {
-  PolicyRegistry* registry;
-  DecisionBoard* board;
-  PushStore* push;
-  Evaluator* evaluator;
-  const Clock* clock;
+  PolicyRegistry* registry = nullptr;
+  DecisionBoard* board = nullptr;
+  PushStore* push = nullptr;
+  Evaluator* evaluator = nullptr;
+  const Clock* clock = nullptr;
   // Optional: the reloader whose file status the admin API reports.
   const PolicyReloader* reloader = nullptr;
   std::string policies_source;  // for the admin API: the --policies path

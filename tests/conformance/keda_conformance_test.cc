@@ -83,8 +83,13 @@ class KedaConformanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     registry_.Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(true)));
-    server_ = std::make_unique<ScalerServer>(
-        ServerDeps{&registry_, &board_, &push_, &evaluator_, &clock_});
+    ServerDeps deps;
+    deps.registry = &registry_;
+    deps.board = &board_;
+    deps.push = &push_;
+    deps.evaluator = &evaluator_;
+    deps.clock = &clock_;
+    server_ = std::make_unique<ScalerServer>(deps);
     ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
                                    grpc::InsecureChannelCredentials());
@@ -466,7 +471,13 @@ TEST(HealthBeforePolicies, NotServingUntilPoliciesAreLoaded) {
   PushStore push;
   SourceObserver observer(push);
   Evaluator evaluator(registry, observer, board, clock);
-  ScalerServer server(ServerDeps{&registry, &board, &push, &evaluator, &clock});
+  ServerDeps deps;
+  deps.registry = &registry;
+  deps.board = &board;
+  deps.push = &push;
+  deps.evaluator = &evaluator;
+  deps.clock = &clock;
+  ScalerServer server(deps);
   ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
   auto health = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
