@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "sources/push/push_source.h"
+#include "sources/sampler.h"
 
 namespace signalscaler {
 
@@ -29,9 +30,10 @@ Observation SourceObserver::Observe(const PolicyKey& policy,
     obs.reading = push_.Get(policy, signal);
     return obs;
   }
+  if (sampler_ != nullptr) return sampler_->Get(source);
   obs.error = absl::UnimplementedError(
       absl::StrCat("source kind \"", SourceKindName(source),
-                   "\" is not sampled by this build yet; the signal holds"));
+                   "\" is not sampled by this scaler; the signal holds"));
   return obs;
 }
 

@@ -17,6 +17,7 @@ inline constexpr char kReplicasSignal[] = "spec.replicas";
 inline constexpr char kReadyReplicasSignal[] = "spec.readyReplicas";
 
 class PushStore;
+class Sampler;
 
 // Thread-safe in every implementation.
 class Observer {
@@ -27,16 +28,19 @@ class Observer {
                               const v1::Source& source) const = 0;
 };
 
-// Push sources from a PushStore; every other kind reports UNIMPLEMENTED
-// until its sampler exists (the signal then holds, visibly).
+// Push sources from a PushStore, every other kind from the Sampler's cache
+// (without a sampler they report UNIMPLEMENTED, and the signal holds).
 class SourceObserver final : public Observer {
  public:
-  explicit SourceObserver(const PushStore& push) : push_(push) {}
+  explicit SourceObserver(const PushStore& push,
+                          const Sampler* sampler = nullptr)
+      : push_(push), sampler_(sampler) {}
   Observation Observe(const PolicyKey& policy, const std::string& signal,
                       const v1::Source& source) const override;
 
  private:
   const PushStore& push_;
+  const Sampler* sampler_;
 };
 
 // The source kind's YAML name: "push", "prometheus", "redis", "scrape".

@@ -1,0 +1,299 @@
+#include "sources/sampler.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/text_format.h"
+#include "scaler/common/log.h"
+#include "scaler/policy/defaults.h"
+
+namespace signalscaler {
+namespace {
+
+// The sources a policy samples: its signals' and its replicas sources.
+std::vector<const v1::Source*> SampledSources(const v1::PolicySpec& spec) {
+  std::vector<const v1::Source*> out;
+  for (const v1::Signal& s : spec.signals()) out.push_back(&s.source());
+  if (spec.has_replicas()) out.push_back(&spec.replicas());
+  if (spec.has_ready_replicas()) out.push_back(&spec.ready_replicas());
+  return out;
+}
+
+}  // namespace
+
+std::string SampleKey(const v1::Source& source) {
+  if (source.kind_case() == v1::Source::KIND_NOT_SET || source.has_push()) {
+    return "";
+  }
+  v1::Source key = source;
+  key.clear_interval_seconds();
+  // Text format prints map entries sorted: equal specs, equal keys.
+  std::string text;
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  printer.PrintToString(key, &text);
+  return text;
+}
+
+Sampler::Sampler(SourceFactory factory, const Clock& clock,
+                 SamplerOptions options)
+    : factory_(std::move(factory)),
+      clock_(clock),
+      options_(options),
+      rng_(options.seed) {}
+
+Sampler::~Sampler() {
+  Stop();
+  // Destroy the sources (and their notifier threads) before the rest.
+  std::map<std::string, Entry> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries.swap(entries_);
+  }
+}
+
+absl::Duration Sampler::Jittered(absl::Duration interval) {
+  std::uniform_real_distribution<double> u(-options_.jitter, options_.jitter);
+  return interval * (1.0 + u(rng_));
+}
+
+void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
+  struct Want {
+    v1::Source spec;
+    absl::Duration interval = absl::InfiniteDuration();
+    std::set<PolicyKey> users;
+  };
+  std::map<std::string, Want> wanted;
+  for (const LoadedPolicy& p : policies) {
+    const v1::PolicySpec& spec = p.policy.spec();
+    const PolicyKey user{p.policy.metadata().namespace_(),
+                         p.policy.metadata().name()};
+    for (const v1::Source* source : SampledSources(spec)) {
+      const std::string key = SampleKey(*source);
+      if (key.empty()) continue;
+      Want& w = wanted[key];
+      w.spec = *source;
+      w.interval = std::min(w.interval, SourceInterval(spec, *source));
+      w.users.insert(user);
+    }
+  }
+
+  // Sources are created and destroyed outside the lock (they may resolve
+  // names or stop threads).
+  std::vector<std::string> to_create;
+  std::vector<std::shared_ptr<Source>> to_destroy;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (wanted.count(it->first) == 0) {
+        to_destroy.push_back(std::move(it->second.source));
+        it = entries_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    const absl::Time now = clock_.Now();
+    for (auto& [key, w] : wanted) {
+      auto it = entries_.find(key);
+      if (it == entries_.end()) {
+        to_create.push_back(key);
+        continue;
+      }
+      Entry& e = it->second;
+      if (w.interval < e.interval)
+        e.next_due = std::min(e.next_due, now + w.interval);
+      e.interval = w.interval;
+      e.users.assign(w.users.begin(), w.users.end());
+    }
+  }
+  to_destroy.clear();
+
+  for (const std::string& key : to_create) {
+    const Want& w = wanted[key];
+    Entry e;
+    e.interval = w.interval;
+    e.users.assign(w.users.begin(), w.users.end());
+    absl::StatusOr<std::unique_ptr<Source>> s = factory_(w.spec);
+    if (s.ok()) {
+      e.source = std::shared_ptr<Source>(std::move(*s));
+      absl::Status sub = e.source->Subscribe([this, key] {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = entries_.find(key);
+        if (it == entries_.end()) return;
+        it->second.notified = true;
+        it->second.next_due = clock_.Now();
+        cv_.notify_all();
+      });
+      if (!sub.ok() && sub.code() != absl::StatusCode::kUnimplemented) {
+        LogWarn("source notifications unavailable; polling only",
+                {{"source", e.source->Describe()},
+                 {"error", std::string(sub.message())}});
+      }
+    } else {
+      e.create_error = s.status();
+      LogError("cannot create source", {{"error", s.status().ToString()}});
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    e.next_due = clock_.Now() + e.interval * u(rng_);  // spread first polls
+    entries_[key] = std::move(e);
+  }
+  cv_.notify_all();
+}
+
+Observation Sampler::Get(const v1::Source& source) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(SampleKey(source));
+  if (it == entries_.end()) {
+    return Observation{std::nullopt,
+                       absl::NotFoundError("this source is not sampled")};
+  }
+  if (!it->second.create_error.ok()) {
+    return Observation{std::nullopt, it->second.create_error};
+  }
+  return it->second.last;
+}
+
+void Sampler::SetOnNotified(
+    std::function<void(const std::vector<PolicyKey>&)> f) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_notified_ = std::move(f);
+}
+
+void Sampler::ReadOne(const std::string& key) {
+  std::shared_ptr<Source> source;
+  absl::Duration interval;
+  bool notified = false;  // this read answers a notification
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    source = it->second.source;
+    interval = it->second.interval;
+    notified = it->second.notified;
+    it->second.notified = false;
+  }
+  const absl::Time start = clock_.Now();
+  absl::StatusOr<Reading> r =
+      source->Read(start + std::min(interval, options_.max_read_time));
+  std::vector<PolicyKey> notify;
+  std::function<void(const std::vector<PolicyKey>&)> on_notified;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++reads_;
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    Entry& e = it->second;
+    const absl::Status before = e.last.error;
+    if (r.ok()) {
+      e.last.reading = *r;
+      e.last.error = absl::OkStatus();
+    } else {
+      e.last.error = r.status();
+    }
+    // Log transitions only: a failing source logs once, not every poll.
+    if (!r.ok() && r.status() != before) {
+      LogWarn(
+          "source read failed; its signals hold",
+          {{"source", source->Describe()}, {"error", r.status().ToString()}});
+    } else if (r.ok() && !before.ok()) {
+      LogInfo("source recovered", {{"source", source->Describe()}});
+    }
+    e.in_flight = false;
+    e.next_due = start + Jittered(e.interval);
+    // A notification that arrived during this read asks for another one.
+    if (e.notified) e.next_due = clock_.Now();
+    if (notified) {
+      notify = e.users;
+      on_notified = on_notified_;
+    }
+  }
+  cv_.notify_all();
+  if (!notify.empty() && on_notified) on_notified(notify);
+}
+
+void Sampler::Schedule() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    const absl::Time now = clock_.Now();
+    absl::Time next = now + absl::Seconds(1);
+    for (auto& [key, e] : entries_) {
+      if (e.in_flight || e.source == nullptr) continue;
+      if (e.next_due <= now) {
+        e.in_flight = true;
+        queue_.push_back(key);
+      } else {
+        next = std::min(next, e.next_due);
+      }
+    }
+    if (!queue_.empty()) work_cv_.notify_all();
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(next - now));
+  }
+}
+
+void Sampler::Work() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    const std::string key = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    ReadOne(key);
+    lock.lock();
+  }
+}
+
+void Sampler::Start() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!threads_.empty()) return;
+  stopping_ = false;
+  threads_.emplace_back([this] { Schedule(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    threads_.emplace_back([this] { Work(); });
+  }
+}
+
+void Sampler::Stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    threads.swap(threads_);
+  }
+  cv_.notify_all();
+  work_cv_.notify_all();
+  for (std::thread& t : threads) t.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.clear();
+  for (auto& [key, e] : entries_) e.in_flight = false;
+}
+
+void Sampler::PollDue() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const absl::Time now = clock_.Now();
+    for (auto& [key, e] : entries_) {
+      if (!e.in_flight && e.source != nullptr && e.next_due <= now) {
+        e.in_flight = true;
+        due.push_back(key);
+      }
+    }
+  }
+  for (const std::string& key : due) ReadOne(key);
+}
+
+size_t Sampler::queries() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
+uint64_t Sampler::reads() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reads_;
+}
+
+}  // namespace signalscaler
