@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "sources/http/http_text.h"
 
 namespace signalscaler {
 
@@ -64,18 +65,6 @@ class HttpClient {
   HttpClientOptions options_;
   std::unique_ptr<Impl> impl_;
 };
-
-// `url` without userinfo, query string and fragment: safe for messages.
-// "http://u:p@host:9090/api?q=secret#f" -> "http://host:9090/api".
-std::string RedactUrl(absl::string_view url);
-
-// Percent-encodes everything but RFC 3986 unreserved characters, for a query
-// parameter's value.
-std::string UrlEncode(absl::string_view text);
-
-// At most `max_chars` characters of `body` for an error message, on one line
-// with control and non-ASCII bytes replaced, "..." appended when cut.
-std::string BodyExcerpt(absl::string_view body, size_t max_chars = 200);
 
 }  // namespace signalscaler
 

@@ -7,7 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "sources/http/http_client.h"
+#include "sources/http/http_text.h"
 
 namespace signalscaler {
 namespace {

@@ -21,26 +21,10 @@
 #include "scaler/engine/clock.h"
 #include "scaler/engine/decision.h"
 #include "sources/http/http_client.h"
+#include "sources/http/prometheus_response.h"
 #include "sources/source.h"
 
 namespace signalscaler {
-
-// Parses the body of an instant query's answer. Pure, total (never throws or
-// crashes on any input; a fuzz target holds it to that).
-//   - `status` must be "success", else the server's errorType and error are
-//     in the message (timeout -> DEADLINE_EXCEEDED, unavailable and canceled
-//     -> UNAVAILABLE, others INVALID_ARGUMENT).
-//   - resultType `vector`: exactly one series gives its value and sample
-//     timestamp; zero series gives 0 at `now` if `ignore_null_values`, else
-//     NOT_FOUND; several are INVALID_ARGUMENT naming the count.
-//   - resultType `scalar`: its value and timestamp.
-//   - NaN, +-Inf, a non-numeric value, a histogram sample, another
-//     resultType: INVALID_ARGUMENT.
-//   - not JSON, or JSON without the API's shape: INVALID_ARGUMENT
-//     "not a Prometheus API response".
-absl::StatusOr<Reading> ParsePrometheusResponse(absl::string_view body,
-                                                bool ignore_null_values,
-                                                absl::Time now);
 
 // Thread-compatible (see Source).
 class PrometheusSource final : public Source {
