@@ -21,8 +21,10 @@
 #include "scaler/server/policy_registry.h"
 #include "scaler/server/policy_reloader.h"
 #include "scaler/server/scaler_server.h"
+#include "sources/factory.h"
 #include "sources/observer.h"
 #include "sources/push/push_source.h"
+#include "sources/sampler.h"
 
 namespace signalscaler {
 namespace {
@@ -131,8 +133,21 @@ int ServeCommand(int argc, char** argv) {
   PolicyRegistry registry;
   DecisionBoard board;
   PushStore push;
-  SourceObserver observer(push);
+  Sampler sampler(
+      [&clock](const v1::Source& source) { return MakeSource(source, clock); },
+      clock, SamplerOptions());
+  SourceObserver observer(push, &sampler);
   Evaluator evaluator(registry, observer, board, clock);
+  // The sampled queries follow the policies in force.
+  registry.AddListener([&sampler](const PolicySnapshot& snap) {
+    sampler.Update(snap.policies());
+  });
+  // A source notification (a first item on an empty queue) re-evaluates the
+  // policies using it at once, so an open StreamIsActive learns without
+  // waiting for a tick.
+  sampler.SetOnNotified([&evaluator](const std::vector<PolicyKey>& keys) {
+    for (const PolicyKey& key : keys) evaluator.EvaluateNow(key).IgnoreError();
+  });
   std::unique_ptr<PolicyReloader> reloader;
   if (dir.empty()) {
     LoadResult embedded =
@@ -168,6 +183,7 @@ int ServeCommand(int argc, char** argv) {
   // Health follows the policies: SERVING once at least one is in force.
   registry.AddListener(
       [&server](const PolicySnapshot&) { server.RefreshHealth(); });
+  sampler.Start();
   evaluator.Start();
   if (reloader != nullptr) {
     reloader->Start(absl::Seconds(*reload_seconds));
@@ -197,6 +213,7 @@ int ServeCommand(int argc, char** argv) {
       server.Shutdown(kShutdownGrace);
       if (reloader != nullptr) reloader->Stop();
       evaluator.Stop();
+      sampler.Stop();
       LogInfo("stopped");
       FlushLogs();
       std::fflush(nullptr);
