@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "scaler/common/log.h"
+#include "scaler/common/metrics.h"
 #include "scaler/policy/defaults.h"
+#include "sources/observer.h"
 
 namespace signalscaler {
 namespace {
@@ -35,6 +37,15 @@ std::string SampleKey(const v1::Source& source) {
   printer.SetSingleLineMode(true);
   printer.PrintToString(key, &text);
   return text;
+}
+
+std::string QueryId(const std::string& key) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across processes
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return absl::StrCat(absl::Hex(h >> 32, absl::kZeroPad8));
 }
 
 Sampler::Sampler(SourceFactory factory, const Clock& clock,
@@ -88,6 +99,7 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       if (wanted.count(it->first) == 0) {
+        Metrics::Get().ForgetSourceQuery(it->second.kind, it->second.query_id);
         to_destroy.push_back(std::move(it->second.source));
         it = entries_.erase(it);
       } else {
@@ -114,6 +126,8 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
     const Want& w = wanted[key];
     Entry e;
     e.interval = w.interval;
+    e.kind = SourceKindName(w.spec);
+    e.query_id = QueryId(key);
     e.users.assign(w.users.begin(), w.users.end());
     absl::StatusOr<std::unique_ptr<Source>> s = factory_(w.spec);
     if (s.ok()) {
@@ -186,6 +200,9 @@ void Sampler::ReadOne(const std::string& key) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
     Entry& e = it->second;
+    const absl::Time end = clock_.Now();
+    Metrics::Get().RecordSourceRead(e.kind, e.query_id, r.status(), end - start,
+                                    end);
     const absl::Status before = e.last.error;
     if (r.ok()) {
       e.last.reading = *r;

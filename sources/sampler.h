@@ -59,6 +59,8 @@ struct SamplerOptions {
 // The coalescing key of a source spec: equal for the same query whatever
 // its interval. Push sources are not sampled (empty key).
 std::string SampleKey(const v1::Source& source);
+// A short, stable id of a key for metric labels (never the query text).
+std::string QueryId(const std::string& key);
 
 // Thread-safe.
 class Sampler {
@@ -99,6 +101,8 @@ class Sampler {
     bool notified = false;
     Observation last;
     std::vector<PolicyKey> users;
+    std::string kind;      // for metrics: "prometheus", "redis", "scrape"
+    std::string query_id;  // for metrics: a stable short hash of the key
   };
   void Schedule();
   void Work();

@@ -14,6 +14,7 @@
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
 #include "scaler/common/log.h"
+#include "scaler/common/metrics.h"
 #include "scaler/engine/clock.h"
 #include "scaler/policy/loader.h"
 #include "scaler/server/decision_board.h"
@@ -56,6 +57,9 @@ int ServeCommand(int argc, char** argv) {
   flags.Add("listen", "0.0.0.0:9090",
             "HOST:PORT of the gRPC server (ExternalScaler, admin, health); "
             "port 0 picks a free port, printed at startup");
+  flags.Add("metrics-listen", "0.0.0.0:9091",
+            "HOST:PORT of the Prometheus metrics endpoint (GET /metrics); "
+            "empty disables it");
   flags.Add("policies", "",
             "directory (or file) of ScalingPolicy YAML documents; empty serves "
             "the embedded quickstart policies (push sources only)");
@@ -184,11 +188,19 @@ int ServeCommand(int argc, char** argv) {
   registry.AddListener(
       [&server](const PolicySnapshot&) { server.RefreshHealth(); });
   sampler.Start();
+  if (const std::string m = flags.Get("metrics-listen"); !m.empty()) {
+    if (absl::Status s = Metrics::Get().Serve(m); !s.ok()) {
+      LogError("cannot start", {{"error", std::string(s.message())}});
+      FlushLogs();
+      return 1;
+    }
+  }
   evaluator.Start();
   if (reloader != nullptr) {
     reloader->Start(absl::Seconds(*reload_seconds));
   }
   LogInfo("serving", {{"listen", flags.Get("listen")},
+                      {"metrics_port", absl::StrCat(Metrics::Get().port())},
                       {"port", absl::StrCat(server.port())}});
 
   std::unique_ptr<std::thread> stopper;

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "scaler/common/log.h"
+#include "scaler/common/metrics.h"
 #include "scaler/engine/engine.h"
 #include "scaler/policy/defaults.h"
 
@@ -47,7 +48,25 @@ void Evaluator::EvaluateLocked(const LoadedPolicy& loaded, PolicyState& st,
                              {"reason", std::string(d.status().message())}});
     return;
   }
-  if (!before.has_value() || *before != d->replicas) {
+  std::vector<Metrics::SignalSample> samples;
+  for (const SignalExplanation& s : d->signals) {
+    Metrics::SignalSample m;
+    m.name = s.name;
+    m.has_value = s.value.has_value();
+    m.value = s.value.value_or(0);
+    m.proposal = s.proposal;
+    samples.push_back(std::move(m));
+  }
+  std::vector<std::string> change_reasons;
+  const bool changed = !before.has_value() || *before != d->replicas;
+  if (changed && before.has_value()) {
+    for (const Reason& r : d->reasons) {
+      change_reasons.push_back(ReasonCodeName(r.code));
+    }
+  }
+  Metrics::Get().RecordDecision(key.ns, key.name, d->replicas, d->current,
+                                samples, change_reasons);
+  if (changed) {
     LogInfo("decision changed",
             {{"policy", key.ToString()},
              {"from", before ? absl::StrCat(*before) : "none"},
@@ -75,8 +94,11 @@ void Evaluator::EvaluateDue() {
     }
     if (now >= st.next_due) EvaluateLocked(loaded, st, now);
   }
-  absl::erase_if(states_,
-                 [&](const auto& kv) { return !live.contains(kv.first); });
+  absl::erase_if(states_, [&](const auto& kv) {
+    if (live.contains(kv.first)) return false;
+    Metrics::Get().ForgetPolicy(kv.first.ns, kv.first.name);
+    return true;
+  });
   board_.RetainOnly(live);
 }
 

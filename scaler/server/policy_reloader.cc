@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "scaler/common/log.h"
+#include "scaler/common/metrics.h"
 
 namespace signalscaler {
 namespace {
@@ -118,6 +119,7 @@ ReloadReport PolicyReloader::Reload() {
           prev == files_.end() || prev->second.errors != st.errors;
       if (new_errors) {
         ++rejected_;
+        Metrics::Get().RecordFileRejected();
         for (const PolicyError& e : errors) {
           LogError("policy file rejected; its previous policies keep serving",
                    {{"file", file}, {"error", e.ToString()}});
@@ -139,6 +141,8 @@ ReloadReport PolicyReloader::Reload() {
     all.insert(all.end(), st.serving.begin(), st.serving.end());
   }
   auto snapshot = std::make_shared<PolicySnapshot>(std::move(all));
+  Metrics::Get().RecordReload(report.rejected_files);
+  Metrics::Get().SetPoliciesLoaded(snapshot->policies().size());
   if (!SamePolicies(snapshot->policies(), registry_.Get()->policies())) {
     report.changed = true;
     LogInfo("policies in force",

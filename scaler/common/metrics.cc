@@ -1,0 +1,232 @@
+#include "scaler/common/metrics.h"
+
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/counter.h"
+#include "prometheus/exposer.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
+
+namespace signalscaler {
+
+struct Metrics::Impl {
+  std::shared_ptr<prometheus::Registry> registry =
+      std::make_shared<prometheus::Registry>();
+  std::unique_ptr<prometheus::Exposer> exposer;
+  int port = 0;
+
+  prometheus::Family<prometheus::Counter>& reloads =
+      prometheus::BuildCounter()
+          .Name("signalscaler_policy_reloads_total")
+          .Help("Policy reloads, by whether every file was accepted")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& rejections =
+      prometheus::BuildCounter()
+          .Name("signalscaler_policy_file_rejections_total")
+          .Help(
+              "Policy file versions rejected (the previous policies kept "
+              "serving)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& loaded =
+      prometheus::BuildGauge()
+          .Name("signalscaler_policies_loaded")
+          .Help("Policies in force")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& source_latency =
+      prometheus::BuildHistogram()
+          .Name("signalscaler_source_query_duration_seconds")
+          .Help("Latency of source queries (sampler reads), by source kind")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& source_errors =
+      prometheus::BuildCounter()
+          .Name("signalscaler_source_query_errors_total")
+          .Help("Failed source queries, by kind, query id and status code")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& source_success =
+      prometheus::BuildGauge()
+          .Name("signalscaler_source_last_success_timestamp_seconds")
+          .Help("Unix time of the last successful read of a source query")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& decision =
+      prometheus::BuildGauge()
+          .Name("signalscaler_decision_replicas")
+          .Help("The replica count decided for a policy (what KEDA reads)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& current =
+      prometheus::BuildGauge()
+          .Name("signalscaler_current_replicas")
+          .Help("The replica count a decision started from")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& signal_value =
+      prometheus::BuildGauge()
+          .Name("signalscaler_signal_value")
+          .Help("A signal's last reading")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& signal_proposal =
+      prometheus::BuildGauge()
+          .Name("signalscaler_signal_proposal")
+          .Help("A signal's proposed replica count")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& changes =
+      prometheus::BuildCounter()
+          .Name("signalscaler_decision_changes_total")
+          .Help("Decisions that changed the replica count, by reason")
+          .Register(*registry);
+
+  std::mutex mu;  // guards the bookkeeping below (families are thread-safe)
+  // Every labelled series a policy or a query owns, to drop them together.
+  std::multimap<std::string, std::pair<prometheus::Family<prometheus::Gauge>*,
+                                       prometheus::Gauge*>>
+      gauges;
+  std::multimap<std::string, std::pair<prometheus::Family<prometheus::Counter>*,
+                                       prometheus::Counter*>>
+      counters;
+
+  prometheus::Gauge& OwnedGauge(const std::string& owner,
+                                prometheus::Family<prometheus::Gauge>& f,
+                                const prometheus::Labels& labels) {
+    prometheus::Gauge& g = f.Add(labels);
+    std::lock_guard<std::mutex> lock(mu);
+    auto range = gauges.equal_range(owner);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second.second == &g) return g;
+    }
+    gauges.emplace(owner, std::make_pair(&f, &g));
+    return g;
+  }
+  prometheus::Counter& OwnedCounter(const std::string& owner,
+                                    prometheus::Family<prometheus::Counter>& f,
+                                    const prometheus::Labels& labels) {
+    prometheus::Counter& c = f.Add(labels);
+    std::lock_guard<std::mutex> lock(mu);
+    auto range = counters.equal_range(owner);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second.second == &c) return c;
+    }
+    counters.emplace(owner, std::make_pair(&f, &c));
+    return c;
+  }
+  void Forget(const std::string& owner) {
+    std::lock_guard<std::mutex> lock(mu);
+    auto g = gauges.equal_range(owner);
+    for (auto it = g.first; it != g.second; ++it) {
+      it->second.first->Remove(it->second.second);
+    }
+    gauges.erase(owner);
+    auto c = counters.equal_range(owner);
+    for (auto it = c.first; it != c.second; ++it) {
+      it->second.first->Remove(it->second.second);
+    }
+    counters.erase(owner);
+  }
+};
+
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::~Metrics() = default;
+
+Metrics& Metrics::Get() {
+  static Metrics* metrics = new Metrics();  // never destroyed: used at exit
+  return *metrics;
+}
+
+absl::Status Metrics::Serve(const std::string& listen) {
+  try {
+    impl_->exposer = std::make_unique<prometheus::Exposer>(listen, 2);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
+  }
+  impl_->exposer->RegisterCollectable(impl_->registry);
+  const std::vector<int> ports = impl_->exposer->GetListeningPorts();
+  impl_->port = ports.empty() ? 0 : ports.front();
+  return absl::OkStatus();
+}
+
+int Metrics::port() const { return impl_->port; }
+
+std::string Metrics::Text() const {
+  prometheus::TextSerializer serializer;
+  std::ostringstream out;
+  serializer.Serialize(out, impl_->registry->Collect());
+  return out.str();
+}
+
+void Metrics::RecordReload(int rejected_files) {
+  impl_->reloads.Add({{"result", rejected_files == 0 ? "ok" : "rejected"}})
+      .Increment();
+}
+
+void Metrics::RecordFileRejected() { impl_->rejections.Add({}).Increment(); }
+
+void Metrics::SetPoliciesLoaded(size_t n) {
+  impl_->loaded.Add({}).Set(static_cast<double>(n));
+}
+
+void Metrics::RecordSourceRead(absl::string_view kind,
+                               absl::string_view query_id,
+                               const absl::Status& status,
+                               absl::Duration latency, absl::Time now) {
+  const std::string k(kind);
+  const std::string q(query_id);
+  const std::string owner = absl::StrCat("query/", q);
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  impl_->source_latency.Add({{"kind", k}}, kBuckets)
+      .Observe(absl::ToDoubleSeconds(latency));
+  if (status.ok()) {
+    impl_->OwnedGauge(owner, impl_->source_success, {{"kind", k}, {"query", q}})
+        .Set(absl::ToDoubleSeconds(now - absl::UnixEpoch()));
+  } else {
+    impl_
+        ->OwnedCounter(owner, impl_->source_errors,
+                       {{"kind", k},
+                        {"query", q},
+                        {"code", absl::StatusCodeToString(status.code())}})
+        .Increment();
+  }
+}
+
+void Metrics::ForgetSourceQuery(absl::string_view kind,
+                                absl::string_view query_id) {
+  (void)kind;
+  impl_->Forget(absl::StrCat("query/", query_id));
+}
+
+void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
+                             int64_t replicas, int64_t current,
+                             const std::vector<SignalSample>& signals,
+                             const std::vector<std::string>& change_reasons) {
+  const std::string owner = absl::StrCat("policy/", ns, "/", policy);
+  const prometheus::Labels labels = {{"namespace", ns}, {"policy", policy}};
+  impl_->OwnedGauge(owner, impl_->decision, labels)
+      .Set(static_cast<double>(replicas));
+  impl_->OwnedGauge(owner, impl_->current, labels)
+      .Set(static_cast<double>(current));
+  for (const SignalSample& s : signals) {
+    prometheus::Labels sl = labels;
+    sl["signal"] = s.name;
+    if (s.has_value) {
+      impl_->OwnedGauge(owner, impl_->signal_value, sl).Set(s.value);
+    }
+    impl_->OwnedGauge(owner, impl_->signal_proposal, sl)
+        .Set(static_cast<double>(s.proposal));
+  }
+  for (const std::string& reason : change_reasons) {
+    prometheus::Labels rl = labels;
+    rl["reason"] = reason;
+    impl_->OwnedCounter(owner, impl_->changes, rl).Increment();
+  }
+}
+
+void Metrics::ForgetPolicy(const std::string& ns, const std::string& policy) {
+  impl_->Forget(absl::StrCat("policy/", ns, "/", policy));
+}
+
+}  // namespace signalscaler

@@ -1,0 +1,75 @@
+// signalscaler's Prometheus metrics, behind a small facade so that
+// prometheus-cpp's headers are compiled once (metrics.cc). Labels are bounded:
+// namespace, policy, signal, source kind and query id, reason and status
+// codes; never a raw query text.
+//
+//   Metrics& m = Metrics::Get();
+//   m.RecordSourceRead("prometheus", query_id, absl::OkStatus(), latency, now);
+//   absl::Status s = m.Serve("0.0.0.0:9091");  // GET /metrics
+#ifndef SIGNALSCALER_SCALER_COMMON_METRICS_H_
+#define SIGNALSCALER_SCALER_COMMON_METRICS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace signalscaler {
+
+// Thread-safe. One per process (Get()); tests may create their own.
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+  static Metrics& Get();
+
+  // Serves GET /metrics on `listen` (HOST:PORT, port 0 picks one).
+  absl::Status Serve(const std::string& listen);
+  int port() const;  // 0 when not serving
+  // The text exposition of every metric (what /metrics answers).
+  std::string Text() const;
+
+  // signalscaler_policy_reloads_total{result}: "ok" per reload, and
+  // signalscaler_policy_file_rejections_total per rejected file version.
+  void RecordReload(int rejected_files);
+  void RecordFileRejected();
+  // signalscaler_policies_loaded.
+  void SetPoliciesLoaded(size_t n);
+
+  // Per source query: signalscaler_source_query_duration_seconds{kind},
+  // signalscaler_source_query_errors_total{kind,query,code},
+  // signalscaler_source_last_success_timestamp_seconds{kind,query}.
+  void RecordSourceRead(absl::string_view kind, absl::string_view query_id,
+                        const absl::Status& status, absl::Duration latency,
+                        absl::Time now);
+  void ForgetSourceQuery(absl::string_view kind, absl::string_view query_id);
+
+  // Per policy: signalscaler_decision_replicas{namespace,policy},
+  // signalscaler_current_replicas, signalscaler_signal_value and
+  // signalscaler_signal_proposal{namespace,policy,signal},
+  // signalscaler_decision_changes_total{namespace,policy,reason}.
+  struct SignalSample {
+    std::string name;
+    bool has_value = false;
+    double value = 0;
+    int64_t proposal = 0;
+  };
+  void RecordDecision(const std::string& ns, const std::string& policy,
+                      int64_t replicas, int64_t current,
+                      const std::vector<SignalSample>& signals,
+                      const std::vector<std::string>& change_reasons);
+  // Drops every series of a policy no longer served.
+  void ForgetPolicy(const std::string& ns, const std::string& policy);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_COMMON_METRICS_H_
