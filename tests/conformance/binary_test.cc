@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "proto/externalscaler.grpc.pb.h"
+#include "sources/http/http_client.h"
 #include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
 
@@ -112,6 +113,19 @@ TEST(BinaryTest, QuickstartServePushExplainAndGracefulShutdown) {
   ASSERT_EQ(explain.exit_code, 0) << explain.output;
   EXPECT_THAT(explain.output, HasSubstr("\"replicas\": \"3\""));
   EXPECT_THAT(explain.output, HasSubstr("\"winner\": \"active_requests\""));
+
+  // The same decision in Prometheus metrics.
+  ASSERT_NE(server.metrics_port, 0);
+  HttpClient http{HttpClientOptions()};
+  absl::StatusOr<std::string> metrics = http.Get(
+      absl::StrCat("http://127.0.0.1:", server.metrics_port, "/metrics"),
+      absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(*metrics, HasSubstr("signalscaler_decision_replicas{namespace="
+                                  "\"demo\",policy=\"parlant-agent\"} 3"));
+  EXPECT_THAT(*metrics, HasSubstr("signalscaler_signal_value{namespace=\"demo"
+                                  "\",policy=\"parlant-agent\",signal="
+                                  "\"active_requests\"} 45"));
 
   explain = RunCommand(
       {SignalscalerBinary(), "explain", "--address=" + server.address()});

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/externalscaler.grpc.pb.h"
+#include "sources/http/http_client.h"
 #include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
 
@@ -210,6 +211,16 @@ TEST_F(ReloadTest, KubeletSwapGoodBrokenFixedWhileKedaPolls) {
   EXPECT_THAT(policies.files(0).policies(),
               ::testing::ElementsAre("jobs/worker"));
   EXPECT_GE(policies.rejected_files(), 1u);
+  // ...and counted in the metrics.
+  ASSERT_NE(server_.metrics_port, 0);
+  absl::StatusOr<std::string> metrics =
+      HttpClient(HttpClientOptions())
+          .Get(absl::StrCat("http://127.0.0.1:", server_.metrics_port,
+                            "/metrics"),
+               absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(*metrics,
+              HasSubstr("signalscaler_policy_file_rejections_total 1"));
 
   // Fixed: 2 per replica -> ceil(25 / 2) = 13.
   volume_->Publish(Policy("    targetPerReplica: 2"));

@@ -29,6 +29,12 @@ ScalerProcess StartServe(const std::vector<std::string>& extra) {
       absl::SimpleAtoi(rest->substr(0, rest->find('"')), &port)) {
     s.port = port;
   }
+  std::optional<std::string> metrics =
+      s.process->WaitForOutput("\"metrics_port\":\"", absl::Seconds(1));
+  if (metrics.has_value() &&
+      absl::SimpleAtoi(metrics->substr(0, metrics->find('"')), &port)) {
+    s.metrics_port = port;
+  }
   return s;
 }
 

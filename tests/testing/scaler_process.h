@@ -16,7 +16,8 @@ namespace signalscaler::testing {
 
 struct ScalerProcess {
   std::unique_ptr<Subprocess> process;
-  int port = 0;  // 0 when it did not start
+  int port = 0;          // 0 when it did not start
+  int metrics_port = 0;  // of GET /metrics
   std::string address() const;
 };
 
