@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "scaler/common/log.h"
@@ -67,7 +68,10 @@ ReloadReport PolicyReloader::Reload() {
     }
     PolicyError e;
     e.file = path_;
-    e.message = error;
+    // The message starts with the path; the error names it once.
+    e.message = absl::StartsWith(error, path_ + ": ")
+                    ? error.substr(path_.size() + 2)
+                    : error;
     report.errors.push_back(std::move(e));
     return report;
   }

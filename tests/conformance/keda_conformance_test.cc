@@ -464,6 +464,29 @@ TEST_F(KedaConformanceTest, ReflectionListsTheServices) {
   EXPECT_TRUE(stream->Finish().ok());
 }
 
+TEST_F(KedaConformanceTest, NamespaceOutsideServedSetIsPermissionDenied) {
+  // A scaler started with --namespaces=demo answers no other namespace.
+  server_->Shutdown(absl::Seconds(1));
+  NamespaceSet served = {"demo"};
+  ServerDeps deps;
+  deps.registry = &registry_;
+  deps.board = &board_;
+  deps.push = &push_;
+  deps.evaluator = &evaluator_;
+  deps.clock = &clock_;
+  deps.namespaces = &served;
+  server_ = std::make_unique<ScalerServer>(deps);
+  ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
+  scaler_ = externalscaler::ExternalScaler::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                          grpc::InsecureChannelCredentials()));
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(Ref("secret-ns", "hidden"), spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"secret-ns\" is not served"));
+  EXPECT_TRUE(GetMetricSpec(Ref("demo", "parlant-agent"), spec).ok());
+}
+
 TEST(HealthBeforePolicies, NotServingUntilPoliciesAreLoaded) {
   ManualClock clock;
   PolicyRegistry registry;
