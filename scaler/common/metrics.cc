@@ -64,6 +64,18 @@ struct Metrics::Impl {
           .Name("signalscaler_current_replicas")
           .Help("The replica count a decision started from")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& max_replicas =
+      prometheus::BuildGauge()
+          .Name("signalscaler_policy_max_replicas")
+          .Help("A policy's effective maximum: maxReplicas and every limit")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& signal_held =
+      prometheus::BuildGauge()
+          .Name("signalscaler_signal_held")
+          .Help(
+              "1 while a signal holds the current count (missing, stale or "
+              "failed reading)")
+          .Register(*registry);
   prometheus::Family<prometheus::Gauge>& signal_value =
       prometheus::BuildGauge()
           .Name("signalscaler_signal_value")
@@ -201,6 +213,7 @@ void Metrics::ForgetSourceQuery(absl::string_view kind,
 
 void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              int64_t replicas, int64_t current,
+                             int64_t max_replicas,
                              const std::vector<SignalSample>& signals,
                              const std::vector<std::string>& change_reasons) {
   const std::string owner = absl::StrCat("policy/", ns, "/", policy);
@@ -209,6 +222,8 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
       .Set(static_cast<double>(replicas));
   impl_->OwnedGauge(owner, impl_->current, labels)
       .Set(static_cast<double>(current));
+  impl_->OwnedGauge(owner, impl_->max_replicas, labels)
+      .Set(static_cast<double>(max_replicas));
   for (const SignalSample& s : signals) {
     prometheus::Labels sl = labels;
     sl["signal"] = s.name;
@@ -217,6 +232,7 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
     }
     impl_->OwnedGauge(owner, impl_->signal_proposal, sl)
         .Set(static_cast<double>(s.proposal));
+    impl_->OwnedGauge(owner, impl_->signal_held, sl).Set(s.held ? 1 : 0);
   }
   for (const std::string& reason : change_reasons) {
     prometheus::Labels rl = labels;

@@ -52,14 +52,18 @@ class Metrics {
   // signalscaler_current_replicas, signalscaler_signal_value and
   // signalscaler_signal_proposal{namespace,policy,signal},
   // signalscaler_decision_changes_total{namespace,policy,reason}.
+  // signalscaler_policy_max_replicas{namespace,policy}: the effective max
+  // (maxReplicas and every limit), and signalscaler_signal_held{...,signal}:
+  // 1 while a signal holds (missing, stale or failed reading), else 0.
   struct SignalSample {
     std::string name;
     bool has_value = false;
     double value = 0;
     int64_t proposal = 0;
+    bool held = false;
   };
   void RecordDecision(const std::string& ns, const std::string& policy,
-                      int64_t replicas, int64_t current,
+                      int64_t replicas, int64_t current, int64_t max_replicas,
                       const std::vector<SignalSample>& signals,
                       const std::vector<std::string>& change_reasons);
   // Drops every series of a policy no longer served.

@@ -89,9 +89,10 @@ struct Reason {
 std::string RenderReason(const Reason& reason);
 
 struct Decision {
-  int64_t replicas = 0;  // the answer given to KEDA
-  int64_t current = 0;   // the count the decision started from
-  int64_t desired = 0;   // after combination and bounds, before windows
+  int64_t replicas = 0;      // the answer given to KEDA
+  int64_t current = 0;       // the count the decision started from
+  int64_t desired = 0;       // after combination and bounds, before windows
+  int64_t max_replicas = 0;  // the effective max: maxReplicas and limits
   absl::Time time;
   std::string winner;  // the signal whose proposal was the max
   std::vector<SignalExplanation> signals;

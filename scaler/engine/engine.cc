@@ -62,6 +62,7 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
   std::vector<Reason>& reasons = d.reasons;
   const auto num = [](int64_t x) { return static_cast<double>(x); };
   const Bounds bounds = engine_internal::ComputeBounds(spec);
+  d.max_replicas = bounds.upper;
 
   // `current`: the replicas source, else the last decision, else unknown.
   std::optional<int64_t> current;

@@ -55,6 +55,7 @@ void Evaluator::EvaluateLocked(const LoadedPolicy& loaded, PolicyState& st,
     m.has_value = s.value.has_value();
     m.value = s.value.value_or(0);
     m.proposal = s.proposal;
+    m.held = s.state != SignalState::kOk;
     samples.push_back(std::move(m));
   }
   std::vector<std::string> change_reasons;
@@ -65,7 +66,7 @@ void Evaluator::EvaluateLocked(const LoadedPolicy& loaded, PolicyState& st,
     }
   }
   Metrics::Get().RecordDecision(key.ns, key.name, d->replicas, d->current,
-                                samples, change_reasons);
+                                d->max_replicas, samples, change_reasons);
   if (changed) {
     LogInfo("decision changed",
             {{"policy", key.ToString()},
