@@ -30,8 +30,8 @@
 namespace signalscaler {
 namespace {
 
-// How long unary calls in flight may finish once shutdown has begun.
-constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+// How long unary calls in flight may finish once the drain is over.
+constexpr absl::Duration kShutdownGrace = absl::Seconds(2);
 
 // Parses --namespaces: a comma-separated list of DNS-1123 names, or empty.
 absl::StatusOr<NamespaceSet> ParseNamespaces(absl::string_view text) {
@@ -69,6 +69,10 @@ int ServeCommand(int argc, char** argv) {
   flags.Add("namespaces", "",
             "comma-separated namespaces whose policies may be served; empty "
             "serves every namespace");
+  flags.Add("drain-seconds", "10",
+            "on SIGTERM, how long readiness reports NOT_SERVING while every "
+            "call is still answered, before streams end with OK and the "
+            "process exits (keep terminationGracePeriodSeconds longer)");
   flags.Add("log-level", "info", "debug, info, warn, error or off");
   flags.Add("log-format", "text", "text, or json for one JSON object a line");
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
@@ -116,6 +120,12 @@ int ServeCommand(int argc, char** argv) {
     std::fprintf(stderr,
                  "signalscaler serve: --policy-reload-seconds must be a number "
                  ">= 0.1\n");
+    return 2;
+  }
+  absl::StatusOr<double> drain_seconds = flags.GetDouble("drain-seconds");
+  if (!drain_seconds.ok() || *drain_seconds < 0) {
+    std::fprintf(stderr,
+                 "signalscaler serve: --drain-seconds must be a number >= 0\n");
     return 2;
   }
   absl::StatusOr<NamespaceSet> namespaces =
@@ -219,9 +229,15 @@ int ServeCommand(int argc, char** argv) {
       FlushLogs();
       std::_Exit(0);
     }
-    LogInfo("termination signal: shutting down",
-            {{"signal", absl::StrCat(sig)}});
-    stopper = std::make_unique<std::thread>([&] {
+    LogInfo("termination signal: draining",
+            {{"signal", absl::StrCat(sig)},
+             {"drain_seconds", absl::StrCat(*drain_seconds)}});
+    const absl::Duration drain = absl::Seconds(*drain_seconds);
+    stopper = std::make_unique<std::thread>([&, drain] {
+      // Readiness first, so Kubernetes takes the pod out of the Service
+      // while every call is still answered; then streams end with OK.
+      server.StartDrain();
+      absl::SleepFor(drain);
       server.Shutdown(kShutdownGrace);
       if (reloader != nullptr) reloader->Stop();
       evaluator.Stop();

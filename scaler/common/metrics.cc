@@ -92,6 +92,22 @@ struct Metrics::Impl {
           .Help("Decisions that changed the replica count, by reason")
           .Register(*registry);
 
+  prometheus::Family<prometheus::Counter>& rpc_calls =
+      prometheus::BuildCounter()
+          .Name("signalscaler_grpc_calls_total")
+          .Help("gRPC calls answered, by method and status code")
+          .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& rpc_latency =
+      prometheus::BuildHistogram()
+          .Name("signalscaler_grpc_call_duration_seconds")
+          .Help("Time to answer a gRPC call (streams: their whole life)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& open_streams =
+      prometheus::BuildGauge()
+          .Name("signalscaler_open_streams")
+          .Help("Open StreamIsActive / StreamMetricSpec calls")
+          .Register(*registry);
+
   std::mutex mu;  // guards the bookkeeping below (families are thread-safe)
   // Every labelled series a policy or a query owns, to drop them together.
   std::multimap<std::string, std::pair<prometheus::Family<prometheus::Gauge>*,
@@ -239,6 +255,25 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
     rl["reason"] = reason;
     impl_->OwnedCounter(owner, impl_->changes, rl).Increment();
   }
+}
+
+void Metrics::RecordRpc(absl::string_view method, int code,
+                        absl::Duration latency) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
+  const std::string m(method);
+  impl_->rpc_calls
+      .Add({{"method", m},
+            {"code",
+             absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}})
+      .Increment();
+  impl_->rpc_latency.Add({{"method", m}}, kBuckets)
+      .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::SetOpenStreams(absl::string_view method, size_t n) {
+  impl_->open_streams.Add({{"method", std::string(method)}})
+      .Set(static_cast<double>(n));
 }
 
 void Metrics::ForgetPolicy(const std::string& ns, const std::string& policy) {

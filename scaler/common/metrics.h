@@ -66,6 +66,12 @@ class Metrics {
                       int64_t replicas, int64_t current, int64_t max_replicas,
                       const std::vector<SignalSample>& signals,
                       const std::vector<std::string>& change_reasons);
+  // signalscaler_grpc_calls_total{method,code} and
+  // signalscaler_grpc_call_duration_seconds{method}; streams count when they
+  // end. signalscaler_open_streams{method}: StreamIsActive / StreamMetricSpec.
+  void RecordRpc(absl::string_view method, int code, absl::Duration latency);
+  void SetOpenStreams(absl::string_view method, size_t n);
+
   // Drops every series of a policy no longer served.
   void ForgetPolicy(const std::string& ns, const std::string& policy);
 

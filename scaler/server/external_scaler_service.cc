@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "proto/externalscaler.grpc.pb.h"
+#include "scaler/common/metrics.h"
 #include "scaler/server/internal/stream_hub.h"
 #include "scaler/server/keda_logic.h"
 
@@ -26,8 +27,8 @@ using externalscaler::ScaledObjectRef;
 // cooldown).
 class IsActiveStream final : public StreamWriter<IsActiveResponse> {
  public:
-  IsActiveStream(StreamHub& hub, DecisionBoard& board)
-      : StreamWriter(hub), board_(board) {}
+  IsActiveStream(StreamHub& hub, DecisionBoard& board, const char* method)
+      : StreamWriter(hub, method), board_(board) {}
 
   void Begin(const PolicyKey& key) {
     key_ = key;
@@ -75,8 +76,8 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
 // NOT_FOUND if the policy is removed.
 class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
  public:
-  MetricSpecStream(StreamHub& hub, PolicyRegistry& registry)
-      : StreamWriter(hub), registry_(registry) {}
+  MetricSpecStream(StreamHub& hub, PolicyRegistry& registry, const char* method)
+      : StreamWriter(hub, method), registry_(registry) {}
 
   void Begin(const PolicyKey& key) {
     key_ = key;
@@ -127,41 +128,44 @@ class ExternalScalerService final
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
                                      const ScaledObjectRef* ref,
                                      IsActiveResponse* resp) override {
+    const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     absl::StatusOr<bool> active = IsActiveFor(*ref, *deps_.registry->Get(),
                                               *deps_.board, deps_.namespaces);
     if (active.ok()) resp->set_result(*active);
-    reactor->Finish(ToGrpcStatus(active.status()));
+    Finish(reactor, "IsActive", active.status(), start);
     return reactor;
   }
 
   grpc::ServerUnaryReactor* GetMetricSpec(
       grpc::CallbackServerContext* ctx, const ScaledObjectRef* ref,
       GetMetricSpecResponse* resp) override {
+    const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const std::shared_ptr<const PolicySnapshot> snap = deps_.registry->Get();
     absl::StatusOr<const LoadedPolicy*> p =
         ResolvePolicy(*ref, *snap, deps_.namespaces);
     if (p.ok()) *resp = MetricSpecFor(**p);
-    reactor->Finish(ToGrpcStatus(p.status()));
+    Finish(reactor, "GetMetricSpec", p.status(), start);
     return reactor;
   }
 
   grpc::ServerUnaryReactor* GetMetrics(grpc::CallbackServerContext* ctx,
                                        const GetMetricsRequest* req,
                                        GetMetricsResponse* resp) override {
+    const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     absl::StatusOr<GetMetricsResponse> r = MetricsFor(
         *req, *deps_.registry->Get(), *deps_.board, deps_.namespaces);
     if (r.ok()) *resp = *std::move(r);
-    reactor->Finish(ToGrpcStatus(r.status()));
+    Finish(reactor, "GetMetrics", r.status(), start);
     return reactor;
   }
 
   grpc::ServerWriteReactor<IsActiveResponse>* StreamIsActive(
       grpc::CallbackServerContext* /*ctx*/,
       const ScaledObjectRef* ref) override {
-    auto* stream = new IsActiveStream(hub_, *deps_.board);
+    auto* stream = new IsActiveStream(hub_, *deps_.board, "StreamIsActive");
     absl::StatusOr<const LoadedPolicy*> p =
         ResolvePolicy(*ref, *deps_.registry->Get(), deps_.namespaces);
     if (!p.ok()) {
@@ -175,7 +179,8 @@ class ExternalScalerService final
   grpc::ServerWriteReactor<GetMetricSpecResponse>* StreamMetricSpec(
       grpc::CallbackServerContext* /*ctx*/,
       const ScaledObjectRef* ref) override {
-    auto* stream = new MetricSpecStream(hub_, *deps_.registry);
+    auto* stream =
+        new MetricSpecStream(hub_, *deps_.registry, "StreamMetricSpec");
     absl::StatusOr<const LoadedPolicy*> p =
         ResolvePolicy(*ref, *deps_.registry->Get(), deps_.namespaces);
     if (!p.ok()) {
@@ -187,6 +192,13 @@ class ExternalScalerService final
   }
 
  private:
+  static void Finish(grpc::ServerUnaryReactor* reactor, const char* method,
+                     const absl::Status& status, absl::Time start) {
+    Metrics::Get().RecordRpc(method, static_cast<int>(status.code()),
+                             absl::Now() - start);
+    reactor->Finish(ToGrpcStatus(status));
+  }
+
   ServerDeps deps_;
   StreamHub& hub_;
 };

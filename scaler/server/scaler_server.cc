@@ -18,9 +18,14 @@
 
 namespace signalscaler {
 
-// The service names health checking answers for (besides "", the server).
-constexpr const char* kServiceNames[] = {"externalscaler.ExternalScaler",
-                                         "signalscaler.admin.v1.Admin"};
+// Health checking (grpc.health.v1), for Kubernetes' native gRPC probes:
+// - liveness, service "" or "liveness": the process alone, SERVING until
+//   shutdown; never NOT_SERVING because Prometheus or Redis is down.
+// - readiness, these names: policies in force and not draining.
+constexpr const char* kLivenessServices[] = {"", "liveness"};
+constexpr const char* kReadinessServices[] = {"readiness",
+                                              "externalscaler.ExternalScaler",
+                                              "signalscaler.admin.v1.Admin"};
 
 struct ScalerServer::Impl {
   ServerDeps deps;
@@ -30,15 +35,19 @@ struct ScalerServer::Impl {
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   std::mutex mu;
+  bool draining ABSL_GUARDED_BY(mu) = false;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 
-  void SetHealth(bool serving) {
+  void SetHealth(bool alive, bool ready) {
     if (server == nullptr) return;
     grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
     if (health == nullptr) return;
-    health->SetServingStatus(serving);  // every service, "" included
-    for (const char* name : kServiceNames)
-      health->SetServingStatus(name, serving);
+    for (const char* name : kLivenessServices) {
+      health->SetServingStatus(name, alive);
+    }
+    for (const char* name : kReadinessServices) {
+      health->SetServingStatus(name, ready);
+    }
   }
 };
 
@@ -76,7 +85,17 @@ int ScalerServer::port() const { return impl_->port; }
 void ScalerServer::RefreshHealth() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->shut_down) return;
-  impl_->SetHealth(impl_->deps.registry->loaded());
+  impl_->SetHealth(
+      /*alive=*/true,
+      /*ready=*/!impl_->draining && impl_->deps.registry->loaded());
+}
+
+void ScalerServer::StartDrain() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->draining = true;
+  }
+  RefreshHealth();
 }
 
 size_t ScalerServer::open_streams() const { return impl_->hub.size(); }
@@ -86,7 +105,7 @@ void ScalerServer::Shutdown(absl::Duration grace) {
     std::lock_guard<std::mutex> lock(impl_->mu);
     if (impl_->shut_down || impl_->server == nullptr) return;
     impl_->shut_down = true;
-    impl_->SetHealth(false);
+    impl_->SetHealth(false, false);
   }
   const size_t streams = impl_->hub.size();
   impl_->hub.FinishAll();

@@ -47,8 +47,14 @@ class ScalerServer {
   // Health reports SERVING once the registry holds policies.
   absl::Status Start(const std::string& listen);
   int port() const;
-  // Updates health from the registry (SERVING iff policies are loaded).
+  // Updates health: liveness ("", "liveness") SERVING while running;
+  // readiness ("readiness", "externalscaler.ExternalScaler",
+  // "signalscaler.admin.v1.Admin") SERVING iff policies are in force and the
+  // server is not draining.
   void RefreshHealth();
+  // Readiness goes NOT_SERVING; every call is still answered (streams stay
+  // open) until Shutdown().
+  void StartDrain();
 
   // Reports NOT_SERVING, ends every open stream with status OK (so KEDA
   // reconnects after 2 s, not 60 s), then stops, cancelling unary calls

@@ -421,7 +421,8 @@ TEST_F(KedaConformanceTest, StalePushedValueHoldsAndExplainSaysSo) {
 TEST_F(KedaConformanceTest, HealthIsServingForEveryService) {
   auto health = grpc::health::v1::Health::NewStub(channel_);
   for (const char* service :
-       {"", "externalscaler.ExternalScaler", "signalscaler.admin.v1.Admin"}) {
+       {"", "liveness", "readiness", "externalscaler.ExternalScaler",
+        "signalscaler.admin.v1.Admin"}) {
     grpc::health::v1::HealthCheckRequest req;
     req.set_service(service);
     grpc::health::v1::HealthCheckResponse resp;
@@ -487,7 +488,7 @@ TEST_F(KedaConformanceTest, NamespaceOutsideServedSetIsPermissionDenied) {
   EXPECT_TRUE(GetMetricSpec(Ref("demo", "parlant-agent"), spec).ok());
 }
 
-TEST(HealthBeforePolicies, NotServingUntilPoliciesAreLoaded) {
+TEST(HealthBeforePolicies, ReadyOnlyWithPoliciesAndNotDraining) {
   ManualClock clock;
   PolicyRegistry registry;
   DecisionBoard board;
@@ -505,18 +506,29 @@ TEST(HealthBeforePolicies, NotServingUntilPoliciesAreLoaded) {
   auto health = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
                           grpc::InsecureChannelCredentials()));
-  auto check = [&] {
+  auto check = [&](const std::string& service) {
     grpc::health::v1::HealthCheckRequest req;
+    req.set_service(service);
     grpc::health::v1::HealthCheckResponse resp;
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    EXPECT_TRUE(health->Check(&ctx, req, &resp).ok());
+    EXPECT_TRUE(health->Check(&ctx, req, &resp).ok()) << service;
     return resp.status();
   };
-  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  using HC = grpc::health::v1::HealthCheckResponse;
+  // Liveness is the process alone; readiness needs policies in force.
+  EXPECT_EQ(check(""), HC::SERVING);
+  EXPECT_EQ(check("liveness"), HC::SERVING);
+  EXPECT_EQ(check("readiness"), HC::NOT_SERVING);
+  EXPECT_EQ(check("externalscaler.ExternalScaler"), HC::NOT_SERVING);
   registry.Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(false)));
   server.RefreshHealth();
-  EXPECT_EQ(check(), grpc::health::v1::HealthCheckResponse::SERVING);
+  EXPECT_EQ(check("readiness"), HC::SERVING);
+  EXPECT_EQ(check("externalscaler.ExternalScaler"), HC::SERVING);
+  // Draining: not ready, still alive, every call still answered.
+  server.StartDrain();
+  EXPECT_EQ(check("readiness"), HC::NOT_SERVING);
+  EXPECT_EQ(check(""), HC::SERVING);
   server.Shutdown(absl::Seconds(1));
 }
 

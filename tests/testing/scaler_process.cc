@@ -15,8 +15,9 @@ std::string ScalerProcess::address() const {
 ScalerProcess StartServe(const std::vector<std::string>& extra) {
   ScalerProcess s;
   std::vector<std::string> argv = {
-      SignalscalerBinary(), "serve", "--listen=127.0.0.1:0",
-      "--metrics-listen=127.0.0.1:0", "--log-format=json"};
+      SignalscalerBinary(),   "serve",
+      "--listen=127.0.0.1:0", "--metrics-listen=127.0.0.1:0",
+      "--drain-seconds=0",    "--log-format=json"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   absl::StatusOr<std::unique_ptr<Subprocess>> p =
       Subprocess::Start(argv, MakeTempDir() + "/serve.log");

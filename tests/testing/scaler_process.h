@@ -21,7 +21,8 @@ struct ScalerProcess {
   std::string address() const;
 };
 
-// Starts `serve --listen=127.0.0.1:0 --log-format=json` plus `extra`, and
+// Starts `serve --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0
+// --drain-seconds=0 --log-format=json` plus `extra` (a later flag wins), and
 // waits (up to 30 s) for the port it logs.
 ScalerProcess StartServe(const std::vector<std::string>& extra);
 

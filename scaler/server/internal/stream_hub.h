@@ -8,12 +8,15 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <string>
 
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/server_callback.h"
+#include "scaler/common/metrics.h"
 
 namespace signalscaler::internal {
 
@@ -21,16 +24,19 @@ namespace signalscaler::internal {
 class StreamHub {
  public:
   // Registers a stream; false when shutting down (the stream must then end).
-  bool Add(std::function<void()> finish_ok, uint64_t& id) {
+  bool Add(const char* method, std::function<void()> finish_ok, uint64_t& id) {
     std::lock_guard<std::mutex> lock(mu_);
     if (closing_) return false;
     id = next_id_++;
     finishers_[id] = std::move(finish_ok);
+    Metrics::Get().SetOpenStreams(method, ++open_[method]);
     return true;
   }
-  void Remove(uint64_t id) {
+  void Remove(const char* method, uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
-    finishers_.erase(id);
+    if (finishers_.erase(id) > 0) {
+      Metrics::Get().SetOpenStreams(method, --open_[method]);
+    }
   }
   void FinishAll() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -47,6 +53,7 @@ class StreamHub {
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::function<void()>> finishers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, size_t> open_ ABSL_GUARDED_BY(mu_);  // by method
 };
 
 // A server-streaming reactor that writes messages one at a time from a
@@ -61,8 +68,11 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
     StreamWriter* stream ABSL_GUARDED_BY(mu) = nullptr;
   };
 
-  explicit StreamWriter(StreamHub& hub)
-      : hub_(hub), handle_(std::make_shared<Handle>()) {
+  StreamWriter(StreamHub& hub, const char* method)
+      : hub_(hub),
+        method_(method),
+        start_(absl::Now()),
+        handle_(std::make_shared<Handle>()) {
     std::lock_guard<std::mutex> lock(handle_->mu);
     handle_->stream = this;
   }
@@ -72,6 +82,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   bool Register() {
     std::shared_ptr<Handle> h = handle_;
     const bool ok = hub_.Add(
+        method_,
         [h] {
           std::lock_guard<std::mutex> lock(h->mu);
           if (h->stream != nullptr) h->stream->FinishWith(grpc::Status::OK);
@@ -125,7 +136,8 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
       std::lock_guard<std::mutex> lock(handle_->mu);
       handle_->stream = nullptr;
     }
-    if (hub_id_ != 0) hub_.Remove(hub_id_);
+    if (hub_id_ != 0) hub_.Remove(method_, hub_id_);
+    Metrics::Get().RecordRpc(method_, finish_code_, absl::Now() - start_);
     Unsubscribe();
     delete this;
   }
@@ -142,11 +154,15 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   void FinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    finish_code_ = static_cast<int>(finish_status_.error_code());
     queue_.clear();
     this->Finish(finish_status_);
   }
 
   StreamHub& hub_;
+  const char* method_;
+  const absl::Time start_;
+  int finish_code_ = 0;  // read in OnDone, after the last reaction
   uint64_t hub_id_ = 0;
   std::shared_ptr<Handle> handle_;
   std::mutex mu_;

@@ -1,0 +1,194 @@
+// Operations through the real binary: SIGTERM drains (readiness off first,
+// every call still answered, streams end with OK, exit 0 within the drain
+// plus 2 s), and liveness does not depend on the data sources.
+#include <signal.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "health.grpc.pb.h"
+#include "proto/admin.grpc.pb.h"
+#include "proto/externalscaler.grpc.pb.h"
+#include "tests/testing/scaler_process.h"
+#include "tests/testing/subprocess.h"
+
+namespace signalscaler::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using HC = grpc::health::v1::HealthCheckResponse;
+
+externalscaler::ScaledObjectRef Ref() {
+  externalscaler::ScaledObjectRef ref;
+  ref.set_name("agent");
+  ref.set_namespace_("demo");
+  (*ref.mutable_scalermetadata())["policy"] = "parlant-agent";
+  return ref;
+}
+
+HC::ServingStatus Health(grpc::health::v1::Health::Stub& stub,
+                         const std::string& service) {
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  if (!stub.Check(&ctx, req, &resp).ok()) return HC::UNKNOWN;
+  return resp.status();
+}
+
+TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
+  constexpr int kDrainSeconds = 2;
+  ScalerProcess server =
+      StartServe({absl::StrCat("--drain-seconds=", kDrainSeconds)});
+  ASSERT_NE(server.port, 0);
+  auto channel =
+      grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
+  auto scaler = externalscaler::ExternalScaler::NewStub(channel);
+  auto admin = admin::v1::Admin::NewStub(channel);
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  {
+    admin::v1::PushRequest req;
+    req.set_namespace_("demo");
+    req.set_policy("parlant-agent");
+    req.set_signal("active_requests");
+    req.set_value(45);
+    admin::v1::PushResponse resp;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(admin->Push(&ctx, req, &resp).ok());
+  }
+  ASSERT_EQ(Health(*health, "readiness"), HC::SERVING);
+
+  // Three external-push streams, as KEDA keeps them.
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> r;
+  };
+  std::vector<std::unique_ptr<Stream>> streams;
+  for (int i = 0; i < 3; ++i) {
+    auto s = std::make_unique<Stream>();
+    s->ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    s->r = scaler->StreamIsActive(&s->ctx, Ref());
+    externalscaler::IsActiveResponse msg;
+    ASSERT_TRUE(s->r->Read(&msg));
+    EXPECT_TRUE(msg.result());
+    streams.push_back(std::move(s));
+  }
+
+  // KEDA's unary polling, without pause, through the whole shutdown.
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::pair<absl::Time, bool>> calls;  // start, ok
+  std::thread poller([&] {
+    while (!stop.load()) {
+      externalscaler::GetMetricsRequest req;
+      *req.mutable_scaledobjectref() = Ref();
+      req.set_metricname("signalscaler-demo-parlant-agent");
+      externalscaler::GetMetricsResponse resp;
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+      const absl::Time start = absl::Now();
+      const bool ok = scaler->GetMetrics(&ctx, req, &resp).ok();
+      std::lock_guard<std::mutex> lock(mu);
+      calls.emplace_back(start, ok);
+    }
+  });
+
+  const absl::Time sigterm = absl::Now();
+  server.process->Signal(SIGTERM);
+  // Readiness turns NOT_SERVING first, while liveness and calls go on.
+  absl::Time not_ready = absl::InfiniteFuture();
+  while (absl::Now() - sigterm < absl::Seconds(kDrainSeconds)) {
+    if (Health(*health, "readiness") == HC::NOT_SERVING) {
+      not_ready = absl::Now();
+      break;
+    }
+  }
+  ASSERT_LT(not_ready - sigterm, absl::Seconds(1));
+  EXPECT_EQ(Health(*health, ""), HC::SERVING);
+
+  // Every stream ends with OK once the drain is over.
+  for (auto& s : streams) {
+    externalscaler::IsActiveResponse msg;
+    EXPECT_FALSE(s->r->Read(&msg));
+    grpc::Status st = s->r->Finish();
+    EXPECT_TRUE(st.ok()) << st.error_code() << ": " << st.error_message();
+  }
+  const absl::Time streams_ended = absl::Now();
+  EXPECT_GE(streams_ended - sigterm, absl::Seconds(kDrainSeconds) * 0.9);
+  stop = true;
+  poller.join();
+
+  std::optional<int> code = server.process->Wait(absl::Seconds(10));
+  const absl::Duration exit_after = absl::Now() - sigterm;
+  EXPECT_EQ(code, std::optional<int>(0)) << server.process->Output();
+  EXPECT_LT(exit_after, absl::Seconds(kDrainSeconds + 2)) << exit_after;
+
+  // No call started during the drain failed (calls started once the
+  // server was closing may be refused: they were never in flight).
+  std::lock_guard<std::mutex> lock(mu);
+  int during_drain = 0;
+  for (const auto& [start, ok] : calls) {
+    if (start < sigterm + absl::Seconds(kDrainSeconds) * 0.9) {
+      ++during_drain;
+      EXPECT_TRUE(ok) << "a call started "
+                      << absl::FormatDuration(start - sigterm)
+                      << " after SIGTERM failed";
+    }
+  }
+  EXPECT_GT(during_drain, 20);
+  EXPECT_THAT(server.process->Output(), HasSubstr("draining"));
+}
+
+TEST(ShutdownTest, LivenessStaysServingWhilePrometheusIsUnreachable) {
+  const std::string dir = MakeTempDir();
+  // Port 1 on loopback: nothing listens there.
+  WriteFile(dir + "/api.yaml",
+            "apiVersion: signalscaler.io/v1\n"
+            "kind: ScalingPolicy\n"
+            "metadata: {name: api, namespace: web}\n"
+            "spec:\n"
+            "  maxReplicas: 5\n"
+            "  evaluationIntervalSeconds: 1\n"
+            "  signals:\n"
+            "  - name: requests\n"
+            "    type: Total\n"
+            "    targetPerReplica: 10\n"
+            "    source:\n"
+            "      intervalSeconds: 1\n"
+            "      prometheus: {address: 'http://127.0.0.1:1', query: up}\n");
+  ScalerProcess server = StartServe({"--policies=" + dir});
+  ASSERT_NE(server.port, 0);
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      server.address(), grpc::InsecureChannelCredentials()));
+  // Wait until the source has failed (and is logged), then probe.
+  ASSERT_TRUE(
+      server.process->WaitForOutput("source read failed", absl::Seconds(20)))
+      << server.process->Output();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Health(*health, ""), HC::SERVING);
+    EXPECT_EQ(Health(*health, "liveness"), HC::SERVING);
+    EXPECT_EQ(Health(*health, "readiness"), HC::SERVING);
+    absl::SleepFor(absl::Milliseconds(300));  // across several failed polls
+  }
+  RunResult explain = RunCommand({SignalscalerBinary(), "explain",
+                                  "--address=" + server.address(),
+                                  "--namespace=web", "--policy=api"});
+  EXPECT_EQ(explain.exit_code, 0);
+  EXPECT_THAT(explain.output, HasSubstr("no decision"));
+  EXPECT_THAT(explain.output, HasSubstr("no signal of policy web/api"));
+  server.process->Signal(SIGTERM);
+  EXPECT_EQ(server.process->Wait(absl::Seconds(10)), std::optional<int>(0));
+}
+
+}  // namespace
+}  // namespace signalscaler::testing
