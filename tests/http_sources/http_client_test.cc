@@ -13,8 +13,8 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/http_sources/test_http_server.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/test_http_server.h"
 
 namespace signalscaler {
 namespace {

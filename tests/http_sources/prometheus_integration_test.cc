@@ -3,12 +3,7 @@
 // Exposer every second: a gauge's change is seen through Read, the answers'
 // real shapes map onto the documented codes, and a stopped server is
 // UNAVAILABLE.
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include <fstream>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -23,32 +18,16 @@
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "scaler/engine/clock.h"
-#include "sources/http/http_client.h"
 #include "sources/http/prometheus_source.h"
-#include "tests/testing/subprocess.h"
+#include "tests/testing/prometheus_test_server.h"
 
 namespace signalscaler {
 namespace {
 
 using ::testing::HasSubstr;
 
-constexpr char kPrometheusBinary[] = "/usr/bin/prometheus";
-
 std::string Message(const absl::Status& status) {
   return std::string(status.message());
-}
-
-// A port nothing listens on right now (the kernel's choice for port 0).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // The scrape target: two `active_sessions` series and one `queue_depth`.
@@ -84,58 +63,15 @@ Target& SharedTarget() {
 class PrometheusIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_EQ(::access(kPrometheusBinary, X_OK), 0)
-        << kPrometheusBinary << " is not installed";
     const absl::Time start = absl::Now();
-    const std::string dir = testing::MakeTempDir();
     const int target_port = SharedTarget().exposer.GetListeningPorts().at(0);
-    std::ofstream(dir + "/prometheus.yml")
-        << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        << "scrape_configs:\n"
-        << "- job_name: pods\n"
-        << "  scrape_interval: 1s\n"
-        << "  scrape_timeout: 1s\n"
-        << "  static_configs: [{targets: ['127.0.0.1:" << target_port
-        << "']}]\n";
-    // The free port may be taken between our probe and Prometheus' bind:
-    // try a few.
-    for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
-      address_ = absl::StrCat("http://127.0.0.1:", FreePort());
-      absl::StatusOr<std::unique_ptr<testing::Subprocess>> p =
-          testing::Subprocess::Start(
-              {kPrometheusBinary, "--config.file=" + dir + "/prometheus.yml",
-               absl::StrCat("--storage.tsdb.path=", dir, "/data", attempt),
-               "--web.listen-address=" + address_.substr(7),
-               "--log.level=warn"},
-              absl::StrCat(dir, "/prometheus", attempt, ".log"));
-      ASSERT_TRUE(p.ok()) << p.status();
-      prometheus_ = *std::move(p);
-      ready_ = WaitReady(absl::Seconds(30));
-      if (!ready_) std::cerr << prometheus_->Output();
-    }
-    ASSERT_TRUE(ready_) << "Prometheus did not become ready";
+    absl::StatusOr<std::unique_ptr<testing::TestPrometheus>> p =
+        testing::TestPrometheus::Start(
+            {absl::StrCat("127.0.0.1:", target_port)});
+    ASSERT_TRUE(p.ok()) << p.status();
+    prometheus_ = *std::move(p);
+    address_ = prometheus_->address();
     std::cout << "prometheus ready after " << absl::Now() - start << "\n";
-  }
-
-  void TearDown() override {
-    if (prometheus_ != nullptr) {
-      prometheus_->Signal(SIGTERM);
-      EXPECT_TRUE(prometheus_->Wait(absl::Seconds(20)).has_value());
-    }
-  }
-
-  // Polls /-/ready until 200, or until Prometheus exits or time runs out.
-  bool WaitReady(absl::Duration timeout) {
-    HttpClient client({});
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      if (client.Get(address_ + "/-/ready", absl::Now() + absl::Seconds(1))
-              .ok()) {
-        return true;
-      }
-      if (prometheus_->Wait(absl::Milliseconds(100)).has_value()) return false;
-    }
-    return false;
   }
 
   std::unique_ptr<PrometheusSource> Source(const std::string& query,
@@ -171,8 +107,7 @@ class PrometheusIntegrationTest : public ::testing::Test {
 
   SystemClock clock_;
   std::string address_;
-  std::unique_ptr<testing::Subprocess> prometheus_;
-  bool ready_ = false;
+  std::unique_ptr<testing::TestPrometheus> prometheus_;
 };
 
 TEST_F(PrometheusIntegrationTest, SeesAGaugeChangeAndUnavailableOnceStopped) {
@@ -195,8 +130,7 @@ TEST_F(PrometheusIntegrationTest, SeesAGaugeChangeAndUnavailableOnceStopped) {
   std::cout << "change seen after " << absl::Now() - start << "\n";
 
   // Stopped mid-run: the kept-alive connection is gone, and so is the port.
-  prometheus_->Signal(SIGTERM);
-  ASSERT_TRUE(prometheus_->Wait(absl::Seconds(20)).has_value());
+  ASSERT_TRUE(prometheus_->Stop().ok());
   start = absl::Now();
   r = source->Read(clock_.Now() + absl::Seconds(2));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();

@@ -12,8 +12,8 @@
 #include "gtest/gtest.h"
 #include "scaler/engine/clock.h"
 #include "sources/http/http_source.h"
-#include "tests/http_sources/test_http_server.h"
 #include "tests/testing/subprocess.h"
+#include "tests/testing/test_http_server.h"
 
 namespace signalscaler {
 namespace {

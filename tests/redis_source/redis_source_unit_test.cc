@@ -9,7 +9,7 @@
 #include "scaler/engine/clock.h"
 #include "sources/redis/redis_notifier.h"
 #include "sources/redis/redis_source.h"
-#include "tests/redis_source/redis_test_server.h"
+#include "tests/testing/redis_test_server.h"
 
 namespace signalscaler {
 namespace {

@@ -59,6 +59,10 @@ std::string MakeTempDir();
 std::string SignalscalerBinary();
 std::string SourceDir();
 
+// A port that was free a moment ago (bound to 127.0.0.1:0, then closed), or
+// 0 if none could be found.
+int FreePort();
+
 }  // namespace signalscaler::testing
 
 #endif  // SIGNALSCALER_TESTS_TESTING_SUBPROCESS_H_

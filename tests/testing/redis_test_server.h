@@ -5,8 +5,8 @@
 //   auto server = TestRedisServer::Start();
 //   TestRedisClient client((*server)->port());
 //   client.Run({"RPUSH", "jobs", "a"});
-#ifndef SIGNALSCALER_TESTS_REDIS_SOURCE_REDIS_TEST_SERVER_H_
-#define SIGNALSCALER_TESTS_REDIS_SOURCE_REDIS_TEST_SERVER_H_
+#ifndef SIGNALSCALER_TESTS_TESTING_REDIS_TEST_SERVER_H_
+#define SIGNALSCALER_TESTS_TESTING_REDIS_TEST_SERVER_H_
 
 #include <memory>
 #include <string>
@@ -20,9 +20,6 @@
 struct redisContext;
 
 namespace signalscaler::testing {
-
-// A port that was free a moment ago (bound to 127.0.0.1:0, then closed).
-int FreePort();
 
 class TestRedisServer {
  public:
@@ -70,4 +67,4 @@ std::string WriteTempFile(const std::string& name, const std::string& contents);
 
 }  // namespace signalscaler::testing
 
-#endif  // SIGNALSCALER_TESTS_REDIS_SOURCE_REDIS_TEST_SERVER_H_
+#endif  // SIGNALSCALER_TESTS_TESTING_REDIS_TEST_SERVER_H_

@@ -1,9 +1,7 @@
-#include "tests/redis_source/redis_test_server.h"
+#include "tests/testing/redis_test_server.h"
 
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -51,25 +49,12 @@ bool Answers(int port) {
 
 }  // namespace
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "cannot find a free port";
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 absl::StatusOr<std::unique_ptr<TestRedisServer>> TestRedisServer::Start(
     std::vector<std::string> extra_args) {
+  const int port = FreePort();
+  if (port == 0) return absl::InternalError("cannot find a free port");
   std::unique_ptr<TestRedisServer> server(
-      new TestRedisServer(FreePort(), MakeTempDir(), std::move(extra_args)));
+      new TestRedisServer(port, MakeTempDir(), std::move(extra_args)));
   absl::Status launched = server->Launch();
   if (!launched.ok()) return launched;
   return server;

@@ -9,8 +9,8 @@
 //   });
 //   client.Get(server.Url("/api/v1/query?query=up"), deadline);
 //   EXPECT_THAT(server.Requests()[0], HasSubstr("Authorization: Bearer"));
-#ifndef SIGNALSCALER_TESTS_HTTP_SOURCES_TEST_HTTP_SERVER_H_
-#define SIGNALSCALER_TESTS_HTTP_SOURCES_TEST_HTTP_SERVER_H_
+#ifndef SIGNALSCALER_TESTS_TESTING_TEST_HTTP_SERVER_H_
+#define SIGNALSCALER_TESTS_TESTING_TEST_HTTP_SERVER_H_
 
 #include <condition_variable>
 #include <cstddef>
@@ -73,4 +73,4 @@ class TestHttpServer {
 
 }  // namespace signalscaler::testing
 
-#endif  // SIGNALSCALER_TESTS_HTTP_SOURCES_TEST_HTTP_SERVER_H_
+#endif  // SIGNALSCALER_TESTS_TESTING_TEST_HTTP_SERVER_H_

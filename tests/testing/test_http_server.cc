@@ -1,4 +1,4 @@
-#include "tests/http_sources/test_http_server.h"
+#include "tests/testing/test_http_server.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
