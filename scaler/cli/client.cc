@@ -57,9 +57,10 @@ void PrintDecision(const admin::v1::PolicyDecision& d) {
     std::printf("  no decision: %s\n\n", d.unavailable_reason().c_str());
     return;
   }
-  std::printf("  replicas %lld (from %lld), winner %s\n",
+  std::printf("  replicas %lld (from %lld, max %lld), winner %s\n",
               static_cast<long long>(d.replicas()),
               static_cast<long long>(d.current()),
+              static_cast<long long>(d.max_replicas()),
               d.winner().empty() ? "-" : d.winner().c_str());
   std::printf("  %-24s %-8s %12s %8s %9s  %s\n", "SIGNAL", "STATE", "VALUE",
               "AGE", "PROPOSAL", "NOTE");
@@ -72,6 +73,25 @@ void PrintDecision(const admin::v1::PolicyDecision& d) {
   }
   for (const auto& r : d.reasons()) {
     std::printf("  - %s\n", r.text().c_str());
+  }
+  // The history the windows look at, newest last, ages relative to the
+  // decision.
+  if (!d.recommendations().empty()) {
+    std::printf("  recommendations (age: replicas):");
+    for (const auto& h : d.recommendations()) {
+      std::printf(" %.0fs:%lld", d.decided_time_unix() - h.time_unix(),
+                  static_cast<long long>(h.replicas()));
+    }
+    std::printf("\n");
+  }
+  if (!d.scale_events().empty()) {
+    std::printf("  scale events (age: from->to):");
+    for (const auto& h : d.scale_events()) {
+      std::printf(" %.0fs:%lld->%lld", d.decided_time_unix() - h.time_unix(),
+                  static_cast<long long>(h.from()),
+                  static_cast<long long>(h.replicas()));
+    }
+    std::printf("\n");
   }
   std::printf("\n");
 }

@@ -156,7 +156,12 @@ struct Metrics::Impl {
   }
 };
 
-Metrics::Metrics() : impl_(std::make_unique<Impl>()) {}
+Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
+  // Label-less series exist from the start (at 0), so that rate() and
+  // increase() see their first increment.
+  impl_->rejections.Add({});
+  impl_->loaded.Add({});
+}
 Metrics::~Metrics() = default;
 
 Metrics& Metrics::Get() {

@@ -88,21 +88,6 @@ struct Reason {
 };
 std::string RenderReason(const Reason& reason);
 
-struct Decision {
-  int64_t replicas = 0;      // the answer given to KEDA
-  int64_t current = 0;       // the count the decision started from
-  int64_t desired = 0;       // after combination and bounds, before windows
-  int64_t max_replicas = 0;  // the effective max: maxReplicas and limits
-  absl::Time time;
-  std::string winner;  // the signal whose proposal was the max
-  std::vector<SignalExplanation> signals;
-  std::vector<Reason> reasons;
-
-  bool active() const { return replicas > 0; }
-  // One line for logs: "3 -> 5: requests won (p=5); ...".
-  std::string Summary() const;
-};
-
 // Per-policy memory across evaluations (kept by a StateStore).
 struct Recommendation {
   absl::Time time;
@@ -113,6 +98,27 @@ struct ScaleEvent {
   int64_t from = 0;
   int64_t to = 0;
 };
+
+struct Decision {
+  int64_t replicas = 0;      // the answer given to KEDA
+  int64_t current = 0;       // the count the decision started from
+  int64_t desired = 0;       // after combination and bounds, before windows
+  int64_t max_replicas = 0;  // the effective max: maxReplicas and limits
+  absl::Time time;
+  std::string winner;  // the signal whose proposal was the max
+  std::vector<SignalExplanation> signals;
+  std::vector<Reason> reasons;
+  // The history the windows and rate policies looked at: recommendations
+  // inside the longest window, scale events inside the longest period.
+  std::vector<Recommendation> recommendations;
+  std::vector<ScaleEvent> scale_events;
+
+  bool active() const { return replicas > 0; }
+  // One line for logs: "3 -> 5: requests won (p=5); ...".
+  std::string Summary() const;
+};
+
+// Per-policy memory across evaluations (kept by a StateStore).
 struct EngineState {
   std::deque<Recommendation> recommendations;  // inside the longest window
   std::deque<ScaleEvent> scale_events;         // inside the longest period

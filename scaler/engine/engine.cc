@@ -156,6 +156,9 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
                                     result, up, down, now);
   state.last_decision = result;
   d.replicas = result;
+  d.recommendations.assign(state.recommendations.begin(),
+                           state.recommendations.end());
+  d.scale_events.assign(state.scale_events.begin(), state.scale_events.end());
   return d;
 }
 
