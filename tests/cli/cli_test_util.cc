@@ -3,11 +3,14 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "tests/manifests/manifest_files.h"
+#include "tests/testing/subprocess.h"
 
 namespace signalscaler::cli_testing {
 namespace {
@@ -118,17 +121,75 @@ std::vector<std::string> KedaSchemas::ValidateTriggerAuthentication(
   return Describe(doc, trigger_authentication_->Validate(doc.value));
 }
 
-std::string FindKubectl() {
-  if (const char* env = std::getenv("KUBECTL"); env != nullptr && *env) {
+std::string FindTool(const char* name, const char* env_var) {
+  if (const char* env = std::getenv(env_var); env != nullptr && *env) {
     return IsExecutable(env) ? env : "";
   }
   if (const char* path = std::getenv("PATH"); path != nullptr) {
     for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-      std::string candidate = absl::StrCat(dir, "/kubectl");
+      std::string candidate = absl::StrCat(dir, "/", name);
       if (IsExecutable(candidate)) return candidate;
     }
   }
-  return IsExecutable("/usr/bin/kubectl") ? "/usr/bin/kubectl" : "";
+  const std::string fallback = absl::StrCat("/usr/bin/", name);
+  return IsExecutable(fallback) ? fallback : "";
+}
+
+std::string FindKubectl() { return FindTool("kubectl", "KUBECTL"); }
+
+bool RenderKustomize(const std::string& dir, bool unrestricted,
+                     std::vector<YamlDocument>* docs, std::string* error) {
+  const std::string kubectl = FindKubectl();
+  if (kubectl.empty()) {
+    *error = absl::StrCat(
+        "kubectl (with its built-in kustomize) is required to render ", dir,
+        " and was not found ($KUBECTL, $PATH, /usr/bin/kubectl). Install "
+        "kubectl or set KUBECTL to its path.");
+    return false;
+  }
+  const std::string out = testing::MakeTempDir();
+  // stdout alone is the YAML: kubectl's warnings go to another file.
+  const testing::RunResult r = testing::RunCommand(
+      {"/bin/sh", "-c",
+       "exec \"$0\" kustomize $3 \"$1\" >\"$2/out.yaml\" 2>\"$2/err.txt\"",
+       kubectl, dir, out,
+       unrestricted ? "--load-restrictor=LoadRestrictionsNone" : ""});
+  if (r.exit_code != 0) {
+    std::ifstream err(out + "/err.txt");
+    *error = absl::StrCat(kubectl, " kustomize ", dir, " failed:\n",
+                          std::string(std::istreambuf_iterator<char>(err),
+                                      std::istreambuf_iterator<char>()),
+                          r.output);
+    return false;
+  }
+  return manifests::LoadYamlFile(out + "/out.yaml", docs, error);
+}
+
+bool Selects(const json& selector, const json& labels) {
+  if (!selector.is_object()) return false;
+  auto label = [&labels](const std::string& key) -> const json* {
+    if (!labels.is_object() || !labels.contains(key)) return nullptr;
+    return &labels[key];
+  };
+  for (const auto& [key, value] : At(selector, {"matchLabels"}).items()) {
+    const json* l = label(key);
+    if (l == nullptr || *l != value) return false;
+  }
+  for (const json& e : At(selector, {"matchExpressions"})) {
+    const json* l = label(e.value("key", ""));
+    const std::string op = e.value("operator", "");
+    bool in = false;
+    if (l != nullptr) {
+      for (const json& v : At(e, {"values"})) in = in || v == *l;
+    }
+    const bool ok = op == "In"             ? in
+                    : op == "NotIn"        ? !in
+                    : op == "Exists"       ? l != nullptr
+                    : op == "DoesNotExist" ? l == nullptr
+                                           : false;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 const json& At(const json& value, std::initializer_list<const char*> path) {

@@ -1,6 +1,7 @@
 // Helpers of the CLI tests: KEDA's schemas (the ScaledObject CRD from
 // ../shared/keda, and the subset of TriggerAuthentication that `render`
-// writes, whose CRD is not there), and finding kubectl.
+// writes, whose CRD is not there), finding kubectl and promtool, rendering a
+// kustomization, and Kubernetes label selectors.
 //
 //   KedaSchemas keda;
 //   ASSERT_TRUE(keda.ok()) << keda.error();
@@ -9,6 +10,7 @@
 #ifndef SIGNALSCALER_TESTS_CLI_CLI_TEST_UTIL_H_
 #define SIGNALSCALER_TESTS_CLI_CLI_TEST_UTIL_H_
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,9 +47,23 @@ class KedaSchemas {
   std::unique_ptr<manifests::SchemaValidator> trigger_authentication_;
 };
 
-// kubectl: $KUBECTL if set, else the first `kubectl` on $PATH, else
-// /usr/bin/kubectl. Empty if none of them is an executable file.
+// An executable: $`env_var` if set, else the first `name` on $PATH, else
+// /usr/bin/`name`. Empty if none of them is an executable file.
+std::string FindTool(const char* name, const char* env_var);
+// FindTool("kubectl", "KUBECTL").
 std::string FindKubectl();
+
+// The documents of `kubectl kustomize DIR` (with --load-restrictor
+// LoadRestrictionsNone when `unrestricted`). False with a message saying what
+// to do when kubectl is missing or fails (its stderr included).
+bool RenderKustomize(const std::string& dir, bool unrestricted,
+                     std::vector<manifests::YamlDocument>* docs,
+                     std::string* error);
+
+// Whether a Kubernetes label selector (matchLabels and matchExpressions with
+// In, NotIn, Exists, DoesNotExist) selects an object with `labels`. An
+// empty selector selects everything, as Kubernetes does.
+bool Selects(const nlohmann::json& selector, const nlohmann::json& labels);
 
 // The value at `path` of a JSON object, or null if any step is missing.
 const nlohmann::json& At(const nlohmann::json& value,

@@ -1,7 +1,12 @@
 // deploy/overlays/example rendered with `kubectl kustomize` (no cluster
 // needed): every ScaledObject valid against KEDA's CRD, the Deployment
 // mounting every policy ConfigMap through its projected volume, and the
-// mounted directory loading as the scaler would load it.
+// mounted directory loading as the scaler would load it. And for both the
+// base and the overlay, what makes the deployment production-grade: 2
+// replicas spread over nodes, a PodDisruptionBudget, a grace period longer
+// than the drain, native gRPC probes, a locked-down securityContext, a
+// NetworkPolicy admitting KEDA to gRPC and Prometheus to metrics only, the
+// ServiceMonitor and the PrometheusRule (its rules: alerts_test.cc).
 //
 // The overlay uses ../../examples without copies, which kustomize's default
 // load restrictor refuses: it is rendered with
@@ -34,28 +39,10 @@ constexpr char kPoliciesPath[] = "/etc/signalscaler/policies";
 class KustomizeExampleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string kubectl = cli_testing::FindKubectl();
-    ASSERT_FALSE(kubectl.empty())
-        << "kubectl (with its built-in kustomize) is required to render "
-           "deploy/overlays/example and was not found ($KUBECTL, $PATH, "
-           "/usr/bin/kubectl). Install kubectl or set KUBECTL to its path.";
-    const std::string out = testing::MakeTempDir();
-    const std::string overlay =
-        testing::SourceDir() + "/deploy/overlays/example";
-    // stdout alone is the YAML: kubectl's warnings go to another file.
-    const testing::RunResult r = testing::RunCommand(
-        {"/bin/sh", "-c",
-         "exec \"$0\" kustomize --load-restrictor LoadRestrictionsNone \"$1\" "
-         ">\"$2/out.yaml\" 2>\"$2/err.txt\"",
-         kubectl, overlay, out});
-    std::ifstream err(out + "/err.txt");
-    const std::string stderr_text((std::istreambuf_iterator<char>(err)),
-                                  std::istreambuf_iterator<char>());
-    ASSERT_EQ(r.exit_code, 0)
-        << kubectl << " kustomize " << overlay << " failed:\n"
-        << stderr_text << r.output;
     std::string error;
-    ASSERT_TRUE(manifests::LoadYamlFile(out + "/out.yaml", &docs_, &error))
+    ASSERT_TRUE(cli_testing::RenderKustomize(
+        testing::SourceDir() + "/deploy/overlays/example",
+        /*unrestricted=*/true, &docs_, &error))
         << error;
     for (const YamlDocument& doc : docs_) {
       const std::string kind = doc.value.value("kind", "");
@@ -199,6 +186,201 @@ TEST_F(KustomizeExampleTest, MountedPoliciesLoadAndServeEveryScaledObject) {
     }
   }
 }
+
+// What both deploy/base and the example overlay must render.
+class KustomizeProductionTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(
+        cli_testing::RenderKustomize(testing::SourceDir() + "/" + GetParam(),
+                                     /*unrestricted=*/true, &docs_, &error))
+        << error;
+    for (const YamlDocument& doc : docs_) {
+      objects_[doc.value.value("kind", "")].push_back(&doc.value);
+    }
+    for (const char* kind :
+         {"Deployment", "PodDisruptionBudget", "Service", "NetworkPolicy",
+          "ServiceMonitor", "PrometheusRule"}) {
+      ASSERT_EQ(objects_[kind].size(), 1u) << "one " << kind << " expected";
+    }
+    deployment_ = objects_["Deployment"][0];
+    pod_ = &At(*deployment_, {"spec", "template", "spec"});
+    pod_labels_ = At(*deployment_, {"spec", "template", "metadata", "labels"});
+    ASSERT_EQ((*pod_)["containers"].size(), 1u);
+    container_ = &(*pod_)["containers"][0];
+  }
+
+  const json& One(const char* kind) { return *objects_[kind][0]; }
+
+  // The value of `--name=VALUE` in the container's args, or "".
+  std::string Arg(const std::string& name) {
+    const std::string prefix = "--" + name + "=";
+    for (const json& a : At(*container_, {"args"})) {
+      const std::string arg = a.get<std::string>();
+      if (arg.rfind(prefix, 0) == 0) return arg.substr(prefix.size());
+    }
+    return "";
+  }
+
+  std::vector<YamlDocument> docs_;
+  std::map<std::string, std::vector<const json*>> objects_;
+  const json* deployment_ = nullptr;
+  const json* pod_ = nullptr;
+  const json* container_ = nullptr;
+  json pod_labels_;
+};
+
+TEST_P(KustomizeProductionTest, TwoReplicasSpreadAndProtected) {
+  EXPECT_EQ(At(*deployment_, {"spec", "replicas"}), 2);
+  EXPECT_EQ(
+      At(*deployment_, {"spec", "strategy", "rollingUpdate", "maxUnavailable"}),
+      0);
+  const json& preferred =
+      At(*pod_, {"affinity", "podAntiAffinity",
+                 "preferredDuringSchedulingIgnoredDuringExecution"});
+  ASSERT_EQ(preferred.size(), 1u) << pod_->dump();
+  const json& term = At(preferred[0], {"podAffinityTerm"});
+  EXPECT_EQ(term["topologyKey"], "kubernetes.io/hostname");
+  EXPECT_TRUE(cli_testing::Selects(term["labelSelector"], pod_labels_));
+
+  const json& pdb = One("PodDisruptionBudget");
+  EXPECT_EQ(pdb["apiVersion"], "policy/v1");
+  EXPECT_EQ(At(pdb, {"spec", "minAvailable"}), 1);
+  EXPECT_TRUE(cli_testing::Selects(At(pdb, {"spec", "selector"}), pod_labels_));
+}
+
+// SIGTERM: --drain-seconds of NOT_SERVING while still answering, then a
+// short grace for calls in flight (2 s in serve) and the exit, all inside
+// terminationGracePeriodSeconds (5 s to spare), or kubelet kills the pod
+// mid-drain.
+TEST_P(KustomizeProductionTest, GracePeriodLongerThanTheDrain) {
+  const std::string drain = Arg("drain-seconds");
+  ASSERT_FALSE(drain.empty()) << "no --drain-seconds= in the args";
+  const json& grace = At(*pod_, {"terminationGracePeriodSeconds"});
+  ASSERT_TRUE(grace.is_number()) << pod_->dump();
+  EXPECT_GT(grace.get<double>(), std::stod(drain) + 5);
+}
+
+TEST_P(KustomizeProductionTest, PortsAndNativeGrpcProbes) {
+  std::map<std::string, int> ports;
+  for (const json& p : At(*container_, {"ports"}))
+    ports[p["name"].get<std::string>()] = p["containerPort"].get<int>();
+  EXPECT_EQ(ports,
+            (std::map<std::string, int>{{"grpc", 9090}, {"metrics", 9091}}));
+  EXPECT_EQ(Arg("listen"), "0.0.0.0:9090");
+  EXPECT_EQ(Arg("metrics-listen"), "0.0.0.0:9091");
+  // Readiness ("readiness"): policies in force, not draining. Liveness
+  // (service ""): the process alone, never a dependency.
+  const json& ready = At(*container_, {"readinessProbe"});
+  const json& live = At(*container_, {"livenessProbe"});
+  EXPECT_EQ(At(ready, {"grpc", "port"}), 9090) << ready.dump();
+  EXPECT_EQ(At(ready, {"grpc", "service"}), json("readiness"));
+  EXPECT_EQ(At(live, {"grpc", "port"}), 9090) << live.dump();
+  EXPECT_EQ(At(live, {"grpc"}).value("service", ""), "");
+  for (const json* probe : {&ready, &live}) {
+    EXPECT_FALSE(probe->contains("httpGet") || probe->contains("exec") ||
+                 probe->contains("tcpSocket"))
+        << probe->dump();
+  }
+
+  const json& service = One("Service");
+  std::map<std::string, int> service_ports;
+  for (const json& p : At(service, {"spec", "ports"})) {
+    service_ports[p["name"].get<std::string>()] = p["port"].get<int>();
+    EXPECT_TRUE(ports.count(p.value("targetPort", ""))) << p.dump();
+  }
+  EXPECT_EQ(service_ports, ports);
+  EXPECT_TRUE(cli_testing::Selects(
+      json({{"matchLabels", At(service, {"spec", "selector"})}}), pod_labels_));
+}
+
+TEST_P(KustomizeProductionTest, LockedDownAndBounded) {
+  EXPECT_EQ(At(*pod_, {"securityContext", "runAsNonRoot"}), true);
+  EXPECT_GT(At(*pod_, {"securityContext", "runAsUser"}).get<int>(), 0);
+  const json& sc = At(*container_, {"securityContext"});
+  EXPECT_EQ(sc["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(sc["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(At(sc, {"capabilities", "drop"}), json::array({"ALL"}));
+  EXPECT_FALSE(At(sc, {"capabilities"}).contains("add"));
+  for (const char* kind : {"requests", "limits"}) {
+    for (const char* resource : {"cpu", "memory"}) {
+      EXPECT_TRUE(At(*container_, {"resources", kind}).contains(resource))
+          << kind << "." << resource << " missing";
+    }
+  }
+}
+
+// Only KEDA to 9090 and Prometheus to 9091; an empty `from` would admit any
+// source, so every rule names its peers.
+TEST_P(KustomizeProductionTest, NetworkPolicyAdmitsKedaAndPrometheusOnly) {
+  const json& np = One("NetworkPolicy");
+  EXPECT_TRUE(
+      cli_testing::Selects(At(np, {"spec", "podSelector"}), pod_labels_));
+  EXPECT_EQ(At(np, {"spec", "policyTypes"}), json::array({"Ingress"}));
+  std::map<std::string, std::set<int>> ports_by_namespace;
+  for (const json& rule : At(np, {"spec", "ingress"})) {
+    ASSERT_FALSE(At(rule, {"from"}).empty())
+        << "admits any source: " << rule.dump();
+    ASSERT_FALSE(At(rule, {"ports"}).empty())
+        << "admits any port: " << rule.dump();
+    for (const json& peer : rule["from"]) {
+      const json& ns = At(peer, {"namespaceSelector", "matchLabels",
+                                 "kubernetes.io/metadata.name"});
+      ASSERT_TRUE(ns.is_string()) << peer.dump();
+      ASSERT_TRUE(peer.contains("podSelector")) << peer.dump();
+      for (const json& p : rule["ports"])
+        ports_by_namespace[ns.get<std::string>()].insert(p["port"].get<int>());
+    }
+  }
+  EXPECT_EQ(ports_by_namespace, (std::map<std::string, std::set<int>>{
+                                    {"keda", {9090}}, {"monitoring", {9091}}}));
+  // KEDA's pods (release YAML and Helm chart labels), and Prometheus'.
+  auto admitted = [&np](const char* ns, const json& labels) {
+    for (const json& rule : At(np, {"spec", "ingress"})) {
+      for (const json& peer : rule["from"]) {
+        if (At(peer, {"namespaceSelector", "matchLabels",
+                      "kubernetes.io/metadata.name"}) == ns &&
+            cli_testing::Selects(peer["podSelector"], labels)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  EXPECT_TRUE(admitted("keda", {{"app", "keda-operator"}}));
+  EXPECT_TRUE(admitted("keda", {{"app", "keda-metrics-apiserver"}}));
+  EXPECT_TRUE(admitted("keda", {{"app", "keda-operator-metrics-apiserver"}}));
+  EXPECT_FALSE(admitted("keda", {{"app", "keda-admission-webhooks"}}));
+  EXPECT_TRUE(
+      admitted("monitoring", {{"app.kubernetes.io/name", "prometheus"}}));
+  EXPECT_FALSE(admitted("monitoring", {{"app.kubernetes.io/name", "grafana"}}));
+}
+
+TEST_P(KustomizeProductionTest, ServiceMonitorScrapesTheMetricsPort) {
+  const json& sm = One("ServiceMonitor");
+  const json& service = One("Service");
+  EXPECT_EQ(sm["apiVersion"], "monitoring.coreos.com/v1");
+  EXPECT_TRUE(cli_testing::Selects(At(sm, {"spec", "selector"}),
+                                   At(service, {"metadata", "labels"})));
+  EXPECT_EQ(At(sm, {"spec", "namespaceSelector", "matchNames"}),
+            json::array({At(service, {"metadata", "namespace"})}));
+  const json& endpoints = At(sm, {"spec", "endpoints"});
+  ASSERT_EQ(endpoints.size(), 1u);
+  EXPECT_EQ(endpoints[0]["port"], "metrics");
+  EXPECT_EQ(endpoints[0].value("path", "/metrics"), "/metrics");
+  // The policy's `namespace` label must survive the scrape (the alerts use it).
+  EXPECT_EQ(endpoints[0]["honorLabels"], true);
+  EXPECT_EQ(One("PrometheusRule")["apiVersion"], "monitoring.coreos.com/v1");
+}
+
+INSTANTIATE_TEST_SUITE_P(BaseAndOverlay, KustomizeProductionTest,
+                         ::testing::Values("deploy/base",
+                                           "deploy/overlays/example"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(
+                               info.index == 0 ? "Base" : "ExampleOverlay");
+                         });
 
 }  // namespace
 }  // namespace signalscaler
