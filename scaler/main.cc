@@ -16,6 +16,7 @@ constexpr char kUsage[] =
     "  explain   show the current decision of policies, with its reasons\n"
     "  check     validate policy files or directories (for CI, pre-commit)\n"
     "  render    print the KEDA ScaledObject(s) that use a policy file\n"
+    "  simulate  replay a load trace through a policy, beside HPA baselines\n"
     "  version   print the version\n"
     "\n"
     "`signalscaler COMMAND --help` lists a command's flags.\n";
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
     return signalscaler::CheckCommand(argc, argv);
   if (std::strcmp(command, "render") == 0)
     return signalscaler::RenderCommand(argc, argv);
+  if (std::strcmp(command, "simulate") == 0)
+    return signalscaler::SimulateCommand(argc, argv);
   if (std::strcmp(command, "version") == 0) {
     std::printf("signalscaler %s\n", SIGNALSCALER_VERSION);
     return 0;

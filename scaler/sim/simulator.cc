@@ -1,0 +1,213 @@
+#include "scaler/sim/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+#include "scaler/engine/decision.h"
+#include "scaler/policy/defaults.h"
+#include "scaler/sim/engine_controller.h"
+#include "scaler/sim/hpa_baseline.h"
+#include "scaler/sim/signals.h"
+
+namespace signalscaler::sim {
+namespace {
+
+std::string Seconds(int64_t us) {
+  if (us % kMicrosPerSecond == 0) return absl::StrCat(us / kMicrosPerSecond);
+  return absl::StrFormat("%.6f", static_cast<double>(us) / kMicrosPerSecond);
+}
+
+std::string Number(double v) { return absl::StrFormat("%.6g", v); }
+
+// The hard range of replica counts: [min(minReplicas, upper), upper] with
+// upper = min(maxReplicas, floor(budget / perReplica) per limit).
+std::pair<int64_t, int64_t> Bounds(const v1::PolicySpec& spec) {
+  int64_t upper = spec.max_replicas();
+  for (const v1::Limit& l : spec.limits()) {
+    upper = std::min<int64_t>(
+        upper, static_cast<int64_t>(std::floor(l.budget() / l.per_replica())));
+  }
+  return {std::min<int64_t>(MinReplicas(spec), upper), upper};
+}
+
+void AppendTimelineLine(const v1::PolicySpec& spec,
+                        const EngineController& ours, int64_t now_us,
+                        double demand, std::string& line) {
+  line.clear();
+  absl::StrAppend(&line, Seconds(now_us), ",", ours.pods().desired(), ",",
+                  ours.pods().ready(), ",", Number(demand));
+  const std::optional<Decision>& d = ours.last();
+  for (const v1::Signal& s : spec.signals()) {
+    const SignalExplanation* e = nullptr;
+    if (d) {
+      for (const SignalExplanation& x : d->signals) {
+        if (x.name == s.name()) e = &x;
+      }
+    }
+    absl::StrAppend(&line, ",", e && e->value ? Number(*e->value) : "", ",",
+                    e ? absl::StrCat(e->proposal) : "");
+  }
+  std::string reason =
+      d ? absl::StrJoin(d->reasons, "; ",
+                        [](std::string* out, const Reason& r) {
+                          absl::StrAppend(out, RenderReason(r));
+                        })
+        : ours.last_error();
+  absl::StrAppend(&line, ",\"", absl::StrReplaceAll(reason, {{"\"", "\"\""}}),
+                  "\"\n");
+}
+
+uint32_t ReasonMask(const std::optional<Decision>& d) {
+  uint32_t mask = 0;
+  if (!d) return mask;
+  for (const Reason& r : d->reasons) {
+    mask |= uint32_t{1} << static_cast<int>(r.code);
+  }
+  return mask;
+}
+
+}  // namespace
+
+std::vector<std::string> SignalNames(const v1::ScalingPolicy& policy) {
+  std::vector<std::string> names;
+  for (const v1::Signal& s : policy.spec().signals()) names.push_back(s.name());
+  return names;
+}
+
+std::string TimelineHeader(const v1::ScalingPolicy& policy) {
+  std::string h = "t,decision,ready,demand";
+  for (const v1::Signal& s : policy.spec().signals()) {
+    absl::StrAppend(&h, ",", s.name(), "_value,", s.name(), "_proposal");
+  }
+  absl::StrAppend(&h, ",reason\n");
+  return h;
+}
+
+absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
+                                   const SimOptions& options,
+                                   TraceReader& trace, std::ostream* timeline) {
+  const v1::PolicySpec& spec = policy.spec();
+  SimResult result;
+  if (options.pod_startup_us < 0) {
+    return absl::InvalidArgumentError("--pod-startup-seconds must be >= 0");
+  }
+  result.tick_us = options.tick_us.value_or(
+      absl::ToInt64Microseconds(EvaluationInterval(spec)));
+  if (result.tick_us <= 0) {
+    return absl::InvalidArgumentError("--tick-seconds must be > 0");
+  }
+  const auto [lower, upper] = Bounds(spec);
+  const int64_t initial = options.initial_replicas.value_or(lower);
+  if (initial < lower || initial > upper) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--initial-replicas must lie within the policy's bounds [",
+                     lower, ", ", upper, "], got ", initial));
+  }
+  result.initial_replicas = initial;
+  const int64_t reversal_us =
+      int64_t{EffectiveScaleDown(spec).stabilization_window_seconds()} *
+      kMicrosPerSecond;
+
+  std::vector<std::unique_ptr<Controller>> controllers;
+  auto ours_owned = std::make_unique<EngineController>(
+      policy, result.tick_us, initial, options.pod_startup_us, reversal_us);
+  EngineController* ours = ours_owned.get();
+  controllers.push_back(std::move(ours_owned));
+  for (const std::string& spelling : options.compare) {
+    absl::StatusOr<HpaConfig> config = ParseBaseline(policy, spelling);
+    if (!config.ok()) return config.status();
+    for (const std::string& n : config->notes) result.notes.push_back(n);
+    const int64_t floor = config->keda_scale_to_zero ? 0 : config->min_replicas;
+    const int64_t start = std::clamp(initial, floor, config->max_replicas);
+    controllers.push_back(
+        std::make_unique<HpaController>(policy, *std::move(config), start,
+                                        options.pod_startup_us, reversal_us));
+  }
+
+  if (absl::Status s = trace.ReadHeader(); !s.ok()) return s;
+  for (const std::string& c : trace.ignored_columns()) {
+    result.notes.push_back(absl::StrCat(
+        "trace: column ", c, " is no signal of the policy: ignored"));
+  }
+  TraceRow cur;
+  TraceRow next;
+  absl::StatusOr<bool> more = trace.Next(cur);
+  if (!more.ok()) return more.status();
+  if (!*more) return absl::InvalidArgumentError("the trace has no rows");
+  more = trace.Next(next);
+  if (!more.ok()) return more.status();
+  bool has_next = *more;
+  double demand =
+      cur.demand.value_or(static_cast<double>(PolicyDemand(spec, cur.values)));
+
+  std::vector<std::string> series = {"demand"};
+  for (const auto& c : controllers) series.push_back(c->name());
+  if (options.record_report) {
+    result.report = std::make_unique<ReportRecorder>(series);
+  }
+  std::vector<double> values(series.size());
+  std::string line;
+  if (timeline != nullptr) *timeline << TimelineHeader(policy);
+
+  int64_t now = 0;
+  while (true) {
+    // The instant `now`: row `cur` is in effect.
+    for (const auto& c : controllers) c->pods().AdvanceTo(now);
+    for (const auto& c : controllers) {
+      if (c->next_tick_us() != now) continue;
+      const int64_t before = c->pods().desired();
+      c->Tick(cur, now);
+      if (c.get() != ours) continue;
+      if (timeline != nullptr) {
+        AppendTimelineLine(spec, *ours, now, demand, line);
+        *timeline << line;
+      }
+      if (result.report) {
+        const int64_t after = ours->pods().desired();
+        result.report->Mark(now, (after > before) - (after < before),
+                            ReasonMask(ours->last()));
+      }
+    }
+    if (!has_next && now >= cur.t_us) break;
+    // The next instant: a row, a tick or a pod becoming ready.
+    int64_t t = has_next ? next.t_us : cur.t_us;
+    for (const auto& c : controllers) {
+      t = std::min({t, c->next_tick_us(), c->pods().NextReady()});
+    }
+    for (size_t i = 0; i < controllers.size(); ++i) {
+      PodModel& pods = controllers[i]->pods();
+      controllers[i]->figures().Integrate(t - now, demand, pods.ready(),
+                                          pods.desired());
+      values[i + 1] = static_cast<double>(pods.ready());
+    }
+    if (result.report) {
+      values[0] = demand;
+      result.report->Record(now, t, values);
+    }
+    now = t;
+    if (has_next && next.t_us == now) {
+      std::swap(cur, next);
+      demand = cur.demand.value_or(
+          static_cast<double>(PolicyDemand(spec, cur.values)));
+      more = trace.Next(next);
+      if (!more.ok()) return more.status();
+      has_next = *more;
+    }
+  }
+  if (timeline != nullptr) timeline->flush();
+  result.duration_us = cur.t_us;
+  result.rows = trace.rows();
+  for (const auto& c : controllers) {
+    result.runs.push_back(c->figures().summary());
+  }
+  return result;
+}
+
+}  // namespace signalscaler::sim
