@@ -1,6 +1,8 @@
 // `signalscaler push` and `signalscaler explain`: clients of the admin API.
 #include <cstdio>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -35,9 +37,64 @@ int ParseOrExit(FlagSet& flags, const char* command, int argc, char** argv) {
   return -1;
 }
 
-std::unique_ptr<admin::v1::Admin::Stub> Connect(const std::string& address) {
+// The flags of a connection to the gRPC port, plaintext or TLS.
+void AddConnectionFlags(FlagSet& flags) {
+  flags.Add("address", kDefaultAddress,
+            "HOST:PORT of signalscaler's gRPC port");
+  flags.Add("tls-ca", "",
+            "PEM CA bundle that verifies the server's certificate; any --tls-* "
+            "flag turns TLS on (without --tls-ca: the system's CAs)");
+  flags.Add("tls-cert", "",
+            "PEM client certificate, for a server that requires one (mTLS)");
+  flags.Add("tls-key", "", "PEM private key of --tls-cert");
+  flags.Add("tls-server-name", "",
+            "the name to verify in the server's certificate, when it differs "
+            "from --address's host (e.g. through a port-forward)");
+}
+
+absl::StatusOr<std::string> ReadPem(const std::string& flag,
+                                    const std::string& path) {
+  if (path.empty()) return std::string();
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read --", flag, " ", path));
+  }
+  return text.str();
+}
+
+// A channel to --address with the --tls-* flags; INVALID_ARGUMENT naming a
+// flag whose file cannot be read, or a certificate without its key.
+absl::StatusOr<std::unique_ptr<admin::v1::Admin::Stub>> Connect(
+    const FlagSet& flags) {
+  const std::string address = flags.Get("address");
+  const bool tls =
+      !flags.Get("tls-ca").empty() || !flags.Get("tls-cert").empty() ||
+      !flags.Get("tls-key").empty() || !flags.Get("tls-server-name").empty();
+  if (!tls) {
+    return admin::v1::Admin::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  if (flags.Get("tls-cert").empty() != flags.Get("tls-key").empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  grpc::SslCredentialsOptions ssl;
+  for (auto [flag, field] :
+       {std::pair<const char*, std::string*>{"tls-ca", &ssl.pem_root_certs},
+        {"tls-cert", &ssl.pem_cert_chain},
+        {"tls-key", &ssl.pem_private_key}}) {
+    absl::StatusOr<std::string> pem = ReadPem(flag, flags.Get(flag));
+    if (!pem.ok()) return pem.status();
+    *field = *std::move(pem);
+  }
+  grpc::ChannelArguments args;
+  if (const std::string name = flags.Get("tls-server-name"); !name.empty()) {
+    args.SetSslTargetNameOverride(name);
+  }
   return admin::v1::Admin::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args));
 }
 
 int RpcFailed(const char* command, const std::string& address,
@@ -103,8 +160,7 @@ int PushCommand(int argc, char** argv) {
                 "Push a value for a signal whose source is `push: {}` (or for "
                 "spec.replicas / spec.readyReplicas when those are push "
                 "sources). The policy is re-evaluated at once.");
-  flags.Add("address", kDefaultAddress,
-            "HOST:PORT of signalscaler's gRPC port");
+  AddConnectionFlags(flags);
   flags.Add("namespace", "", "the policy's namespace (required)");
   flags.Add("policy", "", "the policy's name (required)");
   flags.Add("signal", "", "the signal's name (required)");
@@ -130,7 +186,9 @@ int PushCommand(int argc, char** argv) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(*timeout)));
   const std::string address = flags.Get("address");
-  grpc::Status s = Connect(address)->Push(&ctx, req, &resp);
+  absl::StatusOr<std::unique_ptr<admin::v1::Admin::Stub>> stub = Connect(flags);
+  if (!stub.ok()) return UsageError("push", stub.status().message());
+  grpc::Status s = (*stub)->Push(&ctx, req, &resp);
   if (!s.ok()) return RpcFailed("push", address, s);
   std::printf("pushed %s=%g to %s/%s\n", req.signal().c_str(), req.value(),
               req.namespace_().c_str(), req.policy().c_str());
@@ -142,8 +200,7 @@ int ExplainCommand(int argc, char** argv) {
                 "Show the current decision of one policy, of a namespace's "
                 "policies, or of all: each signal's value, age, proposal and "
                 "state, the winner, and every step that changed the number.");
-  flags.Add("address", kDefaultAddress,
-            "HOST:PORT of signalscaler's gRPC port");
+  AddConnectionFlags(flags);
   flags.Add("namespace", "", "only this namespace (required with --policy)");
   flags.Add("policy", "", "only this policy");
   flags.Add("output", "text", "text, or json");
@@ -164,7 +221,9 @@ int ExplainCommand(int argc, char** argv) {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(*timeout)));
   const std::string address = flags.Get("address");
-  grpc::Status s = Connect(address)->Explain(&ctx, req, &resp);
+  absl::StatusOr<std::unique_ptr<admin::v1::Admin::Stub>> stub = Connect(flags);
+  if (!stub.ok()) return UsageError("explain", stub.status().message());
+  grpc::Status s = (*stub)->Explain(&ctx, req, &resp);
   if (!s.ok()) return RpcFailed("explain", address, s);
   if (output == "json") {
     std::string json;

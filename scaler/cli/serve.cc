@@ -2,12 +2,15 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -19,6 +22,7 @@
 #include "scaler/policy/loader.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
+#include "scaler/server/limits.h"
 #include "scaler/server/policy_registry.h"
 #include "scaler/server/policy_reloader.h"
 #include "scaler/server/scaler_server.h"
@@ -42,6 +46,92 @@ absl::StatusOr<NamespaceSet> ParseNamespaces(absl::string_view text) {
     out.insert(std::string(ns));
   }
   return out;
+}
+
+// Reads the integer flag `name` into `out`; false (after printing why) when
+// it is not a whole number in [min, max].
+template <typename T>
+bool GetCount(const FlagSet& flags, const char* name, int64_t min, int64_t max,
+              T& out) {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(flags.Get(name), &v) || v < min || v > max) {
+    std::fprintf(stderr,
+                 "signalscaler serve: --%s must be a whole number from %lld "
+                 "to %lld\n",
+                 name, static_cast<long long>(min),
+                 static_cast<long long>(max));
+    return false;
+  }
+  out = static_cast<T>(v);
+  return true;
+}
+
+// The TLS and input-limit flags; their defaults come from limits.h and
+// scaler_server.h.
+void AddEdgeFlags(FlagSet& flags) {
+  const ServerLimits server;
+  const PolicyLimits policies;
+  flags.Add("tls-cert", "",
+            "PEM certificate (chain) of the gRPC port; with --tls-key, serves "
+            "TLS (1.2 or later). Re-read every --tls-refresh-seconds");
+  flags.Add("tls-key", "", "PEM private key of --tls-cert (unencrypted)");
+  flags.Add("tls-client-ca", "",
+            "PEM CA bundle; when set, every client must present a "
+            "certificate it verifies (mTLS)");
+  flags.Add("tls-refresh-seconds", absl::StrCat(ServerTls().refresh_seconds),
+            "how often the TLS files are re-read (cert-manager rotates "
+            "them); new connections get the new certificate");
+  flags.Add("max-request-bytes", absl::StrCat(server.max_request_bytes),
+            "largest request message accepted (RESOURCE_EXHAUSTED beyond)");
+  flags.Add("max-metadata-entries", absl::StrCat(server.max_metadata_entries),
+            "trigger metadata entries per ScaledObjectRef (INVALID_ARGUMENT "
+            "beyond)");
+  flags.Add("max-metadata-bytes", absl::StrCat(server.max_metadata_bytes),
+            "length of each trigger metadata key and value (INVALID_ARGUMENT "
+            "beyond)");
+  flags.Add("max-open-streams", absl::StrCat(server.max_open_streams),
+            "StreamIsActive and StreamMetricSpec streams open at once; one "
+            "more ends at once with RESOURCE_EXHAUSTED");
+  flags.Add("max-policies-per-namespace",
+            absl::StrCat(policies.max_policies_per_namespace),
+            "policies in force per namespace; a file that would exceed it is "
+            "rejected (its previous policies keep serving)");
+  flags.Add("max-policies", absl::StrCat(policies.max_policies),
+            "policies in force in the whole scaler; a file that would exceed "
+            "it is rejected");
+}
+
+// Reads the flags of AddEdgeFlags(); false (after printing why) on a bad one.
+bool GetEdgeFlags(const FlagSet& flags, ServerTls& tls, ServerLimits& server,
+                  PolicyLimits& policies) {
+  tls.cert_file = flags.Get("tls-cert");
+  tls.key_file = flags.Get("tls-key");
+  tls.client_ca_file = flags.Get("tls-client-ca");
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    std::fprintf(stderr,
+                 "signalscaler serve: --tls-cert and --tls-key go together\n");
+    return false;
+  }
+  if (!tls.client_ca_file.empty() && tls.cert_file.empty()) {
+    std::fprintf(stderr,
+                 "signalscaler serve: --tls-client-ca needs --tls-cert and "
+                 "--tls-key\n");
+    return false;
+  }
+  constexpr int64_t kMax = INT_MAX;
+  return GetCount(flags, "tls-refresh-seconds", 1, 86400,
+                  tls.refresh_seconds) &&
+         GetCount(flags, "max-request-bytes", 1024, kMax,
+                  server.max_request_bytes) &&
+         GetCount(flags, "max-metadata-entries", 1, kMax,
+                  server.max_metadata_entries) &&
+         GetCount(flags, "max-metadata-bytes", 1, kMax,
+                  server.max_metadata_bytes) &&
+         GetCount(flags, "max-open-streams", 1, kMax,
+                  server.max_open_streams) &&
+         GetCount(flags, "max-policies-per-namespace", 1, kMax,
+                  policies.max_policies_per_namespace) &&
+         GetCount(flags, "max-policies", 1, kMax, policies.max_policies);
 }
 
 }  // namespace
@@ -73,6 +163,7 @@ int ServeCommand(int argc, char** argv) {
             "on SIGTERM, how long readiness reports NOT_SERVING while every "
             "call is still answered, before streams end with OK and the "
             "process exits (keep terminationGracePeriodSeconds longer)");
+  AddEdgeFlags(flags);
   flags.Add("log-level", "info", "debug, info, warn, error or off");
   flags.Add("log-format", "text", "text, or json for one JSON object a line");
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
@@ -135,6 +226,10 @@ int ServeCommand(int argc, char** argv) {
                  std::string(namespaces.status().message()).c_str());
     return 2;
   }
+  ServerTls tls;
+  ServerLimits server_limits;
+  PolicyLimits policy_limits;
+  if (!GetEdgeFlags(flags, tls, server_limits, policy_limits)) return 2;
   if (!dir.empty()) {
     if (absl::Status s = ListPolicyFiles(dir).status(); !s.ok()) {
       LogError("cannot serve", {{"error", std::string(s.message())}});
@@ -172,7 +267,8 @@ int ServeCommand(int argc, char** argv) {
     registry.Set(
         std::make_shared<PolicySnapshot>(std::move(embedded.policies)));
   } else {
-    reloader = std::make_unique<PolicyReloader>(dir, registry, *namespaces);
+    reloader = std::make_unique<PolicyReloader>(dir, registry, *namespaces,
+                                                policy_limits);
     reloader->Reload();
   }
   LogInfo("policies loaded",
@@ -188,6 +284,8 @@ int ServeCommand(int argc, char** argv) {
   deps.reloader = reloader.get();
   deps.policies_source = dir.empty() ? kEmbeddedPoliciesName : dir;
   deps.namespaces = &*namespaces;
+  deps.limits = server_limits;
+  deps.tls = tls;
   ScalerServer server(deps);
   if (absl::Status s = server.Start(flags.Get("listen")); !s.ok()) {
     LogError("cannot start", {{"error", std::string(s.message())}});

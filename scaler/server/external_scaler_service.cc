@@ -130,8 +130,9 @@ class ExternalScalerService final
                                      IsActiveResponse* resp) override {
     const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    absl::StatusOr<bool> active = IsActiveFor(*ref, *deps_.registry->Get(),
-                                              *deps_.board, deps_.namespaces);
+    absl::StatusOr<bool> active =
+        IsActiveFor(*ref, *deps_.registry->Get(), *deps_.board,
+                    deps_.namespaces, &deps_.limits);
     if (active.ok()) resp->set_result(*active);
     Finish(reactor, "IsActive", active.status(), start);
     return reactor;
@@ -144,7 +145,7 @@ class ExternalScalerService final
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const std::shared_ptr<const PolicySnapshot> snap = deps_.registry->Get();
     absl::StatusOr<const LoadedPolicy*> p =
-        ResolvePolicy(*ref, *snap, deps_.namespaces);
+        ResolvePolicy(*ref, *snap, deps_.namespaces, &deps_.limits);
     if (p.ok()) *resp = MetricSpecFor(**p);
     Finish(reactor, "GetMetricSpec", p.status(), start);
     return reactor;
@@ -155,8 +156,9 @@ class ExternalScalerService final
                                        GetMetricsResponse* resp) override {
     const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    absl::StatusOr<GetMetricsResponse> r = MetricsFor(
-        *req, *deps_.registry->Get(), *deps_.board, deps_.namespaces);
+    absl::StatusOr<GetMetricsResponse> r =
+        MetricsFor(*req, *deps_.registry->Get(), *deps_.board, deps_.namespaces,
+                   &deps_.limits);
     if (r.ok()) *resp = *std::move(r);
     Finish(reactor, "GetMetrics", r.status(), start);
     return reactor;
@@ -166,8 +168,8 @@ class ExternalScalerService final
       grpc::CallbackServerContext* /*ctx*/,
       const ScaledObjectRef* ref) override {
     auto* stream = new IsActiveStream(hub_, *deps_.board, "StreamIsActive");
-    absl::StatusOr<const LoadedPolicy*> p =
-        ResolvePolicy(*ref, *deps_.registry->Get(), deps_.namespaces);
+    absl::StatusOr<const LoadedPolicy*> p = ResolvePolicy(
+        *ref, *deps_.registry->Get(), deps_.namespaces, &deps_.limits);
     if (!p.ok()) {
       stream->FinishWith(ToGrpcStatus(p.status()));
     } else if (stream->Register()) {
@@ -181,8 +183,8 @@ class ExternalScalerService final
       const ScaledObjectRef* ref) override {
     auto* stream =
         new MetricSpecStream(hub_, *deps_.registry, "StreamMetricSpec");
-    absl::StatusOr<const LoadedPolicy*> p =
-        ResolvePolicy(*ref, *deps_.registry->Get(), deps_.namespaces);
+    absl::StatusOr<const LoadedPolicy*> p = ResolvePolicy(
+        *ref, *deps_.registry->Get(), deps_.namespaces, &deps_.limits);
     if (!p.ok()) {
       stream->FinishWith(ToGrpcStatus(p.status()));
     } else if (stream->Register()) {

@@ -23,11 +23,47 @@ bool Accepted(const std::string& key) {
   return false;
 }
 
+// A metadata key for a message: at most 64 bytes of it are quoted back.
+std::string QuoteKey(const std::string& key) {
+  constexpr size_t kQuotedKeyBytes = 64;
+  if (key.size() <= kQuotedKeyBytes) return absl::StrCat("\"", key, "\"");
+  return absl::StrCat("\"", key.substr(0, kQuotedKeyBytes), "...\"");
+}
+
+// The trigger metadata within `limits`: entry count first, then each key and
+// value length.
+absl::Status CheckMetadataBounds(const externalscaler::ScaledObjectRef& ref,
+                                 const ServerLimits& limits) {
+  const size_t entries = static_cast<size_t>(ref.scalermetadata().size());
+  if (entries > limits.max_metadata_entries) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "trigger metadata has ", entries, " entries; the limit is ",
+        limits.max_metadata_entries, " (--max-metadata-entries)"));
+  }
+  for (const auto& [key, value] : ref.scalermetadata()) {
+    if (key.size() > limits.max_metadata_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "trigger metadata key ", QuoteKey(key), " is ", key.size(),
+          " bytes; the limit is ", limits.max_metadata_bytes,
+          " bytes (--max-metadata-bytes)"));
+    }
+    if (value.size() > limits.max_metadata_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the value of trigger metadata key ", QuoteKey(key), " is ",
+          value.size(), " bytes; the limit is ", limits.max_metadata_bytes,
+          " bytes (--max-metadata-bytes)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
     const externalscaler::ScaledObjectRef& ref, const PolicySnapshot& snap,
-    const NamespaceSet* served) {
+    const NamespaceSet* served, const ServerLimits* limits) {
+  RETURN_IF_ERROR(
+      CheckMetadataBounds(ref, limits != nullptr ? *limits : ServerLimits()));
   if (ref.namespace_().empty()) {
     return absl::InvalidArgumentError(
         "ScaledObjectRef.namespace is empty; the policy is looked up in the "
@@ -82,9 +118,10 @@ externalscaler::GetMetricSpecResponse MetricSpecFor(
 absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
     const externalscaler::GetMetricsRequest& request,
     const PolicySnapshot& snap, const DecisionBoard& board,
-    const NamespaceSet* served) {
-  ASSIGN_OR_RETURN(const LoadedPolicy* p,
-                   ResolvePolicy(request.scaledobjectref(), snap, served));
+    const NamespaceSet* served, const ServerLimits* limits) {
+  ASSIGN_OR_RETURN(
+      const LoadedPolicy* p,
+      ResolvePolicy(request.scaledobjectref(), snap, served, limits));
   const std::string name = MetricName(p->policy);
   if (!request.metricname().empty() && request.metricname() != name) {
     return absl::NotFoundError(absl::StrCat(
@@ -107,8 +144,10 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
 absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
                                  const PolicySnapshot& snap,
                                  const DecisionBoard& board,
-                                 const NamespaceSet* served) {
-  ASSIGN_OR_RETURN(const LoadedPolicy* p, ResolvePolicy(ref, snap, served));
+                                 const NamespaceSet* served,
+                                 const ServerLimits* limits) {
+  ASSIGN_OR_RETURN(const LoadedPolicy* p,
+                   ResolvePolicy(ref, snap, served, limits));
   ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d,
                    board.Get(KeyOf(p->policy)));
   return d->active();

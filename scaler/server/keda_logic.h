@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "proto/externalscaler.pb.h"
 #include "scaler/server/decision_board.h"
+#include "scaler/server/limits.h"
 #include "scaler/server/policy_registry.h"
 #include "scaler/server/policy_reloader.h"
 
@@ -18,13 +19,16 @@ namespace signalscaler {
 inline constexpr char kPolicyKey[] = "policy";
 
 // The policy a ScaledObjectRef names, looked up in the ref's own namespace
-// only. INVALID_ARGUMENT for an empty namespace, a missing `policy` key or an
-// unknown metadata key (named, with the accepted keys); NOT_FOUND for a
-// policy not in that namespace (the message names nothing outside it);
-// PERMISSION_DENIED for a namespace outside `served` (when given, non-empty).
+// only. INVALID_ARGUMENT for an empty namespace, more trigger metadata
+// entries than `limits->max_metadata_entries` or a key or value longer than
+// `limits->max_metadata_bytes` (the message names the limit and its flag), a
+// missing `policy` key or an unknown metadata key (named, with the accepted
+// keys); NOT_FOUND for a policy not in that namespace (the message names
+// nothing outside it); PERMISSION_DENIED for a namespace outside `served`
+// (when given, non-empty). Null `limits`: the defaults.
 absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
     const externalscaler::ScaledObjectRef& ref, const PolicySnapshot& snap,
-    const NamespaceSet* served = nullptr);
+    const NamespaceSet* served = nullptr, const ServerLimits* limits = nullptr);
 
 // One MetricSpec: the policy's stable metric name, target 1 (int and float).
 externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy);
@@ -35,13 +39,14 @@ externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy);
 absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
     const externalscaler::GetMetricsRequest& request,
     const PolicySnapshot& snap, const DecisionBoard& board,
-    const NamespaceSet* served = nullptr);
+    const NamespaceSet* served = nullptr, const ServerLimits* limits = nullptr);
 
 // decision > 0. UNAVAILABLE when there is no decision yet.
 absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
                                  const PolicySnapshot& snap,
                                  const DecisionBoard& board,
-                                 const NamespaceSet* served = nullptr);
+                                 const NamespaceSet* served = nullptr,
+                                 const ServerLimits* limits = nullptr);
 
 }  // namespace signalscaler
 

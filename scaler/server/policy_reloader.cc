@@ -39,13 +39,60 @@ std::vector<std::string> ToStrings(const std::vector<PolicyError>& errors) {
   return out;
 }
 
+// Policies accepted so far in a reload, per namespace and in all.
+struct PolicyCounts {
+  std::map<std::string, size_t> by_namespace;
+  size_t total = 0;
+
+  void Add(const std::vector<LoadedPolicy>& policies) {
+    for (const LoadedPolicy& p : policies) {
+      ++by_namespace[p.policy.metadata().namespace_()];
+    }
+    total += policies.size();
+  }
+};
+
+// Why adding `policies` (from `file`) to `counts` would break `limits`;
+// empty when it would not.
+std::vector<PolicyError> CapErrors(const std::string& file,
+                                   const std::vector<LoadedPolicy>& policies,
+                                   const PolicyCounts& counts,
+                                   const PolicyLimits& limits) {
+  std::vector<PolicyError> errors;
+  PolicyCounts added;
+  added.Add(policies);
+  for (const auto& [ns, n] : added.by_namespace) {
+    const auto it = counts.by_namespace.find(ns);
+    const size_t after = n + (it != counts.by_namespace.end() ? it->second : 0);
+    if (after > limits.max_policies_per_namespace) {
+      PolicyError e;
+      e.file = file;
+      e.message = absl::StrCat("namespace `", ns, "` would hold ", after,
+                               " policies; the limit is ",
+                               limits.max_policies_per_namespace,
+                               " per namespace (--max-policies-per-namespace)");
+      errors.push_back(std::move(e));
+    }
+  }
+  if (counts.total + added.total > limits.max_policies) {
+    PolicyError e;
+    e.file = file;
+    e.message = absl::StrCat(
+        "the scaler would hold ", counts.total + added.total,
+        " policies; the limit is ", limits.max_policies, " (--max-policies)");
+    errors.push_back(std::move(e));
+  }
+  return errors;
+}
+
 }  // namespace
 
 PolicyReloader::PolicyReloader(std::string path, PolicyRegistry& registry,
-                               NamespaceSet namespaces)
+                               NamespaceSet namespaces, PolicyLimits limits)
     : path_(std::move(path)),
       registry_(registry),
-      namespaces_(std::move(namespaces)) {}
+      namespaces_(std::move(namespaces)),
+      limits_(limits) {}
 
 PolicyReloader::~PolicyReloader() { Stop(); }
 
@@ -79,6 +126,7 @@ ReloadReport PolicyReloader::Reload() {
 
   std::map<std::string, FileState> next;
   std::map<std::string, const LoadedPolicy*> by_id;  // across accepted files
+  PolicyCounts counts;                               // of accepted files
   for (const std::string& file : *listed) {
     FileState& st = next[file];
     const auto prev = files_.find(file);
@@ -110,13 +158,18 @@ ReloadReport PolicyReloader::Reload() {
       }
     }
     if (errors.empty()) {
+      errors = CapErrors(file, r.policies, counts, limits_);
+    }
+    if (errors.empty()) {
       st.serving = std::move(r.policies);
     } else {
       // Rejected: the file's last good policies keep serving, unless they
-      // now clash with another file's.
+      // now clash with another file's or no longer fit the caps.
       bool clash = false;
       for (const LoadedPolicy& p : previous) clash |= by_id.count(IdOf(p)) > 0;
-      if (!clash) st.serving = previous;
+      if (!clash && CapErrors(file, previous, counts, limits_).empty()) {
+        st.serving = previous;
+      }
       st.errors = ToStrings(errors);
       ++report.rejected_files;
       const bool new_errors =
@@ -132,6 +185,7 @@ ReloadReport PolicyReloader::Reload() {
       report.errors.insert(report.errors.end(), errors.begin(), errors.end());
     }
     for (const LoadedPolicy& p : st.serving) by_id.emplace(IdOf(p), &p);
+    counts.Add(st.serving);
   }
   for (const auto& [file, st] : files_) {
     if (next.count(file) == 0 && !st.serving.empty()) {

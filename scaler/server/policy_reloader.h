@@ -9,6 +9,11 @@
 // is rejected with its errors, and the policies it held before keep serving
 // unchanged. Other files' changes still apply.
 //
+// Caps (PolicyLimits): files are taken in name order, and a file whose
+// policies would take a namespace past max_policies_per_namespace, or the
+// scaler past max_policies, is rejected with an error naming the limit; its
+// previous policies keep serving if they still fit.
+//
 //   PolicyReloader reloader(dir, registry, {});
 //   reloader.Reload();                 // initial load
 //   reloader.Start(absl::Seconds(5));  // watch
@@ -26,6 +31,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "scaler/policy/loader.h"
+#include "scaler/server/limits.h"
 #include "scaler/server/policy_registry.h"
 
 namespace signalscaler {
@@ -50,7 +56,7 @@ struct ReloadReport {
 class PolicyReloader {
  public:
   PolicyReloader(std::string path, PolicyRegistry& registry,
-                 NamespaceSet namespaces);
+                 NamespaceSet namespaces, PolicyLimits limits = PolicyLimits());
   ~PolicyReloader();
 
   // Re-reads every file now and installs the result if it changed. Errors
@@ -78,6 +84,7 @@ class PolicyReloader {
   const std::string path_;
   PolicyRegistry& registry_;
   const NamespaceSet namespaces_;
+  const PolicyLimits limits_;
 
   mutable std::mutex mu_;  // serializes Reload(); guards the fields below
   std::map<std::string, FileState> files_;

@@ -15,6 +15,7 @@
 #include "scaler/common/log.h"
 #include "scaler/server/internal/services.h"
 #include "scaler/server/internal/stream_hub.h"
+#include "scaler/server/internal/tls_credentials.h"
 
 namespace signalscaler {
 
@@ -28,8 +29,12 @@ constexpr const char* kReadinessServices[] = {"readiness",
                                               "signalscaler.admin.v1.Admin"};
 
 struct ScalerServer::Impl {
+  explicit Impl(ServerDeps d)
+      : deps(std::move(d)), hub(deps.limits.max_open_streams) {}
+
   ServerDeps deps;
   internal::StreamHub hub;
+  internal::ServerCredentials credentials;  // its provider outlives `server`
   std::unique_ptr<grpc::Service> scaler_service;
   std::unique_ptr<grpc::Service> admin_service;
   std::unique_ptr<grpc::Server> server;
@@ -51,13 +56,16 @@ struct ScalerServer::Impl {
   }
 };
 
-ScalerServer::ScalerServer(ServerDeps deps) : impl_(std::make_unique<Impl>()) {
-  impl_->deps = deps;
-}
+ScalerServer::ScalerServer(ServerDeps deps)
+    : impl_(std::make_unique<Impl>(std::move(deps))) {}
 
 ScalerServer::~ScalerServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status ScalerServer::Start(const std::string& listen) {
+  absl::StatusOr<internal::ServerCredentials> credentials =
+      internal::MakeServerCredentials(impl_->deps.tls);
+  if (!credentials.ok()) return credentials.status();
+  impl_->credentials = *std::move(credentials);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   impl_->scaler_service =
@@ -65,8 +73,10 @@ absl::Status ScalerServer::Start(const std::string& listen) {
   impl_->admin_service = internal::MakeAdminService(impl_->deps);
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(listen, impl_->credentials.credentials,
                            &impl_->port);
+  // Larger requests get RESOURCE_EXHAUSTED from gRPC before any handler.
+  builder.SetMaxReceiveMessageSize(impl_->deps.limits.max_request_bytes);
   builder.RegisterService(impl_->scaler_service.get());
   builder.RegisterService(impl_->admin_service.get());
   impl_->server = builder.BuildAndStart();
@@ -77,6 +87,15 @@ absl::Status ScalerServer::Start(const std::string& listen) {
                      ": the address is invalid or the port is in use"));
   }
   RefreshHealth();
+  if (impl_->deps.tls.enabled()) {
+    LogInfo(
+        "TLS on the gRPC port",
+        {{"cert", impl_->deps.tls.cert_file},
+         {"client_ca", impl_->deps.tls.client_ca_file.empty()
+                           ? "none (no client certificate asked)"
+                           : impl_->deps.tls.client_ca_file},
+         {"refresh_seconds", absl::StrCat(impl_->deps.tls.refresh_seconds)}});
+  }
   return absl::OkStatus();
 }
 

@@ -1,7 +1,9 @@
 // The gRPC server: KEDA's ExternalScaler, signalscaler's Admin API, gRPC
-// health checking and server reflection, all on one port. gRPC's headers stay
-// out of this header.
+// health checking and server reflection, all on one port, in plaintext, TLS
+// or mTLS. gRPC's headers stay out of this header.
 //
+//   deps.tls.cert_file = "/tls/tls.crt";  // optional
+//   deps.tls.key_file = "/tls/tls.key";
 //   ScalerServer server(deps);
 //   absl::Status s = server.Start("0.0.0.0:9090");
 //   ...
@@ -17,11 +19,26 @@
 #include "scaler/engine/clock.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
+#include "scaler/server/limits.h"
 #include "scaler/server/policy_registry.h"
 #include "scaler/server/policy_reloader.h"
 #include "sources/push/push_source.h"
 
 namespace signalscaler {
+
+// TLS on the gRPC port, from PEM files that are re-read every
+// `refresh_seconds` (cert-manager rotates them in place): new connections
+// get the new certificate, open ones keep theirs. TLS 1.2 at least.
+struct ServerTls {
+  std::string cert_file;  // --tls-cert; empty: plaintext
+  std::string key_file;   // --tls-key; required with cert_file
+  // --tls-client-ca: when set, every client must present a certificate that
+  // this CA bundle verifies (mTLS); otherwise none is asked for.
+  std::string client_ca_file;
+  int refresh_seconds = 60;  // --tls-refresh-seconds; at least 1
+
+  bool enabled() const { return !cert_file.empty(); }
+};
 
 struct ServerDeps {
   PolicyRegistry* registry = nullptr;
@@ -35,6 +52,8 @@ struct ServerDeps {
   // Optional: the only namespaces served (KEDA calls from any other are
   // PERMISSION_DENIED). Null or empty: every namespace.
   const NamespaceSet* namespaces = nullptr;
+  ServerLimits limits;  // request sizes, trigger metadata, open streams
+  ServerTls tls;        // plaintext unless tls.enabled()
 };
 
 // Start() once, Shutdown() once; thread-safe otherwise.
@@ -45,6 +64,9 @@ class ScalerServer {
 
   // Binds `listen` (HOST:PORT; port 0 picks a free one) and starts serving.
   // Health reports SERVING once the registry holds policies.
+  // INVALID_ARGUMENT naming the file (never its content) when a TLS file is
+  // unreadable, not PEM, or the key does not match the certificate;
+  // UNAVAILABLE when the address cannot be bound.
   absl::Status Start(const std::string& listen);
   int port() const;
   // Updates health: liveness ("", "liveness") SERVING while running;

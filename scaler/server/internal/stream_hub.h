@@ -23,14 +23,29 @@ namespace signalscaler::internal {
 // Thread-safe. Lock order: hub, then a stream's handle, then the stream.
 class StreamHub {
  public:
-  // Registers a stream; false when shutting down (the stream must then end).
-  bool Add(const char* method, std::function<void()> finish_ok, uint64_t& id) {
+  // At most `max_streams` streams are open at once (--max-open-streams).
+  explicit StreamHub(size_t max_streams) : max_streams_(max_streams) {}
+
+  // Registers a stream. UNAVAILABLE when shutting down, RESOURCE_EXHAUSTED
+  // when `max_streams` are open: the stream must then end with that status.
+  grpc::Status Add(const char* method, std::function<void()> finish_ok,
+                   uint64_t& id) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (closing_) return false;
+    if (closing_) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "server is shutting down");
+    }
+    if (finishers_.size() >= max_streams_) {
+      return grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          "too many open streams: the limit is " +
+              std::to_string(max_streams_) +
+              " (--max-open-streams); retry later or raise the limit");
+    }
     id = next_id_++;
     finishers_[id] = std::move(finish_ok);
     Metrics::Get().SetOpenStreams(method, ++open_[method]);
-    return true;
+    return grpc::Status::OK;
   }
   void Remove(const char* method, uint64_t id) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -49,6 +64,7 @@ class StreamHub {
   }
 
  private:
+  const size_t max_streams_;
   mutable std::mutex mu_;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
@@ -78,21 +94,19 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   }
 
   // Registers with the hub; finishes the stream with UNAVAILABLE if the
-  // server is shutting down. Returns whether the stream may go on.
+  // server is shutting down, RESOURCE_EXHAUSTED if too many streams are
+  // open. Returns whether the stream may go on.
   bool Register() {
     std::shared_ptr<Handle> h = handle_;
-    const bool ok = hub_.Add(
+    grpc::Status added = hub_.Add(
         method_,
         [h] {
           std::lock_guard<std::mutex> lock(h->mu);
           if (h->stream != nullptr) h->stream->FinishWith(grpc::Status::OK);
         },
         hub_id_);
-    if (!ok) {
-      FinishWith(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "server is shutting down"));
-    }
-    return ok;
+    if (!added.ok()) FinishWith(std::move(added));
+    return hub_id_ != 0;
   }
 
   void Send(Response r) {
