@@ -24,6 +24,9 @@ namespace signalscaler {
 inline constexpr char kPolicyApiVersion[] = "signalscaler.io/v1";
 inline constexpr char kPolicyKind[] = "ScalingPolicy";
 
+// The largest policy file accepted (a ConfigMap holds at most 1 MiB).
+inline constexpr size_t kMaxPolicyFileBytes = 1 << 20;
+
 struct PolicyError {
   std::string file;
   int line = 0;         // 1-based; 0 when unknown

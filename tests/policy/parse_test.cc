@@ -1,5 +1,8 @@
 // ParsePolicies: YAML -> ScalingPolicy (unknown keys, types, enums, oneofs,
 // lines, multi-document files) and the error format.
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -613,6 +616,51 @@ TEST(LoadResultTest, ToStatusJoinsEveryError) {
   const absl::Status s = r.ToStatus();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "a.yaml:1: one\nb.yaml:2: policy ns/x: kind: two");
+}
+
+}  // namespace
+}  // namespace signalscaler
+
+namespace signalscaler {
+namespace {
+
+using ::testing::HasSubstr;
+
+// fuzz_policy_yaml found this 1.3 KB file: yaml-cpp 0.7's YAML::LoadAll
+// allocated without bound on it (16 GB in 60 s). The loader must answer with
+// errors, at once (a regression shows as this test's ctest timeout).
+TEST(ParseRegressionTest, LoadAllUnboundedAllocationIsAnErrorAtOnce) {
+  const char* dir = std::getenv("SIGNALSCALER_SOURCE_DIR");
+  ASSERT_NE(dir, nullptr) << "run through ctest";
+  std::ifstream in(std::string(dir) +
+                   "/tests/policy/testdata/regression/"
+                   "loadall_unbounded_alloc.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  ASSERT_GT(text.str().size(), 1000u);
+  const LoadResult r = ParsePolicies(text.str(), "fuzz.yaml");
+  EXPECT_FALSE(r.errors.empty());
+  EXPECT_TRUE(r.policies.empty());
+}
+
+TEST(ParseRegressionTest, OversizedFileIsRejected) {
+  const std::string big(kMaxPolicyFileBytes + 1, '#');
+  const LoadResult r = ParsePolicies(big, "big.yaml");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].ToString(), HasSubstr("the limit is 1048576"));
+}
+
+TEST(ParseRegressionTest, DocumentMarkersKeepLineNumbers) {
+  const LoadResult r = ParsePolicies(
+      "# one\n---\napiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+      "metadata: {name: a}\nspec:\n  maxReplicas: 2\n  signals:\n"
+      "  - {name: q, type: Total, source: {push: {}}, targetPerReplica: 1}\n"
+      "...\n--- \napiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+      "metadata: {name: b}\nspec:\n  maxReplica: 2\n",
+      "m.yaml");
+  ASSERT_FALSE(r.errors.empty());
+  EXPECT_THAT(r.errors[0].ToString(), HasSubstr("m.yaml:16:"));
+  EXPECT_THAT(r.errors[0].ToString(), HasSubstr("maxReplica"));
 }
 
 }  // namespace
