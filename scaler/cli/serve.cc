@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
@@ -43,9 +44,35 @@ absl::StatusOr<NamespaceSet> ParseNamespaces(absl::string_view text) {
   for (absl::string_view ns : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     ns = absl::StripAsciiWhitespace(ns);
     if (ns.empty()) continue;
+    const bool valid =
+        ns.size() <= 63 && absl::ascii_isalnum(ns.front()) &&
+        absl::ascii_isalnum(ns.back()) &&
+        std::all_of(ns.begin(), ns.end(), [](char c) {
+          return (absl::ascii_isalnum(c) && !absl::ascii_isupper(c)) ||
+                 c == '-';
+        });
+    if (!valid) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", ns, "\" is not a namespace name (DNS-1123 label)"));
+    }
     out.insert(std::string(ns));
   }
   return out;
+}
+
+// Reads the duration flag `name` (seconds, fractions allowed) into `out`;
+// false (after printing why) when it is not a number >= min.
+bool GetSeconds(const FlagSet& flags, const char* name, double min,
+                absl::Duration& out) {
+  absl::StatusOr<double> v = flags.GetDouble(name);
+  if (!v.ok() || !(*v >= min)) {
+    std::fprintf(stderr,
+                 "signalscaler serve: --%s must be a number of seconds >= %g\n",
+                 name, min);
+    return false;
+  }
+  out = absl::Seconds(*v);
+  return true;
 }
 
 // Reads the integer flag `name` into `out`; false (after printing why) when
@@ -142,8 +169,10 @@ int ServeCommand(int argc, char** argv) {
       "Serve KEDA's ExternalScaler API (and the admin API, health "
       "checking and reflection) on one gRPC port, deciding replica "
       "counts from the ScalingPolicy files in --policies.\n"
-      "SIGHUP reloads the policies; SIGTERM or SIGINT ends every open "
-      "stream with status OK and exits 0; a second one exits at once.");
+      "Policy files are watched and reloaded file by file (SIGHUP forces "
+      "it). SIGTERM or SIGINT drains (readiness off, calls still answered "
+      "for --drain-seconds), ends every open stream with status OK and "
+      "exits 0; a second one exits at once.");
   flags.Add("listen", "0.0.0.0:9090",
             "HOST:PORT of the gRPC server (ExternalScaler, admin, health); "
             "port 0 picks a free port, printed at startup");
@@ -205,18 +234,10 @@ int ServeCommand(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const std::string dir = flags.Get("policies");
-  absl::StatusOr<double> reload_seconds =
-      flags.GetDouble("policy-reload-seconds");
-  if (!reload_seconds.ok() || *reload_seconds < 0.1) {
-    std::fprintf(stderr,
-                 "signalscaler serve: --policy-reload-seconds must be a number "
-                 ">= 0.1\n");
-    return 2;
-  }
-  absl::StatusOr<double> drain_seconds = flags.GetDouble("drain-seconds");
-  if (!drain_seconds.ok() || *drain_seconds < 0) {
-    std::fprintf(stderr,
-                 "signalscaler serve: --drain-seconds must be a number >= 0\n");
+  absl::Duration reload_period;
+  absl::Duration drain;
+  if (!GetSeconds(flags, "policy-reload-seconds", 0.1, reload_period) ||
+      !GetSeconds(flags, "drain-seconds", 0, drain)) {
     return 2;
   }
   absl::StatusOr<NamespaceSet> namespaces =
@@ -305,7 +326,7 @@ int ServeCommand(int argc, char** argv) {
   }
   evaluator.Start();
   if (reloader != nullptr) {
-    reloader->Start(absl::Seconds(*reload_seconds));
+    reloader->Start(reload_period);
   }
   LogInfo("serving", {{"listen", flags.Get("listen")},
                       {"metrics_port", absl::StrCat(Metrics::Get().port())},
@@ -329,8 +350,7 @@ int ServeCommand(int argc, char** argv) {
     }
     LogInfo("termination signal: draining",
             {{"signal", absl::StrCat(sig)},
-             {"drain_seconds", absl::StrCat(*drain_seconds)}});
-    const absl::Duration drain = absl::Seconds(*drain_seconds);
+             {"drain", absl::FormatDuration(drain)}});
     stopper = std::make_unique<std::thread>([&, drain] {
       // Readiness first, so Kubernetes takes the pod out of the Service
       // while every call is still answered; then streams end with OK.

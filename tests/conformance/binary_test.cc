@@ -48,6 +48,12 @@ TEST(BinaryTest, UnknownFlagIsAUsageError) {
   r = RunCommand({SignalscalerBinary(), "frobnicate"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.output, HasSubstr("unknown command \"frobnicate\""));
+  r = RunCommand({SignalscalerBinary(), "serve", "--namespaces=team-a,Bad_NS"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("\"Bad_NS\" is not a namespace name"));
+  r = RunCommand({SignalscalerBinary(), "serve", "--drain-seconds=soon"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--drain-seconds must be a number"));
 }
 
 TEST(BinaryTest, InvalidPolicyFileIsRejectedAloneAndNamed) {
