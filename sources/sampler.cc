@@ -151,7 +151,11 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
     }
     std::lock_guard<std::mutex> lock(mu_);
     std::uniform_real_distribution<double> u(0.0, 1.0);
-    e.next_due = clock_.Now() + e.interval * u(rng_);  // spread first polls
+    // The first poll comes soon (a new scaler, or a new policy, answers
+    // UNAVAILABLE until then), spread over at most a second; later polls
+    // drift apart by their +/-10 % jitter.
+    e.next_due =
+        clock_.Now() + std::min(e.interval, absl::Seconds(1)) * u(rng_);
     entries_[key] = std::move(e);
   }
   cv_.notify_all();

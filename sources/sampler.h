@@ -5,8 +5,9 @@
 // - Coalescing: queries are keyed by their source spec (interval aside); a
 //   query shared by several policies is polled at the shortest interval any
 //   of them asks for.
-// - Spreading: the first poll of a query is at a random point of its interval
-//   and each later one is jittered by +/-10 %, so polls do not bunch up.
+// - Spreading: the first poll of a query is within a second (at a random
+//   point) and each later one is jittered by +/-10 % of its interval, so
+//   polls drift apart instead of bunching up.
 // - Isolation: reads run on a bounded pool of workers, each with a deadline of
 //   at most one interval; a slow query occupies one worker and delays no other
 //   query while workers are free.
