@@ -44,14 +44,7 @@ absl::StatusOr<NamespaceSet> ParseNamespaces(absl::string_view text) {
   for (absl::string_view ns : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     ns = absl::StripAsciiWhitespace(ns);
     if (ns.empty()) continue;
-    const bool valid =
-        ns.size() <= 63 && absl::ascii_isalnum(ns.front()) &&
-        absl::ascii_isalnum(ns.back()) &&
-        std::all_of(ns.begin(), ns.end(), [](char c) {
-          return (absl::ascii_isalnum(c) && !absl::ascii_isupper(c)) ||
-                 c == '-';
-        });
-    if (!valid) {
+    if (!IsDns1123Label(ns)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "\"", ns, "\" is not a namespace name (DNS-1123 label)"));
     }

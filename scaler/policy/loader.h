@@ -79,6 +79,10 @@ absl::StatusOr<std::vector<std::string>> ListPolicyFiles(
 // empty file simply holds no policy).
 LoadResult LoadPolicyFile(const std::string& file);
 
+// A Kubernetes name (namespace, policy): at most 63 lowercase letters,
+// digits and '-', not starting or ending with '-'.
+bool IsDns1123Label(absl::string_view s);
+
 // The error for `again` having the namespace/name of `first`.
 PolicyError DuplicatePolicyError(const LoadedPolicy& again,
                                  const LoadedPolicy& first);

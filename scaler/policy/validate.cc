@@ -19,16 +19,6 @@ namespace {
 constexpr int kMaxWindowSeconds = 3600;
 constexpr int kMaxRatePeriodSeconds = 1800;
 
-bool IsDns1123Label(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s) {
-    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') {
-      return false;
-    }
-  }
-  return s.front() != '-' && s.back() != '-';
-}
-
 bool IsSignalName(const std::string& s) {
   if (s.empty()) return false;
   for (char c : s) {
@@ -336,6 +326,16 @@ class Validator {
 void ValidatePolicy(const LoadedPolicy& loaded,
                     std::vector<PolicyError>& errors) {
   Validator(loaded, errors).Policy();
+}
+
+bool IsDns1123Label(absl::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s) {
+    if (!absl::ascii_islower(c) && !absl::ascii_isdigit(c) && c != '-') {
+      return false;
+    }
+  }
+  return s.front() != '-' && s.back() != '-';
 }
 
 }  // namespace signalscaler
