@@ -1,4 +1,8 @@
-// MakeMemoryStateStore(): the one-replica StateStore, a map in this process.
+// MakeMemoryStateStore(): the StateStore of one process. With one replica
+// (the embedded default) its leases are always this replica's; several
+// evaluators of one process (tests, the simulator) may share it and then see
+// the same lease, fencing and membership semantics as with Redis, on the
+// store's Clock.
 #include <map>
 #include <mutex>
 #include <utility>
@@ -12,86 +16,133 @@ namespace {
 
 class MemoryStateStore final : public StateStore {
  public:
+  explicit MemoryStateStore(const Clock& clock) : clock_(clock) {}
+
   absl::string_view kind() const override { return "memory"; }
   bool shared() const override { return false; }
 
   absl::StatusOr<std::vector<std::optional<PolicyRecord>>> Load(
       absl::Span<const PolicyKey> keys, absl::Time /*deadline*/) override {
     std::lock_guard<std::mutex> lock(mu_);
+    const absl::Time now = clock_.Now();
     std::vector<std::optional<PolicyRecord>> out;
     out.reserve(keys.size());
     for (const PolicyKey& key : keys) {
       auto it = records_.find(key);
-      if (it == records_.end()) {
+      if (it == records_.end() || it->second.expires <= now) {
         out.emplace_back(std::nullopt);
       } else {
-        out.emplace_back(it->second);
+        out.emplace_back(it->second.record);
       }
     }
     return out;
   }
 
   absl::Status Save(const PolicyKey& key, const PolicyRecord& record,
-                    const Lease& lease, absl::Duration /*ttl*/,
+                    const Lease& lease, absl::Duration ttl,
                     absl::Time /*deadline*/) override {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = leases_.find(key);
-    if (it == leases_.end() || it->second.holder != lease.holder ||
-        it->second.epoch != lease.epoch) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("lease of ", key.ToString(), " lost"));
+    const absl::Time now = clock_.Now();
+    const Held* held = Current(key, now);
+    if (held == nullptr || held->holder != lease.holder ||
+        held->epoch != lease.epoch) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "lease of ", key.ToString(), " lost: held by ",
+          held == nullptr ? std::string("nobody") : held->holder));
     }
-    records_[key] = record;
+    records_[key] = Stored{record, now + ttl};
     return absl::OkStatus();
   }
 
   absl::StatusOr<Lease> AcquireOrRenew(const PolicyKey& key,
                                        const std::string& replica,
-                                       absl::Duration /*ttl*/,
+                                       absl::Duration ttl,
                                        absl::Time /*deadline*/) override {
     std::lock_guard<std::mutex> lock(mu_);
-    Lease& lease = leases_[key];
-    if (lease.holder != replica) {
-      lease.holder = replica;
-      lease.epoch = ++epochs_[key];
+    const absl::Time now = clock_.Now();
+    const Held* current = Current(key, now);
+    Lease out;
+    if (current != nullptr && current->holder != replica) {
+      out.holder = current->holder;
+      out.epoch = current->epoch;
+      return out;  // valid_until stays in the past: not ours
     }
-    // No other replica can take it: it never runs out.
-    lease.valid_until = absl::InfiniteFuture();
-    return lease;
+    Held& held = leases_[key];
+    if (current == nullptr) {
+      held.holder = replica;
+      held.epoch = ++epochs_[key];
+    }
+    held.expires = now + ttl;
+    out.holder = held.holder;
+    out.epoch = held.epoch;
+    out.valid_until = held.expires;
+    return out;
   }
 
   absl::Status Release(const PolicyKey& key, const Lease& lease,
                        absl::Time /*deadline*/) override {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = leases_.find(key);
-    if (it != leases_.end() && it->second.holder == lease.holder &&
-        it->second.epoch == lease.epoch) {
-      leases_.erase(it);
+    const Held* held = Current(key, clock_.Now());
+    if (held != nullptr && held->holder == lease.holder &&
+        held->epoch == lease.epoch) {
+      leases_.erase(key);
     }
     return absl::OkStatus();
   }
 
   absl::StatusOr<std::vector<std::string>> Heartbeat(
-      const std::string& replica, absl::Duration /*ttl*/,
+      const std::string& replica, absl::Duration ttl,
       absl::Time /*deadline*/) override {
-    return std::vector<std::string>{replica};
+    std::lock_guard<std::mutex> lock(mu_);
+    const absl::Time now = clock_.Now();
+    members_[replica] = now + ttl;
+    std::vector<std::string> alive;
+    for (auto it = members_.begin(); it != members_.end();) {
+      if (it->second <= now) {
+        it = members_.erase(it);
+      } else {
+        alive.push_back(it->first);
+        ++it;
+      }
+    }
+    return alive;  // a std::map: sorted
   }
 
   void Watch(std::function<void(const PolicyKey&)> /*on_saved*/) override {
-    // Nobody else saves: nothing to tell.
+    // Readers in this process poll; a notification is only an optimization.
   }
 
  private:
+  struct Held {
+    std::string holder;
+    uint64_t epoch = 0;
+    absl::Time expires;
+  };
+  struct Stored {
+    PolicyRecord record;
+    absl::Time expires;
+  };
+
+  // The lease in force at `now`, or null.
+  const Held* Current(const PolicyKey& key, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = leases_.find(key);
+    if (it == leases_.end() || it->second.expires <= now) return nullptr;
+    return &it->second;
+  }
+
+  const Clock& clock_;
   std::mutex mu_;
-  std::map<PolicyKey, PolicyRecord> records_ ABSL_GUARDED_BY(mu_);
-  std::map<PolicyKey, Lease> leases_ ABSL_GUARDED_BY(mu_);
+  std::map<PolicyKey, Stored> records_ ABSL_GUARDED_BY(mu_);
+  std::map<PolicyKey, Held> leases_ ABSL_GUARDED_BY(mu_);
   std::map<PolicyKey, uint64_t> epochs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Time> members_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
-std::unique_ptr<StateStore> MakeMemoryStateStore() {
-  return std::make_unique<MemoryStateStore>();
+std::unique_ptr<StateStore> MakeMemoryStateStore(const Clock& clock) {
+  return std::make_unique<MemoryStateStore>(clock);
 }
 
 }  // namespace signalscaler

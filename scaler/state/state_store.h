@@ -7,7 +7,7 @@
 // nothing survives a restart) and RedisStateStore (shared by every replica;
 // records and leases expire by TTL, so abandoned policies go away).
 //
-//   std::unique_ptr<StateStore> store = MakeMemoryStateStore();
+//   std::unique_ptr<StateStore> store = MakeMemoryStateStore(clock);
 //   absl::StatusOr<Lease> lease = store->AcquireOrRenew(key, "pod-a", ttl, d);
 //   if (lease.ok() && lease->holder == "pod-a") {
 //     ... Decide() ...
@@ -34,6 +34,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "scaler/engine/clock.h"
 #include "scaler/engine/decision.h"
 #include "scaler/server/policy_key.h"
 
@@ -112,13 +113,18 @@ class StateStore {
   // Calls `on_saved` (from a thread of the store's) whenever any replica
   // saves a record, so that readers refresh at once instead of at their next
   // poll. Best effort: a lost notification only delays a refresh. At most
-  // one watcher; the store stops calling it before its destructor returns.
+  // one watcher: a new call replaces it, Watch(nullptr) removes it, and once
+  // either returns the old one is never called again. The store stops
+  // calling before its destructor returns.
   virtual void Watch(std::function<void(const PolicyKey&)> on_saved) = 0;
 };
 
-// The embedded default: a map in this process. Leases are always granted to
-// the asking replica (there is no other), Heartbeat returns just it.
-std::unique_ptr<StateStore> MakeMemoryStateStore();
+// The embedded default: maps in this process, with the same lease, fencing,
+// TTL and membership semantics as the shared store, on `clock` (which must
+// outlive it). With one replica its leases are always that replica's; several
+// evaluators of one process may share it (tests). Watch() never calls: its
+// readers poll.
+std::unique_ptr<StateStore> MakeMemoryStateStore(const Clock& clock);
 
 }  // namespace signalscaler
 
