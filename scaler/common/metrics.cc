@@ -107,6 +107,22 @@ struct Metrics::Impl {
           .Name("signalscaler_open_streams")
           .Help("Open StreamIsActive / StreamMetricSpec calls")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& state_degraded =
+      prometheus::BuildGauge()
+          .Name("signalscaler_state_store_degraded")
+          .Help("1 while the state store is unreachable and this replica "
+                "evaluates every policy locally")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& leases_held =
+      prometheus::BuildGauge()
+          .Name("signalscaler_leases_held")
+          .Help("Policies whose lease this replica holds (it evaluates them)")
+          .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& replicas_alive =
+      prometheus::BuildGauge()
+          .Name("signalscaler_replicas_alive")
+          .Help("Scaler replicas alive according to the state store")
+          .Register(*registry);
 
   std::mutex mu;  // guards the bookkeeping below (families are thread-safe)
   // Every labelled series a policy or a query owns, to drop them together.
@@ -283,6 +299,15 @@ void Metrics::SetOpenStreams(absl::string_view method, size_t n) {
 
 void Metrics::ForgetPolicy(const std::string& ns, const std::string& policy) {
   impl_->Forget(absl::StrCat("policy/", ns, "/", policy));
+}
+
+void Metrics::SetStateStatus(absl::string_view store, bool degraded,
+                             size_t leases_held, size_t replicas_alive) {
+  impl_->state_degraded.Add({{"store", std::string(store)}})
+      .Set(degraded ? 1 : 0);
+  impl_->leases_held.Add({}).Set(static_cast<double>(leases_held));
+  impl_->replicas_alive.Add({}).Set(
+      static_cast<double>(degraded ? 0 : replicas_alive));
 }
 
 }  // namespace signalscaler

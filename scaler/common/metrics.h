@@ -75,6 +75,13 @@ class Metrics {
   // Drops every series of a policy no longer served.
   void ForgetPolicy(const std::string& ns, const std::string& policy);
 
+  // The state store: signalscaler_state_store_degraded{store} (1 while it is
+  // unreachable and this replica evaluates locally), signalscaler_leases_held
+  // (policies this replica evaluates) and signalscaler_replicas_alive (as the
+  // store's membership says; 0 while degraded).
+  void SetStateStatus(absl::string_view store, bool degraded,
+                      size_t leases_held, size_t replicas_alive);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

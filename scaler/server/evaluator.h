@@ -2,7 +2,22 @@
 // evaluationIntervalSeconds (and at once after a push), and publishes each
 // decision to the DecisionBoard, where KEDA's calls read it.
 //
-//   Evaluator ev(registry, observer, board, clock);
+// A policy's memory (history, last decision) lives in a StateStore. With a
+// shared store (Redis) several replicas cooperate:
+//   - exactly one replica evaluates a policy at a time: the holder of its
+//     lease. Leases are spread by rendezvous hashing over the live replicas
+//     (each announces itself with a heartbeat); a dead replica's policies move
+//     to another within one lease period.
+//   - the holder saves every decision with its history (a fenced write); the
+//     others load it and answer KEDA from it ("mirrors").
+//   - store unreachable: every replica evaluates locally, from the last
+//     decision it knows, with a history that restarts then, so that no
+//     scale-down happens before a full scale-down window of local history.
+//     Store back: the new holder merges its local history into the shared one
+//     and the others keep their local answers until a fresh shared decision
+//     exists, so decisions go on without a jump.
+//
+//   Evaluator ev(registry, observer, board, clock, options);
 //   ev.Start();            // background loop on a thread of its own
 //   ev.EvaluateNow(key);   // e.g. right after a pushed value
 //   ev.Stop();
@@ -10,62 +25,159 @@
 #define SIGNALSCALER_SCALER_SERVER_EVALUATOR_H_
 
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
-#include <thread>
-
 #include <mutex>
-#include "absl/container/flat_hash_map.h"
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "scaler/engine/clock.h"
 #include "scaler/engine/decision.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/policy_registry.h"
+#include "scaler/state/state_store.h"
 #include "sources/observer.h"
 
 namespace signalscaler {
+
+struct EvaluatorOptions {
+  // Where histories, decisions and leases live. Null: a private in-memory
+  // store (one replica). Must outlive the Evaluator.
+  StateStore* store = nullptr;
+  // This replica's name among the replicas sharing the store.
+  std::string replica_id = "local";
+  // --lease-seconds: when a replica dies, its policies are evaluated by
+  // another within this period. Leases last 70 % of it and are renewed (and
+  // replicas look for free ones) every 20 %.
+  absl::Duration lease_period = absl::Seconds(10);
+  // --state-ttl-seconds: a policy's record expires this long after its last
+  // decision (an abandoned policy goes away).
+  absl::Duration record_ttl = absl::Hours(2);
+  // --state-timeout-ms: bound on every call to the store.
+  absl::Duration store_timeout = absl::Milliseconds(500);
+};
+
+// What the evaluator knows of the store, for metrics and readiness detail.
+struct StateStatus {
+  std::string kind;       // "memory" | "redis"
+  bool degraded = false;  // the store is unreachable: evaluating locally
+  std::string why;        // the last store error while degraded
+  size_t leases_held = 0;
+  size_t replicas_alive = 0;
+};
 
 // Thread-safe. Evaluations are serialized.
 class Evaluator {
  public:
   Evaluator(const PolicyRegistry& registry, const Observer& observer,
-            DecisionBoard& board, const Clock& clock);
+            DecisionBoard& board, const Clock& clock,
+            EvaluatorOptions options = {});
   ~Evaluator();
 
   // Evaluates every policy whose interval has elapsed at clock.Now() (every
   // policy on the first call), and forgets the state of removed policies.
   void EvaluateDue();
-  // Evaluates one policy now. NOT_FOUND if it is not served.
+  // Evaluates one policy now (when this replica holds its lease, or is
+  // degraded). NOT_FOUND if it is not served.
   absl::Status EvaluateNow(const PolicyKey& key);
 
-  // Starts / stops a thread calling EvaluateDue() every `tick`.
+  // Starts / stops a thread calling EvaluateDue() every `tick` (and at once
+  // when the store says another replica saved a decision).
   void Start(absl::Duration tick = absl::Milliseconds(200));
   void Stop();
 
+  StateStatus Status() const;
+  // Whether this replica holds `key`'s lease (evaluates it) now.
+  bool HoldsLease(const PolicyKey& key) const;
+
  private:
   struct PolicyState {
-    EngineState engine;
+    EngineState engine;  // the holder's history, or a local one
+    absl::Time history_since = absl::InfinitePast();
     absl::Time next_due = absl::InfinitePast();
     std::string fingerprint;  // the spec it was evaluated with
+    std::optional<Lease> lease;  // ours, while we hold it
+    bool synced = false;  // `engine` merged with the store since acquiring
+    bool evaluated_locally = false;  // decisions not in the store since sync
+    // After an outage: keep evaluating locally until the store holds a
+    // decision made after `local_since`.
+    bool local_until_fresh = false;
+    absl::Time local_since = absl::InfinitePast();
+    uint64_t sequence = 0;  // highest record sequence seen or written
+    absl::Time shared_time = absl::InfinitePast();  // of that record
+    absl::Time first_seen = absl::InfinitePast();
+    absl::Time orphan_taken = absl::InfinitePast();
+    int64_t published = -1;  // replicas of the last decision published
   };
-  void EvaluateLocked(const LoadedPolicy& loaded, PolicyState& st,
-                      absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  using States = absl::flat_hash_map<PolicyKey, PolicyState>;
+
+  bool Holds(const PolicyState& st, absl::Time now) const;
+  void Housekeep(const PolicySnapshot& snap, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Evaluate(const LoadedPolicy& loaded, PolicyState& st, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
+                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Mirror(const PolicySnapshot& snap, const std::vector<PolicyKey>& keys,
+              absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs the engine on `st.engine` and publishes; false if no decision.
+  bool DecideAndPublish(const LoadedPolicy& loaded, PolicyState& st,
+                        absl::Time now, Decision* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Publish(const PolicyKey& key, PolicyState& st,
+               std::shared_ptr<const Decision> d, absl::string_view by)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnterDegraded(const absl::Status& why, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LeaveDegraded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live,
+                     absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExportStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Inputs Gather(const LoadedPolicy& loaded) const;
+  absl::Duration LeaseTtl() const { return options_.lease_period * 0.7; }
+  absl::Duration HousekeepEvery() const { return options_.lease_period * 0.2; }
 
   const PolicyRegistry& registry_;
   const Observer& observer_;
   DecisionBoard& board_;
   const Clock& clock_;
+  EvaluatorOptions options_;
+  std::unique_ptr<StateStore> own_store_;  // when options.store was null
+  StateStore& store_;
 
-  std::mutex mu_;
-  absl::flat_hash_map<PolicyKey, PolicyState> states_ ABSL_GUARDED_BY(mu_);
+  mutable std::mutex mu_;
+  States states_ ABSL_GUARDED_BY(mu_);
+  bool degraded_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time degraded_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::string degraded_why_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_housekeeping_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::vector<std::string> members_ ABSL_GUARDED_BY(mu_);
+  // When each live replica was first seen (handoffs wait until it is
+  // stable for a lease period).
+  absl::flat_hash_map<std::string, absl::Time> member_since_
+      ABSL_GUARDED_BY(mu_);
+
+  // Keys another replica saved (from the store's Watch thread).
+  std::mutex saved_mu_;
+  absl::flat_hash_set<PolicyKey> saved_ ABSL_GUARDED_BY(saved_mu_);
 
   std::mutex run_mu_;
   std::condition_variable run_cv_;
   bool stopping_ ABSL_GUARDED_BY(run_mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(run_mu_) = false;
   std::unique_ptr<std::thread> thread_;
 };
+
+// The replica that should hold `key`'s lease among `replicas`: the highest
+// rendezvous score (a stable hash of both, the same in every process).
+// Empty when `replicas` is.
+std::string PreferredReplica(const PolicyKey& key,
+                             const std::vector<std::string>& replicas);
 
 }  // namespace signalscaler
 
