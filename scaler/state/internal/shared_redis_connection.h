@@ -1,0 +1,70 @@
+// One RedisConnection that several threads use, one call at a time. A call
+// waits for its turn, but never past its own deadline: a call stuck on a
+// paused server does not make the others overrun theirs.
+//
+//   SharedRedisConnection shared(options, clock);
+//   absl::StatusOr<SharedRedisConnection::Turn> turn =
+//       shared.Take(deadline, "load the state of ns/name");
+//   if (turn.ok()) turn->connection().Command({"GET", key}, deadline, key);
+//
+// Thread-safe; what a caller guards with its turn is up to it.
+#ifndef SIGNALSCALER_SCALER_STATE_INTERNAL_SHARED_REDIS_CONNECTION_H_
+#define SIGNALSCALER_SCALER_STATE_INTERNAL_SHARED_REDIS_CONNECTION_H_
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "scaler/engine/clock.h"
+#include "sources/redis/redis_connection.h"
+
+namespace signalscaler::state_internal {
+
+class SharedRedisConnection {
+ public:
+  // `clock` must outlive it; deadlines are on its time line.
+  SharedRedisConnection(RedisConnectionOptions options, const Clock& clock)
+      : clock_(clock), connection_(std::move(options), clock) {}
+
+  // The connection, for as long as it lives.
+  class Turn {
+   public:
+    Turn(Turn&& other) noexcept : owner_(other.owner_) {
+      other.owner_ = nullptr;
+    }
+    Turn& operator=(Turn&&) = delete;
+    ~Turn() {
+      if (owner_ != nullptr) owner_->Give();
+    }
+    RedisConnection& connection() const { return owner_->connection_; }
+
+   private:
+    friend class SharedRedisConnection;
+    explicit Turn(SharedRedisConnection* owner) : owner_(owner) {}
+    SharedRedisConnection* owner_;
+  };
+
+  // Waits for the connection until `deadline`: DEADLINE_EXCEEDED naming
+  // `what` and the server when other calls keep it that long.
+  absl::StatusOr<Turn> Take(absl::Time deadline, absl::string_view what);
+
+  // "host:port".
+  const std::string& server() const { return connection_.server(); }
+
+ private:
+  void Give();
+
+  const Clock& clock_;
+  std::mutex mu_;
+  std::condition_variable free_;
+  bool busy_ = false;           // guarded by mu_
+  RedisConnection connection_;  // used by the holder of the turn only
+};
+
+}  // namespace signalscaler::state_internal
+
+#endif  // SIGNALSCALER_SCALER_STATE_INTERNAL_SHARED_REDIS_CONNECTION_H_

@@ -1,0 +1,416 @@
+// MakeRedisStateStore(): leases, fenced saves and membership as Lua scripts
+// (internal/redis_scripts.h) on one shared connection
+// (internal/shared_redis_connection.h), records through state_codec.h,
+// saves watched through internal/redis_subscriber.h.
+#include "scaler/state/redis_state_store.h"
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "scaler/common/log.h"
+#include "scaler/common/status_macros.h"
+#include "scaler/state/internal/redis_scripts.h"
+#include "scaler/state/internal/redis_subscriber.h"
+#include "scaler/state/internal/shared_redis_connection.h"
+#include "scaler/state/state_codec.h"
+#include "sources/redis/redis_connection.h"
+#include "sources/redis/redis_errors.h"
+
+namespace signalscaler {
+namespace {
+
+using state_internal::LeaseValue;
+using state_internal::ParseLeaseValue;
+using state_internal::RedisScript;
+using state_internal::RedisSubscriber;
+using state_internal::RedisSubscriberOptions;
+using state_internal::SharedRedisConnection;
+
+// GETs sent before their replies are read, per round trip of a Load.
+constexpr size_t kPipelineDepth = 256;
+
+absl::string_view Str(const redisReply& r) {
+  return r.str == nullptr ? absl::string_view()
+                          : absl::string_view(r.str, r.len);
+}
+
+// "<what>: <message>", same code: every error says which call it was.
+absl::Status Context(const absl::Status& status, absl::string_view what) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(what, ": ", status.message()));
+}
+
+// A TTL as whole milliseconds (rounded up), as PX and PEXPIRE take them.
+absl::StatusOr<std::string> TtlMs(absl::Duration ttl, absl::string_view what) {
+  if (ttl <= absl::ZeroDuration() || ttl == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ttl must be positive and finite, not ",
+                     absl::FormatDuration(ttl)));
+  }
+  return absl::StrCat(
+      absl::ToInt64Milliseconds(absl::Ceil(ttl, absl::Milliseconds(1))));
+}
+
+RedisConnectionOptions ConnectionOptions(const RedisStateStoreOptions& o) {
+  RedisConnectionOptions c;
+  c.host = o.host;
+  c.port = o.port;
+  c.database = o.database;
+  c.password_file = o.password_file;
+  c.connect_timeout = o.connect_timeout;
+  c.initial_backoff = o.initial_backoff;
+  c.max_backoff = o.max_backoff;
+  return c;
+}
+
+// The store whose watcher this thread is running (a watcher may call Watch()
+// of its own store without waiting for itself).
+thread_local const void* running_watcher_of = nullptr;
+
+class RedisStateStore final : public StateStore {
+ public:
+  RedisStateStore(RedisStateStoreOptions options, const Clock& clock)
+      : options_(std::move(options)),
+        clock_(clock),
+        shared_(ConnectionOptions(options_), clock),
+        replicas_key_(RedisReplicasKey(options_.key_prefix)),
+        channel_(RedisSavedChannel(options_.key_prefix)) {}
+
+  ~RedisStateStore() override {
+    std::unique_ptr<RedisSubscriber> subscriber;
+    {
+      std::lock_guard<std::mutex> lock(watch_mu_);
+      on_saved_ = nullptr;
+      subscriber = std::move(subscriber_);
+    }
+    subscriber.reset();  // joins its thread (outside watch_mu_, which it takes)
+  }
+
+  absl::string_view kind() const override { return "redis"; }
+  bool shared() const override { return true; }
+
+  absl::StatusOr<std::vector<std::optional<PolicyRecord>>> Load(
+      absl::Span<const PolicyKey> keys, absl::Time deadline) override;
+  absl::Status Save(const PolicyKey& key, const PolicyRecord& record,
+                    const Lease& lease, absl::Duration ttl,
+                    absl::Time deadline) override;
+  absl::StatusOr<Lease> AcquireOrRenew(const PolicyKey& key,
+                                       const std::string& replica,
+                                       absl::Duration ttl,
+                                       absl::Time deadline) override;
+  absl::Status Release(const PolicyKey& key, const Lease& lease,
+                       absl::Time deadline) override;
+  absl::StatusOr<std::vector<std::string>> Heartbeat(
+      const std::string& replica, absl::Duration ttl,
+      absl::Time deadline) override;
+  void Watch(std::function<void(const PolicyKey&)> on_saved) override;
+
+ private:
+  // The records of `keys` by pipelined GETs (all sent, then all read),
+  // appended to `out`.
+  absl::Status LoadPipelined(RedisConnection& connection,
+                             absl::Span<const PolicyKey> keys,
+                             absl::Time deadline,
+                             std::vector<std::optional<PolicyRecord>>& out);
+  // One GET reply of a Load: the record, nullopt, or a failure of the call.
+  absl::StatusOr<std::optional<PolicyRecord>> RecordFrom(
+      const redisReply& reply, const PolicyKey& key, const std::string& name);
+  void WarnOnce(const PolicyKey& key, const std::string& name,
+                const absl::Status& why);
+  absl::Status Unexpected(absl::string_view what, const std::string& key,
+                          absl::string_view reply) const {
+    return absl::InternalError(
+        absl::StrCat(what, ": redis ", shared_.server(), ": EVALSHA \"", key,
+                     "\": unexpected reply (", reply, ")"));
+  }
+  void OnMessage(absl::string_view message);
+
+  const RedisStateStoreOptions options_;
+  const Clock& clock_;
+
+  SharedRedisConnection shared_;
+  // Used only while holding a turn of `shared_`:
+  RedisScript acquire_{state_internal::kAcquireScript};
+  RedisScript save_{state_internal::kSaveScript};
+  RedisScript release_{state_internal::kReleaseScript};
+  RedisScript heartbeat_{state_internal::kHeartbeatScript};
+  std::set<PolicyKey> warned_;  // undecodable records already logged
+
+  const std::string replicas_key_;
+  const std::string channel_;
+
+  // Held while the watcher runs, so that Watch() returns only once the
+  // watcher it replaces has returned (and never calls it again).
+  std::mutex watch_mu_;
+  std::function<void(const PolicyKey&)> on_saved_;  // guarded by watch_mu_
+  std::unique_ptr<RedisSubscriber> subscriber_;     // guarded by watch_mu_
+};
+
+void RedisStateStore::WarnOnce(const PolicyKey& key, const std::string& name,
+                               const absl::Status& why) {
+  if (!warned_.insert(key).second) return;
+  LogWarn(
+      "redis state store: ignoring a state record that cannot be read "
+      "(the policy starts a new history)",
+      {{"policy", key.ToString()},
+       {"key", name},
+       {"server", shared_.server()},
+       {"error", std::string(why.message())}});
+}
+
+absl::StatusOr<std::optional<PolicyRecord>> RedisStateStore::RecordFrom(
+    const redisReply& reply, const PolicyKey& key, const std::string& name) {
+  if (reply.type == REDIS_REPLY_NIL) {
+    warned_.erase(key);
+    return std::optional<PolicyRecord>();
+  }
+  if (reply.type == REDIS_REPLY_ERROR) {
+    const absl::Status status = RedisErrorToStatus(
+        RedisCall{shared_.server(), "GET", name}, FailureFromReply(reply));
+    if (!absl::IsInvalidArgument(status)) return status;  // not WRONGTYPE
+    WarnOnce(key, name, status);
+    return std::optional<PolicyRecord>();
+  }
+  if (reply.type != REDIS_REPLY_STRING) {
+    return absl::InternalError(absl::StrCat(
+        "redis ", shared_.server(), ": GET \"", name, "\": unexpected reply"));
+  }
+  absl::StatusOr<PolicyRecord> record = DecodeRecord(Str(reply));
+  if (!record.ok()) {
+    WarnOnce(key, name, record.status());
+    return std::optional<PolicyRecord>();
+  }
+  warned_.erase(key);
+  return std::optional<PolicyRecord>(*std::move(record));
+}
+
+absl::StatusOr<std::vector<std::optional<PolicyRecord>>> RedisStateStore::Load(
+    absl::Span<const PolicyKey> keys, absl::Time deadline) {
+  std::vector<std::optional<PolicyRecord>> out;
+  if (keys.empty()) return out;
+  out.reserve(keys.size());
+  const std::string what = absl::StrCat(
+      "load the state of ", keys[0].ToString(),
+      keys.size() > 1 ? absl::StrCat(" and ", keys.size() - 1, " more") : "");
+  ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
+                   shared_.Take(deadline, what));
+  RedisConnection& connection = turn.connection();
+  // The first GET on its own: Command() reconnects once if the server
+  // closed an idle connection. The others are pipelined behind it.
+  const std::string name = RedisKeysOf(options_.key_prefix, keys[0]).state;
+  absl::StatusOr<RedisReplyPtr> reply =
+      connection.Command({"GET", name}, deadline, name);
+  if (!reply.ok()) return Context(reply.status(), what);
+  absl::StatusOr<std::optional<PolicyRecord>> record =
+      RecordFrom(**reply, keys[0], name);
+  if (!record.ok()) return Context(record.status(), what);
+  out.push_back(*std::move(record));
+  for (size_t begin = 1; begin < keys.size(); begin += kPipelineDepth) {
+    const size_t end = std::min(keys.size(), begin + kPipelineDepth);
+    RETURN_IF_ERROR(LoadPipelined(connection, keys.subspan(begin, end - begin),
+                                  deadline, out));
+  }
+  return out;
+}
+
+absl::Status RedisStateStore::LoadPipelined(
+    RedisConnection& connection, absl::Span<const PolicyKey> keys,
+    absl::Time deadline, std::vector<std::optional<PolicyRecord>>& out) {
+  std::vector<std::string> names;
+  for (const PolicyKey& key : keys) {
+    names.push_back(RedisKeysOf(options_.key_prefix, key).state);
+    const absl::Status sent = connection.Send({"GET", names.back()}, deadline);
+    if (!sent.ok()) {
+      return Context(sent, absl::StrCat("load the state of ", key.ToString()));
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string what =
+        absl::StrCat("load the state of ", keys[i].ToString());
+    RedisReplyPtr reply;
+    while (reply == nullptr) {
+      const absl::Duration left = deadline - clock_.Now();
+      if (left <= absl::ZeroDuration()) {
+        connection.Disconnect();  // replies still due: start afresh
+        return absl::DeadlineExceededError(
+            absl::StrCat(what, ": redis ", shared_.server(), ": GET \"",
+                         names[i], "\": no answer before the deadline"));
+      }
+      absl::StatusOr<RedisReplyPtr> next = connection.NextReply(std::min(
+          absl::Ceil(left, absl::Milliseconds(1)), absl::Milliseconds(100)));
+      if (!next.ok()) return Context(next.status(), what);
+      reply = *std::move(next);
+    }
+    absl::StatusOr<std::optional<PolicyRecord>> record =
+        RecordFrom(*reply, keys[i], names[i]);
+    if (!record.ok()) {
+      connection.Disconnect();  // replies still due: start afresh
+      return Context(record.status(), what);
+    }
+    out.push_back(*std::move(record));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisStateStore::Save(const PolicyKey& key,
+                                   const PolicyRecord& record,
+                                   const Lease& lease, absl::Duration ttl,
+                                   absl::Time deadline) {
+  const std::string what = absl::StrCat("save the state of ", key.ToString());
+  ASSIGN_OR_RETURN(const std::string ttl_ms, TtlMs(ttl, what));
+  if (lease.holder.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": a lease without a holder"));
+  }
+  const std::string blob = EncodeRecord(record);
+  const RedisStateKeys names = RedisKeysOf(options_.key_prefix, key);
+  ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
+                   shared_.Take(deadline, what));
+  absl::StatusOr<RedisReplyPtr> reply =
+      save_.Run(turn.connection(), {names.lease, names.state},
+                {LeaseValue(lease), blob, ttl_ms, channel_, key.ToString()},
+                deadline, names.state);
+  if (!reply.ok()) return Context(reply.status(), what);
+  const redisReply& r = **reply;
+  if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 ||
+      r.element[0]->type != REDIS_REPLY_INTEGER ||
+      r.element[1]->type != REDIS_REPLY_STRING) {
+    return Unexpected(what, names.state, "not [saved, lease]");
+  }
+  if (r.element[0]->integer == 1) return absl::OkStatus();
+  Lease held;
+  const absl::string_view value = Str(*r.element[1]);
+  std::string now = "held under a malformed value";
+  if (value.empty()) {
+    now = "no replica holds it";
+  } else if (ParseLeaseValue(value, held)) {
+    now = absl::StrCat("held by ", held.holder, " (epoch ", held.epoch, ")");
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("lease of ", key.ToString(), " lost: ", now, "; ",
+                   lease.holder, " under epoch ", lease.epoch,
+                   " may not save (redis ", shared_.server(), ")"));
+}
+
+absl::StatusOr<Lease> RedisStateStore::AcquireOrRenew(
+    const PolicyKey& key, const std::string& replica, absl::Duration ttl,
+    absl::Time deadline) {
+  const std::string what =
+      absl::StrCat("acquire the lease of ", key.ToString());
+  ASSIGN_OR_RETURN(const std::string ttl_ms, TtlMs(ttl, what));
+  if (replica.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": empty replica id"));
+  }
+  ASSIGN_OR_RETURN(const std::string epoch_ttl_ms,
+                   TtlMs(std::max(options_.epoch_ttl, ttl), what));
+  const RedisStateKeys names = RedisKeysOf(options_.key_prefix, key);
+  ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
+                   shared_.Take(deadline, what));
+  const absl::Time sent = clock_.Now();
+  absl::StatusOr<RedisReplyPtr> reply =
+      acquire_.Run(turn.connection(), {names.lease, names.epoch},
+                   {replica, ttl_ms, epoch_ttl_ms}, deadline, names.lease);
+  if (!reply.ok()) return Context(reply.status(), what);
+  Lease lease;
+  if ((*reply)->type != REDIS_REPLY_STRING ||
+      !ParseLeaseValue(Str(**reply), lease)) {
+    return Unexpected(what, names.lease, "not \"<epoch> <replica>\"");
+  }
+  lease.valid_until =
+      lease.holder == replica ? sent + ttl : absl::InfinitePast();
+  return lease;
+}
+
+absl::Status RedisStateStore::Release(const PolicyKey& key, const Lease& lease,
+                                      absl::Time deadline) {
+  const std::string what =
+      absl::StrCat("release the lease of ", key.ToString());
+  const RedisStateKeys names = RedisKeysOf(options_.key_prefix, key);
+  ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
+                   shared_.Take(deadline, what));
+  absl::StatusOr<RedisReplyPtr> reply =
+      release_.Run(turn.connection(), {names.lease}, {LeaseValue(lease)},
+                   deadline, names.lease);
+  if (!reply.ok()) return Context(reply.status(), what);
+  if ((*reply)->type != REDIS_REPLY_INTEGER) {
+    return Unexpected(what, names.lease, "not an integer");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::string>> RedisStateStore::Heartbeat(
+    const std::string& replica, absl::Duration ttl, absl::Time deadline) {
+  const std::string what = absl::StrCat("heartbeat of replica ", replica);
+  ASSIGN_OR_RETURN(const std::string ttl_ms, TtlMs(ttl, what));
+  if (replica.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": empty replica id"));
+  }
+  ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
+                   shared_.Take(deadline, what));
+  absl::StatusOr<RedisReplyPtr> reply =
+      heartbeat_.Run(turn.connection(), {replicas_key_}, {replica, ttl_ms},
+                     deadline, replicas_key_);
+  if (!reply.ok()) return Context(reply.status(), what);
+  const redisReply& r = **reply;
+  if (r.type != REDIS_REPLY_ARRAY) {
+    return Unexpected(what, replicas_key_, "not an array");
+  }
+  std::vector<std::string> alive;
+  for (size_t i = 0; i < r.elements; ++i) {
+    if (r.element[i]->type != REDIS_REPLY_STRING) {
+      return Unexpected(what, replicas_key_, "not a member");
+    }
+    alive.emplace_back(Str(*r.element[i]));
+  }
+  std::sort(alive.begin(), alive.end());
+  return alive;
+}
+
+void RedisStateStore::Watch(std::function<void(const PolicyKey&)> on_saved) {
+  std::unique_lock<std::mutex> lock(watch_mu_, std::defer_lock);
+  if (running_watcher_of != this) lock.lock();
+  on_saved_ = std::move(on_saved);
+  if (subscriber_ != nullptr || on_saved_ == nullptr) return;
+  RedisSubscriberOptions options;
+  options.connection = ConnectionOptions(options_);
+  options.channel = channel_;
+  options.poll_interval = options_.watch_poll_interval;
+  options.setup_timeout = options_.watch_setup_timeout;
+  options.ping_interval = options_.watch_ping_interval;
+  subscriber_ = std::make_unique<RedisSubscriber>(
+      std::move(options), clock_,
+      [this](absl::string_view message) { OnMessage(message); });
+  subscriber_->Start();
+}
+
+void RedisStateStore::OnMessage(absl::string_view message) {
+  const size_t slash = message.find('/');
+  if (slash == absl::string_view::npos) return;  // not ours
+  const PolicyKey key{std::string(message.substr(0, slash)),
+                      std::string(message.substr(slash + 1))};
+  std::lock_guard<std::mutex> lock(watch_mu_);
+  if (on_saved_ == nullptr) return;
+  // A copy: the watcher may replace itself while it runs.
+  const std::function<void(const PolicyKey&)> call = on_saved_;
+  running_watcher_of = this;
+  call(key);
+  running_watcher_of = nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateStore>> MakeRedisStateStore(
+    RedisStateStoreOptions options, const Clock& clock) {
+  RETURN_IF_ERROR(ValidateRedisStateStoreOptions(options));
+  return std::unique_ptr<StateStore>(
+      new RedisStateStore(std::move(options), clock));
+}
+
+}  // namespace signalscaler

@@ -1,0 +1,344 @@
+#include "scaler/state/state_codec.h"
+
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/state.pb.h"
+
+namespace signalscaler {
+namespace {
+
+namespace pb = ::signalscaler::state::v1;
+using Int64Column = ::google::protobuf::RepeatedField<int64_t>;
+
+constexpr int64_t kPastMs = std::numeric_limits<int64_t>::min();
+constexpr int64_t kFutureMs = std::numeric_limits<int64_t>::max();
+
+int64_t TimeToMs(absl::Time t) {
+  if (t == absl::InfinitePast()) return kPastMs;
+  if (t == absl::InfiniteFuture()) return kFutureMs;
+  return absl::ToUnixMillis(t);  // floors; saturates
+}
+
+absl::Time MsToTime(int64_t ms) {
+  if (ms == kPastMs) return absl::InfinitePast();
+  if (ms == kFutureMs) return absl::InfiniteFuture();
+  return absl::FromUnixMillis(ms);
+}
+
+int64_t DurationToMs(absl::Duration d) {
+  if (d == absl::InfiniteDuration()) return kFutureMs;
+  if (d == -absl::InfiniteDuration()) return kPastMs;
+  return absl::ToInt64Milliseconds(d);
+}
+
+absl::Duration MsToDuration(int64_t ms) {
+  if (ms == kFutureMs) return absl::InfiniteDuration();
+  if (ms == kPastMs) return -absl::InfiniteDuration();
+  return absl::Milliseconds(ms);
+}
+
+// Two's complement reinterpretation, both ways: the delta arithmetic wraps
+// (well defined on uint64_t), so any pair of times round-trips exactly.
+int64_t Signed(uint64_t v) {
+  int64_t out;
+  std::memcpy(&out, &v, sizeof out);
+  return out;
+}
+uint64_t Unsigned(int64_t v) {
+  uint64_t out;
+  std::memcpy(&out, &v, sizeof out);
+  return out;
+}
+
+// Appends the delta-of-delta form of `times` (see proto/state.proto).
+class TimeColumnWriter {
+ public:
+  explicit TimeColumnWriter(Int64Column* out) : out_(out) {}
+  void Add(absl::Time time) {
+    const uint64_t t = Unsigned(TimeToMs(time));
+    if (count_ == 0) {
+      out_->Add(Signed(t));
+    } else {
+      const uint64_t delta = t - prev_;
+      out_->Add(Signed(count_ == 1 ? delta : delta - prev_delta_));
+      prev_delta_ = delta;
+    }
+    prev_ = t;
+    ++count_;
+  }
+
+ private:
+  Int64Column* out_;
+  int count_ = 0;
+  uint64_t prev_ = 0;
+  uint64_t prev_delta_ = 0;
+};
+
+// The inverse: the times of a delta-of-delta column, in order.
+class TimeColumnReader {
+ public:
+  absl::Time Next(int64_t element) {
+    const uint64_t v = Unsigned(element);
+    uint64_t t;
+    if (count_ == 0) {
+      t = v;
+    } else {
+      const uint64_t delta = count_ == 1 ? v : prev_delta_ + v;
+      t = prev_ + delta;
+      prev_delta_ = delta;
+    }
+    prev_ = t;
+    ++count_;
+    return MsToTime(Signed(t));
+  }
+
+ private:
+  int count_ = 0;
+  uint64_t prev_ = 0;
+  uint64_t prev_delta_ = 0;
+};
+
+template <typename Container>
+void PutRecommendations(const Container& in, pb::Recommendations* out) {
+  out->mutable_time_ms()->Reserve(static_cast<int>(in.size()));
+  out->mutable_replicas()->Reserve(static_cast<int>(in.size()));
+  TimeColumnWriter times(out->mutable_time_ms());
+  for (const Recommendation& r : in) {
+    times.Add(r.time);
+    out->add_replicas(r.replicas);
+  }
+}
+
+template <typename Container>
+void PutScaleEvents(const Container& in, pb::ScaleEvents* out) {
+  TimeColumnWriter times(out->mutable_time_ms());
+  for (const ScaleEvent& e : in) {
+    times.Add(e.time);
+    out->add_from(e.from);
+    out->add_to(e.to);
+  }
+}
+
+template <typename Container>
+absl::Status GetRecommendations(const pb::Recommendations& in,
+                                absl::string_view where, Container& out) {
+  if (in.replicas_size() != in.time_ms_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state record: ", where, " has ", in.time_ms_size(),
+                     " times but ", in.replicas_size(), " replica counts"));
+  }
+  TimeColumnReader times;
+  for (int i = 0; i < in.time_ms_size(); ++i) {
+    out.push_back(Recommendation{times.Next(in.time_ms(i)), in.replicas(i)});
+  }
+  return absl::OkStatus();
+}
+
+template <typename Container>
+absl::Status GetScaleEvents(const pb::ScaleEvents& in, absl::string_view where,
+                            Container& out) {
+  if (in.from_size() != in.time_ms_size() ||
+      in.to_size() != in.time_ms_size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "state record: ", where, " has ", in.time_ms_size(), " times, ",
+        in.from_size(), " from and ", in.to_size(), " to counts"));
+  }
+  TimeColumnReader times;
+  for (int i = 0; i < in.time_ms_size(); ++i) {
+    out.push_back(ScaleEvent{times.Next(in.time_ms(i)), in.from(i), in.to(i)});
+  }
+  return absl::OkStatus();
+}
+
+template <typename A, typename B>
+bool SameRecommendations(const A& a, const B& b) {
+  if (a.size() != b.size()) return false;
+  auto j = b.begin();
+  for (const Recommendation& r : a) {
+    if (r.time != j->time || r.replicas != j->replicas) return false;
+    ++j;
+  }
+  return true;
+}
+
+template <typename A, typename B>
+bool SameScaleEvents(const A& a, const B& b) {
+  if (a.size() != b.size()) return false;
+  auto j = b.begin();
+  for (const ScaleEvent& e : a) {
+    if (e.time != j->time || e.from != j->from || e.to != j->to) return false;
+    ++j;
+  }
+  return true;
+}
+
+// A number this build names (decision.cc's name tables follow the enums,
+// so a code appended there is known here without another list to update).
+bool KnownSignalState(uint32_t n) {
+  return n <= static_cast<uint32_t>(std::numeric_limits<int>::max()) &&
+         std::strcmp(SignalStateName(static_cast<SignalState>(n)), "unknown") !=
+             0;
+}
+bool KnownReasonCode(uint32_t n) {
+  return n <= static_cast<uint32_t>(std::numeric_limits<int>::max()) &&
+         std::strcmp(ReasonCodeName(static_cast<ReasonCode>(n)), "unknown") !=
+             0;
+}
+
+void PutDecision(const Decision& d, const EngineState& engine,
+                 pb::Decision* out) {
+  out->set_replicas(d.replicas);
+  out->set_current(d.current);
+  out->set_desired(d.desired);
+  out->set_max_replicas(d.max_replicas);
+  out->set_time_ms(TimeToMs(d.time));
+  out->set_winner(d.winner);
+  for (const SignalExplanation& s : d.signals) {
+    pb::SignalExplanation* e = out->add_signals();
+    e->set_name(s.name);
+    e->set_state(static_cast<uint32_t>(s.state));
+    if (s.value.has_value()) e->set_value(*s.value);
+    e->set_age_ms(DurationToMs(s.age));
+    e->set_proposal(s.proposal);
+    e->set_message(s.message);
+  }
+  for (const Reason& r : d.reasons) {
+    pb::Reason* e = out->add_reasons();
+    e->set_code(static_cast<uint32_t>(r.code));
+    e->set_subject(r.subject);
+    e->set_a(r.a);
+    e->set_b(r.b);
+    e->set_c(r.c);
+  }
+  if (SameRecommendations(d.recommendations, engine.recommendations) &&
+      SameScaleEvents(d.scale_events, engine.scale_events)) {
+    out->set_history_is_engine_state(true);
+  } else {
+    PutRecommendations(d.recommendations, out->mutable_recommendations());
+    PutScaleEvents(d.scale_events, out->mutable_scale_events());
+  }
+}
+
+absl::StatusOr<std::shared_ptr<const Decision>> GetDecision(
+    const pb::Decision& in, const EngineState& engine) {
+  auto d = std::make_shared<Decision>();
+  d->replicas = in.replicas();
+  d->current = in.current();
+  d->desired = in.desired();
+  d->max_replicas = in.max_replicas();
+  d->time = MsToTime(in.time_ms());
+  d->winner = in.winner();
+  d->signals.reserve(static_cast<size_t>(in.signals_size()));
+  for (const pb::SignalExplanation& e : in.signals()) {
+    SignalExplanation s;
+    s.name = e.name();
+    s.state = KnownSignalState(e.state()) ? static_cast<SignalState>(e.state())
+                                          : SignalState::kMissing;
+    if (e.has_value()) s.value = e.value();
+    s.age = MsToDuration(e.age_ms());
+    s.proposal = e.proposal();
+    s.message = e.message();
+    d->signals.push_back(std::move(s));
+  }
+  for (const pb::Reason& e : in.reasons()) {
+    if (!KnownReasonCode(e.code())) continue;  // from a newer version
+    d->reasons.push_back(Reason{static_cast<ReasonCode>(e.code()), e.subject(),
+                                e.a(), e.b(), e.c()});
+  }
+  if (in.history_is_engine_state()) {
+    d->recommendations.assign(engine.recommendations.begin(),
+                              engine.recommendations.end());
+    d->scale_events.assign(engine.scale_events.begin(),
+                           engine.scale_events.end());
+  } else {
+    absl::Status s = GetRecommendations(
+        in.recommendations(), "decision.recommendations", d->recommendations);
+    if (!s.ok()) return s;
+    s = GetScaleEvents(in.scale_events(), "decision.scale_events",
+                       d->scale_events);
+    if (!s.ok()) return s;
+  }
+  return std::shared_ptr<const Decision>(std::move(d));
+}
+
+}  // namespace
+
+std::string EncodeRecord(const PolicyRecord& record) {
+  pb::PolicyRecord out;
+  out.set_format(kStateRecordFormat);
+  pb::EngineState* engine = out.mutable_engine();
+  PutRecommendations(record.engine.recommendations,
+                     engine->mutable_recommendations());
+  PutScaleEvents(record.engine.scale_events, engine->mutable_scale_events());
+  if (record.engine.last_decision.has_value()) {
+    engine->set_last_decision(*record.engine.last_decision);
+  }
+  engine->set_ever_had_reading(record.engine.ever_had_reading);
+  if (record.decision != nullptr) {
+    PutDecision(*record.decision, record.engine, out.mutable_decision());
+  }
+  if (record.history_since != absl::InfinitePast()) {
+    out.set_history_since_ms(TimeToMs(record.history_since));
+  }
+  out.set_sequence(record.sequence);
+  out.set_evaluated_by(record.evaluated_by);
+  out.set_epoch(record.epoch);
+  return out.SerializeAsString();
+}
+
+absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
+  if (bytes.size() > kMaxStateRecordBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state record of ", bytes.size(), " bytes is over the ",
+                     kMaxStateRecordBytes, "-byte limit"));
+  }
+  pb::PolicyRecord in;
+  if (!in.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a state record (", bytes.size(),
+                     " bytes that do not parse as signalscaler.state.v1."
+                     "PolicyRecord)"));
+  }
+  if (in.format() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not a state record (", bytes.size(), " bytes without a format)"));
+  }
+  if (in.format() > kStateRecordFormat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("state record in format ", in.format(),
+                     ", written by a newer version (this one reads up to ",
+                     kStateRecordFormat, ")"));
+  }
+  PolicyRecord out;
+  const pb::EngineState& engine = in.engine();
+  absl::Status s =
+      GetRecommendations(engine.recommendations(), "engine.recommendations",
+                         out.engine.recommendations);
+  if (!s.ok()) return s;
+  s = GetScaleEvents(engine.scale_events(), "engine.scale_events",
+                     out.engine.scale_events);
+  if (!s.ok()) return s;
+  if (engine.has_last_decision()) {
+    out.engine.last_decision = engine.last_decision();
+  }
+  out.engine.ever_had_reading = engine.ever_had_reading();
+  if (in.has_decision()) {
+    absl::StatusOr<std::shared_ptr<const Decision>> d =
+        GetDecision(in.decision(), out.engine);
+    if (!d.ok()) return d.status();
+    out.decision = *std::move(d);
+  }
+  out.history_since = in.has_history_since_ms()
+                          ? MsToTime(in.history_since_ms())
+                          : absl::InfinitePast();
+  out.sequence = in.sequence();
+  out.evaluated_by = in.evaluated_by();
+  out.epoch = in.epoch();
+  return out;
+}
+
+}  // namespace signalscaler

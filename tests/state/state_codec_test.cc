@@ -1,0 +1,355 @@
+// EncodeRecord / DecodeRecord: a whole record round-trips (every reason
+// code and signal state, optional fields set and unset, infinite times),
+// garbage and newer formats are INVALID_ARGUMENT, values from a newer
+// version are read safely, and a long history stays small.
+#include "scaler/state/state_codec.h"
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "proto/state.pb.h"
+
+namespace signalscaler {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const absl::Time kT0 = absl::FromUnixMillis(1'700'000'000'123);
+
+int LastReasonCode() {
+  int n = 0;
+  while (std::string(ReasonCodeName(static_cast<ReasonCode>(n + 1))) !=
+         "unknown") {
+    ++n;
+  }
+  return n;
+}
+
+// Every field set, with one reason of each code and one signal of each
+// state; the decision's history is the engine's (the usual case) unless
+// `own_history`.
+PolicyRecord FullRecord(bool own_history) {
+  PolicyRecord r;
+  for (int i = 0; i < 50; ++i) {
+    r.engine.recommendations.push_back(
+        {kT0 + absl::Milliseconds(5000 * i + (i % 3) * 7), 3 + i % 4});
+  }
+  r.engine.scale_events = {{kT0, 1, 3}, {kT0 + absl::Seconds(60), 3, 2}};
+  r.engine.last_decision = 4;
+  r.engine.ever_had_reading = true;
+  auto d = std::make_shared<Decision>();
+  d->replicas = 4;
+  d->current = 3;
+  d->desired = 6;
+  d->max_replicas = 20;
+  d->time = kT0 + absl::Seconds(245);
+  d->winner = "jobs";
+  const SignalState states[] = {SignalState::kOk, SignalState::kStale,
+                                SignalState::kMissing, SignalState::kError};
+  for (SignalState s : states) {
+    SignalExplanation e;
+    e.name = std::string("sig-") + SignalStateName(s);
+    e.state = s;
+    if (s != SignalState::kMissing) e.value = 0.55;
+    e.age = absl::Milliseconds(1234);
+    e.proposal = 5;
+    e.message = s == SignalState::kError ? "connection refused \xff" : "";
+    d->signals.push_back(e);
+  }
+  for (int i = 0; i <= LastReasonCode(); ++i) {
+    d->reasons.push_back(
+        Reason{static_cast<ReasonCode>(i), i % 2 ? "cpu" : "", 1.5 + i, 2, 3});
+  }
+  d->recommendations.assign(r.engine.recommendations.begin(),
+                            r.engine.recommendations.end());
+  d->scale_events.assign(r.engine.scale_events.begin(),
+                         r.engine.scale_events.end());
+  if (own_history) {
+    d->recommendations.pop_back();
+    d->scale_events.push_back({kT0 - absl::Seconds(9), 0, 1});
+  }
+  r.decision = d;
+  r.history_since = kT0 - absl::Hours(1);
+  r.sequence = 987654321;
+  r.evaluated_by = "scaler-7d9f-abc";
+  r.epoch = 12;
+  return r;
+}
+
+void ExpectSame(const PolicyRecord& got, const PolicyRecord& want) {
+  ASSERT_EQ(got.engine.recommendations.size(),
+            want.engine.recommendations.size());
+  for (size_t i = 0; i < want.engine.recommendations.size(); ++i) {
+    EXPECT_EQ(got.engine.recommendations[i].time,
+              want.engine.recommendations[i].time)
+        << i;
+    EXPECT_EQ(got.engine.recommendations[i].replicas,
+              want.engine.recommendations[i].replicas)
+        << i;
+  }
+  ASSERT_EQ(got.engine.scale_events.size(), want.engine.scale_events.size());
+  for (size_t i = 0; i < want.engine.scale_events.size(); ++i) {
+    EXPECT_EQ(got.engine.scale_events[i].time,
+              want.engine.scale_events[i].time);
+    EXPECT_EQ(got.engine.scale_events[i].from,
+              want.engine.scale_events[i].from);
+    EXPECT_EQ(got.engine.scale_events[i].to, want.engine.scale_events[i].to);
+  }
+  EXPECT_EQ(got.engine.last_decision, want.engine.last_decision);
+  EXPECT_EQ(got.engine.ever_had_reading, want.engine.ever_had_reading);
+  EXPECT_EQ(got.history_since, want.history_since);
+  EXPECT_EQ(got.sequence, want.sequence);
+  EXPECT_EQ(got.evaluated_by, want.evaluated_by);
+  EXPECT_EQ(got.epoch, want.epoch);
+  ASSERT_EQ(got.decision == nullptr, want.decision == nullptr);
+  if (want.decision == nullptr) return;
+  const Decision& g = *got.decision;
+  const Decision& w = *want.decision;
+  EXPECT_EQ(g.replicas, w.replicas);
+  EXPECT_EQ(g.current, w.current);
+  EXPECT_EQ(g.desired, w.desired);
+  EXPECT_EQ(g.max_replicas, w.max_replicas);
+  EXPECT_EQ(g.time, w.time);
+  EXPECT_EQ(g.winner, w.winner);
+  ASSERT_EQ(g.signals.size(), w.signals.size());
+  for (size_t i = 0; i < w.signals.size(); ++i) {
+    EXPECT_EQ(g.signals[i].name, w.signals[i].name);
+    EXPECT_EQ(g.signals[i].state, w.signals[i].state);
+    EXPECT_EQ(g.signals[i].value, w.signals[i].value);
+    EXPECT_EQ(g.signals[i].age, w.signals[i].age);
+    EXPECT_EQ(g.signals[i].proposal, w.signals[i].proposal);
+    EXPECT_EQ(g.signals[i].message, w.signals[i].message);
+  }
+  ASSERT_EQ(g.reasons.size(), w.reasons.size());
+  for (size_t i = 0; i < w.reasons.size(); ++i) {
+    EXPECT_EQ(g.reasons[i].code, w.reasons[i].code);
+    EXPECT_EQ(g.reasons[i].subject, w.reasons[i].subject);
+    EXPECT_EQ(g.reasons[i].a, w.reasons[i].a);
+    EXPECT_EQ(g.reasons[i].b, w.reasons[i].b);
+    EXPECT_EQ(g.reasons[i].c, w.reasons[i].c);
+    EXPECT_EQ(RenderReason(g.reasons[i]), RenderReason(w.reasons[i]));
+  }
+  ASSERT_EQ(g.recommendations.size(), w.recommendations.size());
+  for (size_t i = 0; i < w.recommendations.size(); ++i) {
+    EXPECT_EQ(g.recommendations[i].time, w.recommendations[i].time);
+    EXPECT_EQ(g.recommendations[i].replicas, w.recommendations[i].replicas);
+  }
+  ASSERT_EQ(g.scale_events.size(), w.scale_events.size());
+  for (size_t i = 0; i < w.scale_events.size(); ++i) {
+    EXPECT_EQ(g.scale_events[i].time, w.scale_events[i].time);
+    EXPECT_EQ(g.scale_events[i].from, w.scale_events[i].from);
+    EXPECT_EQ(g.scale_events[i].to, w.scale_events[i].to);
+  }
+  EXPECT_EQ(g.Summary(), w.Summary());
+}
+
+PolicyRecord RoundTrip(const PolicyRecord& record) {
+  absl::StatusOr<PolicyRecord> back = DecodeRecord(EncodeRecord(record));
+  EXPECT_TRUE(back.ok()) << back.status();
+  return back.ok() ? *std::move(back) : PolicyRecord();
+}
+
+state::v1::PolicyRecord AsProto(const PolicyRecord& record) {
+  state::v1::PolicyRecord p;
+  EXPECT_TRUE(p.ParseFromString(EncodeRecord(record)));
+  return p;
+}
+
+TEST(StateCodecTest, EveryReasonCodeIsCovered) {
+  // decision_test pins the list; the codec must know each of them.
+  EXPECT_EQ(LastReasonCode(), static_cast<int>(ReasonCode::kCurrentOutOfRange));
+}
+
+TEST(StateCodecTest, FullRecordRoundTrips) {
+  const PolicyRecord record = FullRecord(/*own_history=*/false);
+  ExpectSame(RoundTrip(record), record);
+}
+
+TEST(StateCodecTest, DecisionWithAHistoryOfItsOwnRoundTrips) {
+  const PolicyRecord record = FullRecord(/*own_history=*/true);
+  ExpectSame(RoundTrip(record), record);
+  EXPECT_FALSE(AsProto(record).decision().history_is_engine_state());
+  EXPECT_TRUE(AsProto(FullRecord(false)).decision().history_is_engine_state());
+}
+
+TEST(StateCodecTest, EmptyRecordRoundTripsWithItsDefaults) {
+  const PolicyRecord back = RoundTrip(PolicyRecord());
+  ExpectSame(back, PolicyRecord());
+  EXPECT_EQ(back.decision, nullptr);
+  EXPECT_EQ(back.history_since, absl::InfinitePast());
+  EXPECT_FALSE(back.engine.last_decision.has_value());
+}
+
+TEST(StateCodecTest, ZeroIsKeptApartFromUnset) {
+  PolicyRecord record;
+  record.engine.last_decision = 0;
+  record.history_since = absl::UnixEpoch();
+  auto d = std::make_shared<Decision>();  // every field zero
+  d->signals.push_back(SignalExplanation{"s", SignalState::kOk, 0.0,
+                                         absl::ZeroDuration(), 0, ""});
+  record.decision = d;
+  const PolicyRecord back = RoundTrip(record);
+  ExpectSame(back, record);
+  ASSERT_TRUE(back.engine.last_decision.has_value());
+  ASSERT_NE(back.decision, nullptr);
+  EXPECT_TRUE(back.decision->signals[0].value.has_value());
+}
+
+TEST(StateCodecTest, ExtremeTimesAndCountsRoundTrip) {
+  PolicyRecord record;
+  const int64_t big = std::numeric_limits<int64_t>::max();
+  const int64_t small = std::numeric_limits<int64_t>::min();
+  record.engine.recommendations = {{absl::InfiniteFuture(), big},
+                                   {absl::InfinitePast(), small},
+                                   {kT0, -1},
+                                   {kT0 - absl::Hours(24 * 365 * 100), 0},
+                                   {absl::InfiniteFuture(), 1}};
+  record.engine.scale_events = {{absl::InfinitePast(), small, big}};
+  record.history_since = absl::InfiniteFuture();
+  auto d = std::make_shared<Decision>();
+  d->time = absl::InfinitePast();
+  d->signals.push_back(SignalExplanation{
+      "s", SignalState::kStale, std::numeric_limits<double>::infinity(),
+      absl::InfiniteDuration(), big, ""});
+  record.decision = d;
+  ExpectSame(RoundTrip(record), record);
+}
+
+TEST(StateCodecTest, TimesKeepMillisecondsOnly) {
+  PolicyRecord record;
+  record.engine.recommendations = {
+      {kT0 + absl::Microseconds(1999), 1}};  // 1.999 ms past kT0
+  const PolicyRecord back = RoundTrip(record);
+  ASSERT_EQ(back.engine.recommendations.size(), 1u);
+  EXPECT_EQ(back.engine.recommendations[0].time, kT0 + absl::Milliseconds(1));
+}
+
+TEST(StateCodecTest, GarbageIsInvalidArgument) {
+  const std::string valid = EncodeRecord(FullRecord(false));
+  const std::string inputs[] = {
+      "",
+      "garbage",
+      std::string("\x08\x01\x12\x05", 4),  // format 1, then a cut field
+      valid.substr(0, valid.size() / 2),
+      std::string(100, '\xff'),
+  };
+  for (const std::string& bytes : inputs) {
+    absl::StatusOr<PolicyRecord> r = DecodeRecord(bytes);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument)
+        << ::testing::PrintToString(bytes);
+    EXPECT_THAT(std::string(r.status().message()), HasSubstr("state record"));
+  }
+}
+
+TEST(StateCodecTest, ColumnsOfUnequalLengthAreInvalidArgument) {
+  state::v1::PolicyRecord p = AsProto(FullRecord(false));
+  p.mutable_engine()->mutable_recommendations()->add_replicas(3);
+  absl::StatusOr<PolicyRecord> r = DecodeRecord(p.SerializeAsString());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("engine.recommendations"));
+
+  p = AsProto(FullRecord(true));
+  p.mutable_decision()->mutable_scale_events()->add_to(3);
+  r = DecodeRecord(p.SerializeAsString());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()),
+              HasSubstr("decision.scale_events"));
+}
+
+TEST(StateCodecTest, NewerFormatIsRefused) {
+  state::v1::PolicyRecord p = AsProto(FullRecord(false));
+  p.set_format(kStateRecordFormat + 1);
+  absl::StatusOr<PolicyRecord> r = DecodeRecord(p.SerializeAsString());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("newer version"));
+}
+
+TEST(StateCodecTest, UnknownFieldsOfANewerVersionAreIgnored) {
+  std::string bytes = EncodeRecord(FullRecord(false));
+  bytes += std::string("\xf8\x06\x07", 3);  // field 111, varint 7
+  absl::StatusOr<PolicyRecord> r = DecodeRecord(bytes);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectSame(*r, FullRecord(false));
+}
+
+TEST(StateCodecTest, UnknownReasonCodeIsDroppedAndTheRestKept) {
+  const PolicyRecord record = FullRecord(false);
+  state::v1::PolicyRecord p = AsProto(record);
+  p.mutable_decision()->mutable_reasons(1)->set_code(
+      static_cast<uint32_t>(LastReasonCode() + 1));
+  p.mutable_decision()->mutable_reasons(2)->set_code(4000000000u);
+  absl::StatusOr<PolicyRecord> r = DecodeRecord(p.SerializeAsString());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->decision->reasons.size(), record.decision->reasons.size() - 2);
+  EXPECT_EQ(r->decision->reasons[0].code, record.decision->reasons[0].code);
+  EXPECT_EQ(r->decision->reasons[1].code, record.decision->reasons[3].code);
+  for (const Reason& reason : r->decision->reasons) {
+    EXPECT_STRNE(ReasonCodeName(reason.code), "unknown");
+  }
+  EXPECT_EQ(r->decision->replicas, record.decision->replicas);
+  EXPECT_EQ(r->engine.recommendations.size(),
+            record.engine.recommendations.size());
+}
+
+TEST(StateCodecTest, UnknownSignalStateReadsAsMissing) {
+  const PolicyRecord record = FullRecord(false);
+  state::v1::PolicyRecord p = AsProto(record);
+  p.mutable_decision()->mutable_signals(0)->set_state(17);
+  absl::StatusOr<PolicyRecord> r = DecodeRecord(p.SerializeAsString());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->decision->signals[0].state, SignalState::kMissing);
+  EXPECT_EQ(r->decision->signals[0].name, record.decision->signals[0].name);
+  EXPECT_EQ(r->decision->signals[0].proposal,
+            record.decision->signals[0].proposal);
+}
+
+TEST(StateCodecTest, AnHourOfOneSecondEvaluationsStaysSmall) {
+  // 3600 recommendations a second apart with a few ms of jitter, 200 scale
+  // events, and the decision that looked at them.
+  PolicyRecord record = FullRecord(false);
+  record.engine.recommendations.clear();
+  for (int i = 0; i < 3600; ++i) {
+    record.engine.recommendations.push_back(
+        {kT0 + absl::Milliseconds(1000 * i + (i * 7919) % 23), 10 + i % 7});
+  }
+  record.engine.scale_events.clear();
+  for (int i = 0; i < 200; ++i) {
+    record.engine.scale_events.push_back(
+        {kT0 + absl::Seconds(18 * i) + absl::Milliseconds(i % 5), 10 + i % 7,
+         11 + i % 7});
+  }
+  auto d = std::make_shared<Decision>(*record.decision);
+  d->recommendations.assign(record.engine.recommendations.begin(),
+                            record.engine.recommendations.end());
+  d->scale_events.assign(record.engine.scale_events.begin(),
+                         record.engine.scale_events.end());
+  record.decision = d;
+  const std::string bytes = EncodeRecord(record);
+  EXPECT_LT(bytes.size(), 10u * 1024) << bytes.size();
+  ExpectSame(RoundTrip(record), record);
+
+  // When the decision's history differs from the engine's, both are
+  // stored: about twice the history.
+  auto own = std::make_shared<Decision>(*d);
+  own->recommendations.pop_back();
+  record.decision = own;
+  EXPECT_LT(EncodeRecord(record).size(), 18u * 1024);
+  ExpectSame(RoundTrip(record), record);
+}
+
+TEST(StateCodecTest, OversizedInputIsRefusedUnread) {
+  const std::string huge(kMaxStateRecordBytes + 1, '\0');
+  absl::StatusOr<PolicyRecord> r = DecodeRecord(huge);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("limit"));
+  EXPECT_THAT(std::string(r.status().message()), Not(HasSubstr("\\0")));
+}
+
+}  // namespace
+}  // namespace signalscaler
