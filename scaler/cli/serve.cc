@@ -170,7 +170,9 @@ int ServeCommand(int argc, char** argv) {
             "HOST:PORT of the gRPC server (ExternalScaler, admin, health); "
             "port 0 picks a free port, printed at startup");
   flags.Add("metrics-listen", "0.0.0.0:9091",
-            "HOST:PORT of the Prometheus metrics endpoint (GET /metrics); "
+            "HOST:PORT of the HTTP operations port: GET /metrics "
+            "(Prometheus), /livez (200 while the process runs) and /readyz "
+            "(200 when serving with policies in force, 503 while draining); "
             "empty disables it");
   flags.Add("policies", "",
             "directory (or file) of ScalingPolicy YAML documents; empty serves "
@@ -311,6 +313,10 @@ int ServeCommand(int argc, char** argv) {
       [&server](const PolicySnapshot&) { server.RefreshHealth(); });
   sampler.Start();
   if (const std::string m = flags.Get("metrics-listen"); !m.empty()) {
+    // /livez and /readyz say what gRPC health says; once serving, the
+    // process exits without returning, so `server` outlives the checks.
+    Metrics::Get().SetHealthChecks([&server] { return server.Liveness(); },
+                                   [&server] { return server.Readiness(); });
     if (absl::Status s = Metrics::Get().Serve(m); !s.ok()) {
       LogError("cannot start", {{"error", std::string(s.message())}});
       FlushLogs();

@@ -7,21 +7,18 @@
 
 #include "absl/strings/str_cat.h"
 #include "prometheus/counter.h"
-#include "prometheus/exposer.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "scaler/common/http_server.h"
 
 namespace signalscaler {
 
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry =
       std::make_shared<prometheus::Registry>();
-  std::unique_ptr<prometheus::Exposer> exposer;
-  int port = 0;
-
   prometheus::Family<prometheus::Counter>& reloads =
       prometheus::BuildCounter()
           .Name("signalscaler_policy_reloads_total")
@@ -110,8 +107,9 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Gauge>& state_degraded =
       prometheus::BuildGauge()
           .Name("signalscaler_state_store_degraded")
-          .Help("1 while the state store is unreachable and this replica "
-                "evaluates every policy locally")
+          .Help(
+              "1 while the state store is unreachable and this replica "
+              "evaluates every policy locally")
           .Register(*registry);
   prometheus::Family<prometheus::Gauge>& leases_held =
       prometheus::BuildGauge()
@@ -170,6 +168,36 @@ struct Metrics::Impl {
     }
     counters.erase(owner);
   }
+
+  std::mutex health_mu;
+  HealthCheck liveness;   // guarded by health_mu
+  HealthCheck readiness;  // guarded by health_mu
+
+  // /livez or /readyz: 200 "ok", or 503 "not live|not ready: <why>".
+  HttpResponse Probe(bool ready) {
+    HealthCheck check;
+    {
+      std::lock_guard<std::mutex> lock(health_mu);
+      check = ready ? readiness : liveness;
+    }
+    absl::Status s = absl::OkStatus();
+    if (check != nullptr) {
+      s = check();
+    } else if (ready) {
+      s = absl::UnavailableError("not started");
+    }
+    HttpResponse r;
+    r.status = s.ok() ? 200 : 503;
+    r.body = s.ok()
+                 ? "ok\n"
+                 : absl::StrCat(
+                       ready ? "not ready: " : "not live: ", s.message(), "\n");
+    return r;
+  }
+
+  // Last, so that it stops (and no handler runs) before the rest goes.
+  mutable std::mutex http_mu;
+  std::unique_ptr<HttpServer> http;  // guarded by http_mu
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
@@ -186,19 +214,34 @@ Metrics& Metrics::Get() {
 }
 
 absl::Status Metrics::Serve(const std::string& listen) {
-  try {
-    impl_->exposer = std::make_unique<prometheus::Exposer>(listen, 2);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot serve metrics on ", listen, ": ", e.what()));
-  }
-  impl_->exposer->RegisterCollectable(impl_->registry);
-  const std::vector<int> ports = impl_->exposer->GetListeningPorts();
-  impl_->port = ports.empty() ? 0 : ports.front();
+  HttpServerOptions options;
+  options.name = "metrics";
+  auto http = std::make_unique<HttpServer>(options);
+  http->Handle("/metrics", [this] {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = Text();
+    return r;
+  });
+  Impl* impl = impl_.get();
+  http->Handle("/livez", [impl] { return impl->Probe(/*ready=*/false); });
+  http->Handle("/readyz", [impl] { return impl->Probe(/*ready=*/true); });
+  if (absl::Status s = http->Start(listen); !s.ok()) return s;
+  std::lock_guard<std::mutex> lock(impl_->http_mu);
+  impl_->http.swap(http);  // a previous server, if any, stops below
   return absl::OkStatus();
 }
 
-int Metrics::port() const { return impl_->port; }
+int Metrics::port() const {
+  std::lock_guard<std::mutex> lock(impl_->http_mu);
+  return impl_->http == nullptr ? 0 : impl_->http->port();
+}
+
+void Metrics::SetHealthChecks(HealthCheck liveness, HealthCheck readiness) {
+  std::lock_guard<std::mutex> lock(impl_->health_mu);
+  impl_->liveness = std::move(liveness);
+  impl_->readiness = std::move(readiness);
+}
 
 std::string Metrics::Text() const {
   prometheus::TextSerializer serializer;

@@ -5,11 +5,13 @@
 //
 //   Metrics& m = Metrics::Get();
 //   m.RecordSourceRead("prometheus", query_id, absl::OkStatus(), latency, now);
-//   absl::Status s = m.Serve("0.0.0.0:9091");  // GET /metrics
+//   m.SetHealthChecks(nullptr, [&server] { return server.Readiness(); });
+//   absl::Status s = m.Serve("0.0.0.0:9091");  // /metrics, /livez, /readyz
 #ifndef SIGNALSCALER_SCALER_COMMON_METRICS_H_
 #define SIGNALSCALER_SCALER_COMMON_METRICS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,9 +29,25 @@ class Metrics {
   ~Metrics();
   static Metrics& Get();
 
-  // Serves GET /metrics on `listen` (HOST:PORT, port 0 picks one).
+  // Serves on `listen` (HOST:PORT, HOST an IPv4 literal, an IPv6 one in
+  // brackets or empty; port 0 picks one), on a thread of its own:
+  //   GET /metrics  Text(), as text/plain; version=0.0.4
+  //   GET /livez    200 "ok", or 503 "not live: <why>" (the liveness check)
+  //   GET /readyz   200 "ok", or 503 "not ready: <why>" (the readiness check)
+  // HEAD as well; 404 for any other path, 405 for any other method.
+  // UNAVAILABLE "cannot serve metrics on <listen>: <why>" when it cannot
+  // bind, INVALID_ARGUMENT when `listen` is not HOST:PORT.
   absl::Status Serve(const std::string& listen);
   int port() const;  // 0 when not serving
+
+  // The checks behind /livez and /readyz, called on each request (quick,
+  // thread-safe; OK or a status whose message says why not). Null liveness:
+  // always live (the process answers). Null readiness: not ready, "not
+  // started". What they capture must outlive serving (Get() serves until
+  // the process exits) or be replaced first. May be called at any time.
+  using HealthCheck = std::function<absl::Status()>;
+  void SetHealthChecks(HealthCheck liveness, HealthCheck readiness);
+
   // The text exposition of every metric (what /metrics answers).
   std::string Text() const;
 

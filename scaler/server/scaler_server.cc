@@ -39,9 +39,21 @@ struct ScalerServer::Impl {
   std::unique_ptr<grpc::Service> admin_service;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  std::mutex mu;
+  mutable std::mutex mu;
+  bool started ABSL_GUARDED_BY(mu) = false;
   bool draining ABSL_GUARDED_BY(mu) = false;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
+
+  // The one definition of readiness, for gRPC health and Readiness().
+  absl::Status ReadinessLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (shut_down) return absl::UnavailableError("shutting down");
+    if (!started) return absl::UnavailableError("not started");
+    if (draining) return absl::UnavailableError("draining");
+    if (!deps.registry->loaded()) {
+      return absl::UnavailableError("no policy loaded");
+    }
+    return absl::OkStatus();
+  }
 
   void SetHealth(bool alive, bool ready) {
     if (server == nullptr) return;
@@ -86,6 +98,10 @@ absl::Status ScalerServer::Start(const std::string& listen) {
         absl::StrCat("cannot listen on ", listen,
                      ": the address is invalid or the port is in use"));
   }
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->started = true;
+  }
   RefreshHealth();
   if (impl_->deps.tls.enabled()) {
     LogInfo(
@@ -104,9 +120,18 @@ int ScalerServer::port() const { return impl_->port; }
 void ScalerServer::RefreshHealth() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (impl_->shut_down) return;
-  impl_->SetHealth(
-      /*alive=*/true,
-      /*ready=*/!impl_->draining && impl_->deps.registry->loaded());
+  impl_->SetHealth(/*alive=*/true, /*ready=*/impl_->ReadinessLocked().ok());
+}
+
+absl::Status ScalerServer::Liveness() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->shut_down ? absl::UnavailableError("shutting down")
+                          : absl::OkStatus();
+}
+
+absl::Status ScalerServer::Readiness() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->ReadinessLocked();
 }
 
 void ScalerServer::StartDrain() {

@@ -78,6 +78,14 @@ class ScalerServer {
   // open) until Shutdown().
   void StartDrain();
 
+  // What health reports, for other probes (HTTP /livez and /readyz).
+  // Liveness: OK until Shutdown() starts, then UNAVAILABLE "shutting down".
+  // Readiness: OK iff serving, policies are in force and not draining; else
+  // UNAVAILABLE "not started", "no policy loaded", "draining" or "shutting
+  // down".
+  absl::Status Liveness() const;
+  absl::Status Readiness() const;
+
   // Reports NOT_SERVING, ends every open stream with status OK (so KEDA
   // reconnects after 2 s, not 60 s), then stops, cancelling unary calls
   // still running after `grace`. Idempotent.

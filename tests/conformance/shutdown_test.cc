@@ -1,6 +1,7 @@
 // Operations through the real binary: SIGTERM drains (readiness off first,
 // every call still answered, streams end with OK, exit 0 within the drain
-// plus 2 s), and liveness does not depend on the data sources.
+// plus 2 s), and liveness does not depend on the data sources. The same
+// health over HTTP on the metrics port: GET /livez and /readyz.
 #include <signal.h>
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include "health.grpc.pb.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/externalscaler.grpc.pb.h"
+#include "tests/testing/raw_http.h"
 #include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
 
@@ -178,6 +180,8 @@ TEST(ShutdownTest, LivenessStaysServingWhilePrometheusIsUnreachable) {
     EXPECT_EQ(Health(*health, ""), HC::SERVING);
     EXPECT_EQ(Health(*health, "liveness"), HC::SERVING);
     EXPECT_EQ(Health(*health, "readiness"), HC::SERVING);
+    EXPECT_EQ(HttpGet(server.metrics_port, "/livez").status, 200);
+    EXPECT_EQ(HttpGet(server.metrics_port, "/readyz").status, 200);
     absl::SleepFor(absl::Milliseconds(300));  // across several failed polls
   }
   RunResult explain = RunCommand({SignalscalerBinary(), "explain",
@@ -186,6 +190,102 @@ TEST(ShutdownTest, LivenessStaysServingWhilePrometheusIsUnreachable) {
   EXPECT_EQ(explain.exit_code, 0);
   EXPECT_THAT(explain.output, HasSubstr("no decision"));
   EXPECT_THAT(explain.output, HasSubstr("no signal of policy web/api"));
+  server.process->Signal(SIGTERM);
+  EXPECT_EQ(server.process->Wait(absl::Seconds(10)), std::optional<int>(0));
+}
+
+TEST(ShutdownTest, HttpReadyzTurns503OnSigtermWhileLivezAndMetricsAnswer) {
+  constexpr int kDrainSeconds = 3;
+  ScalerProcess server =
+      StartServe({absl::StrCat("--drain-seconds=", kDrainSeconds)});
+  ASSERT_NE(server.port, 0);
+  ASSERT_NE(server.metrics_port, 0) << server.process->Output();
+  const int port = server.metrics_port;
+  // The embedded policies are in force before the port opens.
+  RawHttpAnswer ready = HttpGet(port, "/readyz");
+  EXPECT_EQ(ready.status, 200);
+  EXPECT_EQ(ready.body, "ok\n");
+  EXPECT_EQ(ready.content_type, "text/plain; charset=utf-8");
+  RawHttpAnswer live = HttpGet(port, "/livez");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(live.body, "ok\n");
+  EXPECT_EQ(HttpGet(port, "/readyz", "HEAD").status, 200);
+  EXPECT_EQ(HttpGet(port, "/healthz").status, 404);
+  EXPECT_EQ(HttpGet(port, "/readyz", "POST").status, 405);
+
+  const absl::Time sigterm = absl::Now();
+  server.process->Signal(SIGTERM);
+  absl::Time not_ready = absl::InfiniteFuture();
+  while (absl::Now() - sigterm < absl::Seconds(kDrainSeconds)) {
+    ready = HttpGet(port, "/readyz");
+    if (ready.status == 503) {
+      not_ready = absl::Now();
+      break;
+    }
+  }
+  ASSERT_LT(not_ready - sigterm, absl::Seconds(1)) << server.process->Output();
+  EXPECT_EQ(ready.body, "not ready: draining\n");
+  EXPECT_EQ(ready.content_type, "text/plain; charset=utf-8");
+  // Through the drain: never ready again, always live, metrics answer.
+  int probes = 0;
+  while (absl::Now() - sigterm < absl::Seconds(kDrainSeconds) * 0.8) {
+    EXPECT_EQ(HttpGet(port, "/readyz").status, 503);
+    live = HttpGet(port, "/livez");
+    EXPECT_EQ(live.status, 200);
+    EXPECT_EQ(live.body, "ok\n");
+    RawHttpAnswer metrics = HttpGet(port, "/metrics");
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_THAT(metrics.body,
+                HasSubstr("# TYPE signalscaler_policies_loaded gauge"));
+    ++probes;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_GT(probes, 5);
+  EXPECT_EQ(server.process->Wait(absl::Seconds(10)), std::optional<int>(0))
+      << server.process->Output();
+}
+
+TEST(ShutdownTest, HttpReadyzIs503WithoutAValidPolicyAndLivezIs200) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/broken.yaml",
+            "apiVersion: signalscaler.io/v1\n"
+            "kind: ScalingPolicy\n"
+            "metadata: {name: api, namespace: web\n");  // unclosed
+  ScalerProcess server = StartServe({"--policies=" + dir});
+  ASSERT_NE(server.port, 0) << server.process->Output();
+  ASSERT_NE(server.metrics_port, 0) << server.process->Output();
+  RawHttpAnswer ready = HttpGet(server.metrics_port, "/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_EQ(ready.body, "not ready: no policy loaded\n");
+  RawHttpAnswer live = HttpGet(server.metrics_port, "/livez");
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(live.body, "ok\n");
+  // The same as gRPC health says.
+  auto health = grpc::health::v1::Health::NewStub(grpc::CreateChannel(
+      server.address(), grpc::InsecureChannelCredentials()));
+  EXPECT_EQ(Health(*health, "readiness"), HC::NOT_SERVING);
+  EXPECT_EQ(Health(*health, "liveness"), HC::SERVING);
+
+  // Ready once a valid policy is in force.
+  WriteFile(dir + "/broken.yaml",
+            "apiVersion: signalscaler.io/v1\n"
+            "kind: ScalingPolicy\n"
+            "metadata: {name: api, namespace: web}\n"
+            "spec:\n"
+            "  maxReplicas: 5\n"
+            "  signals:\n"
+            "  - {name: requests, type: Total, targetPerReplica: 10,\n"
+            "     source: {push: {}}}\n");
+  server.process->Signal(SIGHUP);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         HttpGet(server.metrics_port, "/readyz").status != 200) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ready = HttpGet(server.metrics_port, "/readyz");
+  EXPECT_EQ(ready.status, 200) << server.process->Output();
+  EXPECT_EQ(ready.body, "ok\n");
+  EXPECT_EQ(Health(*health, "readiness"), HC::SERVING);
   server.process->Signal(SIGTERM);
   EXPECT_EQ(server.process->Wait(absl::Seconds(10)), std::optional<int>(0));
 }
