@@ -1,0 +1,290 @@
+// grpc_load_bench: signalscaler's ExternalScaler under KEDA's call mix,
+// against a null ExternalScaler (bench/null_scaler.cc, constants from
+// memory): the floor on this machine.
+//
+// Starts both as child processes: `signalscaler serve` with N generated
+// policies (one `push` signal each, in 20 namespaces) fed one value each
+// through the admin API so that every policy has a decision, and
+// null_scaler. Then, for each round, loads one server while the other is
+// stopped (SIGSTOP: an idle server's timers would steal CPU from the
+// measured one), then the other, alternating which goes first. Prints
+// calls/s and p50/p90/p99/p99.9 latency per server and round, the medians
+// over the rounds, and the ratios against the targets (at least
+// 85 % of the null server's calls/s, p99 within 1.5x of its p99).
+//
+//   grpc_load_bench [--policies=10000] [--concurrency=64] [--duration=10]
+//                   [--warmup=2] [--rounds=3] [--client-threads=1]
+//
+// Exit status: 0 when every call succeeded (targets met or not), 1 on any
+// failed call or setup error.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "bench/bench_util.h"
+#include "bench/grpc_load.h"
+#include "tests/testing/scaler_process.h"
+#include "tests/testing/subprocess.h"
+
+namespace signalscaler::bench {
+namespace {
+
+struct Options {
+  int policies = 10000;
+  int concurrency = 64;
+  int duration_s = 10;
+  int warmup_s = 2;
+  int rounds = 3;
+  int client_threads = 1;
+};
+
+struct Measured {
+  LoadResult load;
+  double server_cpu = 0;  // cores used by the server while timed
+  double client_cpu = 0;  // by this process
+};
+
+struct Server {
+  std::string name;
+  std::string address;
+  testing::Subprocess* process = nullptr;
+  std::vector<Measured> runs;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::string Figures(const Measured& m) {
+  const std::vector<double>& l = m.load.latency_us;
+  return absl::StrFormat(
+      "%9.0f calls/s  p50 %6.0f  p90 %6.0f  p99 %6.0f  p99.9 %6.0f us  "
+      "server %.2f cores, client %.2f cores, errors %d",
+      m.load.calls_per_second(), Percentile(l, 50), Percentile(l, 90),
+      Percentile(l, 99), Percentile(l, 99.9), m.server_cpu, m.client_cpu,
+      m.load.error_count());
+}
+
+std::optional<Measured> Measure(Server& s, Server& other,
+                                const std::vector<LoadTarget>& targets,
+                                const Options& o) {
+  other.process->Signal(SIGSTOP);
+  s.process->Signal(SIGCONT);
+  absl::SleepFor(absl::Milliseconds(500));  // a resumed server catches up
+  LoadOptions lo;
+  lo.concurrency = o.concurrency;
+  lo.client_threads = o.client_threads;
+  lo.warmup = absl::Seconds(o.warmup_s);
+  lo.duration = absl::Seconds(o.duration_s);
+  double server0 = 0, client0 = 0, server1 = 0, client1 = 0;
+  const pid_t pid = s.process->pid();
+  lo.on_measure_start = [&] {
+    server0 = ProcessCpuSeconds(pid);
+    client0 = SelfCpuSeconds();
+  };
+  lo.on_measure_end = [&] {
+    server1 = ProcessCpuSeconds(pid);
+    client1 = SelfCpuSeconds();
+  };
+  absl::StatusOr<LoadResult> r = RunLoad(s.address, targets, lo);
+  other.process->Signal(SIGCONT);
+  if (!r.ok()) {
+    std::fprintf(stderr, "grpc_load_bench: %s: %s\n", s.name.c_str(),
+                 r.status().ToString().c_str());
+    return std::nullopt;
+  }
+  Measured m;
+  m.load = *std::move(r);
+  m.server_cpu = (server1 - server0) / o.duration_s;
+  m.client_cpu = (client1 - client0) / o.duration_s;
+  return m;
+}
+
+int Run(const Options& o) {
+  std::printf(
+      "grpc_load_bench: KEDA's call mix (GetMetricSpec, GetMetrics, IsActive "
+      "1:1:1 per evaluation)\n"
+      "  machine: %s\n  build: %s%s\n"
+      "  %d policies (1 push signal each, 20 namespaces), %d concurrent "
+      "calls on one channel, %d client thread(s)\n"
+      "  %d round(s) of %d s warm-up + %d s timed per server, the other "
+      "server stopped meanwhile\n",
+      MachineLine().c_str(), BuildType().c_str(),
+      OptimizedBuild() ? "" : " (NOT optimized: figures are not meaningful)",
+      o.policies, o.concurrency, o.client_threads, o.rounds, o.warmup_s,
+      o.duration_s);
+
+  PushPolicySet set;
+  set.policies = o.policies;
+  set.signals = 1;
+  const std::string dir = WritePolicies(set);
+  testing::ScalerProcess serve = testing::StartServe(ServeFlags(set, dir));
+  if (serve.port == 0) {
+    std::fprintf(stderr, "grpc_load_bench: signalscaler serve did not start\n");
+    if (serve.process) {
+      std::fprintf(stderr, "%s", serve.process->Output().c_str());
+    }
+    return 1;
+  }
+  const absl::Time push_start = absl::Now();
+  if (absl::Status s = PushAll(serve.address(), set, 1); !s.ok()) {
+    std::fprintf(stderr, "grpc_load_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  std::vector<LoadTarget> targets;
+  for (int i = 0; i < o.policies; ++i) {
+    targets.push_back(LoadTarget{
+        set.Namespace(i), set.Name(i),
+        absl::StrCat("signalscaler-", set.Namespace(i), "-", set.Name(i))});
+  }
+  if (absl::Status s = CheckTargets(serve.address(), targets); !s.ok()) {
+    std::fprintf(stderr, "grpc_load_bench: signalscaler is not ready: %s\n",
+                 s.ToString().c_str());
+    return 1;
+  }
+  std::printf(
+      "  setup: %d values pushed, every policy answers GetMetrics (%.1f s)\n",
+      o.policies, absl::ToDoubleSeconds(absl::Now() - push_start));
+
+  absl::StatusOr<std::unique_ptr<testing::Subprocess>> null_process =
+      testing::Subprocess::Start(
+          {BuildDir() + "/bench/null_scaler", "--listen=127.0.0.1:0"},
+          testing::MakeTempDir() + "/null_scaler.log");
+  if (!null_process.ok()) {
+    std::fprintf(stderr, "grpc_load_bench: %s\n",
+                 null_process.status().ToString().c_str());
+    return 1;
+  }
+  std::optional<std::string> port =
+      (*null_process)->WaitForOutput("port=", absl::Seconds(10));
+  if (!port.has_value()) {
+    std::fprintf(stderr, "grpc_load_bench: null_scaler did not start: %s\n",
+                 (*null_process)->Output().c_str());
+    return 1;
+  }
+  Server null{
+      "null", absl::StrCat("127.0.0.1:", *port), null_process->get(), {}};
+  Server real{"signalscaler", serve.address(), serve.process.get(), {}};
+  std::printf("  pids: signalscaler %d, null_scaler %d\n\n",
+              static_cast<int>(real.process->pid()),
+              static_cast<int>(null.process->pid()));
+
+  bool failed = false;
+  for (int round = 0; round < o.rounds && !failed; ++round) {
+    Server* order[2] = {&null, &real};
+    if (round % 2 == 1) std::swap(order[0], order[1]);
+    for (Server* s : order) {
+      Server& other = s == &null ? real : null;
+      std::optional<Measured> m = Measure(*s, other, targets, o);
+      if (!m.has_value()) {
+        failed = true;
+        break;
+      }
+      std::printf("  round %d %-12s %s\n", round + 1, s->name.c_str(),
+                  Figures(*m).c_str());
+      std::fflush(stdout);
+      for (const auto& [what, count] : m->load.errors) {
+        std::printf("    error x%lld: %s\n", static_cast<long long>(count),
+                    what.c_str());
+        failed = true;
+      }
+      s->runs.push_back(*std::move(m));
+    }
+  }
+  if (failed || null.runs.empty() || real.runs.empty()) {
+    std::printf("\nFAILED: calls failed (see above); no figures.\n");
+    if (!real.runs.empty() || !null.runs.empty()) {
+      std::fprintf(stderr, "--- serve log (tail) ---\n%s\n",
+                   real.process->Output()
+                       .substr(real.process->Output().size() > 4000
+                                   ? real.process->Output().size() - 4000
+                                   : 0)
+                       .c_str());
+    }
+    RemoveTree(dir);
+    return 1;
+  }
+
+  auto median_of = [](const Server& s, auto f) {
+    std::vector<double> v;
+    for (const Measured& m : s.runs) v.push_back(f(m));
+    return Median(v);
+  };
+  auto rate = [](const Measured& m) { return m.load.calls_per_second(); };
+  auto p = [](double q) {
+    return [q](const Measured& m) { return Percentile(m.load.latency_us, q); };
+  };
+  std::printf("\n  median over %d round(s):\n", o.rounds);
+  for (const Server* s : {&null, &real}) {
+    std::printf(
+        "  %-12s %9.0f calls/s  p50 %6.0f  p90 %6.0f  p99 %6.0f  p99.9 %6.0f "
+        "us  server %.2f cores\n",
+        s->name.c_str(), median_of(*s, rate), median_of(*s, p(50)),
+        median_of(*s, p(90)), median_of(*s, p(99)), median_of(*s, p(99.9)),
+        median_of(*s, [](const Measured& m) { return m.server_cpu; }));
+  }
+  std::printf("  signalscaler p99 per method:");
+  for (size_t m = 0; m < kMethods.size(); ++m) {
+    std::printf(" %s %.0f us", kMethods[m],
+                median_of(real, [m](const Measured& x) {
+                  return Percentile(x.load.method_latency_us[m], 99);
+                }));
+  }
+  std::printf("\n");
+  const double throughput_ratio = median_of(real, rate) / median_of(null, rate);
+  const double p99_ratio = median_of(real, p(99)) / median_of(null, p(99));
+  std::printf(
+      "\n  calls/s: signalscaler / null = %.1f %%  (target >= 85 %%): %s\n",
+      100 * throughput_ratio,
+      throughput_ratio >= 0.85
+          ? "met"
+          : absl::StrFormat("MISSED by %.1f points",
+                            100 * (0.85 - throughput_ratio))
+                .c_str());
+  std::printf(
+      "  p99:     signalscaler / null = %.2fx   (target <= 1.5x): %s\n",
+      p99_ratio,
+      p99_ratio <= 1.5
+          ? "met"
+          : absl::StrFormat("MISSED by %.2fx", p99_ratio - 1.5).c_str());
+  RemoveTree(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace signalscaler::bench
+
+int main(int argc, char** argv) {
+  signalscaler::bench::Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    using signalscaler::bench::IntFlag;
+    if (IntFlag(arg, "policies", 1, &o.policies) ||
+        IntFlag(arg, "concurrency", 1, &o.concurrency) ||
+        IntFlag(arg, "duration", 1, &o.duration_s) ||
+        IntFlag(arg, "warmup", 0, &o.warmup_s) ||
+        IntFlag(arg, "rounds", 1, &o.rounds) ||
+        IntFlag(arg, "client-threads", 1, &o.client_threads)) {
+      continue;
+    }
+    std::fprintf(
+        stderr,
+        "usage: grpc_load_bench [--policies=10000] [--concurrency=64] "
+        "[--duration=10] [--warmup=2] [--rounds=3] [--client-threads=1]\n");
+    return arg == "--help" || arg == "-h" ? 0 : 2;
+  }
+  signalscaler::bench::UseThisBuild();
+  return signalscaler::bench::Run(o);
+}
