@@ -1,11 +1,13 @@
 // `signalscaler serve`: load the policies, evaluate them, serve KEDA.
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <thread>
 #include <utility>
@@ -27,6 +29,8 @@
 #include "scaler/server/policy_registry.h"
 #include "scaler/server/policy_reloader.h"
 #include "scaler/server/scaler_server.h"
+#include "scaler/state/redis_state_store.h"
+#include "scaler/state/state_store.h"
 #include "sources/factory.h"
 #include "sources/observer.h"
 #include "sources/push/push_source.h"
@@ -154,6 +158,74 @@ bool GetEdgeFlags(const FlagSet& flags, ServerTls& tls, ServerLimits& server,
          GetCount(flags, "max-policies", 1, kMax, policies.max_policies);
 }
 
+void AddStateFlags(FlagSet& flags) {
+  const EvaluatorOptions defaults;
+  flags.Add("state-store", "memory",
+            "where histories, decisions and leases live: \"memory\" (one "
+            "replica; a restart forgets them) or redis://HOST:PORT[/DB], "
+            "shared by every replica: one of them evaluates each policy, all "
+            "answer KEDA alike, and a restart keeps every window");
+  flags.Add("state-redis-password-file", "",
+            "file holding the Redis password (AUTH) of --state-store, re-read "
+            "on every connect; empty: no AUTH");
+  flags.Add("state-key-prefix", "signalscaler",
+            "prefix of every Redis key and channel of --state-store (one per "
+            "fleet sharing a Redis)");
+  flags.Add("replica-id", "",
+            "this replica's name among those sharing --state-store; empty: "
+            "$POD_NAME, else the host name");
+  flags.Add("lease-seconds",
+            absl::StrCat(absl::ToDoubleSeconds(defaults.lease_period)),
+            "when a replica dies (or stops), another takes over its policies "
+            "within this period");
+  flags.Add("state-ttl-seconds",
+            absl::StrCat(absl::ToDoubleSeconds(defaults.record_ttl)),
+            "a policy's shared record expires this long after its last "
+            "decision (abandoned policies go away); longer than every "
+            "stabilization window");
+  flags.Add("state-timeout-ms",
+            absl::StrCat(absl::ToInt64Milliseconds(defaults.store_timeout)),
+            "bound on every call to --state-store; past it the replica "
+            "evaluates locally (degraded) until the store answers again");
+}
+
+// "redis://HOST:PORT[/DB]" into `options`; false, after saying why, if not.
+bool ParseRedisUrl(const std::string& url, RedisStateStoreOptions& options) {
+  absl::string_view rest = url;
+  const bool ok_scheme = absl::ConsumePrefix(&rest, "redis://");
+  std::string db = "0";
+  if (const size_t slash = rest.find('/'); slash != absl::string_view::npos) {
+    db = std::string(rest.substr(slash + 1));
+    rest = rest.substr(0, slash);
+  }
+  const size_t colon = rest.rfind(':');
+  int port = 0;
+  if (!ok_scheme || colon == absl::string_view::npos || colon == 0 ||
+      !absl::SimpleAtoi(rest.substr(colon + 1), &port) || port < 1 ||
+      port > 65535 || !absl::SimpleAtoi(db, &options.database) ||
+      options.database < 0) {
+    std::fprintf(stderr,
+                 "signalscaler serve: --state-store must be \"memory\" or "
+                 "redis://HOST:PORT[/DB], not \"%s\"\n",
+                 url.c_str());
+    return false;
+  }
+  options.host = std::string(rest.substr(0, colon));
+  options.port = port;
+  return true;
+}
+
+std::string DefaultReplicaId() {
+  if (const char* pod = std::getenv("POD_NAME"); pod != nullptr && *pod) {
+    return pod;
+  }
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0 && host[0] != '\0') {
+    return absl::StrCat(host, "-", getpid());
+  }
+  return absl::StrCat("replica-", getpid());
+}
+
 }  // namespace
 
 int ServeCommand(int argc, char** argv) {
@@ -188,6 +260,7 @@ int ServeCommand(int argc, char** argv) {
             "call is still answered, before streams end with OK and the "
             "process exits (keep terminationGracePeriodSeconds longer)");
   AddEdgeFlags(flags);
+  AddStateFlags(flags);
   flags.Add("log-level", "info", "debug, info, warn, error or off");
   flags.Add("log-format", "text", "text, or json for one JSON object a line");
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
@@ -246,6 +319,19 @@ int ServeCommand(int argc, char** argv) {
   ServerLimits server_limits;
   PolicyLimits policy_limits;
   if (!GetEdgeFlags(flags, tls, server_limits, policy_limits)) return 2;
+  EvaluatorOptions evaluator_options;
+  int64_t state_timeout_ms = 0;
+  if (!GetSeconds(flags, "lease-seconds", 1, evaluator_options.lease_period) ||
+      !GetSeconds(flags, "state-ttl-seconds", 60,
+                  evaluator_options.record_ttl) ||
+      !GetCount(flags, "state-timeout-ms", 1, 60'000, state_timeout_ms)) {
+    return 2;
+  }
+  evaluator_options.store_timeout = absl::Milliseconds(state_timeout_ms);
+  evaluator_options.replica_id = flags.Get("replica-id");
+  if (evaluator_options.replica_id.empty()) {
+    evaluator_options.replica_id = DefaultReplicaId();
+  }
   if (!dir.empty()) {
     if (absl::Status s = ListPolicyFiles(dir).status(); !s.ok()) {
       LogError("cannot serve", {{"error", std::string(s.message())}});
@@ -255,6 +341,24 @@ int ServeCommand(int argc, char** argv) {
   }
 
   SystemClock clock;
+  std::unique_ptr<StateStore> state_store;
+  if (const std::string store = flags.Get("state-store"); store != "memory") {
+    RedisStateStoreOptions redis;
+    if (!ParseRedisUrl(store, redis)) return 2;
+    redis.password_file = flags.Get("state-redis-password-file");
+    redis.key_prefix = flags.Get("state-key-prefix");
+    absl::StatusOr<std::unique_ptr<StateStore>> made =
+        MakeRedisStateStore(redis, clock);
+    if (!made.ok()) {
+      std::fprintf(stderr, "signalscaler serve: --state-store: %s\n",
+                   std::string(made.status().message()).c_str());
+      return 2;
+    }
+    state_store = *std::move(made);
+  } else {
+    state_store = MakeMemoryStateStore(clock);
+  }
+  evaluator_options.store = state_store.get();
   PolicyRegistry registry;
   DecisionBoard board;
   PushStore push;
@@ -262,7 +366,7 @@ int ServeCommand(int argc, char** argv) {
       [&clock](const v1::Source& source) { return MakeSource(source, clock); },
       clock, SamplerOptions());
   SourceObserver observer(push, &sampler);
-  Evaluator evaluator(registry, observer, board, clock);
+  Evaluator evaluator(registry, observer, board, clock, evaluator_options);
   // The sampled queries follow the policies in force.
   registry.AddListener([&sampler](const PolicySnapshot& snap) {
     sampler.Update(snap.policies());
@@ -329,7 +433,9 @@ int ServeCommand(int argc, char** argv) {
   }
   LogInfo("serving", {{"listen", flags.Get("listen")},
                       {"metrics_port", absl::StrCat(Metrics::Get().port())},
-                      {"port", absl::StrCat(server.port())}});
+                      {"port", absl::StrCat(server.port())},
+                      {"state_store", std::string(state_store->kind())},
+                      {"replica", evaluator_options.replica_id}});
 
   std::unique_ptr<std::thread> stopper;
   while (true) {

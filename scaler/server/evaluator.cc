@@ -37,8 +37,7 @@ uint64_t StableHash(absl::string_view a, absl::string_view b) {
 
 // The union of two histories ordered by time, without exact duplicates.
 template <typename T, typename Same>
-std::deque<T> Union(const std::deque<T>& a, const std::deque<T>& b,
-                    Same same) {
+std::deque<T> Union(const std::deque<T>& a, const std::deque<T>& b, Same same) {
   std::deque<T> out;
   std::merge(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out),
              [](const T& x, const T& y) { return x.time < y.time; });
@@ -76,7 +75,8 @@ Evaluator::Evaluator(const PolicyRegistry& registry, const Observer& observer,
       board_(board),
       clock_(clock),
       options_(std::move(options)),
-      own_store_(options_.store == nullptr ? MakeMemoryStateStore(clock) : nullptr),
+      own_store_(options_.store == nullptr ? MakeMemoryStateStore(clock)
+                                           : nullptr),
       store_(options_.store != nullptr ? *options_.store : *own_store_) {
   store_.Watch([this](const PolicyKey& key) {
     {
@@ -145,10 +145,10 @@ void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
                                 d->max_replicas, samples, change_reasons);
   if (changed) {
     LogFields fields = {{"policy", key.ToString()},
-                     {"from", st.published >= 0 ? absl::StrCat(st.published)
-                                                : std::string("none")},
-                     {"to", absl::StrCat(d->replicas)},
-                     {"explanation", d->Summary()}};
+                        {"from", st.published >= 0 ? absl::StrCat(st.published)
+                                                   : std::string("none")},
+                        {"to", absl::StrCat(d->replicas)},
+                        {"explanation", d->Summary()}};
     if (!here) fields.push_back({"decided_by", std::string(by)});
     if (here) {
       LogInfo("decision changed", fields);
@@ -227,8 +227,7 @@ void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
         merged.scale_events =
             Union(st.engine.scale_events, rec->engine.scale_events,
                   [](const ScaleEvent& x, const ScaleEvent& y) {
-                    return x.time == y.time && x.from == y.from &&
-                           x.to == y.to;
+                    return x.time == y.time && x.from == y.from && x.to == y.to;
                   });
         merged.last_decision = local_last >= shared_last
                                    ? st.engine.last_decision
@@ -330,17 +329,18 @@ void Evaluator::EnterDegraded(const absl::Status& why, absl::Time now) {
   if (degraded_) return;
   degraded_ = true;
   degraded_since_ = now;
-  LogWarn("state store unreachable: evaluating locally, no scale-down "
-          "before a full scale-down window of local history",
-          {{"store", std::string(store_.kind())}, {"error", degraded_why_}});
+  LogWarn(
+      "state store unreachable: evaluating locally, no scale-down "
+      "before a full scale-down window of local history",
+      {{"store", std::string(store_.kind())}, {"error", degraded_why_}});
   for (auto& [key, st] : states_) {
     // A history restarts here: Decide() seeds its scale-down window with the
     // current count (the last decision known), so nothing scales down until
     // a whole window of local recommendations exists.
     EngineState local;
-    local.last_decision =
-        st.published >= 0 ? std::optional<int64_t>(st.published)
-                          : st.engine.last_decision;
+    local.last_decision = st.published >= 0
+                              ? std::optional<int64_t>(st.published)
+                              : st.engine.last_decision;
     local.ever_had_reading =
         st.engine.ever_had_reading || local.last_decision.has_value();
     st.engine = std::move(local);
@@ -400,13 +400,14 @@ void Evaluator::Housekeep(const PolicySnapshot& snap, absl::Time now) {
         const bool took_lately =
             st.orphan_taken + 5 * options_.lease_period > now;
         if (stable && !took_lately) {
-          const absl::Status released = store_.Release(key, *st.lease, deadline);
+          const absl::Status released =
+              store_.Release(key, *st.lease, deadline);
           if (Unreachable(released)) {
             EnterDegraded(released, now);
             return;
           }
-          LogDebug("lease handed over", {{"policy", key.ToString()},
-                                         {"to", preferred}});
+          LogDebug("lease handed over",
+                   {{"policy", key.ToString()}, {"to", preferred}});
           st.lease.reset();
           st.synced = false;
           continue;

@@ -100,7 +100,7 @@ class Evaluator {
     EngineState engine;  // the holder's history, or a local one
     absl::Time history_since = absl::InfinitePast();
     absl::Time next_due = absl::InfinitePast();
-    std::string fingerprint;  // the spec it was evaluated with
+    std::string fingerprint;     // the spec it was evaluated with
     std::optional<Lease> lease;  // ours, while we hold it
     bool synced = false;  // `engine` merged with the store since acquiring
     bool evaluated_locally = false;  // decisions not in the store since sync
@@ -135,8 +135,8 @@ class Evaluator {
   void EnterDegraded(const absl::Status& why, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LeaveDegraded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live,
-                     absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExportStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Inputs Gather(const LoadedPolicy& loaded) const;
   absl::Duration LeaseTtl() const { return options_.lease_period * 0.7; }

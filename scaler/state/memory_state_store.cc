@@ -46,9 +46,9 @@ class MemoryStateStore final : public StateStore {
     const Held* held = Current(key, now);
     if (held == nullptr || held->holder != lease.holder ||
         held->epoch != lease.epoch) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "lease of ", key.ToString(), " lost: held by ",
-          held == nullptr ? std::string("nobody") : held->holder));
+      return absl::FailedPreconditionError(
+          absl::StrCat("lease of ", key.ToString(), " lost: held by ",
+                       held == nullptr ? std::string("nobody") : held->holder));
     }
     records_[key] = Stored{record, now + ttl};
     return absl::OkStatus();

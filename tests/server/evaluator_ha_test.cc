@@ -116,9 +116,9 @@ class EvaluatorHaTest : public ::testing::Test {
     std::string yaml;
     for (int i = 0; i < policies; ++i) {
       if (i > 0) yaml += "---\n";
-      yaml += absl::StrReplaceAll(
-          kPolicy, {{"NAME", absl::StrCat("p", i)},
-                    {"WINDOW", absl::StrCat(window_seconds)}});
+      yaml += absl::StrReplaceAll(kPolicy,
+                                  {{"NAME", absl::StrCat("p", i)},
+                                   {"WINDOW", absl::StrCat(window_seconds)}});
     }
     LoadResult r = ParsePolicies(yaml, "ha.yaml");
     ASSERT_TRUE(r.errors.empty()) << r.ToStatus();
@@ -126,8 +126,8 @@ class EvaluatorHaTest : public ::testing::Test {
     registry_.Set(std::make_shared<PolicySnapshot>(std::move(r.policies)));
   }
   Replica& Add(const std::string& id, StateStore* store = nullptr) {
-    replicas_[id] = std::make_unique<Replica>(
-        registry_, observer_, clock_, store ? *store : *memory_, id);
+    replicas_[id] = std::make_unique<Replica>(registry_, observer_, clock_,
+                                              store ? *store : *memory_, id);
     return *replicas_[id];
   }
   // One second: fresh readings of `jobs` for every policy, then every live
