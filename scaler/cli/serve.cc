@@ -421,6 +421,14 @@ int ServeCommand(int argc, char** argv) {
     // process exits without returning, so `server` outlives the checks.
     Metrics::Get().SetHealthChecks([&server] { return server.Liveness(); },
                                    [&server] { return server.Readiness(); });
+    // Degraded (the state store out of reach) is still ready: every call
+    // is answered. /readyz says so.
+    Metrics::Get().SetReadyDetail([&evaluator]() -> std::string {
+      const StateStatus st = evaluator.Status();
+      if (!st.degraded) return "";
+      return absl::StrCat("degraded: state store ", st.kind,
+                          " unreachable, evaluating locally: ", st.why);
+    });
     if (absl::Status s = Metrics::Get().Serve(m); !s.ok()) {
       LogError("cannot start", {{"error", std::string(s.message())}});
       FlushLogs();

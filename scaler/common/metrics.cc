@@ -170,15 +170,18 @@ struct Metrics::Impl {
   }
 
   std::mutex health_mu;
-  HealthCheck liveness;   // guarded by health_mu
-  HealthCheck readiness;  // guarded by health_mu
+  HealthCheck liveness;                       // guarded by health_mu
+  HealthCheck readiness;                      // guarded by health_mu
+  std::function<std::string()> ready_detail;  // guarded by health_mu
 
   // /livez or /readyz: 200 "ok", or 503 "not live|not ready: <why>".
   HttpResponse Probe(bool ready) {
     HealthCheck check;
+    std::function<std::string()> detail;
     {
       std::lock_guard<std::mutex> lock(health_mu);
       check = ready ? readiness : liveness;
+      if (ready) detail = ready_detail;
     }
     absl::Status s = absl::OkStatus();
     if (check != nullptr) {
@@ -188,6 +191,12 @@ struct Metrics::Impl {
     }
     HttpResponse r;
     r.status = s.ok() ? 200 : 503;
+    if (s.ok() && detail != nullptr) {
+      if (std::string d = detail(); !d.empty()) {
+        r.body = absl::StrCat("ok (", d, ")\n");
+        return r;
+      }
+    }
     r.body = s.ok()
                  ? "ok\n"
                  : absl::StrCat(
@@ -241,6 +250,11 @@ void Metrics::SetHealthChecks(HealthCheck liveness, HealthCheck readiness) {
   std::lock_guard<std::mutex> lock(impl_->health_mu);
   impl_->liveness = std::move(liveness);
   impl_->readiness = std::move(readiness);
+}
+
+void Metrics::SetReadyDetail(std::function<std::string()> detail) {
+  std::lock_guard<std::mutex> lock(impl_->health_mu);
+  impl_->ready_detail = std::move(detail);
 }
 
 std::string Metrics::Text() const {

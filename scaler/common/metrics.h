@@ -47,6 +47,10 @@ class Metrics {
   // the process exits) or be replaced first. May be called at any time.
   using HealthCheck = std::function<absl::Status()>;
   void SetHealthChecks(HealthCheck liveness, HealthCheck readiness);
+  // What /readyz adds to a 200 "ok" (e.g. "degraded: ..."): the pod stays
+  // ready, and a person reading the probe learns why it is not quite well.
+  // Empty or null: just "ok".
+  void SetReadyDetail(std::function<std::string()> detail);
 
   // The text exposition of every metric (what /metrics answers).
   std::string Text() const;

@@ -27,6 +27,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/keda_client.h"
+#include "tests/testing/raw_http.h"
 #include "tests/testing/redis_test_server.h"
 #include "tests/testing/scaler_process.h"
 
@@ -296,6 +297,22 @@ TEST_F(HaE2eTest, StateRedisStoppedForAMinuteDuringALoadFall) {
   }
   EXPECT_TRUE(AllAnswer(1, absl::Seconds(10)))
       << "down, locally, after a full local window";
+  // Degraded, and saying so: still ready (every call is answered), with the
+  // reason on /readyz and in the metrics.
+  for (size_t i = 0; i < 3; ++i) {
+    const RawHttpAnswer ready = HttpGet(replicas_[i].metrics_port, "/readyz");
+    EXPECT_EQ(ready.status, 200);
+    EXPECT_NE(ready.body.find("degraded: state store redis unreachable"),
+              std::string::npos)
+        << ready.body;
+    const RawHttpAnswer metrics =
+        HttpGet(replicas_[i].metrics_port, "/metrics");
+    EXPECT_NE(metrics.body.find(
+                  "signalscaler_state_store_degraded{store=\"redis\"} 1"),
+              std::string::npos);
+    EXPECT_NE(metrics.body.find("signalscaler_leases_held 0"),
+              std::string::npos);
+  }
   while (absl::Now() - stopped < absl::Seconds(60)) {
     absl::SleepFor(absl::Milliseconds(500));
   }
@@ -313,6 +330,13 @@ TEST_F(HaE2eTest, StateRedisStoppedForAMinuteDuringALoadFall) {
     absl::SleepFor(absl::Milliseconds(250));
   }
   EXPECT_FALSE(Holder().empty()) << "a lease again";
+  size_t degraded = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    const RawHttpAnswer ready = HttpGet(replicas_[i].metrics_port, "/readyz");
+    EXPECT_EQ(ready.status, 200);
+    if (ready.body != "ok\n") ++degraded;
+  }
+  EXPECT_EQ(degraded, 0u) << "no replica degraded once Redis is back";
   const std::string pttl = state_client_->Run(
       {"PTTL", absl::StrCat("signalscaler:{", kNs, "/", kPolicy, "}:state")});
   EXPECT_GT(std::stoll(pttl), 0) << "the record is saved again, with a TTL";
