@@ -232,7 +232,14 @@ class KustomizeProductionTest : public ::testing::TestWithParam<const char*> {
 };
 
 TEST_P(KustomizeProductionTest, TwoReplicasSpreadAndProtected) {
-  EXPECT_EQ(At(*deployment_, {"spec", "replicas"}), 2);
+  // Two in the base; the ha-redis overlay runs three on a shared store.
+  const int replicas = At(*deployment_, {"spec", "replicas"}).get<int>();
+  EXPECT_GE(replicas, 2);
+  if (std::string(GetParam()).find("ha-redis") != std::string::npos) {
+    EXPECT_EQ(replicas, 3);
+    EXPECT_NE(At(*container_, {"args"}).dump().find("--state-store=redis://"),
+              std::string::npos);
+  }
   EXPECT_EQ(
       At(*deployment_, {"spec", "strategy", "rollingUpdate", "maxUnavailable"}),
       0);
@@ -374,13 +381,22 @@ TEST_P(KustomizeProductionTest, ServiceMonitorScrapesTheMetricsPort) {
   EXPECT_EQ(One("PrometheusRule")["apiVersion"], "monitoring.coreos.com/v1");
 }
 
-INSTANTIATE_TEST_SUITE_P(BaseAndOverlay, KustomizeProductionTest,
+std::string DeployName(const ::testing::TestParamInfo<const char*>& info) {
+  switch (info.index) {
+    case 0:
+      return "Base";
+    case 1:
+      return "ExampleOverlay";
+    default:
+      return "HaRedisOverlay";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BaseAndOverlays, KustomizeProductionTest,
                          ::testing::Values("deploy/base",
-                                           "deploy/overlays/example"),
-                         [](const ::testing::TestParamInfo<const char*>& info) {
-                           return std::string(
-                               info.index == 0 ? "Base" : "ExampleOverlay");
-                         });
+                                           "deploy/overlays/example",
+                                           "deploy/overlays/ha-redis"),
+                         DeployName);
 
 }  // namespace
 }  // namespace signalscaler
