@@ -123,6 +123,20 @@ double SelfCpuSeconds() {
   return seconds(u.ru_utime) + seconds(u.ru_stime);
 }
 
+double MachineBusySeconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  if (cpu != "cpu") return -1;
+  // user nice system idle iowait irq softirq steal
+  int64_t v[8] = {0};
+  for (int64_t& x : v) in >> x;
+  if (!in) return -1;
+  const int64_t busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+  return static_cast<double>(busy) /
+         static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 double Percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   const size_t rank = static_cast<size_t>(
@@ -215,13 +229,17 @@ std::string WritePolicies(const PushPolicySet& set) {
 }
 
 std::vector<std::string> ServeFlags(const PushPolicySet& set,
-                                    const std::string& dir) {
+                                    const std::string& dir,
+                                    const std::vector<std::string>& extra) {
   const int per_namespace =
       (set.policies + set.namespaces - 1) / set.namespaces;
-  return {"--policies=" + dir,
-          absl::StrCat("--max-policies=", std::max(20000, set.policies)),
-          absl::StrCat("--max-policies-per-namespace=",
-                       std::max(1000, per_namespace))};
+  std::vector<std::string> flags = {
+      "--policies=" + dir,
+      absl::StrCat("--max-policies=", std::max(20000, set.policies)),
+      absl::StrCat("--max-policies-per-namespace=",
+                   std::max(1000, per_namespace))};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return flags;
 }
 
 absl::Status PushAll(const std::string& address, const PushPolicySet& set,

@@ -44,6 +44,9 @@ std::optional<Memory> ReadMemory(pid_t pid);
 double ProcessCpuSeconds(pid_t pid);
 // Of this process (all threads).
 double SelfCpuSeconds();
+// CPU seconds all processes of the machine have used since boot
+// (/proc/stat: everything but idle and iowait), or -1.
+double MachineBusySeconds();
 
 // Nearest-rank percentile of sorted values (p in [0, 100]).
 double Percentile(const std::vector<double>& sorted, double p);
@@ -71,10 +74,12 @@ struct PushPolicySet {
 // policy file may not exceed 1 MiB) and returns it.
 std::string WritePolicies(const PushPolicySet& set);
 
-// serve's flags for `set` written to `dir`: --policies, and limits raised
-// if the set is larger than the defaults allow.
+// serve's flags for `set` written to `dir`: --policies, limits raised if
+// the set is larger than the defaults allow, then `extra` (a later flag
+// wins).
 std::vector<std::string> ServeFlags(const PushPolicySet& set,
-                                    const std::string& dir);
+                                    const std::string& dir,
+                                    const std::vector<std::string>& extra);
 
 // Pushes one value for every signal of every policy through the admin API
 // at `address`, from `threads` threads. `level` scales the values: 1 gives

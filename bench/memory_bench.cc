@@ -18,10 +18,13 @@
 // metrics, publishing), to set beside engine_bench's Decide()-only figure.
 //
 //   memory_bench [--policies=10000] [--signals=5] [--window-seconds=300]
+//                [--serve-flag=FLAG]...   (extra flags for serve)
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -42,6 +45,8 @@ struct Options {
   int policies = 10000;
   int signals = 5;
   int window_seconds = 300;
+  // Appended to serve's flags (--serve-flag=--policy-reload-seconds=60).
+  std::vector<std::string> serve_flags;
 };
 
 struct Sample {
@@ -89,6 +94,9 @@ int Run(const Options& o) {
       MachineLine().c_str(), BuildType().c_str(),
       OptimizedBuild() ? "" : " (NOT optimized)", o.policies, o.signals,
       o.window_seconds);
+  for (const std::string& f : o.serve_flags) {
+    std::printf("  serve flag: %s\n", f.c_str());
+  }
   PushPolicySet set;
   set.policies = o.policies;
   set.signals = o.signals;
@@ -96,7 +104,8 @@ int Run(const Options& o) {
   set.scale_down_window_seconds = o.window_seconds;
   const std::string dir = WritePolicies(set);
   const absl::Time start = absl::Now();
-  testing::ScalerProcess serve = testing::StartServe(ServeFlags(set, dir));
+  testing::ScalerProcess serve =
+      testing::StartServe(ServeFlags(set, dir, o.serve_flags));
   if (serve.port == 0) return Fail("signalscaler serve did not start", &serve);
   const pid_t pid = serve.process->pid();
   testing::KedaClient keda(serve.address());
@@ -201,9 +210,13 @@ int main(int argc, char** argv) {
         IntFlag(arg, "window-seconds", 0, &o.window_seconds)) {
       continue;
     }
+    if (arg.rfind("--serve-flag=", 0) == 0) {
+      o.serve_flags.push_back(arg.substr(13));
+      continue;
+    }
     std::fprintf(stderr,
                  "usage: memory_bench [--policies=10000] [--signals=5] "
-                 "[--window-seconds=300]\n");
+                 "[--window-seconds=300] [--serve-flag=FLAG]...\n");
     return arg == "--help" || arg == "-h" ? 0 : 2;
   }
   signalscaler::bench::UseThisBuild();
