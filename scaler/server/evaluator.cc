@@ -388,6 +388,7 @@ void Evaluator::Housekeep(const PolicySnapshot& snap, absl::Time now) {
   for (const LoadedPolicy& loaded : snap.policies()) {
     const PolicyKey key = KeyOf(loaded.policy);
     PolicyState& st = states_[key];
+    if (st.first_seen == absl::InfinitePast()) st.first_seen = now;
     const std::string preferred = PreferredReplica(key, members_);
     bool orphan = false;
     if (preferred != options_.replica_id) {
@@ -520,9 +521,9 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
   }
   const absl::Time now = clock_.Now();
   std::lock_guard<std::mutex> lock(mu_);
+  if (now >= next_housekeeping_) Housekeep(*snap, now);
   PolicyState& st = states_[key];
   if (st.first_seen == absl::InfinitePast()) st.first_seen = now;
-  if (now >= next_housekeeping_) Housekeep(*snap, now);
   if (degraded_ || st.local_until_fresh || Holds(st, now)) {
     Evaluate(*loaded, st, now);
   }

@@ -35,6 +35,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/time/time.h"
 #include "scaler/engine/clock.h"
 #include "scaler/engine/decision.h"
@@ -114,7 +115,9 @@ class Evaluator {
     absl::Time orphan_taken = absl::InfinitePast();
     int64_t published = -1;  // replicas of the last decision published
   };
-  using States = absl::flat_hash_map<PolicyKey, PolicyState>;
+  // Node-based: references to a PolicyState stay valid while others are
+  // added (Housekeep adds every served policy).
+  using States = absl::node_hash_map<PolicyKey, PolicyState>;
 
   bool Holds(const PolicyState& st, absl::Time now) const;
   void Housekeep(const PolicySnapshot& snap, absl::Time now)

@@ -48,6 +48,17 @@ HC::ServingStatus Health(grpc::health::v1::Health::Stub& stub,
   return resp.status();
 }
 
+// Polls Health() for up to 2 s until it says `want`.
+bool PollHealth(grpc::health::v1::Health::Stub& stub,
+                const std::string& service, HC::ServingStatus want) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  while (Health(stub, service) != want) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return true;
+}
+
 TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
   constexpr int kDrainSeconds = 2;
   ScalerProcess server =
@@ -133,7 +144,11 @@ TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
   std::optional<int> code = server.process->Wait(absl::Seconds(10));
   const absl::Duration exit_after = absl::Now() - sigterm;
   EXPECT_EQ(code, std::optional<int>(0)) << server.process->Output();
-  EXPECT_LT(exit_after, absl::Seconds(kDrainSeconds + 2)) << exit_after;
+  // The drain, then at most serve's 2 s shutdown grace (gRPC cancels what
+  // is still in flight then), then the exit itself: well inside the pod's
+  // terminationGracePeriodSeconds. gRPC core sometimes keeps a finished
+  // call counted until the grace ends, so the grace is part of the bound.
+  EXPECT_LT(exit_after, absl::Seconds(kDrainSeconds + 2 + 1)) << exit_after;
 
   // No call started during the drain failed (calls started once the
   // server was closing may be refused: they were never in flight).
@@ -285,7 +300,9 @@ TEST(ShutdownTest, HttpReadyzIs503WithoutAValidPolicyAndLivezIs200) {
   ready = HttpGet(server.metrics_port, "/readyz");
   EXPECT_EQ(ready.status, 200) << server.process->Output();
   EXPECT_EQ(ready.body, "ok\n");
-  EXPECT_EQ(Health(*health, "readiness"), HC::SERVING);
+  // gRPC health is set by the reload's listener just after the policies
+  // are in force, which /readyz reads directly: allow that moment.
+  EXPECT_TRUE(PollHealth(*health, "readiness", HC::SERVING));
   server.process->Signal(SIGTERM);
   EXPECT_EQ(server.process->Wait(absl::Seconds(10)), std::optional<int>(0));
 }
