@@ -14,7 +14,7 @@
 // against the targets (at least 85 % of the null server's calls/s,
 // p99 within 1.5x of its p99): the median of the per-round ratios.
 //
-//   grpc_load_bench [--policies=10000] [--concurrency=64] [--duration=6]
+//   grpc_load_bench [--policies=10000] [--concurrency=64] [--duration=10]
 //                   [--warmup=2] [--rounds=5] [--client-threads=1]
 //                   [--serve-flag=FLAG]...   (extra flags for serve)
 //
@@ -45,7 +45,7 @@ namespace {
 struct Options {
   int policies = 10000;
   int concurrency = 64;
-  int duration_s = 6;
+  int duration_s = 10;
   int warmup_s = 2;
   int rounds = 5;
   int client_threads = 1;
@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: grpc_load_bench [--policies=10000] [--concurrency=64] "
-        "[--duration=6] [--warmup=2] [--rounds=5] [--client-threads=1] "
+        "[--duration=10] [--warmup=2] [--rounds=5] [--client-threads=1] "
         "[--serve-flag=FLAG]...\n");
     return arg == "--help" || arg == "-h" ? 0 : 2;
   }
