@@ -182,10 +182,11 @@ int Run(const Options& o) {
       "  setup: %d values pushed, every policy answers GetMetrics (%.1f s)\n",
       o.policies, absl::ToDoubleSeconds(absl::Now() - push_start));
 
+  const std::string null_log_dir = testing::MakeTempDir();
   absl::StatusOr<std::unique_ptr<testing::Subprocess>> null_process =
       testing::Subprocess::Start(
           {BuildDir() + "/bench/null_scaler", "--listen=127.0.0.1:0"},
-          testing::MakeTempDir() + "/null_scaler.log");
+          null_log_dir + "/null_scaler.log");
   if (!null_process.ok()) {
     std::fprintf(stderr, "grpc_load_bench: %s\n",
                  null_process.status().ToString().c_str());
@@ -238,6 +239,7 @@ int Run(const Options& o) {
                        .c_str());
     }
     RemoveTree(dir);
+    RemoveTree(null_log_dir);
     return 1;
   }
 
@@ -304,6 +306,7 @@ int Run(const Options& o) {
       "server's rounds; no target)\n",
       median_of(real, CpuPerCallUs) / median_of(null, CpuPerCallUs));
   RemoveTree(dir);
+  RemoveTree(null_log_dir);
   return 0;
 }
 
