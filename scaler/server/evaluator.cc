@@ -474,26 +474,35 @@ void Evaluator::EvaluateDue() {
     saved.swap(saved_);
   }
   std::lock_guard<std::mutex> lock(mu_);
-  absl::flat_hash_set<PolicyKey> live;
-  for (const LoadedPolicy& loaded : snap->policies()) {
-    const PolicyKey key = KeyOf(loaded.policy);
-    live.insert(key);
-    PolicyState& st = states_[key];
-    if (st.first_seen == absl::InfinitePast()) st.first_seen = now;
-    std::string fingerprint = loaded.policy.spec().SerializeAsString();
-    if (fingerprint != st.fingerprint) {
-      // A changed spec (reload) is evaluated at once; its history is kept:
-      // it is about the service's replicas, which did not change.
-      st.fingerprint = std::move(fingerprint);
-      st.next_due = absl::InfinitePast();
+  if (snap != last_snapshot_) {
+    // New policies (a reload): only then are specs compared and removed
+    // policies forgotten, not on every tick.
+    absl::flat_hash_set<PolicyKey> live;
+    for (const LoadedPolicy& loaded : snap->policies()) {
+      const PolicyKey key = KeyOf(loaded.policy);
+      live.insert(key);
+      PolicyState& st = states_[key];
+      if (st.first_seen == absl::InfinitePast()) st.first_seen = now;
+      std::string fingerprint = loaded.policy.spec().SerializeAsString();
+      if (fingerprint != st.fingerprint) {
+        // A changed spec (reload) is evaluated at once; its history is
+        // kept: it is about the service's replicas, which did not change.
+        st.fingerprint = std::move(fingerprint);
+        st.next_due = absl::InfinitePast();
+      }
     }
-    // Another replica saved a decision of a policy mirrored here: load it
-    // now rather than at the next interval.
-    if (saved.contains(key) && !Holds(st, now)) {
-      st.next_due = absl::InfinitePast();
+    ForgetRemoved(live, now);
+    board_.RetainOnly(live);
+    last_snapshot_ = snap;
+  }
+  // Another replica saved a decision of a policy mirrored here: load it now
+  // rather than at the next interval.
+  for (const PolicyKey& key : saved) {
+    auto it = states_.find(key);
+    if (it != states_.end() && !Holds(it->second, now)) {
+      it->second.next_due = absl::InfinitePast();
     }
   }
-  ForgetRemoved(live, now);
   if (now >= next_housekeeping_) Housekeep(*snap, now);
 
   std::vector<PolicyKey> mirrored;
@@ -510,7 +519,6 @@ void Evaluator::EvaluateDue() {
   }
   if (!mirrored.empty()) Mirror(*snap, mirrored, now);
   ExportStatus();
-  board_.RetainOnly(live);
 }
 
 absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {

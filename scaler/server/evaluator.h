@@ -155,6 +155,8 @@ class Evaluator {
 
   mutable std::mutex mu_;
   States states_ ABSL_GUARDED_BY(mu_);
+  // The policies states_ was last matched with.
+  std::shared_ptr<const PolicySnapshot> last_snapshot_ ABSL_GUARDED_BY(mu_);
   bool degraded_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time degraded_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string degraded_why_ ABSL_GUARDED_BY(mu_);

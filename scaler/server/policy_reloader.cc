@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -17,6 +20,18 @@
 
 namespace signalscaler {
 namespace {
+
+// The file's bytes, up to one more than a policy file may hold (the loader
+// rejects a longer one); nullopt when unreadable.
+std::optional<std::string> ReadCapped(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string out(kMaxPolicyFileBytes + 1, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  if (in.bad()) return std::nullopt;
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
+}
 
 std::string IdOf(const LoadedPolicy& p) { return KeyOf(p.policy).ToString(); }
 
@@ -125,6 +140,7 @@ ReloadReport PolicyReloader::Reload() {
   last_list_error_.clear();
 
   std::map<std::string, FileState> next;
+  bool any_parsed = false;
   std::map<std::string, const LoadedPolicy*> by_id;  // across accepted files
   PolicyCounts counts;                               // of accepted files
   for (const std::string& file : *listed) {
@@ -133,7 +149,20 @@ ReloadReport PolicyReloader::Reload() {
     const std::vector<LoadedPolicy> previous =
         prev != files_.end() ? prev->second.serving
                              : std::vector<LoadedPolicy>{};
-    LoadResult r = LoadPolicyFile(file);
+    std::optional<std::string> content = ReadCapped(file);
+    LoadResult r;
+    if (content.has_value() && prev != files_.end() &&
+        prev->second.content == content) {
+      r = prev->second.parsed;
+    } else {
+      // (Read again by the loader: if the file changed in between, the next
+      // reload sees bytes unlike these and parses again.)
+      r = LoadPolicyFile(file);
+      any_parsed = true;
+      ++parses_;
+    }
+    st.content = std::move(content);
+    st.parsed = r;
     std::vector<PolicyError> errors = std::move(r.errors);
     if (errors.empty()) {
       for (const LoadedPolicy& p : r.policies) {
@@ -192,7 +221,17 @@ ReloadReport PolicyReloader::Reload() {
       LogInfo("policy file removed", {{"file", file}});
     }
   }
+  const bool same_files = files_.size() == next.size() &&
+                          std::equal(files_.begin(), files_.end(), next.begin(),
+                                     [](const auto& a, const auto& b) {
+                                       return a.first == b.first;
+                                     });
   files_ = std::move(next);
+  if (!any_parsed && same_files) {
+    // Nothing was read again: what is in force stays.
+    Metrics::Get().RecordReload(report.rejected_files);
+    return report;
+  }
 
   std::vector<LoadedPolicy> all;
   for (const auto& [file, st] : files_) {
@@ -229,6 +268,11 @@ std::vector<PolicyFileStatus> PolicyReloader::Status() const {
 uint64_t PolicyReloader::reloads() const {
   std::lock_guard<std::mutex> lock(mu_);
   return reloads_;
+}
+
+uint64_t PolicyReloader::parses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return parses_;
 }
 
 uint64_t PolicyReloader::rejected() const {

@@ -48,6 +48,33 @@ class ReloaderTest : public ::testing::Test {
   PolicyRegistry registry_;
 };
 
+TEST_F(ReloaderTest, OnlyFilesWhoseBytesChangedAreParsedAgain) {
+  Write("a.yaml", Policy("ns", "a", 10));
+  Write("b.yaml", Policy("ns", "b", 10) + "  maxReplica: 6\n");  // rejected
+  PolicyReloader reloader(dir_, registry_, {});
+  ReloadReport r = reloader.Reload();
+  EXPECT_EQ(reloader.parses(), 2u);
+  const auto before = registry_.Get();
+  r = reloader.Reload();
+  r = reloader.Reload();
+  EXPECT_EQ(reloader.parses(), 2u) << "nothing changed: nothing parsed";
+  EXPECT_EQ(registry_.Get(), before) << "and the same policies in force";
+  EXPECT_EQ(r.rejected_files, 1) << "a cached rejection still reported";
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0].ToString(), HasSubstr("maxReplica"));
+
+  // Same size, rewritten at once in place: the bytes differ, so it counts.
+  Write("a.yaml", Policy("ns", "a", 30));
+  r = reloader.Reload();
+  EXPECT_EQ(reloader.parses(), 3u);
+  EXPECT_TRUE(r.changed);
+  EXPECT_THAT(Served(), ElementsAre("ns/a@30"));
+  Write("c.yaml", Policy("ns", "c", 10));
+  r = reloader.Reload();
+  EXPECT_EQ(reloader.parses(), 4u);
+  EXPECT_THAT(Served(), ElementsAre("ns/a@30", "ns/c@10"));
+}
+
 TEST_F(ReloaderTest, BrokenFileKeepsItsPreviousPoliciesOthersApply) {
   Write("a.yaml", Policy("ns", "a", 10));
   Write("b.yaml", Policy("ns", "b", 10));
