@@ -155,7 +155,28 @@ struct Metrics::Impl {
     counters.emplace(owner, std::make_pair(&f, &c));
     return c;
   }
+  // A policy's gauges by a short key ("d", "v/<signal>", ...): a decision
+  // sets ~3 + 3 x signals series, and prometheus-cpp's Family::Add (a map of
+  // labels under the family's mutex) for each was most of an evaluation's
+  // cost. Lock order: cache_mu, then mu.
+  std::mutex cache_mu;
+  std::map<std::string, std::map<std::string, prometheus::Gauge*>> cache;
+
+  template <typename LabelsFn>
+  prometheus::Gauge& CachedGauge(std::map<std::string, prometheus::Gauge*>& own,
+                                 const std::string& owner,
+                                 prometheus::Family<prometheus::Gauge>& f,
+                                 std::string key, LabelsFn labels) {
+    auto it = own.find(key);
+    if (it != own.end()) return *it->second;
+    prometheus::Gauge& g = OwnedGauge(owner, f, labels());
+    own.emplace(std::move(key), &g);
+    return g;
+  }
+
   void Forget(const std::string& owner) {
+    std::lock_guard<std::mutex> cache_lock(cache_mu);
+    cache.erase(owner);
     std::lock_guard<std::mutex> lock(mu);
     auto g = gauges.equal_range(owner);
     for (auto it = g.first; it != g.second; ++it) {
@@ -312,21 +333,37 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              const std::vector<std::string>& change_reasons) {
   const std::string owner = absl::StrCat("policy/", ns, "/", policy);
   const prometheus::Labels labels = {{"namespace", ns}, {"policy", policy}};
-  impl_->OwnedGauge(owner, impl_->decision, labels)
-      .Set(static_cast<double>(replicas));
-  impl_->OwnedGauge(owner, impl_->current, labels)
-      .Set(static_cast<double>(current));
-  impl_->OwnedGauge(owner, impl_->max_replicas, labels)
-      .Set(static_cast<double>(max_replicas));
-  for (const SignalSample& s : signals) {
-    prometheus::Labels sl = labels;
-    sl["signal"] = s.name;
-    if (s.has_value) {
-      impl_->OwnedGauge(owner, impl_->signal_value, sl).Set(s.value);
+  const auto same = [&labels] { return labels; };
+  {
+    std::lock_guard<std::mutex> lock(impl_->cache_mu);
+    std::map<std::string, prometheus::Gauge*>& own = impl_->cache[owner];
+    impl_->CachedGauge(own, owner, impl_->decision, "d", same)
+        .Set(static_cast<double>(replicas));
+    impl_->CachedGauge(own, owner, impl_->current, "c", same)
+        .Set(static_cast<double>(current));
+    impl_->CachedGauge(own, owner, impl_->max_replicas, "m", same)
+        .Set(static_cast<double>(max_replicas));
+    for (const SignalSample& s : signals) {
+      const auto with_signal = [&labels, &s] {
+        prometheus::Labels sl = labels;
+        sl["signal"] = s.name;
+        return sl;
+      };
+      if (s.has_value) {
+        impl_
+            ->CachedGauge(own, owner, impl_->signal_value,
+                          absl::StrCat("v/", s.name), with_signal)
+            .Set(s.value);
+      }
+      impl_
+          ->CachedGauge(own, owner, impl_->signal_proposal,
+                        absl::StrCat("p/", s.name), with_signal)
+          .Set(static_cast<double>(s.proposal));
+      impl_
+          ->CachedGauge(own, owner, impl_->signal_held,
+                        absl::StrCat("h/", s.name), with_signal)
+          .Set(s.held ? 1 : 0);
     }
-    impl_->OwnedGauge(owner, impl_->signal_proposal, sl)
-        .Set(static_cast<double>(s.proposal));
-    impl_->OwnedGauge(owner, impl_->signal_held, sl).Set(s.held ? 1 : 0);
   }
   for (const std::string& reason : change_reasons) {
     prometheus::Labels rl = labels;
