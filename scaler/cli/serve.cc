@@ -198,6 +198,14 @@ bool ParseRedisUrl(const std::string& url, RedisStateStoreOptions& options) {
     db = std::string(rest.substr(slash + 1));
     rest = rest.substr(0, slash);
   }
+  if (ok_scheme && rest.find('@') != absl::string_view::npos) {
+    // Not echoed: it holds a credential.
+    std::fprintf(stderr,
+                 "signalscaler serve: --state-store: credentials in the URL "
+                 "are not accepted (they would reach logs and errors); put "
+                 "the password in --state-redis-password-file\n");
+    return false;
+  }
   const size_t colon = rest.rfind(':');
   int port = 0;
   if (!ok_scheme || colon == absl::string_view::npos || colon == 0 ||

@@ -1,6 +1,7 @@
 #include "scaler/server/evaluator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <iterator>
 #include <string>
 #include <utility>
@@ -45,8 +46,11 @@ std::deque<T> Union(const std::deque<T>& a, const std::deque<T>& b, Same same) {
   return out;
 }
 
-bool Unreachable(const absl::Status& s) {
-  return !s.ok() && !absl::IsFailedPrecondition(s);
+// An error that means the store as a whole cannot be used now (the replica
+// then runs degraded), as opposed to one about a single call or record.
+bool Outage(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+         absl::IsUnauthenticated(s);
 }
 
 }  // namespace
@@ -194,12 +198,17 @@ void Evaluator::Evaluate(const LoadedPolicy& loaded, PolicyState& st,
 void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
                                  absl::Time now) {
   const PolicyKey key = KeyOf(loaded.policy);
-  const absl::Time deadline = now + options_.store_timeout;
   if (!st.synced) {
     const PolicyKey keys[] = {key};
     absl::StatusOr<std::vector<std::optional<PolicyRecord>>> loaded_records =
-        store_.Load(keys, deadline);
+        store_.Load(keys, Deadline());
     if (!loaded_records.ok()) {
+      if (!Outage(loaded_records.status())) {
+        LogWarn("cannot load the shared state of a policy",
+                {{"policy", key.ToString()},
+                 {"error", std::string(loaded_records.status().message())}});
+        return;  // its last decision keeps being answered
+      }
       EnterDegraded(loaded_records.status(), now);
       Evaluate(loaded, st, now);
       return;
@@ -262,7 +271,7 @@ void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
   record.evaluated_by = options_.replica_id;
   record.epoch = st.lease->epoch;
   const absl::Status saved =
-      store_.Save(key, record, *st.lease, options_.record_ttl, deadline);
+      store_.Save(key, record, *st.lease, options_.record_ttl, Deadline());
   if (saved.ok()) {
     st.sequence = record.sequence;
     st.shared_time = now;
@@ -285,14 +294,25 @@ void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
   // locally.
   Publish(key, st, std::move(shared), options_.replica_id);
   st.evaluated_locally = true;
-  EnterDegraded(saved, now);
+  if (Outage(saved)) {
+    EnterDegraded(saved, now);
+  } else {
+    LogWarn(
+        "cannot save a decision",
+        {{"policy", key.ToString()}, {"error", std::string(saved.message())}});
+  }
 }
 
 void Evaluator::Mirror(const PolicySnapshot& snap,
                        const std::vector<PolicyKey>& keys, absl::Time now) {
   absl::StatusOr<std::vector<std::optional<PolicyRecord>>> records =
-      store_.Load(keys, now + options_.store_timeout);
+      store_.Load(keys, Deadline());
   if (!records.ok()) {
+    if (!Outage(records.status())) {
+      LogWarn("cannot load shared decisions",
+              {{"error", std::string(records.status().message())}});
+      return;  // the last decisions keep being answered
+    }
     EnterDegraded(records.status(), now);
     for (const PolicyKey& key : keys) {
       const LoadedPolicy* loaded = snap.Find(key);
@@ -315,6 +335,7 @@ void Evaluator::Mirror(const PolicySnapshot& snap,
         st.shared_time = rec->decision->time;
         st.engine.last_decision = rec->decision->replicas;
         st.engine.ever_had_reading = true;
+        st.engine.scale_events = rec->engine.scale_events;
         Publish(keys[i], st, rec->decision, rec->evaluated_by);
       }
     } else if (st.local_until_fresh) {
@@ -343,6 +364,10 @@ void Evaluator::EnterDegraded(const absl::Status& why, absl::Time now) {
                               : st.engine.last_decision;
     local.ever_had_reading =
         st.engine.ever_had_reading || local.last_decision.has_value();
+    // No recommendation: Decide() seeds the window with the current count
+    // (the replicas source's, else this last decision), as after a restart.
+    // Rate periods go on: the events are facts, whoever recorded them.
+    local.scale_events = std::move(st.engine.scale_events);
     st.engine = std::move(local);
     st.history_since = now;
     st.lease.reset();
@@ -369,11 +394,15 @@ void Evaluator::LeaveDegraded(absl::Time now) {
 
 void Evaluator::Housekeep(const PolicySnapshot& snap, absl::Time now) {
   next_housekeeping_ = now + HousekeepEvery();
-  const absl::Time deadline = now + options_.store_timeout;
   absl::StatusOr<std::vector<std::string>> members =
-      store_.Heartbeat(options_.replica_id, LeaseTtl(), deadline);
+      store_.Heartbeat(options_.replica_id, LeaseTtl(), Deadline());
   if (!members.ok()) {
-    EnterDegraded(members.status(), now);
+    if (Outage(members.status())) {
+      EnterDegraded(members.status(), now);
+    } else {
+      LogWarn("state store heartbeat failed",
+              {{"error", std::string(members.status().message())}});
+    }
     return;
   }
   if (degraded_) LeaveDegraded(now);
@@ -402,8 +431,8 @@ void Evaluator::Housekeep(const PolicySnapshot& snap, absl::Time now) {
             st.orphan_taken + 5 * options_.lease_period > now;
         if (stable && !took_lately) {
           const absl::Status released =
-              store_.Release(key, *st.lease, deadline);
-          if (Unreachable(released)) {
+              store_.Release(key, *st.lease, Deadline());
+          if (Outage(released)) {
             EnterDegraded(released, now);
             return;
           }
@@ -427,10 +456,16 @@ void Evaluator::Housekeep(const PolicySnapshot& snap, absl::Time now) {
       }
     }
     absl::StatusOr<Lease> lease =
-        store_.AcquireOrRenew(key, options_.replica_id, LeaseTtl(), deadline);
+        store_.AcquireOrRenew(key, options_.replica_id, LeaseTtl(), Deadline());
     if (!lease.ok()) {
-      EnterDegraded(lease.status(), now);
-      return;
+      if (Outage(lease.status())) {
+        EnterDegraded(lease.status(), now);
+        return;
+      }
+      LogWarn("cannot acquire a lease",
+              {{"policy", key.ToString()},
+               {"error", std::string(lease.status().message())}});
+      continue;
     }
     if (lease->holder == options_.replica_id) {
       if (!st.lease.has_value() || st.lease->epoch != lease->epoch) {
@@ -457,7 +492,7 @@ void Evaluator::ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live,
       continue;
     }
     if (!degraded_ && Holds(it->second, now)) {
-      store_.Release(it->first, *it->second.lease, now + options_.store_timeout)
+      store_.Release(it->first, *it->second.lease, Deadline())
           .IgnoreError();  // the lease expires by itself anyway
     }
     Metrics::Get().ForgetPolicy(it->first.ns, it->first.name);
@@ -582,6 +617,12 @@ void Evaluator::Start(absl::Duration tick) {
       if (run_cv_.wait_for(lock, absl::ToChronoNanoseconds(tick),
                            [this] { return stopping_ || wake_; })) {
         if (stopping_) return;
+        // Woken by saves elsewhere: let a burst of them gather (50 ms) so
+        // that a busy fleet does not make this loop spin.
+        if (run_cv_.wait_for(lock, std::chrono::milliseconds(50),
+                             [this] { return stopping_; })) {
+          return;
+        }
       }
       wake_ = false;
     }

@@ -142,6 +142,8 @@ class Evaluator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExportStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Inputs Gather(const LoadedPolicy& loaded) const;
+  // Each store call's own deadline (a tick's many calls do not share one).
+  absl::Time Deadline() const { return clock_.Now() + options_.store_timeout; }
   absl::Duration LeaseTtl() const { return options_.lease_period * 0.7; }
   absl::Duration HousekeepEvery() const { return options_.lease_period * 0.2; }
 

@@ -26,10 +26,14 @@ namespace {
 std::optional<std::string> ReadCapped(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;
-  std::string out(kMaxPolicyFileBytes + 1, '\0');
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
+  std::string out;
+  char buf[16 * 1024];
+  while (out.size() <= kMaxPolicyFileBytes) {
+    in.read(buf, sizeof(buf));
+    if (in.gcount() > 0) out.append(buf, static_cast<size_t>(in.gcount()));
+    if (!in) break;
+  }
   if (in.bad()) return std::nullopt;
-  out.resize(static_cast<size_t>(in.gcount()));
   return out;
 }
 
