@@ -263,6 +263,17 @@ void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
   if (st.history_since == absl::InfinitePast()) st.history_since = now;
   auto shared = std::make_shared<const Decision>(*std::move(decided));
 
+  if (!store_.shared() && members_.size() <= 1) {
+    // One replica on a store of this process: nobody else reads the record
+    // and it does not outlive the process, so saving it would only keep a
+    // third copy of every window (hundreds of MB at 10,000 policies).
+    st.sequence += 1;
+    st.shared_time = now;
+    st.evaluated_locally = false;
+    st.local_until_fresh = false;
+    Publish(key, st, std::move(shared), options_.replica_id);
+    return;
+  }
   PolicyRecord record;
   record.engine = st.engine;
   record.decision = shared;
