@@ -301,4 +301,16 @@ void RemoveTree(const std::string& dir) {
   std::filesystem::remove_all(dir, ignored);
 }
 
+int FailWithLog(const char* program, const std::string& why,
+                const std::string& serve_log) {
+  std::fprintf(stderr, "%s: %s\n", program, why.c_str());
+  if (!serve_log.empty()) {
+    std::fprintf(
+        stderr, "--- serve log (tail) ---\n%s\n",
+        serve_log.substr(serve_log.size() > 4000 ? serve_log.size() - 4000 : 0)
+            .c_str());
+  }
+  return 1;
+}
+
 }  // namespace signalscaler::bench

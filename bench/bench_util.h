@@ -93,6 +93,11 @@ absl::Status PushAll(const std::string& address, const PushPolicySet& set,
 // with a message if N is not an integer >= `min`.
 bool IntFlag(const std::string& arg, const char* name, int min, int* out);
 
+// Prints "<program>: <why>" and the last 4000 bytes of `serve_log` (if any)
+// to stderr; returns 1, the benchmark's exit code.
+int FailWithLog(const char* program, const std::string& why,
+                const std::string& serve_log);
+
 // Removes a directory tree; errors ignored.
 void RemoveTree(const std::string& dir);
 

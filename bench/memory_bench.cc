@@ -66,13 +66,10 @@ std::optional<Sample> Take(pid_t pid, absl::Time start) {
 }
 
 int Fail(const std::string& why, const testing::ScalerProcess* serve) {
-  std::fprintf(stderr, "memory_bench: %s\n", why.c_str());
-  if (serve != nullptr && serve->process) {
-    const std::string log = serve->process->Output();
-    std::fprintf(stderr, "--- serve log (tail) ---\n%s\n",
-                 log.substr(log.size() > 4000 ? log.size() - 4000 : 0).c_str());
-  }
-  return 1;
+  return FailWithLog("memory_bench", why,
+                     serve != nullptr && serve->process
+                         ? serve->process->Output()
+                         : std::string());
 }
 
 // Policy 0's history as Explain shows it: "N recommendations, M events".

@@ -138,13 +138,10 @@ std::string WritePrometheusPolicies(const Options& o,
 }
 
 int Fail(const std::string& why, const testing::ScalerProcess* serve) {
-  std::fprintf(stderr, "source_load_bench: %s\n", why.c_str());
-  if (serve != nullptr && serve->process) {
-    const std::string log = serve->process->Output();
-    std::fprintf(stderr, "--- serve log (tail) ---\n%s\n",
-                 log.substr(log.size() > 4000 ? log.size() - 4000 : 0).c_str());
-  }
-  return 1;
+  return FailWithLog("source_load_bench", why,
+                     serve != nullptr && serve->process
+                         ? serve->process->Output()
+                         : std::string());
 }
 
 int Run(const Options& o) {

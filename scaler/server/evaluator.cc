@@ -164,22 +164,20 @@ void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
   board_.Publish(key, std::move(d));
 }
 
-bool Evaluator::DecideAndPublish(const LoadedPolicy& loaded, PolicyState& st,
-                                 absl::Time now, Decision* out) {
-  const PolicyKey key = KeyOf(loaded.policy);
+std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
+                                               PolicyState& st,
+                                               absl::Time now) {
   absl::StatusOr<Decision> d =
       Decide(loaded.policy, Gather(loaded), st.engine, now);
   if (!d.ok()) {
+    const PolicyKey key = KeyOf(loaded.policy);
     board_.SetUnavailable(key, d.status());
     LogDebug("no decision", {{"policy", key.ToString()},
                              {"reason", std::string(d.status().message())}});
-    return false;
+    return nullptr;
   }
   if (st.history_since == absl::InfinitePast()) st.history_since = now;
-  if (out != nullptr) *out = *d;
-  Publish(key, st, std::make_shared<const Decision>(*std::move(d)),
-          options_.replica_id);
-  return true;
+  return std::make_shared<const Decision>(*std::move(d));
 }
 
 void Evaluator::Evaluate(const LoadedPolicy& loaded, PolicyState& st,
@@ -187,7 +185,8 @@ void Evaluator::Evaluate(const LoadedPolicy& loaded, PolicyState& st,
   // Locally while the store is out of reach, and (not holding the lease)
   // until a fresh shared decision exists after it came back.
   if (degraded_ || (st.local_until_fresh && !Holds(st, now))) {
-    if (DecideAndPublish(loaded, st, now, nullptr)) {
+    if (std::shared_ptr<const Decision> d = Run(loaded, st, now)) {
+      Publish(KeyOf(loaded.policy), st, std::move(d), options_.replica_id);
       st.evaluated_locally = true;
     }
     return;
@@ -251,17 +250,8 @@ void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
     st.synced = true;
   }
 
-  absl::StatusOr<Decision> decided =
-      Decide(loaded.policy, Gather(loaded), st.engine, now);
-  if (!decided.ok()) {
-    board_.SetUnavailable(key, decided.status());
-    LogDebug("no decision",
-             {{"policy", key.ToString()},
-              {"reason", std::string(decided.status().message())}});
-    return;
-  }
-  if (st.history_since == absl::InfinitePast()) st.history_since = now;
-  auto shared = std::make_shared<const Decision>(*std::move(decided));
+  std::shared_ptr<const Decision> shared = Run(loaded, st, now);
+  if (shared == nullptr) return;
 
   if (!store_.shared() && members_.size() <= 1) {
     // One replica on a store of this process: nobody else reads the record

@@ -128,9 +128,10 @@ class Evaluator {
                         absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Mirror(const PolicySnapshot& snap, const std::vector<PolicyKey>& keys,
               absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs the engine on `st.engine` and publishes; false if no decision.
-  bool DecideAndPublish(const LoadedPolicy& loaded, PolicyState& st,
-                        absl::Time now, Decision* out)
+  // Runs the engine on `st.engine`; null (and the board told why) when there
+  // is no decision yet.
+  std::shared_ptr<const Decision> Run(const LoadedPolicy& loaded,
+                                      PolicyState& st, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Publish(const PolicyKey& key, PolicyState& st,
                std::shared_ptr<const Decision> d, absl::string_view by)
