@@ -21,6 +21,7 @@ namespace signalscaler::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using Server = ScalerProcess;
 
@@ -39,6 +40,27 @@ TEST(BinaryTest, ServeHelpDocumentsEveryFlag) {
     EXPECT_THAT(r.output, HasSubstr(flag));
   }
   EXPECT_THAT(r.output, HasSubstr("127.0.0.1:9090"));
+}
+
+TEST(BinaryTest, BadStateStoreFlagsAreUsageErrors) {
+  RunResult r =
+      RunCommand({SignalscalerBinary(), "serve", "--state-store=redis"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--state-store must be \"memory\" or "
+                                  "redis://HOST:PORT[/DB], not \"redis\""));
+  r = RunCommand({SignalscalerBinary(), "serve",
+                  "--state-store=redis://:hunter2@127.0.0.1:6379"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--state-redis-password-file"));
+  EXPECT_THAT(r.output, Not(HasSubstr("hunter2"))) << "never echoed";
+  r = RunCommand({SignalscalerBinary(), "serve",
+                  "--state-store=redis://127.0.0.1:6379",
+                  "--state-key-prefix=a{b}"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--state-store"));
+  r = RunCommand({SignalscalerBinary(), "serve", "--lease-seconds=0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.output, HasSubstr("--lease-seconds must be a number"));
 }
 
 TEST(BinaryTest, UnknownFlagIsAUsageError) {
