@@ -63,6 +63,8 @@ const char* ReasonCodeName(ReasonCode code) {
       return "limit_below_min";
     case ReasonCode::kCurrentOutOfRange:
       return "current_out_of_range";
+    case ReasonCode::kSmallStep:
+      return "small_step";
   }
   return "unknown";
 }
@@ -144,6 +146,11 @@ std::string RenderReason(const Reason& r) {
     case ReasonCode::kCurrentOutOfRange:
       return absl::StrCat("current ", Num(r.a), " outside bounds: brought to ",
                           Num(r.b));
+    case ReasonCode::kSmallStep:
+      return absl::StrCat(
+          "step ", Num(r.a), " -> ", Num(r.b),
+          " is within 10 %: carried out only where the HPA's tolerance is 0 "
+          "(behavior.scaleUp/scaleDown.tolerance, Kubernetes >= 1.33)");
   }
   return ReasonCodeName(r.code);
 }

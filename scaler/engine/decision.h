@@ -76,6 +76,8 @@ enum class ReasonCode {
   kReplicasUnusable,   // a: current (last decision); b: SignalState number
   kLimitBelowMin,      // subject: limit; a: cap, b: minReplicas (cap wins)
   kCurrentOutOfRange,  // a: current, b: the bound it was brought back to
+  kSmallStep,          // a: current, b: decided; |b - a| <= 10 % of a: an
+                       // HPA with its default tolerance 0.1 swallows it
 };
 const char* ReasonCodeName(ReasonCode code);  // stable snake_case identifier
 

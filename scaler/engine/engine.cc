@@ -4,6 +4,7 @@
 #include "scaler/engine/engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <vector>
 
@@ -148,6 +149,14 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
     result = engine_internal::ApplyRateLimits(
         d.current, base, result, state.scale_events, up, down, now, reasons);
     result = engine_internal::Clamp(result, bounds, reasons);
+  }
+
+  // KEDA hands the number to an HPA; with its default tolerance of 0.1 the
+  // HPA makes no step of 10 % or less (ratio in [0.9, 1.1], ends included).
+  if (result != d.current && d.current > 0 &&
+      10 * std::abs(result - d.current) <= d.current) {
+    reasons.push_back(
+        Reason{ReasonCode::kSmallStep, "", num(d.current), num(result), 0});
   }
 
   // 6. Keep the state.

@@ -29,8 +29,15 @@ absl::Duration StaleAfter(const v1::PolicySpec& spec,
   return kStaleAfterIntervals * SourceInterval(spec, source);
 }
 
-double Tolerance(const v1::Signal& signal) {
-  return signal.has_tolerance() ? signal.tolerance() : kDefaultTotalTolerance;
+Tolerances TotalTolerances(const v1::PolicySpec& spec,
+                           const v1::Signal& signal) {
+  if (signal.has_tolerance()) return {signal.tolerance(), signal.tolerance()};
+  Tolerances t;
+  const v1::ScalingRules& up = spec.behavior().scale_up();
+  const v1::ScalingRules& down = spec.behavior().scale_down();
+  if (up.has_tolerance()) t.up = up.tolerance();
+  if (down.has_tolerance()) t.down = down.tolerance();
+  return t;
 }
 
 double ActivationAbove(const v1::Signal& signal) {
@@ -72,6 +79,10 @@ v1::ScalingRules FillDefaults(const v1::ScalingRules& given, bool up) {
   v1::ScalingRules rules = given;
   if (!rules.has_stabilization_window_seconds()) {
     rules.set_stabilization_window_seconds(up ? 0 : 300);
+  }
+  if (!rules.has_tolerance()) {
+    rules.set_tolerance(up ? kDefaultScaleUpTolerance
+                           : kDefaultScaleDownTolerance);
   }
   if (rules.select_policy() == v1::ScalingRules::SELECT_POLICY_UNSPECIFIED) {
     rules.set_select_policy(v1::ScalingRules::Max);

@@ -16,7 +16,11 @@ namespace signalscaler {
 
 inline constexpr int32_t kDefaultMinReplicas = 1;
 inline constexpr int32_t kDefaultEvaluationIntervalSeconds = 5;
-inline constexpr double kDefaultTotalTolerance = 0.1;
+// Total signals' band, per direction (Kubernetes' KEP-4951 fields). Up 0: a
+// per-replica target is a capacity the operator stated, never exceeded to
+// save a pod; the HPA's own 0.1 is kept for the way down (DESIGN.md).
+inline constexpr double kDefaultScaleUpTolerance = 0;
+inline constexpr double kDefaultScaleDownTolerance = 0.1;
 inline constexpr double kDefaultActivationAbove = 0;
 inline constexpr double kDefaultCapacityPerReplica = 1;
 // A reading older than this many intervals of its source is stale.
@@ -31,14 +35,24 @@ absl::Duration SourceInterval(const v1::PolicySpec& spec,
 // Age beyond which a reading of `source` is stale.
 absl::Duration StaleAfter(const v1::PolicySpec& spec, const v1::Source& source);
 
-double Tolerance(const v1::Signal& signal);
+// A Total signal's band: nothing changes while
+// 1 - down <= value / (target * current) <= 1 + up. The signal's own
+// `tolerance` sets both; else behavior.scaleUp/scaleDown.tolerance; else the
+// defaults above.
+struct Tolerances {
+  double up = kDefaultScaleUpTolerance;
+  double down = kDefaultScaleDownTolerance;
+};
+Tolerances TotalTolerances(const v1::PolicySpec& spec,
+                           const v1::Signal& signal);
 double ActivationAbove(const v1::Signal& signal);
 double CapacityPerReplica(const v1::Signal& signal);
 // Average and Headroom: the explicit target, else the middle of the band.
 // Total: targetPerReplica.
 double Target(const v1::Signal& signal);
 
-// The HPA's defaults filled in per unset field (Kubernetes does the same).
+// The HPA's defaults filled in per unset field (Kubernetes does the same),
+// except tolerance: the defaults above.
 v1::ScalingRules EffectiveScaleUp(const v1::PolicySpec& spec);
 v1::ScalingRules EffectiveScaleDown(const v1::PolicySpec& spec);
 

@@ -220,10 +220,7 @@ class Validator {
           Positive(path + ".targetPerReplica", s.target_per_replica(),
                    "the value one replica handles");
         }
-        if (s.has_tolerance() && !(s.tolerance() >= 0 && s.tolerance() < 1)) {
-          Error(path + ".tolerance",
-                absl::StrCat("must be in [0, 1), got ", s.tolerance()));
-        }
+        if (s.has_tolerance()) Tolerance(path + ".tolerance", s.tolerance());
         break;
       case v1::Signal::Average:
         Band(s, path, s.has_scale_down_below(), s.scale_down_below(),
@@ -297,7 +294,22 @@ class Validator {
     }
   }
 
+  // As Kubernetes validates behavior.scaleUp/scaleDown.tolerance: a
+  // non-negative ratio (finite here). 1 and above are accepted as there: a
+  // down tolerance >= 1 keeps a Total signal from ever proposing a scale-down
+  // (scale to zero still applies), an up tolerance of 1 lets the fleet run at
+  // twice its stated per-replica target before it scales up.
+  void Tolerance(const std::string& field, double value) {
+    if (!(value >= 0) || !std::isfinite(value)) {
+      Error(field,
+            absl::StrCat("must be a ratio >= 0 (0.1 is 10 %), got ", value));
+    }
+  }
+
   void Rules(const v1::ScalingRules& rules, const std::string& path) {
+    if (rules.has_tolerance()) {
+      Tolerance(path + ".tolerance", rules.tolerance());
+    }
     if (rules.has_stabilization_window_seconds()) {
       IntervalInRange(path + ".stabilizationWindowSeconds",
                       rules.stabilization_window_seconds(), 0,

@@ -43,7 +43,8 @@ std::optional<double> SignalValue(const v1::Signal& signal, double column,
   }
 }
 
-int64_t SignalDemand(const v1::Signal& signal, double column) {
+int64_t SignalDemand(const v1::PolicySpec& spec, const v1::Signal& signal,
+                     double column) {
   switch (signal.type()) {
     case v1::Signal::Average: {
       // Asks for more at n when column / n >= scaleUpAbove.
@@ -65,7 +66,7 @@ int64_t SignalDemand(const v1::Signal& signal, double column) {
       // while v / (t n) is above the band and ceil(v / t) > n.
       if (column <= ActivationAbove(signal)) return 0;
       const double t = Target(signal);
-      const double upper = 1 + Tolerance(signal);
+      const double upper = 1 + TotalTolerances(spec, signal).up;
       return SmallestEnough(Bounded(column / t), [&](int64_t n) {
         return column / (t * n) > upper && std::ceil(column / t) > n;
       });
@@ -77,7 +78,7 @@ int64_t PolicyDemand(const v1::PolicySpec& spec,
                      const std::vector<double>& values) {
   int64_t demand = 0;
   for (int i = 0; i < spec.signals_size(); ++i) {
-    demand = std::max(demand, SignalDemand(spec.signals(i), values[i]));
+    demand = std::max(demand, SignalDemand(spec, spec.signals(i), values[i]));
   }
   return demand;
 }

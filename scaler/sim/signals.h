@@ -22,7 +22,8 @@ std::optional<double> SignalValue(const v1::Signal& signal, double column,
 
 // The smallest replica count (all ready) at which `signal` does not ask for
 // more, for trace value `column`.
-int64_t SignalDemand(const v1::Signal& signal, double column);
+int64_t SignalDemand(const v1::PolicySpec& spec, const v1::Signal& signal,
+                     double column);
 
 // The demand of a trace row without a `demand` column: the max of
 // SignalDemand over the policy's signals (`values` in policy order).

@@ -3,8 +3,12 @@
 
 #include <set>
 #include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 
 #include "gtest/gtest.h"
+#include "tests/engine/test_util.h"
 
 namespace signalscaler {
 namespace {
@@ -18,7 +22,7 @@ TEST(SignalStateName, IsStable) {
 
 TEST(ReasonCodeName, EveryCodeHasADistinctSnakeCaseName) {
   std::set<std::string> names;
-  for (int i = 0; i <= static_cast<int>(ReasonCode::kCurrentOutOfRange); ++i) {
+  for (int i = 0; i <= static_cast<int>(ReasonCode::kSmallStep); ++i) {
     const std::string name = ReasonCodeName(static_cast<ReasonCode>(i));
     EXPECT_NE(name, "unknown") << i;
     EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_"),
@@ -29,7 +33,7 @@ TEST(ReasonCodeName, EveryCodeHasADistinctSnakeCaseName) {
 }
 
 TEST(RenderReason, EveryCodeRendersText) {
-  for (int i = 0; i <= static_cast<int>(ReasonCode::kCurrentOutOfRange); ++i) {
+  for (int i = 0; i <= static_cast<int>(ReasonCode::kSmallStep); ++i) {
     const Reason r{static_cast<ReasonCode>(i), "x", 1, 2, 3};
     EXPECT_FALSE(RenderReason(r).empty());
   }
@@ -66,6 +70,41 @@ TEST(DecisionSummary, JoinsReasons) {
   Decision none;
   EXPECT_EQ(none.Summary(), "0 -> 0");
   EXPECT_FALSE(none.active());
+}
+
+// Issue 12 item 4: an HPA at its default tolerance 0.1 swallows a step of
+// 10 % or less (ratio decided/current in [0.9, 1.1], ends included). The
+// decision says so; a larger step and no step say nothing.
+TEST(SmallStep, NotedWhenWithinTenPercent) {
+  const v1::ScalingPolicy p = testing::PolicyFrom(absl::StrCat(
+      "spec { max_replicas: 100 replicas { push {} } signals { name: 'r' "
+      "type: Total source { push {} } target_per_replica: 10 } ",
+      testing::kNoDamping, " }"));
+  struct Step {
+    int current;
+    double value;
+    int64_t want;
+    bool small;
+  };
+  for (const Step& c : std::vector<Step>{{20, 215, 22, true},
+                                         {20, 205, 21, true},
+                                         {20, 225, 23, false},
+                                         {20, 175, 18, true},
+                                         {20, 165, 17, false},
+                                         {20, 200, 20, false},
+                                         {1, 15, 2, false}}) {
+    testing::In in(testing::T(100));
+    in.Signal("r", c.value).Replicas(c.current);
+    EngineState state;
+    const Decision d = testing::MustDecide(p, in, state, testing::T(100));
+    EXPECT_EQ(d.replicas, c.want) << d.Summary();
+    EXPECT_EQ(testing::HasReason(d, ReasonCode::kSmallStep), c.small)
+        << d.Summary();
+  }
+  EXPECT_EQ(RenderReason({ReasonCode::kSmallStep, "", 20, 22, 0}),
+            "step 20 -> 22 is within 10 %: carried out only where the HPA's "
+            "tolerance is 0 (behavior.scaleUp/scaleDown.tolerance, Kubernetes "
+            ">= 1.33)");
 }
 
 }  // namespace

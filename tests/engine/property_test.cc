@@ -53,6 +53,7 @@ void RandomRules(Gen& g, v1::ScalingRules* r, bool free) {
     p->set_period_seconds(1);
     return;
   }
+  if (g.Chance(0.2)) r->set_tolerance(g.Pick(std::vector<double>{0, 0.1, 0.5}));
   if (g.Chance(0.8)) {
     r->set_stabilization_window_seconds(
         g.Pick(std::vector<int>{0, 15, 60, 300}));
@@ -129,13 +130,14 @@ struct Change {
   int64_t from, to;
 };
 
-int64_t Moved(const std::vector<Change>& log, absl::Time now, int period,
-              bool up) {
+// Kubernetes' period start: current - added + removed in the period, both
+// directions counted (calculateScaleUpLimitWithScalingRules,
+// calculateScaleDownLimitWithBehaviors).
+int64_t NetMoved(const std::vector<Change>& log, absl::Time now, int period) {
   int64_t sum = 0;
   for (const Change& c : log) {
     if (c.time <= now - absl::Seconds(period)) continue;
-    if (up && c.to > c.from) sum += c.to - c.from;
-    if (!up && c.to < c.from) sum += c.from - c.to;
+    sum += c.to - c.from;
   }
   return sum;
 }
@@ -146,14 +148,14 @@ int64_t Allowed(const v1::ScalingRules& r, const std::vector<Change>& log,
   if (r.select_policy() == v1::ScalingRules::Disabled) return current;
   std::vector<int64_t> limits;
   for (const v1::RatePolicy& p : r.policies()) {
-    const int64_t moved = Moved(log, now, p.period_seconds(), up);
     const double start =
-        static_cast<double>(up ? current - moved : current + moved);
+        static_cast<double>(current - NetMoved(log, now, p.period_seconds()));
     double l;
     if (p.type() == v1::RatePolicy::Pods) {
       l = up ? start + p.value() : start - p.value();
     } else {
-      l = up ? std::ceil(start * (100 + p.value()) / 100 - 1e-9)
+      // Up, Percent measures from at least one replica (DESIGN.md step 5).
+      l = up ? std::ceil(std::max(start, 1.0) * (100 + p.value()) / 100 - 1e-9)
              : std::floor(start * (100 - p.value()) / 100 + 1e-9);
     }
     limits.push_back(static_cast<int64_t>(l));

@@ -63,10 +63,16 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"Up", kTotal10, 1, 3, 45, 5},
         // ratio 1.0: ceil(30/10) = 3 exactly (no floating noise)
         Case{"Exact", kTotal10, 1, 3, 30, 3},
+        // up tolerance 0 by default: ratio 31/30 = 1.033 is above the target,
+        // so ceil(3.1) = 4 (the HPA's 0.1 would keep 3)
+        Case{"AboveTargetDefaultUpTolerance0", kTotal10, 1, 3, 31, 4},
+        // the signal's own tolerance 0.1 sets both directions:
         // ratio 32/30 = 1.067 inside the band: current 3 (ceil would be 4)
-        Case{"InBandAbove", kTotal10, 1, 3, 32, 3},
+        Case{"InBandAbove", "type: Total target_per_replica: 10 tolerance: 0.1",
+             1, 3, 32, 3},
         // ratio 33/30 = 1.1, the band's edge, inclusive: 3
-        Case{"BandEdgeHigh", kTotal10, 1, 3, 33, 3},
+        Case{"BandEdgeHigh",
+             "type: Total target_per_replica: 10 tolerance: 0.1", 1, 3, 33, 3},
         // ratio 34/30 = 1.133: ceil(3.4) = 4
         Case{"JustAboveBand", kTotal10, 1, 3, 34, 4},
         // ratio 27/30 = 0.9, edge, inclusive: 3
@@ -158,6 +164,76 @@ INSTANTIATE_TEST_SUITE_P(
         // current 0: a Headroom cannot wake the service: 0
         Case{"NoPods", kSpare, 0, 0, 0, 0}),
     [](const auto& info) { return info.param.name; });
+
+// Per-direction tolerance (behavior.scaleUp/scaleDown.tolerance, KEP-4951):
+// 1 - down <= v / (t * current) <= 1 + up, both ends included.
+int64_t TotalProposal(const std::string& behavior, const std::string& signal,
+                      int current, double value) {
+  const v1::ScalingPolicy p = PolicyFrom(absl::StrCat(
+      "spec { max_replicas: 1000 replicas { push {} } signals { name: 's' "
+      "source { push {} } type: Total target_per_replica: 10 ",
+      signal, " } behavior { ", behavior, " } }"));
+  In in(T(100));
+  in.Signal("s", value).Replicas(current);
+  EngineState state;
+  const Decision d = MustDecide(p, in, state, T(100));
+  EXPECT_EQ(d.signals.size(), 1u);
+  return d.signals.empty() ? -1 : d.signals[0].proposal;
+}
+
+TEST(TotalTolerance, PerDirectionEdgesIncluded) {
+  const std::string b =
+      "scale_up { tolerance: 0.2 } scale_down { tolerance: 0.3 }";
+  EXPECT_EQ(TotalProposal(b, "", 10, 120), 10);  // 1.2: the up edge
+  EXPECT_EQ(TotalProposal(b, "", 10, 121), 13);  // above: ceil(12.1)
+  EXPECT_EQ(TotalProposal(b, "", 10, 70), 10);   // 0.7: the down edge
+  EXPECT_EQ(TotalProposal(b, "", 10, 69), 7);    // below: ceil(6.9)
+  // The signal's own tolerance sets both directions, over the behavior's.
+  EXPECT_EQ(TotalProposal(b, "tolerance: 0.05", 10, 106), 11);
+  EXPECT_EQ(TotalProposal(b, "tolerance: 0.05", 10, 105), 10);
+  EXPECT_EQ(TotalProposal(b, "tolerance: 0.05", 10, 95), 10);
+  EXPECT_EQ(TotalProposal(b, "tolerance: 0.05", 10, 94), 10);  // ceil(9.4)
+  EXPECT_EQ(TotalProposal(b, "tolerance: 0.05", 10, 89), 9);
+}
+
+TEST(TotalTolerance, DefaultsAreUp0Down01) {
+  // Up 0: any value above the stated capacity asks for the next pod.
+  EXPECT_EQ(TotalProposal("", "", 10, 100), 10);
+  EXPECT_EQ(TotalProposal("", "", 10, 100.5), 11);
+  // Down 0.1, the HPA's: 0.9 is kept (edge included), below it scales.
+  EXPECT_EQ(TotalProposal("", "", 10, 90), 10);
+  EXPECT_EQ(TotalProposal("", "", 10, 89), 9);
+}
+
+// Seed 000: "20 requests per pod". 500 requests in flight at 24 pods must
+// give 25: with the HPA's 0.1 up tolerance 24 was kept and 20 users sat above
+// the per-pod limit the operator stated.
+TEST(TotalTolerance, FiveHundredAtTwentyPerPodIs25) {
+  const v1::ScalingPolicy p = PolicyFrom(R"pb(
+    spec {
+      max_replicas: 100
+      replicas { push {} }
+      signals {
+        name: "active"
+        type: Total
+        source { push {} }
+        target_per_replica: 20
+      }
+    })pb");
+  In in(T(100));
+  in.Signal("active", 500).Replicas(24);
+  EngineState state;
+  const Decision d = MustDecide(p, in, state, T(100));
+  EXPECT_EQ(d.replicas, 25) << d.Summary();
+  EXPECT_FALSE(testing::HasReason(d, ReasonCode::kWithinBand)) << d.Summary();
+}
+
+TEST(TotalTolerance, DownToleranceOfOneNeverProposesAScaleDown) {
+  const std::string b = "scale_down { tolerance: 1 }";
+  EXPECT_EQ(TotalProposal(b, "", 10, 0), 10);  // ratio 0 >= 1 - 1
+  EXPECT_EQ(TotalProposal(b, "", 10, 1), 10);
+  EXPECT_EQ(TotalProposal(b, "", 10, 101), 11);  // up is still 0
+}
 
 }  // namespace
 }  // namespace signalscaler

@@ -6,6 +6,7 @@
 #include <map>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -94,8 +95,19 @@ INSTANTIATE_TEST_SUITE_P(
         // an event exactly at 940 is out of the period: start 14, limit 18
         LimitCase{
             "EventAtCutoffExcluded", kPods4, 14, {{T(940), 10, 14}}, 18, 60},
-        // scale-downs do not count for scale-up: start 8, limit 12
-        LimitCase{"DownEventsIgnored", kPods4, 8, {{T(990), 10, 8}}, 12, 60},
+        // Kubernetes counts scale-downs too (start = current - added +
+        // removed): -2 at 990 gives start 8 + 2 = 10, limit 14 (it was 12
+        // when only same-direction events counted)
+        LimitCase{"DownEventsCount", kPods4, 8, {{T(990), 10, 8}}, 14, 60},
+        // a down and an up in the period: start 9 - 2 + 3 = 10, limit 14
+        LimitCase{"BothDirectionsNet",
+                  kPods4,
+                  9,
+                  {{T(970), 10, 7}, {T(990), 7, 9}},
+                  14,
+                  60},
+        // Percent measures from at least 1: from 0, ceil(1 * 1.5) = 2
+        LimitCase{"PercentFromZeroMeasuresFromOne", kPct50, 0, {}, 2, 60},
         // Max of 10 + 4 = 14 and 10 * 2 = 20: 20 (period 30)
         LimitCase{"MaxTakesLargest", kBoth, 10, {}, 20, 30},
         // Min of 14 and 20: 14 (period 60)
@@ -119,8 +131,11 @@ INSTANTIATE_TEST_SUITE_P(
         LimitCase{"PercentRoundsDown", kPct50, 7, {}, 3, 60},
         // -4 at 990: start 6 + 4 = 10, limit 6: nothing more this period
         LimitCase{"PodsSpentInPeriod", kPods4, 6, {{T(990), 10, 6}}, 6, 60},
-        // scale-ups do not count for scale-down: start 12, limit 8
-        LimitCase{"UpEventsIgnored", kPods4, 12, {{T(990), 10, 12}}, 8, 60},
+        // scale-ups count for scale-down too: +2 at 990 gives start
+        // 12 - 2 = 10, limit 6 (it was 8 when only scale-downs counted)
+        LimitCase{"UpEventsCount", kPods4, 12, {{T(990), 10, 12}}, 6, 60},
+        // Percent down from 0 stays 0 (no max(start, 1) on the way down)
+        LimitCase{"PercentDownFromZero", kPct50, 0, {}, 0, 60},
         // Max (the biggest change): min(10 - 4, 10 * 0) = 0 (period 30)
         LimitCase{"MaxTakesBiggestChange", kBoth, 10, {}, 0, 30},
         // Min (the smallest change): max(6, 0) = 6
@@ -237,6 +252,68 @@ TEST(RateLimitDecide, PercentPerPeriodDown) {
     In in(T(t));
     in.Signal("queue", t == 0 ? 16 : 1);
     EXPECT_EQ(MustDecide(p, in, state, T(t)).replicas, replicas) << t;
+  }
+}
+
+// Issue 12 item 1: minReplicas 0, one Total signal, a Percent-only scale-up
+// policy. 95 -> 10, 0 -> 0, then 50 must wake it to 5: a percentage of 0 is
+// 0, so the policy measures from max(start, 1) (it stayed at 0 for good).
+TEST(RateLimitDecide, PercentOnlyScaleUpWakesFromZero) {
+  const v1::ScalingPolicy p = PolicyFrom(R"pb(
+    spec {
+      min_replicas: 0
+      max_replicas: 50
+      signals {
+        name: "jobs"
+        type: Total
+        source { push {} }
+        target_per_replica: 10
+        activation_above: 0
+      }
+      behavior {
+        scale_up { policies { type: Percent value: 1000 period_seconds: 1 } }
+        scale_down { stabilization_window_seconds: 0 }
+      }
+    })pb");
+  EngineState state;
+  const std::vector<std::pair<double, int64_t>> steps = {
+      {95, 10}, {0, 0}, {50, 5}};
+  int t = 0;
+  for (const auto& [value, want] : steps) {
+    t += 20;  // past every period and window
+    In in(T(t));
+    in.Signal("jobs", value);
+    const Decision d = MustDecide(p, in, state, T(t));
+    EXPECT_EQ(d.replicas, want) << "v=" << value << ": " << d.Summary();
+    EXPECT_EQ(d.active(), want > 0);
+    EXPECT_FALSE(HasReason(d, ReasonCode::kRateLimitedUp)) << d.Summary();
+  }
+}
+
+// The same wake under every combination of rate policies and selectPolicy
+// (Disabled aside): none may hold a woken service at 0.
+TEST(RateLimitDecide, NoRatePolicyHoldsAWokenServiceAtZero) {
+  const std::vector<std::string> policies = {
+      "policies { type: Percent value: 1 period_seconds: 60 }",
+      "policies { type: Percent value: 100 period_seconds: 15 }",
+      "policies { type: Pods value: 1 period_seconds: 600 }",
+      "policies { type: Percent value: 10 period_seconds: 60 } "
+      "policies { type: Pods value: 1 period_seconds: 60 }"};
+  for (const std::string& rules : policies) {
+    for (const char* select : {"Max", "Min"}) {
+      const v1::ScalingPolicy p = PolicyFrom(absl::StrCat(
+          "spec { min_replicas: 0 max_replicas: 50 signals { name: 'jobs' "
+          "type: Total source { push {} } target_per_replica: 10 } behavior { "
+          "scale_up { select_policy: ",
+          select, " ", rules, " } } }"));
+      EngineState state;
+      state.last_decision = 0;  // scaled to zero, its history expired
+      In in(T(5000));
+      in.Signal("jobs", 50);
+      const Decision d = MustDecide(p, in, state, T(5000));
+      EXPECT_GE(d.replicas, 1) << select << " " << rules << ": " << d.Summary();
+      EXPECT_TRUE(d.active());
+    }
   }
 }
 

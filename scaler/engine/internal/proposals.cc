@@ -18,9 +18,11 @@ struct Proposal {
   std::optional<Reason> reason;
 };
 
-// Total: p = ceil(v / t); inside the tolerance band p = current; at zero only
-// a value above the activation wakes the service.
-Proposal ProposeTotal(const v1::Signal& s, double v, int64_t current) {
+// Total: p = ceil(v / t); inside the tolerance band
+// 1 - down <= v / (t * current) <= 1 + up (ends included, as KEP-4951)
+// p = current; at zero only a value above the activation wakes the service.
+Proposal ProposeTotal(const v1::PolicySpec& spec, const v1::Signal& s, double v,
+                      int64_t current) {
   const double t = Target(s);
   const int64_t raw = CeilCount(v / t);
   if (current == 0) {
@@ -30,7 +32,9 @@ Proposal ProposeTotal(const v1::Signal& s, double v, int64_t current) {
             Reason{ReasonCode::kWokeFromZero, s.name(), v, activation, 0}};
   }
   const double ratio = v / (t * static_cast<double>(current));
-  if (std::abs(ratio - 1) <= Tolerance(s) + kRelativeEpsilon) {
+  const Tolerances tol = TotalTolerances(spec, s);
+  if (ratio >= 1 - tol.down - kRelativeEpsilon &&
+      ratio <= 1 + tol.up + kRelativeEpsilon) {
     std::optional<Reason> why;
     if (raw != current) {
       why = Reason{ReasonCode::kWithinBand, s.name(), v,
@@ -152,7 +156,7 @@ Proposals Propose(const v1::PolicySpec& spec, const Inputs& inputs,
             e.proposal = 0;
             break;
           }
-          Proposal p = ProposeTotal(s, v, in.current);
+          Proposal p = ProposeTotal(spec, s, v, in.current);
           e.proposal = p.replicas;
           if (p.reason) out.reasons.push_back(*p.reason);
           break;

@@ -16,17 +16,16 @@ int64_t FloorDiv(Wide n, Wide d) {
 }
 int64_t CeilDiv(Wide n, Wide d) { return -FloorDiv(-n, d); }
 
-// Sum of the increases (up) or decreases (down) among events strictly newer
-// than now - period.
-int64_t ChangeInPeriod(const std::deque<ScaleEvent>& events, int32_t period,
-                       absl::Time now, bool up) {
+// Net change (replicas added minus replicas removed) over the events strictly
+// newer than now - period. Kubernetes counts both directions when it works
+// out a period's start (calculateScaleUpLimitWithScalingRules and
+// calculateScaleDownLimitWithBehaviors: current - added + removed).
+int64_t NetChangeInPeriod(const std::deque<ScaleEvent>& events, int32_t period,
+                          absl::Time now) {
   const absl::Time cutoff = now - absl::Seconds(period);
   int64_t sum = 0;
   for (const ScaleEvent& e : events) {
-    if (e.time <= cutoff) continue;
-    const int64_t change = e.to - e.from;
-    if (up && change > 0) sum += change;
-    if (!up && change < 0) sum -= change;
+    if (e.time > cutoff) sum += e.to - e.from;
   }
   return sum;
 }
@@ -44,13 +43,18 @@ RateLimit Limit(int64_t base, const std::deque<ScaleEvent>& events,
   const bool want_high = (up == biggest);
   bool first = true;
   for (const v1::RatePolicy& p : rules.policies()) {
-    const int64_t changed = ChangeInPeriod(events, p.period_seconds(), now, up);
-    const int64_t start = up ? base - changed : base + changed;
+    const int64_t start =
+        base - NetChangeInPeriod(events, p.period_seconds(), now);
     int64_t proposed = start;
     if (p.type() == v1::RatePolicy::Pods) {
       proposed = up ? start + p.value() : start - p.value();
     } else if (p.type() == v1::RatePolicy::Percent) {
-      proposed = up ? CeilDiv(Wide{start} * (100 + Wide{p.value()}), 100)
+      // Up, a Percent policy measures from at least one replica: a percentage
+      // of 0 is 0, and would hold a service woken from zero there for good.
+      // The HPA never meets it (KEDA does 0 -> 1, the HPA goes on from 1).
+      proposed = up ? CeilDiv(Wide{std::max<int64_t>(start, 1)} *
+                                  (100 + Wide{p.value()}),
+                              100)
                     : FloorDiv(Wide{start} * (100 - Wide{p.value()}), 100);
     }
     if (first || (want_high ? proposed > out.limit : proposed < out.limit)) {

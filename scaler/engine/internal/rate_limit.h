@@ -21,8 +21,11 @@ struct RateLimit {
   int32_t period_seconds = 0;  // period of the policy that set `limit`
 };
 
-// `base` is the count the recorded events lead to (the last decision); the
-// period started at base - added (up) or base + deleted (down).
+// `base` is the count the recorded events lead to (the last decision); a
+// policy's period started at base - added + removed, the events of both
+// directions inside that period counted (as Kubernetes does). Up, a Percent
+// policy measures from max(start, 1), so that no rate policy holds a service
+// woken from zero at 0.
 RateLimit ScaleUpLimit(int64_t base, const std::deque<ScaleEvent>& events,
                        const v1::ScalingRules& rules, absl::Time now);
 RateLimit ScaleDownLimit(int64_t base, const std::deque<ScaleEvent>& events,
