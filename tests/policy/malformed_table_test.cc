@@ -128,8 +128,9 @@ const std::vector<Malformed>& Table() {
        "must be below scaleDownAbove (1), got 3", 7},
       {"TotalToleranceOutOfRange",
        One("type: Total, source: {push: {}}, targetPerReplica: 1, "
-           "tolerance: 1.5"),
-       "spec.signals[0].tolerance", "must be in [0, 1), got 1.5", 7},
+           "tolerance: -1.5"),
+       "spec.signals[0].tolerance",
+       "must be a ratio >= 0 (0.1 is 10 %), got -1.5", 7},
       {"AverageMissingHalfItsBand", Average("scaleUpAbove: 0.8"),
        "spec.signals[0].scaleDownBelow", "required for an Average signal", 7},
       {"TotalWithAnAverageThreshold",
@@ -160,6 +161,9 @@ const std::vector<Malformed>& Table() {
        Behavior("    scaleDown: {stabilizationWindowSeconds: 3601}\n"),
        "spec.behavior.scaleDown.stabilizationWindowSeconds",
        "between 0 and 3600 seconds, got 3601", 7},
+      {"NegativeScaleUpTolerance", Behavior("    scaleUp: {tolerance: -0.1}\n"),
+       "spec.behavior.scaleUp.tolerance",
+       "must be a ratio >= 0 (0.1 is 10 %), got -0.1", 7},
       {"RatePolicyPeriodTooLong",
        Behavior("    scaleUp:\n      policies: [{type: Pods, value: 2, "
                 "periodSeconds: 1801}]\n"),

@@ -273,15 +273,45 @@ TEST(ValidateTest, TotalNeedsPositiveTargetPerReplica) {
                                     "got -1")));
 }
 
+// Kubernetes validates behavior.scaleUp/scaleDown.tolerance as >= 0 and
+// nothing more; so do we, for those and for a signal's own tolerance (it was
+// [0, 1) before the per-direction fields). 1 and above are accepted.
 TEST(ValidateTest, TotalToleranceRange) {
   const std::string base =
       "type: Total, source: {push: {}}, targetPerReplica: 1";
-  EXPECT_THAT(Errors(Doc(Spec(Signal(base + ", tolerance: 1")))),
-              ElementsAre(HasSubstr("spec.signals[0].tolerance: must be in "
-                                    "[0, 1), got 1")));
   EXPECT_THAT(Errors(Doc(Spec(Signal(base + ", tolerance: -0.1")))),
-              ElementsAre(HasSubstr("got -0.1")));
+              ElementsAre(HasSubstr("spec.signals[0].tolerance: must be a "
+                                    "ratio >= 0 (0.1 is 10 %), got -0.1")));
+  EXPECT_THAT(Errors(Doc(Spec(Signal(base + ", tolerance: .nan")))),
+              ElementsAre(HasSubstr("spec.signals[0].tolerance: expected a "
+                                    "number")));
   EXPECT_THAT(Errors(Doc(Spec(Signal(base + ", tolerance: 0")))), IsEmpty());
+  EXPECT_THAT(Errors(Doc(Spec(Signal(base + ", tolerance: 1")))), IsEmpty());
+  EXPECT_THAT(Errors(Doc(Spec(Signal(base + ", tolerance: 2.5")))), IsEmpty());
+}
+
+TEST(ValidateTest, BehaviorTolerancePerDirection) {
+  EXPECT_THAT(Errors(Doc(Spec(kJobs,
+                              "  behavior:\n"
+                              "    scaleUp: {tolerance: -0.05}\n"
+                              "    scaleDown: {tolerance: -1}\n"))),
+              ElementsAre(HasSubstr("spec.behavior.scaleUp.tolerance: must be "
+                                    "a ratio >= 0 (0.1 is 10 %), got -0.05"),
+                          HasSubstr("spec.behavior.scaleDown.tolerance: must "
+                                    "be a ratio >= 0 (0.1 is 10 %), got -1")));
+  EXPECT_THAT(Errors(Doc(Spec(kJobs,
+                              "  behavior:\n"
+                              "    scaleUp: {tolerance: 0}\n"
+                              "    scaleDown: {tolerance: 1}\n"))),
+              IsEmpty());
+  EXPECT_THAT(Errors(Doc(Spec(kJobs,
+                              "  behavior:\n"
+                              "    scaleUp: {tolerance: .inf}\n"))),
+              ElementsAre(HasSubstr("spec.behavior.scaleUp.tolerance")));
+  EXPECT_THAT(Errors(Doc(Spec(kJobs,
+                              "  behavior:\n"
+                              "    scaleUp: {tolerance: \"10%\"}\n"))),
+              ElementsAre(HasSubstr("spec.behavior.scaleUp.tolerance")));
 }
 
 TEST(ValidateTest, TotalRejectsOtherTypesFields) {
