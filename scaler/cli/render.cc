@@ -85,7 +85,8 @@ void RatePolicy(YAML::Emitter& out, const char* type, int64_t value) {
   out << YAML::EndMap;
 }
 
-// advanced.horizontalPodAutoscalerConfig.behavior: windows 0 and rate
+// advanced.horizontalPodAutoscalerConfig.behavior: windows 0, tolerance 0
+// (the HPA carries out every step, even one of at most 10 %) and rate
 // policies that allow any step the policy decided within one HPA sync.
 void NeutralHpaBehavior(YAML::Emitter& out, int64_t max_replicas) {
   out << YAML::Key << "advanced" << YAML::Value << YAML::BeginMap;
@@ -95,6 +96,8 @@ void NeutralHpaBehavior(YAML::Emitter& out, int64_t max_replicas) {
   for (const char* direction : {"scaleUp", "scaleDown"}) {
     out << YAML::Key << direction << YAML::Value << YAML::BeginMap;
     KeyNum(out, "stabilizationWindowSeconds", 0);
+    // A Quantity (int-or-string in KEDA's CRD): the integer 0.
+    KeyNum(out, "tolerance", 0);
     KeyStr(out, "selectPolicy", "Max");
     out << YAML::Key << "policies" << YAML::Value << YAML::BeginSeq;
     RatePolicy(out, "Pods", max_replicas);
@@ -118,12 +121,13 @@ std::string ScaledObjectComment(const LoadedPolicy& loaded,
       "policy's own stabilization windows\nand rate policies are the ones in "
       "force: the HPA's behavior below is made\npermissive (windows 0, any "
       "step allowed) so that it adds no second, different\nstabilization on "
-      "top. The HPA's tolerance still applies: a change whose ratio\nto the "
-      "current count is within 10 % (e.g. 12 -> 13 or 10 -> 9 replicas) is "
-      "not\nmade unless the cluster's tolerance is lowered "
-      "(kube-controller-manager\n--horizontal-pod-autoscaler-tolerance, or "
-      "`tolerance` in the behavior below on\nKubernetes >= 1.33 with the "
-      "HPAConfigurableTolerance feature gate).\n"
+      "top, and its tolerance is 0 in both directions so that it\ncarries "
+      "out every step the policy decides. Kubernetes honours `tolerance` "
+      "from\n1.33 as alpha (behind the HPAConfigurableTolerance feature gate) "
+      "and from 1.35\nas beta, on by default. Older API servers drop the "
+      "field: there the HPA's\ndefault tolerance of 0.1 swallows a step of at "
+      "most 10 % (from 20 pods, 21 or\n22), which `signalscaler explain` "
+      "notes.\n"
       "fallback: when signalscaler has no decision (cold start, every source "
       "failing)\nit answers UNAVAILABLE; after $3 failures KEDA holds at "
       "least $4 replica(s)\nand never scales a larger fleet down.",
@@ -263,7 +267,8 @@ int RenderCommand(int argc, char** argv) {
       "TriggerAuthentication) that uses each policy of POLICY_FILE correctly: "
       "min/max replicas copied from the policy, the trigger's `policy` "
       "metadata, a fallback, and the HPA's own stabilization neutralised so "
-      "that the policy's windows are the ones in force. Pipe it to "
+      "that the policy's windows are the ones in force, with the HPA's "
+      "tolerance 0 so that it carries out every step. Pipe it to "
       "`kubectl apply -f -`. Exit 1 with the loader's errors if the file is "
       "invalid, 2 on a usage error.\n\n"
       "usage: signalscaler render POLICY_FILE [flags]");

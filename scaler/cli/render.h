@@ -48,8 +48,9 @@ struct RenderOptions {
 // {failureThreshold 3, replicas max(minReplicas, 1) capped by maxReplicas and
 // every hard limit, behavior currentReplicasIfHigher}; the HPA's own behavior
 // neutralised (both stabilization windows 0, permissive rate policies) so
-// that the policy's is the one in force; pollingInterval 5 when minReplicas
-// is 0 (the wake-up from zero is KEDA's poll).
+// that the policy's is the one in force, and both of its tolerances 0 so that
+// it carries out every step; pollingInterval 5 when minReplicas is 0 (the
+// wake-up from zero is KEDA's poll).
 std::string RenderScaledObjects(const std::vector<LoadedPolicy>& policies,
                                 const RenderOptions& options);
 

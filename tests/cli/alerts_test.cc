@@ -51,9 +51,8 @@ class AlertsTest : public ::testing::Test {
            "Debian's prometheus package (bash .ci/install-deps) or set "
            "PROMTOOL to its path.";
     std::string error;
-    ASSERT_TRUE(
-        cli_testing::RenderKustomize(testing::SourceDir() + "/deploy/base",
-                                     /*unrestricted=*/false, &docs_, &error))
+    ASSERT_TRUE(cli_testing::RenderKustomize(
+        testing::SourceDir() + "/deploy/base", &docs_, &error))
         << error;
     for (const YamlDocument& doc : docs_) {
       if (doc.value.value("kind", "") == "PrometheusRule") {

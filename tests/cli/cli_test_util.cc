@@ -137,8 +137,8 @@ std::string FindTool(const char* name, const char* env_var) {
 
 std::string FindKubectl() { return FindTool("kubectl", "KUBECTL"); }
 
-bool RenderKustomize(const std::string& dir, bool unrestricted,
-                     std::vector<YamlDocument>* docs, std::string* error) {
+bool RenderKustomize(const std::string& dir, std::vector<YamlDocument>* docs,
+                     std::string* error) {
   const std::string kubectl = FindKubectl();
   if (kubectl.empty()) {
     *error = absl::StrCat(
@@ -151,9 +151,8 @@ bool RenderKustomize(const std::string& dir, bool unrestricted,
   // stdout alone is the YAML: kubectl's warnings go to another file.
   const testing::RunResult r = testing::RunCommand(
       {"/bin/sh", "-c",
-       "exec \"$0\" kustomize $3 \"$1\" >\"$2/out.yaml\" 2>\"$2/err.txt\"",
-       kubectl, dir, out,
-       unrestricted ? "--load-restrictor=LoadRestrictionsNone" : ""});
+       "exec \"$0\" kustomize \"$1\" >\"$2/out.yaml\" 2>\"$2/err.txt\"",
+       kubectl, dir, out});
   if (r.exit_code != 0) {
     std::ifstream err(out + "/err.txt");
     *error = absl::StrCat(kubectl, " kustomize ", dir, " failed:\n",

@@ -53,10 +53,11 @@ std::string FindTool(const char* name, const char* env_var);
 // FindTool("kubectl", "KUBECTL").
 std::string FindKubectl();
 
-// The documents of `kubectl kustomize DIR` (with --load-restrictor
-// LoadRestrictionsNone when `unrestricted`). False with a message saying what
-// to do when kubectl is missing or fails (its stderr included).
-bool RenderKustomize(const std::string& dir, bool unrestricted,
+// The documents of `kubectl kustomize DIR`, with kustomize's default load
+// restrictor (files only in or below each kustomization's directory), the
+// only one `kubectl apply -k` has. False with a message saying what to do
+// when kubectl is missing or fails (its stderr included).
+bool RenderKustomize(const std::string& dir,
                      std::vector<manifests::YamlDocument>* docs,
                      std::string* error);
 

@@ -8,10 +8,10 @@
 // NetworkPolicy admitting KEDA to gRPC and Prometheus to metrics only, the
 // ServiceMonitor and the PrometheusRule (its rules: alerts_test.cc).
 //
-// The overlay uses ../../examples without copies, which kustomize's default
-// load restrictor refuses: it is rendered with
-// --load-restrictor LoadRestrictionsNone, as deploy/overlays/example/README.md
-// says. Without kubectl this test fails; it never skips.
+// Everything is rendered with kustomize's default load restrictor, the only
+// one `kubectl apply -k` has: the overlay takes the examples from the
+// kustomization ../../examples, as a directory. Without kubectl this test
+// fails; it never skips.
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "scaler/policy/loader.h"
 #include "tests/cli/cli_test_util.h"
+#include "tests/manifests/hpa_tolerance.h"
 #include "tests/manifests/manifest_files.h"
 #include "tests/testing/subprocess.h"
 
@@ -41,8 +42,7 @@ class KustomizeExampleTest : public ::testing::Test {
   void SetUp() override {
     std::string error;
     ASSERT_TRUE(cli_testing::RenderKustomize(
-        testing::SourceDir() + "/deploy/overlays/example",
-        /*unrestricted=*/true, &docs_, &error))
+        testing::SourceDir() + "/deploy/overlays/example", &docs_, &error))
         << error;
     for (const YamlDocument& doc : docs_) {
       const std::string kind = doc.value.value("kind", "");
@@ -99,6 +99,8 @@ TEST_F(KustomizeExampleTest, ScaledObjectsValidAgainstKedaCrd) {
   ASSERT_FALSE(scaled_objects_.empty());
   for (const YamlDocument* so : scaled_objects_) {
     EXPECT_THAT(keda.ValidateScaledObject(*so), IsEmpty());
+    // Kustomize kept the HPA's tolerance of 0 in both directions.
+    EXPECT_THAT(manifests::ZeroToleranceErrors(*so), IsEmpty());
     // Kustomize kept each in its service's namespace (a policy is looked up
     // in the ScaledObject's own namespace).
     EXPECT_NE(At(so->value, {"metadata", "namespace"}), "signalscaler");
@@ -192,9 +194,8 @@ class KustomizeProductionTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
     std::string error;
-    ASSERT_TRUE(
-        cli_testing::RenderKustomize(testing::SourceDir() + "/" + GetParam(),
-                                     /*unrestricted=*/true, &docs_, &error))
+    ASSERT_TRUE(cli_testing::RenderKustomize(
+        testing::SourceDir() + "/" + GetParam(), &docs_, &error))
         << error;
     for (const YamlDocument& doc : docs_) {
       objects_[doc.value.value("kind", "")].push_back(&doc.value);

@@ -15,6 +15,7 @@
 #include "scaler/policy/defaults.h"
 #include "scaler/policy/loader.h"
 #include "tests/cli/cli_test_util.h"
+#include "tests/manifests/hpa_tolerance.h"
 #include "tests/manifests/manifest_files.h"
 #include "tests/testing/subprocess.h"
 
@@ -74,6 +75,10 @@ class RenderCommandTest : public ::testing::Test {
                            const std::string& address) {
     const std::string where = manifests::Where(so);
     for (const std::string& e : keda_.ValidateScaledObject(so)) {
+      ADD_FAILURE() << e;
+    }
+    // The HPA carries out every step: both tolerances present and 0.
+    for (const std::string& e : manifests::ZeroToleranceErrors(so)) {
       ADD_FAILURE() << e;
     }
     const json& v = so.value;
@@ -137,10 +142,15 @@ TEST_F(RenderCommandTest, EveryExamplePolicy) {
                           kDefaultScalerAddress);
       ++rendered;
     }
-    // Explains itself, the HPA's tolerance included.
+    // Explains itself, the HPA's tolerance of 0 included: which Kubernetes
+    // versions honour it, and what an older API server does instead.
     EXPECT_EQ(r.output.rfind("# KEDA ScaledObject for the signalscaler", 0),
               0u);
-    EXPECT_THAT(r.output, HasSubstr("within 10 %"));
+    EXPECT_THAT(r.output, HasSubstr("tolerance is 0 in both directions"));
+    EXPECT_THAT(r.output, HasSubstr("HPAConfigurableTolerance"));
+    EXPECT_THAT(r.output, HasSubstr("from 1.35"));
+    EXPECT_THAT(r.output, HasSubstr("swallows a step of at most 10 %"));
+    EXPECT_THAT(r.output, Not(HasSubstr("tolerance still applies")));
   }
   EXPECT_GE(rendered, 12);
 }

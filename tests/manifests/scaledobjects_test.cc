@@ -2,14 +2,17 @@
 // schema (what the API server would accept without pruning anything) and
 // follows the project's conventions for signalscaler triggers.
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/manifests/hpa_tolerance.h"
 #include "tests/manifests/manifest_files.h"
 #include "tests/manifests/schema_validator.h"
 
@@ -207,6 +210,80 @@ TEST_F(ScaledObjectsTest, FollowsSignalscalerConventions) {
       EXPECT_TRUE(permissive) << what << ": a policy must allow any step";
     }
   }
+}
+
+// The HPA carries out every step the scaler decides: both directions'
+// tolerance is 0 (DESIGN.md "The HPA must execute the decision exactly"),
+// written as KEDA's CRD takes a Quantity (ValidAgainstKedaCrdSchema).
+TEST_F(ScaledObjectsTest, HpaToleranceIsZeroInBothDirections) {
+  for (const YamlDocument& doc : objects_) {
+    for (const std::string& e : ZeroToleranceErrors(doc)) ADD_FAILURE() << e;
+  }
+}
+
+// The comments above the ScaledObjects say what the tolerance of 0 does, and
+// no longer that the HPA's own tolerance applies.
+TEST_F(ScaledObjectsTest, CommentsDescribeTheZeroTolerance) {
+  std::set<std::string> files;
+  for (const YamlDocument& doc : objects_) files.insert(doc.file);
+  for (const std::string& file : files) {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    EXPECT_EQ(text.str().find("tolerance still applies"), std::string::npos)
+        << file;
+    EXPECT_NE(text.str().find("HPAConfigurableTolerance"), std::string::npos)
+        << file << ": say which Kubernetes versions honour the tolerance";
+  }
+}
+
+YamlDocument ParseOne(const std::string& yaml) {
+  std::vector<YamlDocument> docs;
+  std::string error;
+  EXPECT_TRUE(ParseYamlDocuments(yaml, "so.yaml", &docs, &error)) << error;
+  return docs.empty() ? YamlDocument() : docs[0];
+}
+
+std::string WithTolerances(const std::string& up, const std::string& down) {
+  std::string yaml =
+      "kind: ScaledObject\nspec:\n  advanced:\n"
+      "    horizontalPodAutoscalerConfig:\n      behavior:\n";
+  if (!up.empty())
+    yaml += "        scaleUp:\n          tolerance: " + up + "\n";
+  if (!down.empty()) {
+    yaml += "        scaleDown:\n          tolerance: " + down + "\n";
+  }
+  return yaml;
+}
+
+TEST(ZeroToleranceErrorsTest, AcceptsZeroAsIntegerOrQuantityString) {
+  EXPECT_THAT(ZeroToleranceErrors(ParseOne(WithTolerances("0", "0"))),
+              ::testing::IsEmpty());
+  EXPECT_THAT(ZeroToleranceErrors(ParseOne(WithTolerances("'0'", "\"0m\""))),
+              ::testing::IsEmpty());
+  EXPECT_TRUE(IsZeroQuantity(json(0.0)));
+  EXPECT_TRUE(IsZeroQuantity(json("0.0")));
+  EXPECT_TRUE(IsZeroQuantity(json("-0")));
+}
+
+TEST(ZeroToleranceErrorsTest, RejectsMissingAndNonZero) {
+  EXPECT_EQ(
+      ZeroToleranceErrors(ParseOne("kind: ScaledObject\nspec: {}\n")).size(),
+      2u);
+  const std::vector<std::string> up_only =
+      ZeroToleranceErrors(ParseOne(WithTolerances("0", "")));
+  ASSERT_EQ(up_only.size(), 1u);
+  EXPECT_THAT(up_only[0], ::testing::HasSubstr("scaleDown.tolerance: not set"));
+  const std::vector<std::string> tenth =
+      ZeroToleranceErrors(ParseOne(WithTolerances("'0.1'", "0")));
+  ASSERT_EQ(tenth.size(), 1u);
+  EXPECT_THAT(tenth[0], ::testing::HasSubstr("scaleUp.tolerance: must be 0"));
+  for (const char* nonzero : {"1", "10m", "0.01", "1e-3", "0.0001Ki"}) {
+    EXPECT_FALSE(IsZeroQuantity(json(nonzero))) << nonzero;
+  }
+  EXPECT_FALSE(IsZeroQuantity(json(0.1)));
+  EXPECT_FALSE(IsZeroQuantity(json(nullptr)));
+  EXPECT_FALSE(IsZeroQuantity(json(false)));
 }
 
 }  // namespace
