@@ -27,6 +27,12 @@ constexpr int64_t kKedaCooldownUs = 300 * kMicrosPerSecond;
 
 int64_t Ceil(double x) { return static_cast<int64_t>(std::ceil(x - 1e-9)); }
 
+// Kubernetes' replica_calculator.go Tolerances.isWithin, at the HPA's
+// default 0.1 both ways: (1 - down) <= ratio <= (1 + up).
+bool IsWithin(double ratio) {
+  return 1.0 - kTolerance <= ratio && ratio <= 1.0 + kTolerance;
+}
+
 // The policy's CPU signal: an Average named "cpu", else the first Average
 // whose name contains "cpu".
 int FindCpuSignal(const v1::PolicySpec& spec) {
@@ -138,7 +144,7 @@ std::optional<int64_t> HpaController::MetricReplicas(
   if (m.kind == HpaMetric::Kind::kExternal) {
     if (current <= 0) return std::nullopt;
     const double ratio = column / (m.target * current);
-    if (std::abs(1 - ratio) <= kTolerance) return current;
+    if (IsWithin(ratio)) return current;
     return Ceil(column / m.target);
   }
   if (ready <= 0) return std::nullopt;  // no ready pod: no metrics
@@ -146,10 +152,10 @@ std::optional<int64_t> HpaController::MetricReplicas(
   if (current > ready && ratio > 1) {
     // Scale-up with pods still starting: they count as using nothing.
     const double ratio2 = column / (static_cast<double>(current) * m.target);
-    if (std::abs(1 - ratio2) <= kTolerance || ratio2 < 1) return current;
+    if (IsWithin(ratio2) || ratio2 < 1) return current;
     return std::max(current, Ceil(ratio2 * current));
   }
-  if (std::abs(1 - ratio) <= kTolerance) return current;
+  if (IsWithin(ratio)) return current;
   return Ceil(ratio * ready);
 }
 

@@ -17,6 +17,7 @@ using sim_testing::Simulate;
 using sim_testing::Write;
 using ::testing::HasSubstr;
 using testing::MakeTempDir;
+using ::testing::Not;
 using testing::RunResult;
 
 void ExpectFigures(const nlohmann::json& run, double under, double under_s,
@@ -153,6 +154,42 @@ TEST(SimulateTest, DemandColumnAndTickSeconds) {
   EXPECT_DOUBLE_EQ(s.at("tick_seconds"), 20);
   // under: (2.5 - 1) x 100 = 150 over 100 s; total 100.
   ExpectFigures(RunNamed(s, "signalscaler"), 150, 100, 0, 100, 0, 0, 1);
+}
+
+// Issue 12 item 1 in the simulator: minReplicas 0, one Total signal, a
+// Percent-only scale-up policy. 95 -> 10, 0 -> 0 (every Total at its
+// activation), then 50 wakes it to ceil(50 / 10) = 5: a Percent policy
+// measures from max(start, 1), so 0 x 1000 % no longer holds it at 0.
+TEST(SimulateTest, PercentOnlyScaleUpWakesFromZero) {
+  const std::string dir = MakeTempDir();
+  const std::string policy = Write(dir, "p.yaml", R"(
+apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: jobs, namespace: t}
+spec:
+  minReplicas: 0
+  maxReplicas: 20
+  evaluationIntervalSeconds: 10
+  signals:
+  - {name: jobs, type: Total, source: {push: {}}, targetPerReplica: 10,
+     activationAbove: 0}
+  behavior:
+    scaleUp:
+      policies: [{type: Percent, value: 1000, periodSeconds: 1}]
+    scaleDown: {stabilizationWindowSeconds: 0}
+)");
+  const RunResult r =
+      Simulate({"--policy", policy, "--trace",
+                Write(dir, "t.csv", "t,jobs\n0,95\n60,0\n120,50\n180,50\n"),
+                "--out", dir + "/tl.csv", "--summary-json", dir + "/s.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string tl = Read(dir + "/tl.csv");
+  EXPECT_THAT(tl, HasSubstr("\n50,10,10,10,95,10,"));
+  EXPECT_THAT(tl, HasSubstr("\n60,0,0,0,0,0,"));
+  EXPECT_THAT(tl, HasSubstr("\n120,5,0,5,50,5,\"jobs woke from zero (v=50 > "
+                            "activation 0); jobs won (p=5)\"\n"));
+  EXPECT_THAT(tl, HasSubstr("\n150,5,5,5,50,5,"));
+  EXPECT_THAT(tl, Not(HasSubstr("scale-up rate allows 0")));
 }
 
 }  // namespace
