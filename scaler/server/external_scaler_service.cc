@@ -138,6 +138,8 @@ class ExternalScalerService final
     return reactor;
   }
 
+  // From the policy alone: no decision, source or state store is consulted,
+  // so a policy that exists always gets OK (KEDA's `fallback` depends on it).
   grpc::ServerUnaryReactor* GetMetricSpec(
       grpc::CallbackServerContext* ctx, const ScaledObjectRef* ref,
       GetMetricSpecResponse* resp) override {

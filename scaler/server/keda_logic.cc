@@ -6,15 +6,28 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "scaler/common/status_macros.h"
 #include "scaler/policy/defaults.h"
 
 namespace signalscaler {
 namespace {
 
-// `policy` is ours; the rest are KEDA's own keys, forwarded with every call.
-constexpr const char* kAcceptedKeys[] = {kPolicyKey, "scalerAddress",
-                                         "enableTLS", "unsafeSsl"};
+// `policy` and `policyFromEnv` are ours; the rest are KEDA's own keys,
+// forwarded with every call.
+//
+// The `*FromEnv` rule applies to `policy` only. KEDA itself reads
+// `scalerAddress`, `enableTLS` and `unsafeSsl` from the trigger metadata as
+// written, never from the environment (`order=triggerMetadata` in its
+// external_scaler.go), so a `scalerAddressFromEnv`, `enableTLSFromEnv` or
+// `unsafeSslFromEnv` configures nothing in KEDA. Accepting one here would
+// hide that; it stays an unknown key (INVALID_ARGUMENT naming it), with a
+// hint saying why.
+constexpr const char* kKedaKeys[] = {"scalerAddress", "enableTLS", "unsafeSsl"};
+constexpr const char* kAcceptedKeys[] = {
+    kPolicyKey, kPolicyFromEnvKey, "scalerAddress", "enableTLS", "unsafeSsl"};
+constexpr absl::string_view kFromEnvSuffix = "FromEnv";
 
 bool Accepted(const std::string& key) {
   for (const char* k : kAcceptedKeys) {
@@ -23,11 +36,21 @@ bool Accepted(const std::string& key) {
   return false;
 }
 
-// A metadata key for a message: at most 64 bytes of it are quoted back.
-std::string QuoteKey(const std::string& key) {
-  constexpr size_t kQuotedKeyBytes = 64;
-  if (key.size() <= kQuotedKeyBytes) return absl::StrCat("\"", key, "\"");
-  return absl::StrCat("\"", key.substr(0, kQuotedKeyBytes), "...\"");
+// True for `<one of KEDA's own keys>FromEnv`.
+bool IsKedaKeyFromEnv(absl::string_view key) {
+  if (!absl::ConsumeSuffix(&key, kFromEnvSuffix)) return false;
+  for (const char* k : kKedaKeys) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+// A metadata key or value for a message: at most 64 bytes of it are quoted
+// back.
+std::string Quoted(const std::string& text) {
+  constexpr size_t kQuotedBytes = 64;
+  if (text.size() <= kQuotedBytes) return absl::StrCat("\"", text, "\"");
+  return absl::StrCat("\"", text.substr(0, kQuotedBytes), "...\"");
 }
 
 // The trigger metadata within `limits`: entry count first, then each key and
@@ -42,19 +65,48 @@ absl::Status CheckMetadataBounds(const externalscaler::ScaledObjectRef& ref,
   }
   for (const auto& [key, value] : ref.scalermetadata()) {
     if (key.size() > limits.max_metadata_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "trigger metadata key ", QuoteKey(key), " is ", key.size(),
-          " bytes; the limit is ", limits.max_metadata_bytes,
-          " bytes (--max-metadata-bytes)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("trigger metadata key ", Quoted(key), " is ", key.size(),
+                       " bytes; the limit is ", limits.max_metadata_bytes,
+                       " bytes (--max-metadata-bytes)"));
     }
     if (value.size() > limits.max_metadata_bytes) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "the value of trigger metadata key ", QuoteKey(key), " is ",
+          "the value of trigger metadata key ", Quoted(key), " is ",
           value.size(), " bytes; the limit is ", limits.max_metadata_bytes,
           " bytes (--max-metadata-bytes)"));
     }
   }
   return absl::OkStatus();
+}
+
+// The policy name of `policy` or `policyFromEnv` (the value KEDA resolved
+// from the workload's environment). An empty value counts as absent: KEDA
+// drops a `*FromEnv` key whose variable is unset or empty. Both given and
+// equal is fine; both given and different is INVALID_ARGUMENT naming both.
+absl::StatusOr<std::string> PolicyName(
+    const externalscaler::ScaledObjectRef& ref) {
+  const auto& metadata = ref.scalermetadata();
+  auto value_of = [&metadata](const char* key) -> std::string {
+    auto it = metadata.find(key);
+    return it == metadata.end() ? std::string() : it->second;
+  };
+  const std::string plain = value_of(kPolicyKey);
+  const std::string from_env = value_of(kPolicyFromEnvKey);
+  if (plain.empty() && from_env.empty()) {
+    return absl::InvalidArgumentError(
+        "trigger metadata has no \"policy\" (nor \"policyFromEnv\"): set it "
+        "to the name of a ScalingPolicy in the ScaledObject's namespace "
+        "(KEDA drops \"policyFromEnv\" when the workload's variable is unset "
+        "or empty)");
+  }
+  if (!plain.empty() && !from_env.empty() && plain != from_env) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "trigger metadata keys \"policy\" and \"policyFromEnv\" name "
+        "different policies (",
+        Quoted(plain), " and ", Quoted(from_env), "); set only one"));
+  }
+  return plain.empty() ? from_env : plain;
 }
 
 }  // namespace
@@ -76,27 +128,31 @@ absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
   }
   // Report unknown keys in a stable (sorted) order.
   std::vector<std::string> unknown;
+  bool keda_key_from_env = false;
   for (const auto& [key, value] : ref.scalermetadata()) {
-    if (!Accepted(key)) unknown.push_back(key);
+    if (Accepted(key)) continue;
+    unknown.push_back(key);
+    keda_key_from_env = keda_key_from_env || IsKedaKeyFromEnv(key);
   }
   if (!unknown.empty()) {
     std::sort(unknown.begin(), unknown.end());
+    std::vector<std::string> quoted;
+    quoted.reserve(unknown.size());
+    for (const std::string& key : unknown) quoted.push_back(Quoted(key));
     return absl::InvalidArgumentError(absl::StrCat(
-        "unknown trigger metadata key", unknown.size() > 1 ? "s" : "", " \"",
-        absl::StrJoin(unknown, "\", \""),
-        "\"; accepted keys: ", absl::StrJoin(kAcceptedKeys, ", ")));
+        "unknown trigger metadata key", unknown.size() > 1 ? "s" : "", " ",
+        absl::StrJoin(quoted, ", "),
+        "; accepted keys: ", absl::StrJoin(kAcceptedKeys, ", "),
+        keda_key_from_env
+            ? " (KEDA reads scalerAddress, enableTLS and unsafeSsl only as "
+              "written in the trigger metadata, never FromEnv)"
+            : ""));
   }
-  auto it = ref.scalermetadata().find(kPolicyKey);
-  if (it == ref.scalermetadata().end() || it->second.empty()) {
-    return absl::InvalidArgumentError(
-        "trigger metadata has no \"policy\": set it to the name of a "
-        "ScalingPolicy in the ScaledObject's namespace");
-  }
-  const LoadedPolicy* p = snap.Find(PolicyKey{ref.namespace_(), it->second});
+  ASSIGN_OR_RETURN(const std::string name, PolicyName(ref));
+  const LoadedPolicy* p = snap.Find(PolicyKey{ref.namespace_(), name});
   if (p == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no policy \"", it->second,
-                                            "\" in namespace \"",
-                                            ref.namespace_(), "\""));
+    return absl::NotFoundError(absl::StrCat(
+        "no policy \"", name, "\" in namespace \"", ref.namespace_(), "\""));
   }
   return p;
 }

@@ -216,7 +216,8 @@ TEST_F(KedaConformanceTest, UnknownMetadataKeyIsInvalidArgumentNamingIt) {
   (*ref.mutable_scalermetadata())["threshold"] = "20";
   const std::vector<std::string> expected = {
       "\"threshold\"",
-      "accepted keys: policy, scalerAddress, enableTLS, unsafeSsl"};
+      "accepted keys: policy, policyFromEnv, scalerAddress, enableTLS, "
+      "unsafeSsl"};
 
   externalscaler::GetMetricSpecResponse spec;
   grpc::Status s = GetMetricSpec(ref, spec);
@@ -243,11 +244,118 @@ TEST_F(KedaConformanceTest, UnknownMetadataKeyIsInvalidArgumentNamingIt) {
   EXPECT_THAT(s.error_message(), HasSubstr("\"threshold\""));
 }
 
+// KEDA forwards `policyFromEnv` unchanged with the value it resolved from the
+// workload's environment: it names the policy exactly as `policy` does.
+TEST_F(KedaConformanceTest, PolicyFromEnvReadsAsPolicy) {
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 45).ok());
+  auto from_env = Ref("demo", "");
+  (*from_env.mutable_scalermetadata())["policyFromEnv"] = "parlant-agent";
+  const auto plain = Ref("demo", "parlant-agent");
+
+  externalscaler::GetMetricSpecResponse spec_env;
+  externalscaler::GetMetricSpecResponse spec_plain;
+  grpc::Status s = GetMetricSpec(from_env, spec_env);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(GetMetricSpec(plain, spec_plain).ok());
+  EXPECT_EQ(spec_env.SerializeAsString(), spec_plain.SerializeAsString());
+  ASSERT_EQ(spec_env.metricspecs_size(), 1);
+  EXPECT_EQ(spec_env.metricspecs(0).metricname(),
+            "signalscaler-demo-parlant-agent");
+
+  externalscaler::GetMetricsResponse m_env;
+  externalscaler::GetMetricsResponse m_plain;
+  s = GetMetrics(from_env, "signalscaler-demo-parlant-agent", m_env);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(
+      GetMetrics(plain, "signalscaler-demo-parlant-agent", m_plain).ok());
+  ASSERT_EQ(m_env.metricvalues_size(), 1);
+  EXPECT_EQ(m_env.metricvalues(0).metricvaluefloat(), 3.0);  // ceil(45 / 20)
+  EXPECT_EQ(m_env.SerializeAsString(), m_plain.SerializeAsString());
+
+  bool active = false;
+  ASSERT_TRUE(IsActive(from_env, active).ok());
+  EXPECT_TRUE(active);
+
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto reader = scaler_->StreamIsActive(&ctx, from_env);
+  externalscaler::IsActiveResponse msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_TRUE(msg.result());
+  ctx.TryCancel();
+  EXPECT_FALSE(reader->Read(&msg));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+TEST_F(KedaConformanceTest, PolicyAndPolicyFromEnvDifferingIsInvalidArgument) {
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 45).ok());
+  ASSERT_TRUE(Push("demo", "egress-jobs", "queue_depth", 25).ok());
+  auto ref = Ref("demo", "parlant-agent");
+  (*ref.mutable_scalermetadata())["policyFromEnv"] = "egress-jobs";
+  auto names_both = [](const grpc::Status& s) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("\"policy\""));
+    EXPECT_THAT(s.error_message(), HasSubstr("\"policyFromEnv\""));
+    EXPECT_THAT(s.error_message(), Not(HasSubstr("unknown")));
+  };
+
+  externalscaler::GetMetricSpecResponse spec;
+  names_both(GetMetricSpec(ref, spec));
+  externalscaler::GetMetricsResponse metrics;
+  names_both(GetMetrics(ref, "signalscaler-demo-parlant-agent", metrics));
+  bool active = false;
+  names_both(IsActive(ref, active));
+  grpc::ClientContext ctx;
+  Deadline(ctx);
+  auto reader = scaler_->StreamIsActive(&ctx, ref);
+  externalscaler::IsActiveResponse msg;
+  EXPECT_FALSE(reader->Read(&msg));
+  names_both(reader->Finish());
+}
+
+TEST_F(KedaConformanceTest, PolicyAndPolicyFromEnvEqualIsFine) {
+  ASSERT_TRUE(Push("demo", "parlant-agent", "active_requests", 45).ok());
+  auto ref = Ref("demo", "parlant-agent");
+  (*ref.mutable_scalermetadata())["policyFromEnv"] = "parlant-agent";
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(ref, spec);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(spec.metricspecs_size(), 1);
+  EXPECT_EQ(spec.metricspecs(0).metricname(),
+            "signalscaler-demo-parlant-agent");
+  externalscaler::GetMetricsResponse metrics;
+  s = GetMetrics(ref, "signalscaler-demo-parlant-agent", metrics);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(metrics.metricvalues(0).metricvaluefloat(), 3.0);
+  bool active = false;
+  ASSERT_TRUE(IsActive(ref, active).ok());
+  EXPECT_TRUE(active);
+
+  // An empty value is no value (KEDA drops a FromEnv key whose variable is
+  // unset or empty): `policy` alone decides.
+  (*ref.mutable_scalermetadata())["policyFromEnv"] = "";
+  s = GetMetricSpec(ref, spec);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// KEDA reads its own keys only as written, so their FromEnv forms configure
+// nothing in KEDA: they are unknown keys, named, with the reason.
+TEST_F(KedaConformanceTest, FromEnvOfKedaKeysIsInvalidArgumentNamingIt) {
+  auto ref = Ref("demo", "parlant-agent");
+  (*ref.mutable_scalermetadata())["enableTLSFromEnv"] = "true";
+  externalscaler::GetMetricSpecResponse spec;
+  grpc::Status s = GetMetricSpec(ref, spec);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("\"enableTLSFromEnv\""));
+  EXPECT_THAT(s.error_message(), HasSubstr("never FromEnv"));
+}
+
 TEST_F(KedaConformanceTest, MissingPolicyKeyIsInvalidArgument) {
   externalscaler::GetMetricSpecResponse spec;
   grpc::Status s = GetMetricSpec(Ref("demo", ""), spec);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(s.error_message(), HasSubstr("\"policy\""));
+  EXPECT_THAT(s.error_message(), HasSubstr("\"policyFromEnv\""));
 }
 
 TEST_F(KedaConformanceTest, EmptyNamespaceIsInvalidArgument) {

@@ -105,18 +105,26 @@ KedaClient::KedaClient(const std::string& address) : impl_(new Impl) {
 
 KedaClient::~KedaClient() = default;
 
-absl::StatusOr<std::string> KedaClient::MetricName(const std::string& ns,
-                                                   const std::string& policy) {
+absl::StatusOr<externalscaler::GetMetricSpecResponse> KedaClient::GetMetricSpec(
+    const std::string& ns, const std::string& policy) {
   grpc::ClientContext ctx;
   SetDeadline(ctx);
   externalscaler::GetMetricSpecResponse resp;
   absl::Status s =
       ToAbsl(impl_->scaler->GetMetricSpec(&ctx, Ref(ns, policy), &resp));
   if (!s.ok()) return s;
-  if (resp.metricspecs_size() != 1) {
+  return resp;
+}
+
+absl::StatusOr<std::string> KedaClient::MetricName(const std::string& ns,
+                                                   const std::string& policy) {
+  absl::StatusOr<externalscaler::GetMetricSpecResponse> resp =
+      GetMetricSpec(ns, policy);
+  if (!resp.ok()) return resp.status();
+  if (resp->metricspecs_size() != 1) {
     return absl::InternalError("GetMetricSpec did not return one spec");
   }
-  return resp.metricspecs(0).metricname();
+  return resp->metricspecs(0).metricname();
 }
 
 absl::StatusOr<double> KedaClient::GetMetrics(const std::string& ns,
@@ -150,6 +158,19 @@ absl::StatusOr<bool> KedaClient::IsActive(const std::string& ns,
 std::unique_ptr<ActiveStream> KedaClient::StreamIsActive(
     const std::string& ns, const std::string& policy) {
   return std::make_unique<GrpcActiveStream>(*impl_->scaler, Ref(ns, policy));
+}
+
+absl::Status KedaClient::Push(const std::string& ns, const std::string& policy,
+                              const std::string& signal, double value) {
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  admin::v1::PushRequest req;
+  req.set_namespace_(ns);
+  req.set_policy(policy);
+  req.set_signal(signal);
+  req.set_value(value);
+  admin::v1::PushResponse resp;
+  return ToAbsl(impl_->admin->Push(&ctx, req, &resp));
 }
 
 absl::StatusOr<admin::v1::PolicyDecision> KedaClient::Explain(

@@ -1,6 +1,6 @@
 // A client of a running scaler that calls it as KEDA does (GetMetricSpec,
 // GetMetrics with the spec's name, IsActive, StreamIsActive) plus the admin
-// API's Explain, over real gRPC. gRPC's headers stay in the .cc.
+// API's Explain and Push, over real gRPC. gRPC's headers stay in the .cc.
 //
 //   KedaClient keda("127.0.0.1:9090");
 //   absl::StatusOr<std::string> name = keda.MetricName("jobs", "worker");
@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/admin.pb.h"
+#include "proto/externalscaler.pb.h"
 
 namespace signalscaler::testing {
 
@@ -48,6 +49,9 @@ class KedaClient {
   // GetMetricSpec's single metric name.
   absl::StatusOr<std::string> MetricName(const std::string& ns,
                                          const std::string& policy);
+  // GetMetricSpec's whole answer, as KEDA receives it.
+  absl::StatusOr<externalscaler::GetMetricSpecResponse> GetMetricSpec(
+      const std::string& ns, const std::string& policy);
   // GetMetrics' value (metricValueFloat) for `metric`.
   absl::StatusOr<double> GetMetrics(const std::string& ns,
                                     const std::string& policy,
@@ -56,6 +60,9 @@ class KedaClient {
                                 const std::string& policy);
   std::unique_ptr<ActiveStream> StreamIsActive(const std::string& ns,
                                                const std::string& policy);
+  // The admin API's Push of `value` to a push signal.
+  absl::Status Push(const std::string& ns, const std::string& policy,
+                    const std::string& signal, double value);
   // The admin API's explanation of one policy's decision.
   absl::StatusOr<admin::v1::PolicyDecision> Explain(const std::string& ns,
                                                     const std::string& policy);
