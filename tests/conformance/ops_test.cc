@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -161,6 +163,65 @@ TEST_F(OpsTest, ExplainShowsAStaleSignalAndTheBudgetCap) {
   EXPECT_THAT(codes, ::testing::Contains("signal_held"));
   EXPECT_FALSE(d["recommendations"].empty());
   EXPECT_FALSE(d["scale_events"].empty());
+}
+
+// Issue 12 item 4: a decided step of 10 % or less (20 -> 22) is made only by
+// an HPA whose tolerance is 0; explain (text and JSON) and the decision log
+// say so. The replicas source stays at 20, as where an HPA swallowed the
+// step: every evaluation decides 22 from 20 and says why it may not happen.
+TEST(SmallStepTest, ExplainAndTheLogNoteAStepWithinTenPercent) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/small.yaml", R"yaml(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: small, namespace: ops}
+spec:
+  maxReplicas: 100
+  evaluationIntervalSeconds: 1
+  replicas: {intervalSeconds: 60, push: {}}
+  signals:
+  - {name: load, type: Total, targetPerReplica: 10, source: {push: {}}}
+)yaml");
+  ScalerProcess server = StartServe({"--policies=" + dir});
+  ASSERT_NE(server.port, 0) << server.process->Output();
+  for (const auto& [signal, value] :
+       {std::pair<std::string, double>{"spec.replicas", 20}, {"load", 215}}) {
+    const RunResult r = RunCommand(
+        {SignalscalerBinary(), "push", "--address=" + server.address(),
+         "--namespace=ops", "--policy=small", "--signal=" + signal,
+         absl::StrCat("--value=", value)});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+  const auto explain = [&](bool json) {
+    std::vector<std::string> args = {SignalscalerBinary(), "explain",
+                                     "--address=" + server.address(),
+                                     "--namespace=ops", "--policy=small"};
+    if (json) args.push_back("--output=json");
+    return RunCommand(args);
+  };
+  // ceil(215 / 10) = 22 from 20: 22 / 20 = 1.1, the HPA's edge (included).
+  RunResult text;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    text = explain(false);
+    if (text.output.find("replicas 22 (from 20") != std::string::npos) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_THAT(text.output, HasSubstr("replicas 22 (from 20")) << text.output;
+  EXPECT_THAT(text.output,
+              HasSubstr("step 20 -> 22 is within 10 %: carried out only where "
+                        "the HPA's tolerance is 0"));
+  const RunResult json = explain(true);
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  const nlohmann::json j = nlohmann::json::parse(json.output);
+  std::vector<std::string> codes;
+  for (const auto& r : j["decisions"][0]["reasons"]) {
+    codes.push_back(r["code"]);
+  }
+  EXPECT_THAT(codes, ::testing::Contains("small_step")) << json.output;
+  server.process->Signal(SIGTERM);
+  server.process->Wait(absl::Seconds(10));
+  EXPECT_THAT(server.process->Output(),
+              HasSubstr("step 20 -> 22 is within 10 %"));
 }
 
 TEST_F(OpsTest, MetricsCarryEveryFamilyWithTheRightValues) {
