@@ -1,14 +1,17 @@
 // Cross-check: a separate, plain re-implementation of the HPA's algorithm,
-// written from its published semantics (Kubernetes
-// pkg/controller/podautoscaler: GetExternalPerPodMetricReplicas for an
-// AverageValue target, stabilizeRecommendationWithBehaviors,
-// convertDesiredReplicasWithBehaviorRate and the scale-up/down limit
-// functions), run side by side with the engine on a Total-only policy over a
+// written from Kubernetes' source (pkg/controller/podautoscaler:
+// GetExternalPerPodMetricReplicas for an AverageValue target with KEP-4951's
+// Tolerances.isWithin, stabilizeRecommendationWithBehaviors,
+// convertDesiredReplicasWithBehaviorRate, and
+// calculateScaleUpLimitWithScalingRules / calculateScaleDownLimitWithBehaviors,
+// whose period starts at current - added + removed, both event lists
+// counted), run side by side with the engine on a Total-only policy over a
 // recorded sequence of 100 readings. Decisions must be equal at every step.
 //
-// The readings carry two decimals so that no ratio falls exactly on the
-// tolerance band's edge, where the engine is inclusive by design and the
-// HPA's float comparison is not.
+// Both sides use the HPA's tolerance, 0.1 each way: the engine's policy sets
+// behavior.scaleUp/scaleDown.tolerance (its own default up tolerance is 0).
+// Both bands include their ends; the readings carry two decimals all the
+// same, so that no ratio falls on an edge where float rounding could decide.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -54,6 +57,7 @@ struct HpaRules {
   int32_t window;
   std::string select;  // "Max", "Min", "Disabled"
   std::vector<HpaPolicy> policies;
+  double tolerance = 0.1;  // behavior.scaleUp/scaleDown.tolerance
 };
 
 class ReferenceHpa {
@@ -65,10 +69,13 @@ class ReferenceHpa {
   void Seed(int64_t now, int32_t replicas) { recs_.push_back({now, replicas}); }
 
   int32_t Step(int64_t now, double usage, int32_t current) {
-    // GetExternalPerPodMetricReplicas (tolerance 0.1).
+    // GetExternalPerPodMetricReplicas: the count changes unless
+    // Tolerances.isWithin(ratio), i.e. 1 - down <= ratio <= 1 + up.
     int32_t desired = current;
     const double ratio = usage / (target_ * current);
-    if (std::fabs(1.0 - ratio) > 0.1) {
+    const bool within =
+        1.0 - down_.tolerance <= ratio && ratio <= 1.0 + up_.tolerance;
+    if (!within) {
       desired = static_cast<int32_t>(std::ceil(usage / target_));
     }
     // stabilizeRecommendationWithBehaviors.
@@ -108,11 +115,16 @@ class ReferenceHpa {
     }
     return sum;
   }
+  // periodStartReplicas in both limit functions: replicas added in the
+  // period are taken off, replicas removed in it are put back.
+  int32_t PeriodStart(int64_t now, int32_t current, int32_t period) const {
+    return current - Change(ups_, now, period) + Change(downs_, now, period);
+  }
   int32_t UpLimit(int64_t now, int32_t current) const {
     if (up_.select == "Disabled") return current;
     int32_t result = up_.select == "Min" ? INT32_MAX : INT32_MIN;
     for (const HpaPolicy& p : up_.policies) {
-      const int32_t start = current - Change(ups_, now, p.period);
+      const int32_t start = PeriodStart(now, current, p.period);
       const int32_t proposed =
           p.pods ? start + p.value
                  : static_cast<int32_t>(
@@ -126,7 +138,7 @@ class ReferenceHpa {
     if (down_.select == "Disabled") return current;
     int32_t result = down_.select == "Min" ? INT32_MIN : INT32_MAX;
     for (const HpaPolicy& p : down_.policies) {
-      const int32_t start = current + Change(downs_, now, p.period);
+      const int32_t start = PeriodStart(now, current, p.period);
       const int32_t proposed =
           p.pods ? start - p.value
                  : static_cast<int32_t>(start * (1 - p.value / 100.0) + 1e-9);
@@ -144,8 +156,9 @@ class ReferenceHpa {
 };
 
 std::string RulesText(const HpaRules& r) {
-  std::string s = absl::StrCat("stabilization_window_seconds: ", r.window,
-                               " select_policy: ", r.select);
+  std::string s =
+      absl::StrCat("stabilization_window_seconds: ", r.window,
+                   " select_policy: ", r.select, " tolerance: ", r.tolerance);
   for (const HpaPolicy& p : r.policies) {
     absl::StrAppend(&s, " policies { type: ", p.pods ? "Pods" : "Percent",
                     " value: ", p.value, " period_seconds: ", p.period, " }");
