@@ -17,6 +17,8 @@ const char* SignalStateName(SignalState state) {
       return "missing";
     case SignalState::kError:
       return "error";
+    case SignalState::kInvalid:
+      return "invalid";
   }
   return "unknown";
 }
@@ -77,7 +79,7 @@ std::string Num(double v) { return absl::StrCat(v); }
 
 const char* StateOf(double b) {
   const int i = static_cast<int>(b);
-  if (i < 0 || i > static_cast<int>(SignalState::kError)) return "unknown";
+  if (i < 0 || i > static_cast<int>(SignalState::kInvalid)) return "unknown";
   return SignalStateName(static_cast<SignalState>(i));
 }
 
@@ -134,6 +136,12 @@ std::string RenderReason(const Reason& r) {
     case ReasonCode::kCurrentFromSource:
       return absl::StrCat("current ", Num(r.a), " from the replicas source");
     case ReasonCode::kFirstDecision:
+      if (r.b > 0) {
+        return absl::StrCat(
+            "first decision: no current count known, start "
+            "at the highest of ",
+            Num(r.b), "s of recommendations, ", Num(r.a));
+      }
       return absl::StrCat("first decision: no current count known, start at ",
                           Num(r.a));
     case ReasonCode::kReplicasUnusable:

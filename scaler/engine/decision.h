@@ -37,7 +37,9 @@ struct Inputs {
   std::optional<Observation> ready_replicas;  // spec.readyReplicas
 };
 
-enum class SignalState { kOk, kStale, kMissing, kError };
+// kInvalid: the latest reading is not a count of anything (negative, NaN or
+// infinite); it holds like an error.
+enum class SignalState { kOk, kStale, kMissing, kError, kInvalid };
 const char* SignalStateName(SignalState state);  // "ok", "stale", ...
 
 struct SignalExplanation {
@@ -72,7 +74,9 @@ enum class ReasonCode {
   kScalingDisabled,    // subject: "up" | "down"; a: wanted, b: kept
   kCurrentFromSource,  // a: current replicas read from spec.replicas
   // Added with the engine (append only: values above are stable).
-  kFirstDecision,      // a: desired; no current count and no history yet
+  kFirstDecision,      // a: the count started from; b: seconds of
+                       // recommendations seen before it (a full down
+                       // window, or 0); no current count and no history
   kReplicasUnusable,   // a: current (last decision); b: SignalState number
   kLimitBelowMin,      // subject: limit; a: cap, b: minReplicas (cap wins)
   kCurrentOutOfRange,  // a: current, b: the bound it was brought back to
@@ -126,6 +130,14 @@ struct EngineState {
   std::deque<ScaleEvent> scale_events;         // inside the longest period
   std::optional<int64_t> last_decision;
   bool ever_had_reading = false;
+  // Set by a caller that may have lost a history it cannot see (the server:
+  // a process start, a state store out of reach). Then, with neither a
+  // current count nor a last decision, Decide() answers UNAVAILABLE until it
+  // has seen a full scale-down window of its own (from `blind_since`).
+  // Unset (the simulator, a test), the first decision is the desired count.
+  // Neither is stored.
+  bool history_unknown = false;
+  std::optional<absl::Time> blind_since;
 };
 
 }  // namespace signalscaler

@@ -19,7 +19,12 @@ namespace signalscaler {
 // Decides the replica count for `policy` (already validated by the loader) at
 // `now`, updating `state` (history of recommendations and scale events, last
 // decision). Returns UNAVAILABLE, leaving `state` unchanged, when no signal has
-// ever had a reading. Deterministic: the same arguments give the same result.
+// ever had a reading; and, when `state.history_unknown`, UNAVAILABLE while it
+// knows neither a current count (no usable replicas source, no last
+// decision) nor a history, until a full scale-down window has been seen
+// (recording recommendations meanwhile) or the bounded desired count is the
+// upper bound. Deterministic: the same
+// arguments give the same result.
 absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
                                 const Inputs& inputs, EngineState& state,
                                 absl::Time now);

@@ -253,6 +253,17 @@ class Validator {
             absl::StrCat("required for ", Article(s.type()), type, " signal"));
     }
     if (!has_lo || !has_hi) return;
+    bool bounded = true;
+    for (const auto& [value, name] :
+         {std::pair<double, const char*>{lo, lo_name}, {hi, hi_name}}) {
+      if (!(std::abs(value) <= policy_internal::kMaxMagnitude)) {
+        Error(absl::StrCat(path, ".", name),
+              absl::StrCat("must be within +/-", policy_internal::kMaxMagnitude,
+                           ", got ", value));
+        bounded = false;
+      }
+    }
+    if (!bounded) return;
     if (!(lo < hi)) {
       Error(absl::StrCat(path, ".", lo_name),
             absl::StrCat("must be below ", hi_name, " (", hi, "), got ", lo));

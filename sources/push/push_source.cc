@@ -5,12 +5,7 @@ namespace signalscaler {
 void PushStore::Record(const PolicyKey& policy, const std::string& signal,
                        const Reading& reading) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto& signals = values_[policy];
-  auto it = signals.find(signal);
-  if (it != signals.end() && it->second.sample_time > reading.sample_time) {
-    return;
-  }
-  signals[signal] = reading;
+  values_[policy][signal] = reading;
 }
 
 std::optional<Reading> PushStore::Get(const PolicyKey& policy,

@@ -24,8 +24,10 @@ namespace signalscaler {
 // Thread-safe.
 class PushStore {
  public:
-  // Keeps the newest reading per (policy, signal): a reading older than the
-  // one stored (by sample time) is ignored.
+  // Keeps the latest received reading per (policy, signal), whatever its
+  // sample time: a reading dated ahead (a pusher's fast clock, or a hostile
+  // one) must never lock the value against the honest pushes after it. The
+  // caller clamps sample times to the receipt time.
   void Record(const PolicyKey& policy, const std::string& signal,
               const Reading& reading);
   std::optional<Reading> Get(const PolicyKey& policy,

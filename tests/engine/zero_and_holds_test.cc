@@ -1,5 +1,6 @@
 // Scale to zero and back, UNAVAILABLE before any reading, stale readings:
 // replayed through Decide() with every number computed by hand.
+#include <limits>
 #include <string>
 
 #include "absl/status/status.h"
@@ -196,6 +197,223 @@ TEST(Stale, OldReadingsHold) {
   EXPECT_EQ(d.signals[0].age, absl::Seconds(16));
   EXPECT_EQ(d.signals[1].state, SignalState::kOk);
   EXPECT_TRUE(absl::StrContains(d.signals[0].message, "stale")) << d.Summary();
+}
+
+// Issue 13 item 3: a negative or non-finite reading of any signal type is
+// a bad reading: held at current (never a scale-down), state "invalid",
+// named in the decision. Before, -5 was "ok" and the service fell 25 -> 1.
+TEST(Invalid, NegativeAndNonFiniteReadingsHold) {
+  const v1::ScalingPolicy p =
+      PolicyFrom(absl::StrCat(R"pb(
+                                spec { min_replicas: 0 max_replicas: 100
+                                       signals {
+                                         name: "active"
+                                         type: Total
+                                         source { push {} }
+                                         target_per_replica: 1
+                                       }
+                                       signals {
+                                         name: "cpu"
+                                         type: Average
+                                         source { push {} }
+                                         scale_up_above: 0.8
+                                         scale_down_below: 0.2
+                                       }
+                                       signals {
+                                         name: "spare"
+                                         type: Headroom
+                                         source { push {} }
+                                         scale_up_below: 1
+                                         scale_down_above: 3
+                                       })pb",
+                              testing::kNoDamping, "}"));
+  EngineState state;
+  In first(T(0));
+  first.Signal("active", 25).Signal("cpu", 0.5).Signal("spare", 2);
+  ASSERT_EQ(MustDecide(p, first, state, T(0)).replicas, 25);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  int t = 0;
+  for (const char* bad : {"active", "cpu", "spare"}) {
+    for (double v : {-5.0, -1e-12, nan, -inf, inf}) {
+      t += 10;
+      In in(T(t));
+      // Every other signal asks for 1 (idle): only the bad one keeps 25.
+      in.Signal("active", 1).Signal("cpu", 0.01).Signal("spare", 50);
+      in.Signal(bad, v);
+      const Decision d = MustDecide(p, in, state, T(t));
+      EXPECT_EQ(d.replicas, 25) << bad << "=" << v << ": " << d.Summary();
+      bool named = false;
+      for (const SignalExplanation& e : d.signals) {
+        if (e.name != bad) continue;
+        named = true;
+        EXPECT_EQ(e.state, SignalState::kInvalid) << bad << "=" << v;
+        EXPECT_EQ(e.proposal, 25);
+        EXPECT_TRUE(absl::StrContains(e.message, "invalid reading"))
+            << e.message;
+      }
+      EXPECT_TRUE(named);
+      EXPECT_TRUE(HasReason(d, ReasonCode::kSignalHeld)) << d.Summary();
+    }
+  }
+  // All three good and idle again: the service goes down as usual.
+  t += 10;
+  In idle(T(t));
+  idle.Signal("active", 1).Signal("cpu", 0.01).Signal("spare", 50);
+  EXPECT_LT(MustDecide(p, idle, state, T(t)).replicas, 25);
+  EXPECT_STREQ(SignalStateName(SignalState::kInvalid), "invalid");
+}
+
+// A negative replica count is invalid too: current is the last decision.
+TEST(Invalid, NegativeReplicasSourceIsNotZero) {
+  const v1::ScalingPolicy p =
+      PolicyFrom(absl::StrCat(R"pb(
+                                spec { max_replicas: 100
+                                       replicas { push {} }
+                                       signals {
+                                         name: "q"
+                                         type: Total
+                                         source { push {} }
+                                         target_per_replica: 1
+                                       })pb",
+                              testing::kNoDamping, "}"));
+  EngineState state;
+  In a(T(0));
+  a.Signal("q", 7).Replicas(7);
+  ASSERT_EQ(MustDecide(p, a, state, T(0)).replicas, 7);
+  In b(T(10));
+  b.Signal("q", 7).Replicas(-3);
+  const Decision d = MustDecide(p, b, state, T(10));
+  EXPECT_EQ(d.current, 7) << d.Summary();
+  EXPECT_EQ(d.replicas, 7);
+  EXPECT_TRUE(HasReason(d, ReasonCode::kReplicasUnusable)) << d.Summary();
+}
+
+// Issue 13 item 3: a huge value over a tiny target saturates at the bounds
+// instead of wrapping to 0 (inf - slack was NaN, read as 0).
+TEST(Saturation, HugeRatiosGoToMaxNotZero) {
+  for (const char* target : {"1e-300", "1e-9"}) {
+    const v1::ScalingPolicy p = PolicyFrom(absl::StrCat(
+        "spec { max_replicas: 40 replicas { push {} } signals { name: 'q' "
+        "type: Total source { push {} } target_per_replica: ",
+        target, " } ", testing::kNoDamping, "}"));
+    for (double v : {1e300, 1e308}) {
+      EngineState state;
+      In in(T(0));
+      in.Signal("q", v).Replicas(10);
+      const Decision d = MustDecide(p, in, state, T(0));
+      EXPECT_EQ(d.replicas, 40) << target << " " << v << ": " << d.Summary();
+      EXPECT_GT(d.signals[0].proposal, 40);
+    }
+  }
+  // Average and Headroom over tiny targets and capacities, the same.
+  const v1::ScalingPolicy avg =
+      PolicyFrom(absl::StrCat(R"pb(
+                                spec { max_replicas: 40
+                                       replicas { push {} }
+                                       signals {
+                                         name: "a"
+                                         type: Average
+                                         source { push {} }
+                                         scale_up_above: 2e-300
+                                         scale_down_below: 1e-300
+                                       }
+                                       signals {
+                                         name: "h"
+                                         type: Headroom
+                                         source { push {} }
+                                         scale_up_below: 1e300
+                                         scale_down_above: 1.5e300
+                                         capacity_per_replica: 1e-300
+                                       })pb",
+                              testing::kNoDamping, "}"));
+  EngineState state;
+  In in(T(0));
+  in.Signal("a", 1e300).Signal("h", 0).Replicas(10);
+  const Decision d = MustDecide(avg, in, state, T(0));
+  EXPECT_EQ(d.replicas, 40) << d.Summary();
+  for (const SignalExplanation& e : d.signals) EXPECT_GT(e.proposal, 40);
+}
+
+// Issue 13 item 4: a restart with no history and no current count. Load 200
+// gave 20 before the restart; after it, 50 (ceil(50 / 10) = 5) must not be
+// answered before a full scale-down window (30 s) of its own has been seen:
+// UNAVAILABLE (the HPA holds, KEDA's fallback applies), recommendations
+// recorded meanwhile, then the highest of them.
+v1::ScalingPolicy RestartPolicy(const std::string& extra = "") {
+  return PolicyFrom(absl::StrCat(R"pb(
+                                   spec { max_replicas: 40
+                                          signals {
+                                            name: "load"
+                                            type: Total
+                                            source { push {} }
+                                            target_per_replica: 10
+                                          })pb",
+                                 extra, R"pb(
+      behavior { scale_down { stabilization_window_seconds: 30 } }
+    })pb"));
+}
+
+TEST(UnknownHistory, NoAnswerBeforeAFullDownWindow) {
+  const v1::ScalingPolicy p = RestartPolicy();
+  EngineState state;
+  state.history_unknown = true;  // as the server's evaluator sets it
+  for (int t = 0; t < 30; t += 5) {
+    In in(T(1000 + t));
+    in.Signal("load", t == 10 ? 120 : 50);  // one 12 in the window
+    const absl::StatusOr<Decision> d = Decide(p, in, state, T(1000 + t));
+    ASSERT_FALSE(d.ok()) << "t=" << t << ": " << d->Summary();
+    EXPECT_EQ(d.status().code(), absl::StatusCode::kUnavailable);
+    EXPECT_TRUE(absl::StrContains(d.status().message(),
+                                  "no answer before a full scale-down window"))
+        << d.status();
+    EXPECT_FALSE(state.last_decision.has_value());
+  }
+  // 30 s seen: start at the highest recommendation of the window (12), as a
+  // full window would have held.
+  In in(T(1030));
+  in.Signal("load", 50);
+  const Decision d = MustDecide(p, in, state, T(1030));
+  EXPECT_EQ(d.replicas, 12) << d.Summary();
+  EXPECT_TRUE(HasReason(d, ReasonCode::kFirstDecision));
+  // Then the window goes on as usual: 12 leaves it 30 s after t=10.
+  In later(T(1041));
+  later.Signal("load", 50);
+  EXPECT_EQ(MustDecide(p, later, state, T(1041)).replicas, 5);
+}
+
+TEST(UnknownHistory, TheUpperBoundIsAnsweredAtOnce) {
+  // A spike that needs maxReplicas can never be a scale-down: answered.
+  const v1::ScalingPolicy p = RestartPolicy();
+  EngineState state;
+  state.history_unknown = true;
+  In in(T(0));
+  in.Signal("load", 1000);
+  const Decision d = MustDecide(p, in, state, T(0));
+  EXPECT_EQ(d.replicas, 40) << d.Summary();
+}
+
+TEST(UnknownHistory, AReplicasSourceEndsTheWait) {
+  const v1::ScalingPolicy p = RestartPolicy();
+  v1::ScalingPolicy with = p;
+  with.mutable_spec()->mutable_replicas()->mutable_push();
+  EngineState state;
+  state.history_unknown = true;
+  In in(T(0));
+  in.Signal("load", 50).Replicas(20);
+  const Decision d = MustDecide(with, in, state, T(0));
+  // current 20 from the source, seeded into the window: holds at 20.
+  EXPECT_EQ(d.replicas, 20) << d.Summary();
+  EXPECT_TRUE(HasReason(d, ReasonCode::kRestartSeeded));
+}
+
+TEST(UnknownHistory, AKnownHistoryDecidesAtOnce) {
+  // The simulator's and a fresh test state: the first decision is desired.
+  const v1::ScalingPolicy p = RestartPolicy();
+  EngineState state;
+  In in(T(0));
+  in.Signal("load", 50);
+  EXPECT_EQ(MustDecide(p, in, state, T(0)).replicas, 5);
 }
 
 }  // namespace

@@ -24,8 +24,14 @@ inline double Slack(double x) {
   return kRelativeEpsilon * std::max(1.0, std::abs(x));
 }
 
-inline int64_t CeilCount(double x) { return Saturate(std::ceil(x - Slack(x))); }
+// An infinite x (a huge value over a tiny target) saturates; without the
+// guard, inf - Slack(inf) is NaN and read as 0.
+inline int64_t CeilCount(double x) {
+  if (!std::isfinite(x)) return Saturate(x);
+  return Saturate(std::ceil(x - Slack(x)));
+}
 inline int64_t FloorCount(double x) {
+  if (!std::isfinite(x)) return Saturate(x);
   return Saturate(std::floor(x + Slack(x)));
 }
 // A replica count read from a source (a gauge): nearest integer, >= 0.

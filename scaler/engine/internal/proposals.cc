@@ -93,6 +93,13 @@ Classified Classify(const Observation* obs, absl::Duration stale_after,
     c.message = obs->error.ToString();
   } else if (!c.reading) {
     c.message = "no reading yet";
+  } else if (!(c.reading->value >= 0) || !std::isfinite(c.reading->value)) {
+    // Every signal and count measures an amount: requests, queue items,
+    // spare workers, a utilization. A negative or non-finite reading is a
+    // broken exporter or pusher, never a reason to scale down.
+    c.state = SignalState::kInvalid;
+    c.message = absl::StrCat("invalid reading ", c.reading->value,
+                             ": a negative or non-finite value is held");
   } else if (c.age > stale_after) {
     c.state = SignalState::kStale;
     c.message =

@@ -17,6 +17,10 @@ namespace policy_internal {
 
 // The longest evaluation or sampling interval a policy may ask for.
 inline constexpr int kMaxIntervalSeconds = 3600;
+// Bounds of a positive setting (a target, a capacity, a budget, a timeout):
+// past them a division gives a count no fleet has, or 0.
+inline constexpr double kMinPositive = 1e-9;
+inline constexpr double kMaxMagnitude = 1e15;
 
 // Appends PolicyErrors naming `loaded`'s file, document line and policy.
 // Not thread-safe; `loaded` and `errors` must outlive it.
@@ -27,7 +31,7 @@ class Reporter {
   void Error(std::string field, std::string message);
   // A duration in seconds within [lo, hi].
   void InRange(const std::string& field, int value, int lo, int hi);
-  // `value` > 0; `what` says what the value means.
+  // kMinPositive <= `value` <= kMaxMagnitude; `what` says what it means.
   void Positive(const std::string& field, double value,
                 const std::string& what);
 
