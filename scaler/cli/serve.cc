@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -183,6 +184,14 @@ void AddStateFlags(FlagSet& flags) {
             "a policy's shared record expires this long after its last "
             "decision (abandoned policies go away); longer than every "
             "stabilization window");
+  flags.Add("no-history", "wait",
+            "what a policy answers while neither its current replica count "
+            "(a replicas source) nor its history (--state-store) is known, "
+            "as after a restart: wait (UNAVAILABLE, so the HPA holds and "
+            "KEDA's fallback applies, until a full scale-down window has "
+            "been seen; a count at maxReplicas is answered at once) or "
+            "decide (the desired count at once, as the HPA does: only where "
+            "no fleet runs yet)");
   flags.Add("state-timeout-ms",
             absl::StrCat(absl::ToInt64Milliseconds(defaults.store_timeout)),
             "bound on every call to --state-store; past it the replica "
@@ -336,6 +345,15 @@ int ServeCommand(int argc, char** argv) {
     return 2;
   }
   evaluator_options.store_timeout = absl::Milliseconds(state_timeout_ms);
+  if (const std::string h = flags.Get("no-history"); h == "decide") {
+    evaluator_options.wait_without_history = false;
+  } else if (h != "wait") {
+    std::fprintf(stderr,
+                 "signalscaler serve: --no-history must be wait or decide, "
+                 "got \"%s\"\n",
+                 absl::CHexEscape(h).c_str());
+    return 2;
+  }
   evaluator_options.replica_id = flags.Get("replica-id");
   if (evaluator_options.replica_id.empty()) {
     evaluator_options.replica_id = DefaultReplicaId();

@@ -1,5 +1,6 @@
 #include "scaler/server/admin_logic.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -118,6 +119,10 @@ absl::StatusOr<admin::v1::PushResponse> RecordPush(
           " in the future (more than ",
           absl::FormatDuration(kMaxPushFutureSkew), " of clock skew)"));
     }
+    // Within the skew allowed, a time ahead is the pusher's clock: the
+    // reading was taken no later than it arrived. Never dated in the future,
+    // it can neither outlive its staleness nor outrank a later push.
+    sample = std::min(sample, now);
   }
   store.Record(key, req.signal(), Reading{req.value(), sample});
   // Evaluate at once; the push itself has succeeded whatever the outcome.

@@ -15,7 +15,9 @@
 
 namespace signalscaler {
 
-// Largest accepted clock skew of a pushed sample time into the future.
+// Largest accepted clock skew of a pushed sample time into the future: up to
+// it, a sample time ahead is clamped to the receipt time; beyond, refused
+// (INVALID_ARGUMENT): a clock that far off is a broken pusher.
 inline constexpr absl::Duration kMaxPushFutureSkew = absl::Seconds(60);
 
 // Validates and records a pushed value, then re-evaluates the policy at once

@@ -167,6 +167,7 @@ void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
 std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
                                                PolicyState& st,
                                                absl::Time now) {
+  if (!options_.wait_without_history) st.engine.history_unknown = false;
   absl::StatusOr<Decision> d =
       Decide(loaded.policy, Gather(loaded), st.engine, now);
   if (!d.ok()) {
@@ -246,6 +247,10 @@ void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
         st.history_since = std::min(st.history_since, rec->history_since);
       }
       st.sequence = std::max(st.sequence, rec->sequence);
+    } else if (store_.shared()) {
+      // A shared store that answers holds every history within its TTL:
+      // none for this policy means none was lost (a new policy).
+      st.engine.history_unknown = false;
     }
     st.synced = true;
   }
@@ -359,7 +364,7 @@ void Evaluator::EnterDegraded(const absl::Status& why, absl::Time now) {
     // A history restarts here: Decide() seeds its scale-down window with the
     // current count (the last decision known), so nothing scales down until
     // a whole window of local recommendations exists.
-    EngineState local;
+    EngineState local = UnknownHistory();
     local.last_decision = st.published >= 0
                               ? std::optional<int64_t>(st.published)
                               : st.engine.last_decision;

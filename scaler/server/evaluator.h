@@ -61,6 +61,13 @@ struct EvaluatorOptions {
   absl::Duration record_ttl = absl::Hours(2);
   // --state-timeout-ms: bound on every call to the store.
   absl::Duration store_timeout = absl::Milliseconds(500);
+  // --no-history=wait (true) | decide (false): a policy whose current count
+  // and history are both unknown (this process has just started, or the
+  // store is out of reach) answers UNAVAILABLE until it has seen a full
+  // scale-down window, so that a restart never scales a fleet down; with
+  // `decide` its first decision is the desired count at once (the HPA's
+  // behaviour: fine where no fleet runs yet).
+  bool wait_without_history = true;
 };
 
 // What the evaluator knows of the store, for metrics and readiness detail.
@@ -97,8 +104,18 @@ class Evaluator {
   bool HoldsLease(const PolicyKey& key) const;
 
  private:
+  // A state this process starts with: it may have lost a history (it
+  // restarted, or the policy's fleet is older than the policy), so the
+  // engine waits a full scale-down window before its first decision unless
+  // it knows the current count.
+  static EngineState UnknownHistory() {
+    EngineState e;
+    e.history_unknown = true;
+    return e;
+  }
   struct PolicyState {
-    EngineState engine;  // the holder's history, or a local one
+    // The holder's history, or a local one.
+    EngineState engine = UnknownHistory();
     absl::Time history_since = absl::InfinitePast();
     absl::Time next_due = absl::InfinitePast();
     std::string fingerprint;     // the spec it was evaluated with

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "proto/externalscaler.grpc.pb.h"
 #include "sources/http/http_client.h"
+#include "tests/testing/keda_client.h"
 #include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
 
@@ -125,8 +126,58 @@ TEST(BinaryTest, MissingPoliciesDirectoryRefusesToStart) {
   EXPECT_THAT(r.output, HasSubstr("/nonexistent/policies"));
 }
 
+// Issue 13 item 4: by default a scaler that knows neither a policy's
+// current count nor its history (it has just started: a restart loses the
+// memory store) answers nothing before a full scale-down window has been
+// seen. Before, the first push answered at once: a restart with load 200 ->
+// 20 then 50 answered 5 at once, a scale-down no window allowed.
+TEST(BinaryTest, ByDefaultNoAnswerBeforeAFullDownWindowWithoutHistory) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/p.yaml", R"yaml(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: restart, namespace: ops}
+spec:
+  maxReplicas: 40
+  evaluationIntervalSeconds: 1
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 4}
+  signals:
+  - {name: load, type: Total, targetPerReplica: 10, source: {push: {}}}
+)yaml");
+  Server server = StartServe({"--policies=" + dir});
+  ASSERT_NE(server.port, 0) << server.process->Output();
+  KedaClient keda(server.address());
+  ASSERT_TRUE(keda.Push("ops", "restart", "load", 50).ok());
+  const absl::Time pushed = absl::Now();
+  absl::StatusOr<std::string> metric = keda.MetricName("ops", "restart");
+  ASSERT_TRUE(metric.ok()) << metric.status();  // GetMetricSpec never fails
+  // UNAVAILABLE (the HPA holds, KEDA's fallback applies) for the window...
+  absl::StatusOr<double> early = keda.GetMetrics("ops", "restart", *metric);
+  ASSERT_FALSE(early.ok()) << *early;
+  EXPECT_EQ(early.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(early.status().message()),
+              HasSubstr("no answer before a full scale-down window"));
+  absl::StatusOr<admin::v1::PolicyDecision> d = keda.Explain("ops", "restart");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(d->has_decision());
+  EXPECT_THAT(d->unavailable_reason(), HasSubstr("4s"));
+  // ...then the highest recommendation seen: 5.
+  absl::StatusOr<double> later;
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        EXPECT_TRUE(keda.Push("ops", "restart", "load", 50).ok());
+        later = keda.GetMetrics("ops", "restart", *metric);
+        return later.ok();
+      },
+      absl::Seconds(20)));
+  EXPECT_EQ(*later, 5);
+  EXPECT_GE(absl::Now() - pushed, absl::Seconds(3)) << "answered too early";
+}
+
+// The README's first command: the embedded quickstart policies, and
+// --no-history=decide (no fleet runs on a laptop: the first push decides).
 TEST(BinaryTest, QuickstartServePushExplainAndGracefulShutdown) {
-  Server server = StartServe({});
+  Server server = StartServe({"--no-history=decide"});
   ASSERT_NE(server.port, 0);
 
   RunResult push =

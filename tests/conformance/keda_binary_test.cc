@@ -90,6 +90,23 @@ spec:
     activationAbove: 0
 )yaml";
 
+// Issue 13 item 1: a push signal, 10 per replica, a 6 s down window.
+constexpr char kFuturePolicy[] = R"yaml(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: future, namespace: keda}
+spec:
+  minReplicas: 0
+  maxReplicas: 20
+  evaluationIntervalSeconds: 1
+  behavior:
+    scaleDown: {stabilizationWindowSeconds: 6}
+  signals:
+  - name: load
+    type: Total
+    targetPerReplica: 10
+    source: {intervalSeconds: 5, push: {}}
+)yaml";
+
 class KedaBinaryTest : public ::testing::Test {
  protected:
   // Serves `policies` (written to a fresh directory) with `extra` flags.
@@ -297,6 +314,44 @@ TEST_F(KedaBinaryTest, ScaledToZeroWakesUnderPercentOnlyScaleUp) {
   ASSERT_TRUE(active.ok()) << active.status();
   EXPECT_TRUE(*active);
   EXPECT_FALSE(stream->Ended().has_value()) << "the stream ended";
+}
+
+// Issue 13 item 1: a push dated 55 s ahead (within the accepted clock
+// skew) used to lock the value: every honest push after it answered OK and
+// was ignored, and the service went to 0. Now the sample time is clamped to
+// the receipt time and the latest received push wins; a date beyond the
+// skew is refused.
+TEST_F(KedaBinaryTest, AFutureDatedPushNeverLocksTheValue) {
+  Serve(kFuturePolicy, {"--no-history=decide"});
+  ASSERT_TRUE(keda_->Push(kNs, "future", "load", 55).ok());
+  ASSERT_TRUE(MetricsReach("future", 6)) << Why("future");
+  ASSERT_TRUE(keda_
+                  ->PushSampledAt(kNs, "future", "load", 0,
+                                  absl::Now() + absl::Seconds(55))
+                  .ok());
+  // Honest pushes of 55 every 0.5 s for longer than the down window: the
+  // decision must stay 6 (before: 1, then 0 with minReplicas 0).
+  const absl::Time until = absl::Now() + absl::Seconds(9);
+  while (absl::Now() < until) {
+    ASSERT_TRUE(keda_->Push(kNs, "future", "load", 55).ok());
+    absl::SleepFor(absl::Milliseconds(500));  // the pusher's own cadence
+  }
+  absl::StatusOr<admin::v1::PolicyDecision> d = keda_->Explain(kNs, "future");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->replicas(), 6) << Why("future");
+  const std::optional<admin::v1::SignalExplanation> load =
+      FindSignal(*d, "load");
+  ASSERT_TRUE(load.has_value());
+  EXPECT_EQ(load->value(), 55);
+  EXPECT_EQ(load->state(), "ok");
+  absl::StatusOr<bool> active = keda_->IsActive(kNs, "future");
+  ASSERT_TRUE(active.ok());
+  EXPECT_TRUE(*active);
+  // Beyond the skew: refused, naming why.
+  const absl::Status far = keda_->PushSampledAt(
+      kNs, "future", "load", 0, absl::Now() + absl::Seconds(600));
+  EXPECT_EQ(far.code(), absl::StatusCode::kInvalidArgument) << far;
+  EXPECT_TRUE(absl::StrContains(far.message(), "in the future")) << far;
 }
 
 }  // namespace

@@ -30,6 +30,12 @@
 namespace signalscaler {
 namespace {
 
+EvaluatorOptions DecideAtOnce() {
+  EvaluatorOptions o;
+  o.wait_without_history = false;
+  return o;
+}
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -148,7 +154,9 @@ class KedaConformanceTest : public ::testing::Test {
   DecisionBoard board_;
   PushStore push_;
   SourceObserver observer_{push_};
-  Evaluator evaluator_{registry_, observer_, board_, clock_};
+  // These tests are about the wire, not about a restart's wait: decide at
+  // once, as `serve --no-history=decide` (the wait: UnknownHistory tests).
+  Evaluator evaluator_{registry_, observer_, board_, clock_, DecideAtOnce()};
   std::unique_ptr<ScalerServer> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<externalscaler::ExternalScaler::Stub> scaler_;
@@ -602,7 +610,7 @@ TEST(HealthBeforePolicies, ReadyOnlyWithPoliciesAndNotDraining) {
   DecisionBoard board;
   PushStore push;
   SourceObserver observer(push);
-  Evaluator evaluator(registry, observer, board, clock);
+  Evaluator evaluator(registry, observer, board, clock, DecideAtOnce());
   ServerDeps deps;
   deps.registry = &registry;
   deps.board = &board;

@@ -89,8 +89,10 @@ class OpsTest : public ::testing::Test {
     metrics_port_ = UnusedPort();
     const std::string dir = MakeTempDir();
     WriteFile(dir + "/ops.yaml", Policies(metrics_port_));
+    // What explain and the metrics show, from the first push: decide at
+    // once (the restart's wait is tested in binary_test).
     server_ = StartServe(
-        {"--policies=" + dir,
+        {"--policies=" + dir, "--no-history=decide",
          absl::StrCat("--metrics-listen=127.0.0.1:", metrics_port_)});
     ASSERT_NE(server_.port, 0) << server_.process->Output();
     ASSERT_EQ(server_.metrics_port, metrics_port_);

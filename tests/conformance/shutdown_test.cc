@@ -61,8 +61,10 @@ bool PollHealth(grpc::health::v1::Health::Stub& stub,
 
 TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
   constexpr int kDrainSeconds = 2;
-  ScalerProcess server =
-      StartServe({absl::StrCat("--drain-seconds=", kDrainSeconds)});
+  // The quickstart's embedded policies with the README's first command:
+  // a push decides at once (no fleet runs here, --no-history=decide).
+  ScalerProcess server = StartServe(
+      {absl::StrCat("--drain-seconds=", kDrainSeconds), "--no-history=decide"});
   ASSERT_NE(server.port, 0);
   auto channel =
       grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());

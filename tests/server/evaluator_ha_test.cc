@@ -102,6 +102,10 @@ struct Replica {
     o.store = &store;
     o.replica_id = id;
     o.lease_period = absl::Seconds(10);
+    // These replicas share one process-local store that outlives each of
+    // them: its history is complete, and a first decision need not wait
+    // for a window (the binary's wait is tested in tests/e2e/).
+    o.wait_without_history = false;
     evaluator =
         std::make_unique<Evaluator>(registry, observer, board, clock, o);
   }
@@ -333,7 +337,22 @@ TEST_F(EvaluatorHaTest, SingleReplicaWithDefaultStoreDecides) {
   Evaluator alone(registry, observer_, board, clock_);  // own memory store
   push_.Record(keys_[0], "jobs", Reading{42, clock_.Now()});
   alone.EvaluateDue();
+  // A process-local store starts empty: the history may have been lost (a
+  // restart), so no answer before a full scale-down window (60 s) has been
+  // seen (issue 13 item 4)...
   auto d = board.Get(keys_[0]);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(d.status().message().find("full scale-down window (1m)"),
+            std::string::npos)
+      << d.status();
+  // ...then the highest recommendation of that window.
+  for (int i = 0; i < 12; ++i) {
+    clock_.Advance(absl::Seconds(5));
+    push_.Record(keys_[0], "jobs", Reading{42, clock_.Now()});
+    alone.EvaluateDue();
+  }
+  d = board.Get(keys_[0]);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ((*d)->replicas, 5);
   EXPECT_TRUE(alone.HoldsLease(keys_[0]));

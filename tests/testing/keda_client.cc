@@ -162,6 +162,13 @@ std::unique_ptr<ActiveStream> KedaClient::StreamIsActive(
 
 absl::Status KedaClient::Push(const std::string& ns, const std::string& policy,
                               const std::string& signal, double value) {
+  return PushSampledAt(ns, policy, signal, value, absl::UnixEpoch());
+}
+
+absl::Status KedaClient::PushSampledAt(const std::string& ns,
+                                       const std::string& policy,
+                                       const std::string& signal, double value,
+                                       absl::Time sampled) {
   grpc::ClientContext ctx;
   SetDeadline(ctx);
   admin::v1::PushRequest req;
@@ -169,6 +176,10 @@ absl::Status KedaClient::Push(const std::string& ns, const std::string& policy,
   req.set_policy(policy);
   req.set_signal(signal);
   req.set_value(value);
+  if (sampled != absl::UnixEpoch()) {  // 0: the receipt time
+    req.set_sample_time_unix(
+        absl::ToDoubleSeconds(sampled - absl::UnixEpoch()));
+  }
   admin::v1::PushResponse resp;
   return ToAbsl(impl_->admin->Push(&ctx, req, &resp));
 }

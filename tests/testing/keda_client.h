@@ -63,6 +63,10 @@ class KedaClient {
   // The admin API's Push of `value` to a push signal.
   absl::Status Push(const std::string& ns, const std::string& policy,
                     const std::string& signal, double value);
+  // The same with the request's sample_time_unix set to `sampled`.
+  absl::Status PushSampledAt(const std::string& ns, const std::string& policy,
+                             const std::string& signal, double value,
+                             absl::Time sampled);
   // The admin API's explanation of one policy's decision.
   absl::StatusOr<admin::v1::PolicyDecision> Explain(const std::string& ns,
                                                     const std::string& policy);
