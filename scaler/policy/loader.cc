@@ -148,10 +148,10 @@ PolicyError DuplicateError(const LoadedPolicy& again,
   return e;
 }
 
-// Reads and parses one file into `result`; its policies are added only if
-// none of them has an error, nor clashes with one loaded before.
-void LoadFile(const std::string& file, LoadResult& result,
-              std::map<std::string, LoadedPolicy>& by_id) {
+// Reads and parses one file: its errors go to `result`, and its policies are
+// returned only if it has none (all or nothing).
+std::vector<LoadedPolicy> ReadFile(const std::string& file,
+                                   LoadResult& result) {
   std::ifstream in(file, std::ios::binary);
   std::stringstream text;
   if (in) text << in.rdbuf();
@@ -160,23 +160,12 @@ void LoadFile(const std::string& file, LoadResult& result,
     e.file = file;
     e.message = absl::StrCat("cannot read: ", std::strerror(errno));
     result.errors.push_back(std::move(e));
-    return;
+    return {};
   }
   result.files.push_back(file);
   LoadResult parsed = ParsePolicies(text.str(), file);
-  bool ok = parsed.errors.empty();
   for (PolicyError& e : parsed.errors) result.errors.push_back(std::move(e));
-  for (const LoadedPolicy& p : parsed.policies) {
-    if (auto it = by_id.find(PolicyIdOf(p)); it != by_id.end()) {
-      result.errors.push_back(DuplicateError(p, it->second));
-      ok = false;
-    }
-  }
-  if (!ok) return;
-  for (LoadedPolicy& p : parsed.policies) {
-    by_id.emplace(PolicyIdOf(p), p);
-    result.policies.push_back(std::move(p));
-  }
+  return std::move(parsed.policies);
 }
 
 // Splits a multi-document YAML text at its `---` (document start) and `...`
@@ -330,14 +319,26 @@ absl::StatusOr<std::vector<std::string>> ListPolicyFiles(
 
 LoadResult LoadPolicyFile(const std::string& file) {
   LoadResult result;
-  std::map<std::string, LoadedPolicy> by_id;
-  LoadFile(file, result, by_id);
+  result.policies = ReadFile(file, result);
   return result;
 }
 
 PolicyError DuplicatePolicyError(const LoadedPolicy& again,
                                  const LoadedPolicy& first) {
   return DuplicateError(again, first);
+}
+
+PolicyError DuplicateAcrossFilesError(
+    const LoadedPolicy& again, const std::vector<const LoadedPolicy*>& others) {
+  PolicyError e = DuplicateError(again, *others.front());
+  for (size_t i = 1; i < others.size(); ++i) {
+    absl::StrAppend(&e.message, ", ", others[i]->file, ":", others[i]->line);
+  }
+  absl::StrAppend(&e.message,
+                  "; with none of them in force, none is loaded while more "
+                  "than one defines it, whatever their names (remove all "
+                  "but one)");
+  return e;
 }
 
 LoadResult LoadPolicies(const std::string& path) {
@@ -355,9 +356,8 @@ LoadResult LoadPolicies(const std::string& path) {
     return result;
   }
   const std::vector<std::string>& files = *listed;
-  std::map<std::string, LoadedPolicy> by_id;
   if (!is_dir) {
-    LoadFile(path, result, by_id);
+    result.policies = ReadFile(path, result);
     if (result.errors.empty() && result.policies.empty()) {
       PolicyError e;
       e.file = path;
@@ -375,7 +375,42 @@ LoadResult LoadPolicies(const std::string& path) {
     result.errors.push_back(std::move(e));
     return result;
   }
-  for (const std::string& file : files) LoadFile(file, result, by_id);
+  // Each file alone first, then duplicates across files. No file is in
+  // force here (this is what `serve` does when it starts), so the first file
+  // by name does not win: every file defining a policy that another clean
+  // file also defines is rejected, whatever the names.
+  struct Read {
+    std::vector<LoadedPolicy> policies;  // empty when the file has an error
+    std::vector<PolicyError> errors;
+  };
+  std::vector<Read> read(files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    LoadResult one;
+    read[i].policies = ReadFile(files[i], one);
+    read[i].errors = std::move(one.errors);
+    result.files.insert(result.files.end(), one.files.begin(), one.files.end());
+  }
+  std::map<std::string, std::vector<const LoadedPolicy*>> by_id;
+  for (const Read& r : read) {
+    for (const LoadedPolicy& p : r.policies) by_id[PolicyIdOf(p)].push_back(&p);
+  }
+  for (Read& r : read) {
+    for (const LoadedPolicy& p : r.policies) {
+      const std::vector<const LoadedPolicy*>& all = by_id[PolicyIdOf(p)];
+      if (all.size() < 2) continue;
+      std::vector<const LoadedPolicy*> others;
+      for (const LoadedPolicy* o : all) {
+        if (o != &p) others.push_back(o);
+      }
+      r.errors.push_back(DuplicateAcrossFilesError(p, others));
+    }
+  }
+  for (Read& r : read) {
+    result.errors.insert(result.errors.end(), r.errors.begin(), r.errors.end());
+    if (!r.errors.empty()) continue;
+    result.policies.insert(result.policies.end(), r.policies.begin(),
+                           r.policies.end());
+  }
   if (result.errors.empty() && result.policies.empty()) {
     PolicyError e;
     e.file = path;

@@ -66,7 +66,9 @@ void ValidatePolicy(const LoadedPolicy& loaded,
 // recursive; entries starting with '.' skipped, symlinks followed, as in a
 // kubelet-mounted ConfigMap or projected volume). Also reports duplicate
 // policy names within one namespace across files, and a directory with no
-// policy at all.
+// policy at all. A duplicate across files rejects every file defining it
+// (each error naming the others), not the later one by name: this is what
+// `serve` does when it starts, with no file in force yet.
 LoadResult LoadPolicies(const std::string& path);
 
 // The policy files LoadPolicies reads for `path`: a file gives itself, a
@@ -86,6 +88,12 @@ bool IsDns1123Label(absl::string_view s);
 // The error for `again` having the namespace/name of `first`.
 PolicyError DuplicatePolicyError(const LoadedPolicy& again,
                                  const LoadedPolicy& first);
+
+// The error for `again` having the namespace/name of `others` (at least one,
+// each in another file) while no file has it in force: every one of these
+// files is rejected.
+PolicyError DuplicateAcrossFilesError(
+    const LoadedPolicy& again, const std::vector<const LoadedPolicy*>& others);
 
 }  // namespace signalscaler
 

@@ -9,6 +9,19 @@
 // is rejected with its errors, and the policies it held before keep serving
 // unchanged. Other files' changes still apply.
 //
+// Duplicates across files (one namespace/name in several files) never
+// depend on file names, which a tenant chooses:
+// - the file in force keeps its policy while it still defines it (edited,
+//   or broken and so serving its previous version); any other file defining
+//   it is rejected, naming the file in force;
+// - with no file in force for it (at a start, hence after a restart, where
+//   nothing remembers who had it; or the file in force removed), none of the
+//   files defining it is loaded: each is rejected naming the others, until
+//   only one defines it. GetMetrics for that policy then fails (NOT_FOUND),
+//   so the HPA holds and KEDA's fallback applies: no file can take over a
+//   policy, nor change its number, by its name.
+// This is also what `check` reports (LoadPolicies: no file in force).
+//
 // Caps (PolicyLimits): files are taken in name order, and a file whose
 // policies would take a namespace past max_policies_per_namespace, or the
 // scaler past max_policies, is rejected with an error naming the limit; its
@@ -21,6 +34,7 @@
 #define SIGNALSCALER_SCALER_SERVER_POLICY_RELOADER_H_
 
 #include <cstdint>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,7 +80,10 @@ class PolicyReloader {
   ReloadReport Reload();
 
   // Watches the directory on a thread of its own, reloading on changes
-  // (debounced) and every `period`.
+  // (debounced) and every `period`; returns once the watch is armed. The
+  // directory's entry in its parent is watched too: a directory replaced
+  // (`mv dir dir.old; mkdir dir`), or a symlink to it swapped, is watched
+  // again at once.
   void Start(absl::Duration period);
   void Stop();
 
@@ -85,7 +102,7 @@ class PolicyReloader {
     std::optional<std::string> content;
     LoadResult parsed;
   };
-  void Watch(absl::Duration period);
+  void Watch(absl::Duration period, std::promise<void>& armed);
   bool NamespaceServed(const std::string& ns) const;
 
   const std::string path_;

@@ -1,5 +1,6 @@
 // LoadPolicies: files, directories (including kubelet's symlinked ConfigMap
-// layout), duplicates across files and the errors of a bad path.
+// layout), duplicates across files (none wins by its name) and the errors of
+// a bad path.
 #include <unistd.h>
 
 #include <cstdio>
@@ -151,23 +152,59 @@ TEST_F(LoadTest, FileWithNoDocument) {
               ElementsAre(file + ": no policy document in this file"));
 }
 
+// With no file in force (what `serve` does at a start), a duplicate across
+// files is not settled by file names: every file defining it is rejected,
+// naming the others, whole (b.yaml's `other` is not loaded either).
 TEST_F(LoadTest, DuplicateNameInOneNamespaceAcrossFiles) {
   const std::string a = Write("a.yaml", PolicyYaml("web", "prod"));
   const std::string b = Write("b.yaml", PolicyYaml("other", "prod") + "---\n" +
                                             PolicyYaml("web", "prod"));
+  Write("c.yaml", PolicyYaml("web", "staging"));
   const LoadResult r = LoadPolicies(dir_.string());
+  const std::string rule =
+      "; with none of them in force, none is loaded while more than one "
+      "defines it, whatever their names (remove all but one)";
   EXPECT_THAT(Errors(r),
-              ElementsAre(b +
-                          ":8: policy prod/web: metadata.name: duplicate "
-                          "policy name `web` in namespace `prod`: also "
-                          "defined at " +
-                          a + ":1"));
-  // b.yaml has an error: none of its policies is loaded.
-  EXPECT_THAT(Names(r), ElementsAre("prod/web"));
-  EXPECT_THAT(r.policies[0].file, a);
+              ElementsAre(a +
+                              ":1: policy prod/web: metadata.name: duplicate "
+                              "policy name `web` in namespace `prod`: also "
+                              "defined at " +
+                              b + ":8" + rule,
+                          b +
+                              ":8: policy prod/web: metadata.name: duplicate "
+                              "policy name `web` in namespace `prod`: also "
+                              "defined at " +
+                              a + ":1" + rule));
+  // Both files have an error: none of their policies is loaded.
+  EXPECT_THAT(Names(r), ElementsAre("staging/web"));
+  EXPECT_THAT(r.files, SizeIs(3));
   EXPECT_EQ(r.ToStatus().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(r.ToStatus().message()),
               HasSubstr("duplicate policy name `web`"));
+}
+
+// The answer does not depend on the names: renaming the files gives the same
+// policies, and a third copy is named by each error.
+TEST_F(LoadTest, DuplicateAcrossFilesDoesNotDependOnFileNames) {
+  Write("zz.yaml", PolicyYaml("web", "prod"));
+  Write("aa.yaml", PolicyYaml("web", "prod"));
+  Write("mm.yaml", PolicyYaml("web", "prod"));
+  Write("ok.yaml", PolicyYaml("api", "prod"));
+  const LoadResult r = LoadPolicies(dir_.string());
+  EXPECT_THAT(Names(r), ElementsAre("prod/api"));
+  const std::string aa = (dir_ / "aa.yaml").string();
+  const std::string mm = (dir_ / "mm.yaml").string();
+  const std::string zz = (dir_ / "zz.yaml").string();
+  EXPECT_THAT(
+      Errors(r),
+      ElementsAre(HasSubstr("also defined at " + mm + ":1, " + zz + ":1"),
+                  HasSubstr("also defined at " + aa + ":1, " + zz + ":1"),
+                  HasSubstr("also defined at " + aa + ":1, " + mm + ":1")));
+  fs::remove(dir_ / "aa.yaml");
+  fs::remove(dir_ / "mm.yaml");
+  const LoadResult one = LoadPolicies(dir_.string());
+  EXPECT_THAT(Errors(one), IsEmpty());
+  EXPECT_THAT(Names(one), ElementsAre("prod/api", "prod/web"));
 }
 
 TEST_F(LoadTest, SameNameInTwoNamespacesIsFine) {

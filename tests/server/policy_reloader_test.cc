@@ -1,6 +1,8 @@
 // PolicyReloader: all or nothing per file, the last good policies of a
-// rejected file keep serving, duplicates across files, served namespaces,
-// removed files, and unchanged reloads leaving the registry alone.
+// rejected file keep serving, duplicates across files (the file in force
+// keeps its policy; with none in force, none wins by name), served
+// namespaces, removed files, unchanged reloads leaving the registry alone,
+// and the watch (a replaced directory or symlink is watched again).
 #include "scaler/server/policy_reloader.h"
 
 #include <filesystem>
@@ -9,6 +11,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/subprocess.h"
@@ -16,6 +20,7 @@
 namespace signalscaler {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -110,18 +115,149 @@ TEST_F(ReloaderTest, BrokenFileKeepsItsPreviousPoliciesOthersApply) {
   EXPECT_THAT(Served(), ElementsAre("ns/a@20", "ns/b@30"));
 }
 
-TEST_F(ReloaderTest, DuplicateAcrossFilesRejectsTheLaterFile) {
-  Write("a.yaml", Policy("ns", "same", 10));
-  Write("b.yaml", Policy("ns", "same", 20) + "---\n" + Policy("ns", "other"));
-  Write("c.yaml", Policy("other-ns", "same", 30));  // another namespace: fine
+// Issue 13 item 5: the file in force keeps its policy whatever the names; the
+// newcomer is rejected (whole: its other policy is not served either),
+// naming the file in force.
+TEST_F(ReloaderTest, NewFileDuplicatingAPolicyInForceIsRejected) {
+  Write("team-b.yaml", Policy("team-b", "svc", 10));
+  Write("c.yaml", Policy("other-ns", "svc", 30));  // another namespace: fine
   PolicyReloader reloader(dir_, registry_, {});
+  EXPECT_EQ(reloader.Reload().rejected_files, 0);
+  EXPECT_THAT(Served(), ElementsAre("other-ns/svc@30", "team-b/svc@10"));
+
+  // Sorts before team-b.yaml, and after it.
+  Write("aa-dup.yaml",
+        Policy("team-b", "svc", 20) + "---\n" + Policy("team-b", "other"));
+  Write("zz-dup.yaml", Policy("team-b", "svc", 40));
   ReloadReport r = reloader.Reload();
-  EXPECT_EQ(r.rejected_files, 1);
-  ASSERT_FALSE(r.errors.empty());
-  EXPECT_THAT(r.errors[0].ToString(), HasSubstr("duplicate policy name"));
-  EXPECT_THAT(r.errors[0].ToString(), HasSubstr("a.yaml"));
-  // b.yaml is rejected whole: its `other` is not served either.
-  EXPECT_THAT(Served(), ElementsAre("ns/same@10", "other-ns/same@30"));
+  EXPECT_FALSE(r.changed);
+  EXPECT_EQ(r.rejected_files, 2);
+  EXPECT_THAT(Served(), ElementsAre("other-ns/svc@30", "team-b/svc@10"));
+  EXPECT_EQ(registry_.Get()->Find({"team-b", "svc"})->file,
+            dir_ + "/team-b.yaml");
+  std::vector<PolicyFileStatus> status = reloader.Status();
+  ASSERT_EQ(status.size(), 4u);
+  EXPECT_EQ(status[0].file, dir_ + "/aa-dup.yaml");
+  EXPECT_FALSE(status[0].ok);
+  EXPECT_THAT(status[0].serving, IsEmpty());
+  ASSERT_EQ(status[0].errors.size(), 1u);
+  EXPECT_THAT(status[0].errors[0],
+              HasSubstr("aa-dup.yaml:1: policy team-b/svc"));
+  EXPECT_THAT(status[0].errors[0],
+              HasSubstr("already in force from " + dir_ + "/team-b.yaml:1"));
+  EXPECT_EQ(status[2].file, dir_ + "/team-b.yaml");
+  EXPECT_TRUE(status[2].ok);
+  EXPECT_THAT(status[2].errors, IsEmpty());
+  EXPECT_THAT(status[2].serving, ElementsAre("team-b/svc"));
+  EXPECT_FALSE(status[3].ok);
+  EXPECT_THAT(status[3].errors,
+              ElementsAre(HasSubstr("already in force from " + dir_ +
+                                    "/team-b.yaml:1")));
+
+  // The file in force may change; it keeps the policy.
+  Write("team-b.yaml", Policy("team-b", "svc", 5));
+  r = reloader.Reload();
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.rejected_files, 2);
+  EXPECT_THAT(Served(), ElementsAre("other-ns/svc@30", "team-b/svc@5"));
+
+  // Broken, it still keeps it: its previous version serves.
+  Write("team-b.yaml", Policy("team-b", "svc", 6) + "  maxReplica: 6\n");
+  r = reloader.Reload();
+  EXPECT_EQ(r.rejected_files, 3);
+  EXPECT_THAT(Served(), ElementsAre("other-ns/svc@30", "team-b/svc@5"));
+  EXPECT_THAT(reloader.Status()[0].errors,
+              ElementsAre(HasSubstr("already in force from " + dir_ +
+                                    "/team-b.yaml:1")));
+}
+
+// With no file in force for a policy (at a start, which is also a restart:
+// nothing remembers who had it), no file defining it twice wins by its name:
+// none is loaded, each error names the other files. The same answer on every
+// start, whatever the names.
+TEST_F(ReloaderTest, DuplicateWithNoneInForceLoadsNoneOfThem) {
+  Write("aa-dup.yaml", Policy("team-b", "svc", 20));
+  Write("team-b.yaml",
+        Policy("team-b", "svc", 10) + "---\n" + Policy("team-b", "other"));
+  Write("c.yaml", Policy("team-c", "svc", 30));
+  for (int start = 0; start < 2; ++start) {
+    PolicyRegistry registry;
+    PolicyReloader reloader(dir_, registry, {});
+    ReloadReport r = reloader.Reload();
+    EXPECT_EQ(r.rejected_files, 2);
+    ASSERT_EQ(registry.Get()->policies().size(), 1u);
+    EXPECT_EQ(KeyOf(registry.Get()->policies()[0].policy).ToString(),
+              "team-c/svc");
+    std::vector<PolicyFileStatus> status = reloader.Status();
+    ASSERT_EQ(status.size(), 3u);
+    EXPECT_FALSE(status[0].ok);
+    EXPECT_THAT(status[0].serving, IsEmpty());
+    EXPECT_THAT(status[0].errors,
+                ElementsAre(AllOf(
+                    HasSubstr("aa-dup.yaml:1: policy team-b/svc"),
+                    HasSubstr("also defined at " + dir_ + "/team-b.yaml:1"),
+                    HasSubstr("none is loaded"))));
+    EXPECT_FALSE(status[2].ok);
+    EXPECT_THAT(status[2].serving, IsEmpty());
+    EXPECT_THAT(status[2].errors,
+                ElementsAre(AllOf(
+                    HasSubstr("team-b.yaml:1: policy team-b/svc"),
+                    HasSubstr("also defined at " + dir_ + "/aa-dup.yaml:1"))));
+  }
+  // One of them goes: the other serves.
+  PolicyReloader reloader(dir_, registry_, {});
+  reloader.Reload();
+  std::filesystem::remove(dir_ + "/team-b.yaml");
+  EXPECT_EQ(reloader.Reload().rejected_files, 0);
+  EXPECT_THAT(Served(), ElementsAre("team-b/svc@20", "team-c/svc@30"));
+}
+
+// The file in force removed while two others define its policy: neither
+// takes over by name; when only one is left, it serves.
+TEST_F(ReloaderTest, FileInForceRemovedTwoDuplicatesRemain) {
+  Write("team-b.yaml", Policy("team-b", "svc", 10));
+  PolicyReloader reloader(dir_, registry_, {});
+  reloader.Reload();
+  Write("aa-dup.yaml", Policy("team-b", "svc", 20));
+  Write("zz-dup.yaml", Policy("team-b", "svc", 40));
+  EXPECT_EQ(reloader.Reload().rejected_files, 2);
+  EXPECT_THAT(Served(), ElementsAre("team-b/svc@10"));
+
+  std::filesystem::remove(dir_ + "/team-b.yaml");
+  ReloadReport r = reloader.Reload();
+  EXPECT_TRUE(r.changed);
+  EXPECT_EQ(r.rejected_files, 2);
+  EXPECT_THAT(Served(), IsEmpty());
+  std::vector<PolicyFileStatus> status = reloader.Status();
+  ASSERT_EQ(status.size(), 2u);
+  EXPECT_THAT(
+      status[0].errors,
+      ElementsAre(HasSubstr("also defined at " + dir_ + "/zz-dup.yaml:1")));
+  EXPECT_THAT(
+      status[1].errors,
+      ElementsAre(HasSubstr("also defined at " + dir_ + "/aa-dup.yaml:1")));
+  // A new rejection (new reason) of each file.
+  EXPECT_EQ(reloader.rejected(), 4u);
+
+  std::filesystem::remove(dir_ + "/aa-dup.yaml");
+  r = reloader.Reload();
+  EXPECT_EQ(r.rejected_files, 0);
+  EXPECT_THAT(Served(), ElementsAre("team-b/svc@40"));
+}
+
+// A policy moved from one file to another in one update is not a duplicate:
+// the file in force gave it up.
+TEST_F(ReloaderTest, PolicyMovedBetweenFilesInOneUpdate) {
+  Write("b.yaml", Policy("ns", "x", 10) + "---\n" + Policy("ns", "y", 10));
+  Write("a.yaml", Policy("ns", "z", 10));
+  PolicyReloader reloader(dir_, registry_, {});
+  reloader.Reload();
+  Write("b.yaml", Policy("ns", "y", 10));
+  Write("a.yaml", Policy("ns", "z", 10) + "---\n" + Policy("ns", "x", 20));
+  ReloadReport r = reloader.Reload();
+  EXPECT_EQ(r.rejected_files, 0);
+  EXPECT_THAT(Served(), ElementsAre("ns/x@20", "ns/y@10", "ns/z@10"));
+  EXPECT_EQ(registry_.Get()->Find({"ns", "x"})->file, dir_ + "/a.yaml");
 }
 
 TEST_F(ReloaderTest, NamespacesOutsideTheServedSetAreRejected) {
@@ -166,6 +302,111 @@ TEST_F(ReloaderTest, UnreadableDirectoryKeepsEverything) {
   EXPECT_EQ(r.errors[0].ToString(),
             sub + ": cannot load policies: No such file or directory");
   EXPECT_THAT(Served(), ElementsAre("ns/a@10"));
+}
+
+// Watched (Start) with a safety-net period far longer than the test: every
+// change below is seen through inotify or not at all.
+class WatchTest : public ReloaderTest {
+ protected:
+  static constexpr absl::Duration kNoSafetyNet = absl::Seconds(600);
+
+  // Polls until Served() is `want`; false after `limit`.
+  bool WaitServed(const std::vector<std::string>& want, absl::Duration limit) {
+    const absl::Time end = absl::Now() + limit;
+    while (absl::Now() < end) {
+      if (Served() == want) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return Served() == want;
+  }
+  static void WriteAt(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::trunc) << text;
+  }
+};
+
+// Issue 13 item 10: `mv dir dir.old; mkdir dir` used to leave the watch on
+// dir.old, and edits waited for the safety net.
+TEST_F(WatchTest, ReplacedDirectoryIsWatchedAgain) {
+  const std::string sub = dir_ + "/policies";
+  std::filesystem::create_directory(sub);
+  WriteAt(sub + "/a.yaml", Policy("ns", "a", 10));
+  PolicyReloader reloader(sub, registry_, {});
+  reloader.Reload();
+  reloader.Start(kNoSafetyNet);
+  // An edit in place: the watch is armed.
+  WriteAt(sub + "/a.yaml", Policy("ns", "a", 11));
+  ASSERT_TRUE(WaitServed({"ns/a@11"}, absl::Seconds(5)));
+
+  std::filesystem::rename(sub, sub + ".old");
+  std::filesystem::create_directory(sub);
+  WriteAt(sub + "/a.yaml", Policy("ns", "a", 20));
+  EXPECT_TRUE(WaitServed({"ns/a@20"}, absl::Seconds(1)));
+  // Edits in the new directory are seen; those in the old one are not ours.
+  WriteAt(sub + "/a.yaml", Policy("ns", "a", 21));
+  EXPECT_TRUE(WaitServed({"ns/a@21"}, absl::Seconds(1)));
+  WriteAt(sub + ".old/a.yaml", Policy("ns", "a", 99));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_THAT(Served(), ElementsAre("ns/a@21"));
+
+  // Removed and made again, the files written a moment later.
+  std::filesystem::remove_all(sub);
+  absl::SleepFor(absl::Milliseconds(300));
+  std::filesystem::create_directory(sub);
+  absl::SleepFor(absl::Milliseconds(300));
+  WriteAt(sub + "/a.yaml", Policy("ns", "a", 30));
+  EXPECT_TRUE(WaitServed({"ns/a@30"}, absl::Seconds(1)));
+  WriteAt(sub + "/b.yaml", Policy("ns", "b", 31));
+  EXPECT_TRUE(WaitServed({"ns/a@30", "ns/b@31"}, absl::Seconds(1)));
+  reloader.Stop();
+}
+
+// A policies path that is a symlink (`current -> v1`), swapped atomically to
+// another directory: the new target is watched.
+TEST_F(WatchTest, SwappedSymlinkToTheDirectoryIsFollowed) {
+  for (const char* v : {"/v1", "/v2"}) {
+    std::filesystem::create_directory(dir_ + v);
+  }
+  WriteAt(dir_ + "/v1/a.yaml", Policy("ns", "a", 10));
+  WriteAt(dir_ + "/v2/a.yaml", Policy("ns", "a", 20));
+  std::filesystem::create_directory_symlink("v1", dir_ + "/current");
+  PolicyReloader reloader(dir_ + "/current", registry_, {});
+  reloader.Reload();
+  reloader.Start(kNoSafetyNet);
+  WriteAt(dir_ + "/v1/a.yaml", Policy("ns", "a", 11));
+  ASSERT_TRUE(WaitServed({"ns/a@11"}, absl::Seconds(5)));
+
+  std::filesystem::create_directory_symlink("v2", dir_ + "/next");
+  std::filesystem::rename(dir_ + "/next", dir_ + "/current");
+  EXPECT_TRUE(WaitServed({"ns/a@20"}, absl::Seconds(1)));
+  WriteAt(dir_ + "/v2/a.yaml", Policy("ns", "a", 21));
+  EXPECT_TRUE(WaitServed({"ns/a@21"}, absl::Seconds(1)));
+  reloader.Stop();
+}
+
+// kubelet's ConfigMap update (a new timestamped directory, then a rename of
+// the `..data` symlink inside the watched directory) is still seen at once.
+TEST_F(WatchTest, KubeletDataSwapIsSeenAtOnce) {
+  const auto publish = [this](int version, int target) {
+    const std::string ts = absl::StrCat("..2026_01_01_", version);
+    std::filesystem::create_directory(dir_ + "/" + ts);
+    WriteAt(dir_ + "/" + ts + "/a.yaml", Policy("ns", "a", target));
+    std::filesystem::create_directory_symlink(ts, dir_ + "/..data_tmp");
+    std::filesystem::rename(dir_ + "/..data_tmp", dir_ + "/..data");
+    if (!std::filesystem::exists(
+            std::filesystem::symlink_status(dir_ + "/a.yaml"))) {
+      std::filesystem::create_symlink("..data/a.yaml", dir_ + "/a.yaml");
+    }
+  };
+  publish(1, 10);
+  PolicyReloader reloader(dir_, registry_, {});
+  reloader.Reload();
+  ASSERT_THAT(Served(), ElementsAre("ns/a@10"));
+  reloader.Start(kNoSafetyNet);
+  publish(2, 20);
+  EXPECT_TRUE(WaitServed({"ns/a@20"}, absl::Seconds(1)));
+  publish(3, 30);
+  EXPECT_TRUE(WaitServed({"ns/a@30"}, absl::Seconds(1)));
+  reloader.Stop();
 }
 
 }  // namespace
