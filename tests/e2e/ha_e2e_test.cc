@@ -8,7 +8,9 @@
 // - restarting all three in a scale-down window does not shorten it;
 // - the state Redis stopped (SIGSTOP) for a minute during a load fall: no
 //   scale-down before a full local window, then decisions continue from the
-//   shared state when it is back.
+//   shared state when it is back;
+// - a replica restarted while the state Redis is dead answers nothing below
+//   what a full scale-down window allows.
 #include <signal.h>
 
 #include <algorithm>
@@ -342,6 +344,44 @@ TEST_F(HaE2eTest, StateRedisStoppedForAMinuteDuringALoadFall) {
   EXPECT_GT(std::stoll(pttl), 0) << "the record is saved again, with a TTL";
   SetDepth(75);
   EXPECT_TRUE(AllAnswer(8, absl::Seconds(5)));
+}
+
+// Issue 13 item 4: the state Redis dies during a load fall (20 -> 5), then
+// one replica is killed and restarted. It knows neither the history nor the
+// current count: it must never answer below what a full scale-down window
+// allows. Before, it answered 5 within 1 s while the other two held 20.
+TEST_F(HaE2eTest,
+       AReplicaRestartedWhileTheStoreIsDeadNeverAnswersBelowTheWindow) {
+  StartAll("k");
+  SetDepth(200);
+  ASSERT_TRUE(AllAnswer(20, absl::Seconds(30)));
+  SetDepth(50);  // wants 5 once the 20 s window has passed
+  const absl::Time fell = absl::Now();
+  absl::SleepFor(absl::Seconds(2));
+  ASSERT_TRUE(AllAnswer(20, absl::Seconds(1)));
+  state_->Kill();
+  Kill(0);
+  StartReplica(0, "k0-restarted");
+  // Until the others' windows end (20 s after the fall), every answer of the
+  // restarted replica is UNAVAILABLE (-1: the HPA holds, KEDA's fallback
+  // applies) or 20, and the others hold 20.
+  int unavailable = 0;
+  while (absl::Now() - fell < absl::Seconds(kWindowSeconds - 2)) {
+    const int64_t restarted = Answer(0);
+    EXPECT_TRUE(restarted == -1 || restarted == 20)
+        << "restarted replica answered " << restarted << " at +"
+        << (absl::Now() - fell);
+    unavailable += restarted == -1;
+    for (size_t i = 1; i < 3; ++i) {
+      EXPECT_EQ(Answer(i), 20) << "replica " << i;
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+  EXPECT_GT(unavailable, 0);
+  // Its own full window later, it answers what that window allows: 5.
+  EXPECT_TRUE(PollUntil([&] { return Answer(0) == 5; },
+                        absl::Seconds(kWindowSeconds + 10),
+                        absl::Milliseconds(250)));
 }
 
 }  // namespace
