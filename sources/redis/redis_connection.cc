@@ -62,6 +62,84 @@ timeval HiredisTimeout(absl::Duration d) {
 
 }  // namespace
 
+// hiredis' reader makes a reply object by object through a table of
+// functions (read.h). The connection puts its own table in front of the
+// reader's: each object is charged to the reply being read before hiredis
+// makes it, and a refusal (nullptr) makes hiredis drop the partial reply and
+// fail the read. An array header is charged for its pointers before hiredis
+// allocates them, so "*2000000000" fails at once.
+struct RedisReplyBudget {
+  redisReplyObjectFunctions* hiredis = nullptr;  // the reader's own table
+  redisReplyObjectFunctions bounded = {};        // charges, then calls it
+  size_t limit = 0;
+  size_t used = 0;  // by the objects made of the reply in progress
+  bool exceeded = false;
+
+  bool Charge(size_t bytes) {
+    if (exceeded || bytes > limit || used > limit - bytes) {
+      exceeded = true;
+      return false;
+    }
+    used += bytes;
+    return true;
+  }
+  void Reset() {
+    used = 0;
+    exceeded = false;
+  }
+};
+
+namespace {
+
+RedisReplyBudget& BudgetOf(const redisReadTask* task) {
+  return *static_cast<RedisReplyBudget*>(task->privdata);
+}
+
+void* BoundedString(const redisReadTask* task, char* str, size_t len) {
+  RedisReplyBudget& budget = BudgetOf(task);
+  if (!budget.Charge(sizeof(redisReply) + len + 1)) return nullptr;
+  return budget.hiredis->createString(task, str, len);
+}
+
+void* BoundedArray(const redisReadTask* task, int elements) {
+  RedisReplyBudget& budget = BudgetOf(task);
+  const size_t n = elements > 0 ? static_cast<size_t>(elements) : 0;
+  if (n > budget.limit / sizeof(redisReply*) ||
+      !budget.Charge(sizeof(redisReply) + n * sizeof(redisReply*))) {
+    budget.exceeded = true;
+    return nullptr;
+  }
+  return budget.hiredis->createArray(task, elements);
+}
+
+void* BoundedInteger(const redisReadTask* task, long long value) {
+  RedisReplyBudget& budget = BudgetOf(task);
+  if (!budget.Charge(sizeof(redisReply))) return nullptr;
+  return budget.hiredis->createInteger(task, value);
+}
+
+void* BoundedNil(const redisReadTask* task) {
+  RedisReplyBudget& budget = BudgetOf(task);
+  if (!budget.Charge(sizeof(redisReply))) return nullptr;
+  return budget.hiredis->createNil(task);
+}
+
+// Puts `budget` in front of the fresh `context`'s reader.
+void BoundReplies(redisContext& context, RedisReplyBudget& budget) {
+  redisReader& reader = *context.reader;
+  budget.hiredis = reader.fn;
+  budget.bounded = *reader.fn;
+  budget.bounded.createString = BoundedString;
+  budget.bounded.createArray = BoundedArray;
+  budget.bounded.createInteger = BoundedInteger;
+  budget.bounded.createNil = BoundedNil;
+  budget.Reset();
+  reader.fn = &budget.bounded;
+  reader.privdata = &budget;
+}
+
+}  // namespace
+
 void RedisReplyDeleter::operator()(redisReply* reply) const {
   freeReplyObject(reply);
 }
@@ -70,7 +148,10 @@ RedisConnection::RedisConnection(RedisConnectionOptions options,
                                  const Clock& clock)
     : options_(std::move(options)),
       clock_(clock),
-      server_(absl::StrCat(options_.host, ":", options_.port)) {}
+      server_(absl::StrCat(options_.host, ":", options_.port)),
+      budget_(std::make_unique<RedisReplyBudget>()) {
+  budget_->limit = options_.max_reply_bytes;
+}
 
 RedisConnection::~RedisConnection() { Disconnect(); }
 
@@ -122,27 +203,84 @@ absl::Status RedisConnection::SetDeadline(absl::Time deadline,
   return absl::OkStatus();
 }
 
-absl::StatusOr<RedisReplyPtr> RedisConnection::RoundTrip(
-    const std::vector<std::string>& argv, absl::Time deadline,
-    absl::string_view key) {
-  RETURN_IF_ERROR(SetDeadline(deadline, argv[0]));
+absl::Status RedisConnection::Write(const std::vector<std::string>& argv,
+                                    absl::string_view key) {
   std::vector<const char*> args;
   std::vector<size_t> lengths;
   for (const std::string& arg : argv) {
     args.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  void* raw = nullptr;
-  int saved_errno = 0;
-  {
-    ScopedNoSigpipe no_sigpipe;
-    errno = 0;
-    raw = redisCommandArgv(context_, static_cast<int>(args.size()), args.data(),
-                           lengths.data());
-    saved_errno = errno;
+  ScopedNoSigpipe no_sigpipe;
+  errno = 0;
+  if (redisAppendCommandArgv(context_, static_cast<int>(args.size()),
+                             args.data(), lengths.data()) != REDIS_OK) {
+    return TransportFailure(argv[0], key, errno);
   }
-  if (raw == nullptr) return TransportFailure(argv[0], key, saved_errno);
-  return RedisReplyPtr(static_cast<redisReply*>(raw));
+  for (int done = 0; done == 0;) {
+    errno = 0;
+    if (redisBufferWrite(context_, &done) != REDIS_OK) {
+      return TransportFailure(argv[0], key, errno);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisConnection::ReplyTooLarge(absl::string_view command,
+                                            absl::string_view key) {
+  RedisFailure failure;
+  failure.reply_limit_bytes = budget_->limit;
+  return Redact(RedisErrorToStatus(
+      RedisCall{server_, std::string(command), std::string(key)}, failure));
+}
+
+absl::StatusOr<RedisReplyPtr> RedisConnection::TakeReply(
+    absl::string_view command, absl::string_view key) {
+  void* raw = nullptr;
+  if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) {
+    if (budget_->exceeded) return ReplyTooLarge(command, key);
+    return TransportFailure(command, key, 0);
+  }
+  if (raw != nullptr) {
+    budget_->Reset();  // the next reply has a bound of its own
+    return RedisReplyPtr(static_cast<redisReply*>(raw));
+  }
+  // Incomplete: what is buffered belongs to the reply in progress (a
+  // complete one would have been taken), e.g. a bulk string's body, which
+  // hiredis only turns into an object once all of it has arrived.
+  const redisReader& reader = *context_->reader;
+  if (budget_->used + (reader.len - reader.pos) > budget_->limit) {
+    return ReplyTooLarge(command, key);
+  }
+  return RedisReplyPtr();
+}
+
+absl::StatusOr<RedisReplyPtr> RedisConnection::RoundTrip(
+    const std::vector<std::string>& argv, absl::Time deadline,
+    absl::string_view key) {
+  RETURN_IF_ERROR(SetDeadline(deadline, argv[0]));
+  RETURN_IF_ERROR(Write(argv, key));
+  // hiredis' own loop (redisGetReply) would read until the reply is whole;
+  // this one checks the bound after every read of at most 16 KiB, and cuts
+  // every read to what is left of the deadline.
+  for (;;) {
+    ASSIGN_OR_RETURN(RedisReplyPtr reply, TakeReply(argv[0], key));
+    if (reply != nullptr) return reply;
+    const absl::Duration left = deadline - clock_.Now();
+    errno = 0;
+    if (left <= absl::ZeroDuration()) {
+      RedisFailure timeout;
+      timeout.context_err = REDIS_ERR_IO;
+      timeout.context_errstr = "the deadline passed while reading the reply";
+      timeout.saved_errno = ETIMEDOUT;
+      return Redact(RedisErrorToStatus(
+          RedisCall{server_, argv[0], std::string(key)}, timeout));
+    }
+    if (redisSetTimeout(context_, HiredisTimeout(left)) != REDIS_OK ||
+        redisBufferRead(context_) != REDIS_OK) {
+      return TransportFailure(argv[0], key, errno);
+    }
+  }
 }
 
 absl::Status RedisConnection::Connect(absl::Time deadline) {
@@ -191,6 +329,7 @@ absl::Status RedisConnection::Connect(absl::Time deadline) {
   if (context_->err != 0) {
     status = TransportFailure("connect", "", saved_errno);
   } else {
+    BoundReplies(*context_, *budget_);
     status = SetUp(deadline);
   }
   if (!status.ok()) {
@@ -235,8 +374,11 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::Command(
       used_ = true;
       return reply;
     }
-    if (absl::IsDeadlineExceeded(reply.status())) {
-      Disconnect();  // hiredis' context is unusable after a timeout
+    // hiredis' context is unusable after a timeout; after a reply over the
+    // bound the stream is mid-reply. Neither says the server is down.
+    if (absl::IsDeadlineExceeded(reply.status()) ||
+        absl::IsResourceExhausted(reply.status())) {
+      Disconnect();
       return reply.status();
     }
     // The server may have closed an idle connection (timeout, restart, a
@@ -254,25 +396,7 @@ absl::Status RedisConnection::Send(const std::vector<std::string>& argv,
                                    absl::Time deadline) {
   RETURN_IF_ERROR(Connect(deadline));
   absl::Status status = SetDeadline(deadline, argv[0]);
-  std::vector<const char*> args;
-  std::vector<size_t> lengths;
-  for (const std::string& arg : argv) {
-    args.push_back(arg.data());
-    lengths.push_back(arg.size());
-  }
-  if (status.ok()) {
-    ScopedNoSigpipe no_sigpipe;
-    errno = 0;
-    int done = 0;
-    if (redisAppendCommandArgv(context_, static_cast<int>(args.size()),
-                               args.data(), lengths.data()) != REDIS_OK) {
-      done = -1;
-    }
-    while (done == 0) {
-      if (redisBufferWrite(context_, &done) != REDIS_OK) done = -1;
-    }
-    if (done < 0) status = TransportFailure(argv[0], "", errno);
-  }
+  if (status.ok()) status = Write(argv, "");
   if (!status.ok()) {
     if (absl::IsDeadlineExceeded(status)) {
       Disconnect();
@@ -288,14 +412,17 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::NextReply(absl::Duration wait) {
     return absl::UnavailableError(
         absl::StrCat("redis ", server_, ": not connected"));
   }
-  void* raw = nullptr;
   for (int round = 0; round < 2; ++round) {
-    if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) {
-      absl::Status status = TransportFailure("read", "", 0);
-      Fail(status);
-      return status;
+    absl::StatusOr<RedisReplyPtr> reply = TakeReply("read", "");
+    if (!reply.ok()) {
+      if (absl::IsResourceExhausted(reply.status())) {
+        Disconnect();  // mid-reply: only a new connection is usable
+      } else {
+        Fail(reply.status());
+      }
+      return reply.status();
     }
-    if (raw != nullptr) return RedisReplyPtr(static_cast<redisReply*>(raw));
+    if (*reply != nullptr) return reply;
     if (round == 1) break;
     pollfd fd = {context_->fd, POLLIN, 0};
     const int ready =

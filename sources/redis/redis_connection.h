@@ -4,7 +4,9 @@
 // picked up), SELECTs the database, and bounds every step by the caller's
 // deadline. After a connection failure it backs off exponentially (100 ms
 // doubling to 5 s by default): until then calls fail at once with UNAVAILABLE
-// saying when the next attempt is.
+// saying when the next attempt is. Every reply it reads is bounded
+// (max_reply_bytes) while it is read: hiredis would otherwise take a 300 MB
+// bulk string whole into memory before anyone could look at its size.
 //
 //   RedisConnection conn(options, clock);
 //   absl::StatusOr<RedisReplyPtr> r = conn.Command({"LLEN", "jobs"}, deadline);
@@ -13,6 +15,7 @@
 #ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_
 #define SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +28,18 @@
 #include "sources/redis/redis_errors.h"
 
 namespace signalscaler {
+
+// The default bound on one reply, in bytes of what it takes in memory (its
+// strings plus hiredis' 48-byte object per element and 8-byte pointer per
+// array slot). The replies the redis source and its keyspace subscriber read
+// are tiny: an integer for LLEN/ZCARD/XLEN, a 4-element XPENDING summary,
+// about 1 KiB per consumer group for XINFO GROUPS (so ~a thousand groups on
+// one stream), a few short words for a pushed event. 1 MiB is far above any
+// of them and well below what hurts the process, as the Prometheus source's
+// 4 MiB bound on a body is. A larger reply is refused while it is read.
+inline constexpr size_t kMaxRedisReplyBytes = size_t{1} << 20;  // 1 MiB
+
+struct RedisReplyBudget;  // how much of the bound the reply being read took
 
 struct RedisReplyDeleter {
   void operator()(redisReply* reply) const;
@@ -43,6 +58,9 @@ struct RedisConnectionOptions {
   // `initial_backoff` up to `max_backoff`; reset by a successful connect.
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // Bound on one reply (see kMaxRedisReplyBytes). Pipelined replies are
+  // bounded one by one, never in total.
+  size_t max_reply_bytes = kMaxRedisReplyBytes;
 };
 
 class RedisConnection {
@@ -59,9 +77,12 @@ class RedisConnection {
   // with DEADLINE_EXCEEDED (no answer in time; the connection is dropped and
   // the next call reconnects), UNAVAILABLE (cannot connect, lost, or backing
   // off), UNAUTHENTICATED (AUTH refused), FAILED_PRECONDITION (password file
-  // unreadable). A lost connection that had been in use is retried once at
-  // once on a fresh one (the command must then be idempotent: reads are).
-  // `key` only names the key in error messages.
+  // unreadable), RESOURCE_EXHAUSTED (the reply outgrew max_reply_bytes: the
+  // client stopped reading it and dropped the connection, whose stream is
+  // mid-reply; the next call reconnects, with no backoff). A lost connection
+  // that had been in use is retried once at once on a fresh one (the command
+  // must then be idempotent: reads are). `key` only names the key in error
+  // messages.
   absl::StatusOr<RedisReplyPtr> Command(const std::vector<std::string>& argv,
                                         absl::Time deadline,
                                         absl::string_view key = "");
@@ -70,7 +91,9 @@ class RedisConnection {
   absl::Status Send(const std::vector<std::string>& argv, absl::Time deadline);
   // Waits up to `wait` (real time) for the next reply on the connection.
   // Returns nullptr if none arrived in time (the connection stays usable),
-  // UNAVAILABLE when not connected or the connection was lost.
+  // UNAVAILABLE when not connected or the connection was lost,
+  // RESOURCE_EXHAUSTED (connection dropped) when the reply being read
+  // outgrew max_reply_bytes.
   absl::StatusOr<RedisReplyPtr> NextReply(absl::Duration wait);
 
   bool connected() const { return context_ != nullptr; }
@@ -91,6 +114,16 @@ class RedisConnection {
   absl::StatusOr<RedisReplyPtr> RoundTrip(const std::vector<std::string>& argv,
                                           absl::Time deadline,
                                           absl::string_view key);
+  // Queues the command and writes it all out (blocking, bounded by the
+  // timeout last set).
+  absl::Status Write(const std::vector<std::string>& argv,
+                     absl::string_view key);
+  // The next complete reply from what was read so far, or nullptr if none is
+  // complete yet. RESOURCE_EXHAUSTED when the reply in progress (the objects
+  // made of it plus its bytes not yet parsed) is over the bound.
+  absl::StatusOr<RedisReplyPtr> TakeReply(absl::string_view command,
+                                          absl::string_view key);
+  absl::Status ReplyTooLarge(absl::string_view command, absl::string_view key);
   absl::Status TransportFailure(absl::string_view command,
                                 absl::string_view key, int saved_errno);
   absl::Status Redact(absl::Status status) const;
@@ -98,6 +131,9 @@ class RedisConnection {
   const RedisConnectionOptions options_;
   const Clock& clock_;
   const std::string server_;
+  // Charged by the reader of context_ (its privdata) for every object it
+  // makes of a reply.
+  const std::unique_ptr<RedisReplyBudget> budget_;
   redisContext* context_ = nullptr;
   bool used_ = false;     // a command succeeded on this connection
   std::string password_;  // as last read; only for AUTH and redaction

@@ -56,6 +56,19 @@ absl::Status TransportError(const RedisCall& call, const RedisFailure& f) {
   }
 }
 
+// "1 MiB (1048576 bytes)", "1536 bytes".
+std::string Bytes(size_t n) {
+  const size_t kib = size_t{1} << 10;
+  const size_t mib = size_t{1} << 20;
+  if (n >= mib && n % mib == 0) {
+    return absl::StrCat(n / mib, " MiB (", n, " bytes)");
+  }
+  if (n >= kib && n % kib == 0) {
+    return absl::StrCat(n / kib, " KiB (", n, " bytes)");
+  }
+  return absl::StrCat(n, " bytes");
+}
+
 // The first word of an error reply: "WRONGTYPE", "ERR", "NOAUTH", ...
 absl::string_view ErrorPrefix(absl::string_view reply) {
   const size_t space = reply.find(' ');
@@ -109,6 +122,12 @@ absl::Status ReplyError(const RedisCall& call, const RedisFailure& f) {
 
 absl::Status RedisErrorToStatus(const RedisCall& call,
                                 const RedisFailure& failure) {
+  if (failure.reply_limit_bytes != 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        Prefix(call), ": the reply is larger than the limit of ",
+        Bytes(failure.reply_limit_bytes),
+        " for one reply; reading stopped and the connection was dropped"));
+  }
   if (failure.context_err != 0) return TransportError(call, failure);
   if (!failure.error_reply.empty()) return ReplyError(call, failure);
   return absl::InternalError(

@@ -10,6 +10,7 @@
 //   WRONGTYPE                                    INVALID_ARGUMENT (key, TYPE)
 //   NOGROUP                                      NOT_FOUND
 //   any other error reply, protocol error        INTERNAL (command named)
+//   a reply over the client's bound              RESOURCE_EXHAUSTED (limit)
 //
 //   RedisCall call{"127.0.0.1:6379", "LLEN", "jobs"};
 //   absl::Status s = RedisErrorToStatus(call, FailureFromReply(*reply));
@@ -19,6 +20,7 @@
 #ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_ERRORS_H_
 #define SIGNALSCALER_SOURCES_REDIS_REDIS_ERRORS_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/status.h"
@@ -45,6 +47,9 @@ struct RedisFailure {
   int saved_errno = 0;         // errno right after the failed call
   std::string error_reply;     // a REDIS_REPLY_ERROR's text, e.g. "WRONGTYPE"
   std::string key_type;        // TYPE of call.key when known (for WRONGTYPE)
+  // Non-zero: the reply outgrew this bound (bytes) and the client stopped
+  // reading it; neither a transport nor a server error.
+  size_t reply_limit_bytes = 0;
 };
 
 // THE translation (see the table above). Never returns OK.

@@ -49,6 +49,20 @@ absl::Status FromReply(const std::string& resp, const RedisCall& call = kLlen,
   return RedisErrorToStatus(call, failure);
 }
 
+TEST(RedisErrorsTest, ReplyOverTheBoundIsResourceExhaustedNamingTheLimit) {
+  RedisFailure failure;
+  failure.reply_limit_bytes = size_t{1} << 20;
+  const absl::Status s = RedisErrorToStatus(kLlen, failure);
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(s.message(),
+              AllOf(HasSubstr("127.0.0.1:6379"), HasSubstr("LLEN \"jobs\""),
+                    HasSubstr("1 MiB (1048576 bytes)"),
+                    HasSubstr("connection was dropped")));
+  failure.reply_limit_bytes = 1500;
+  EXPECT_THAT(RedisErrorToStatus(kLlen, failure).message(),
+              HasSubstr("limit of 1500 bytes"));
+}
+
 TEST(RedisErrorsTest, ReadTimeoutIsDeadlineExceeded) {
   const absl::Status s =
       FromContext(REDIS_ERR_IO, "Resource temporarily unavailable", EAGAIN);

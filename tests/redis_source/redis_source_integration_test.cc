@@ -1,13 +1,19 @@
 // The redis Source against a real redis-server (a child of this test):
-// every measure, missing keys, wrong types, databases and passwords.
+// every measure, missing keys, wrong types, databases and passwords, and the
+// bound on one reply (a real server's large replies: refused one by one,
+// never a pipeline in total).
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include <hiredis/hiredis.h>
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+
 #include "scaler/engine/clock.h"
+#include "sources/redis/redis_connection.h"
 #include "sources/redis/redis_source.h"
 #include "tests/testing/redis_test_server.h"
 
@@ -242,6 +248,52 @@ TEST(RedisPasswordTest, RotatedPasswordIsReadOnReconnect) {
   admin.Run({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"});
   absl::StatusOr<Reading> r = (*source)->Read(clock.Now() + absl::Seconds(2));
   EXPECT_TRUE(r.ok()) << r.status();
+}
+
+TEST_F(RedisSourceIntegrationTest, RepliesAreBoundedOneByOne) {
+  RedisConnectionOptions options;
+  options.host = "127.0.0.1";
+  options.port = server_->port();
+  RedisConnection connection(options, clock_);
+  const absl::Time deadline = clock_.Now() + absl::Seconds(10);
+  // An array of 5000 elements (about 0.3 MiB in memory) is under the bound.
+  std::vector<std::string> rpush = {"RPUSH", "many"};
+  for (int i = 0; i < 5000; ++i) rpush.push_back(absl::StrCat("item", i));
+  ASSERT_TRUE(connection.Command(rpush, deadline, "many").ok());
+  absl::StatusOr<RedisReplyPtr> range =
+      connection.Command({"LRANGE", "many", "0", "-1"}, deadline, "many");
+  ASSERT_TRUE(range.ok()) << range.status();
+  ASSERT_EQ((*range)->type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ((*range)->elements, 5000u);
+
+  // A 2 MiB string is over it; the next command reads on a new connection.
+  client_->Run({"SET", "big", std::string(2 << 20, 'x')});
+  absl::StatusOr<RedisReplyPtr> big =
+      connection.Command({"GET", "big"}, deadline, "big");
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kResourceExhausted)
+      << big.status();
+  EXPECT_THAT(big.status().message(), HasSubstr("GET \"big\""));
+  EXPECT_FALSE(connection.connected());
+  absl::StatusOr<RedisReplyPtr> len =
+      connection.Command({"LLEN", "many"}, deadline, "many");
+  ASSERT_TRUE(len.ok()) << len.status();
+  EXPECT_EQ((*len)->integer, 5000);
+
+  // 3000 pipelined GETs of a 600-byte value: 1.8 MB of replies in all.
+  client_->Run({"SET", "value", std::string(600, 'v')});
+  for (int i = 0; i < 3000; ++i) {
+    ASSERT_TRUE(connection.Send({"GET", "value"}, deadline).ok());
+  }
+  int replies = 0;
+  while (replies < 3000 && clock_.Now() < deadline) {
+    absl::StatusOr<RedisReplyPtr> reply =
+        connection.NextReply(absl::Milliseconds(100));
+    ASSERT_TRUE(reply.ok()) << reply.status() << " after " << replies;
+    if (*reply == nullptr) continue;
+    ASSERT_EQ((*reply)->len, 600u);
+    ++replies;
+  }
+  EXPECT_EQ(replies, 3000);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #define SIGNALSCALER_SCALER_STATE_INTERNAL_SHARED_REDIS_CONNECTION_H_
 
 #include <condition_variable>
+#include <cstddef>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -20,15 +21,26 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "scaler/engine/clock.h"
+#include "scaler/state/state_codec.h"
 #include "sources/redis/redis_connection.h"
 
 namespace signalscaler::state_internal {
 
+// The bound on one reply the state store reads (RedisConnectionOptions::
+// max_reply_bytes; the source's 1 MiB would refuse legal records). Its
+// largest legal reply is a GET of a whole PolicyRecord, which the codec
+// refuses past kMaxStateRecordBytes; the 64 KiB on top are room for hiredis'
+// object. A larger reply is refused while it is read (RESOURCE_EXHAUSTED),
+// before it is in memory, and the connection is dropped.
+inline constexpr size_t kMaxStateReplyBytes =
+    kMaxStateRecordBytes + (size_t{64} << 10);
+
 class SharedRedisConnection {
  public:
-  // `clock` must outlive it; deadlines are on its time line.
+  // `clock` must outlive it; deadlines are on its time line. Replies are
+  // bounded by kMaxStateReplyBytes, whatever `options` say.
   SharedRedisConnection(RedisConnectionOptions options, const Clock& clock)
-      : clock_(clock), connection_(std::move(options), clock) {}
+      : clock_(clock), connection_(WithStateBound(std::move(options)), clock) {}
 
   // The connection, for as long as it lives.
   class Turn {
@@ -57,6 +69,10 @@ class SharedRedisConnection {
 
  private:
   void Give();
+  static RedisConnectionOptions WithStateBound(RedisConnectionOptions o) {
+    o.max_reply_bytes = kMaxStateReplyBytes;
+    return o;
+  }
 
   const Clock& clock_;
   std::mutex mu_;
