@@ -110,8 +110,22 @@ int RpcFailed(const char* command, const std::string& address,
 
 void PrintDecision(const admin::v1::PolicyDecision& d) {
   std::printf("policy %s/%s\n", d.namespace_().c_str(), d.policy().c_str());
+  const auto print_signals = [&](bool proposals) {
+    std::printf("  %-24s %-8s %12s %8s %9s  %s\n", "SIGNAL", "STATE", "VALUE",
+                "AGE", "PROPOSAL", "NOTE");
+    for (const auto& s : d.signals()) {
+      std::printf(
+          "  %-24s %-8s %12s %7.1fs %9s  %s\n", s.name().c_str(),
+          s.state().c_str(),
+          s.has_value() ? absl::StrFormat("%g", s.value()).c_str() : "-",
+          s.age_seconds(), proposals ? absl::StrCat(s.proposal()).c_str() : "-",
+          s.message().c_str());
+    }
+  };
   if (!d.has_decision()) {
-    std::printf("  no decision: %s\n\n", d.unavailable_reason().c_str());
+    std::printf("  no decision: %s\n", d.unavailable_reason().c_str());
+    if (!d.signals().empty()) print_signals(/*proposals=*/false);
+    std::printf("\n");
     return;
   }
   std::printf("  replicas %lld (from %lld, max %lld), winner %s\n",
@@ -119,15 +133,7 @@ void PrintDecision(const admin::v1::PolicyDecision& d) {
               static_cast<long long>(d.current()),
               static_cast<long long>(d.max_replicas()),
               d.winner().empty() ? "-" : d.winner().c_str());
-  std::printf("  %-24s %-8s %12s %8s %9s  %s\n", "SIGNAL", "STATE", "VALUE",
-              "AGE", "PROPOSAL", "NOTE");
-  for (const auto& s : d.signals()) {
-    std::printf("  %-24s %-8s %12s %7.1fs %9lld  %s\n", s.name().c_str(),
-                s.state().c_str(),
-                s.has_value() ? absl::StrFormat("%g", s.value()).c_str() : "-",
-                s.age_seconds(), static_cast<long long>(s.proposal()),
-                s.message().c_str());
-  }
+  print_signals(/*proposals=*/true);
   for (const auto& r : d.reasons()) {
     std::printf("  - %s\n", r.text().c_str());
   }

@@ -199,4 +199,26 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
   return d;
 }
 
+std::vector<SignalExplanation> ExplainSignals(const v1::ScalingPolicy& policy,
+                                              const Inputs& inputs,
+                                              absl::Time now) {
+  const v1::PolicySpec& spec = policy.spec();
+  std::vector<SignalExplanation> out;
+  out.reserve(spec.signals_size());
+  for (const v1::Signal& s : spec.signals()) {
+    const auto it = inputs.signals.find(s.name());
+    const Classified c =
+        Classify(it == inputs.signals.end() ? nullptr : &it->second,
+                 StaleAfter(spec, s.source()), now);
+    SignalExplanation e;
+    e.name = s.name();
+    e.state = c.state;
+    e.message = c.message;
+    e.age = c.age;
+    if (c.reading) e.value = c.reading->value;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 }  // namespace signalscaler

@@ -9,6 +9,8 @@
 #ifndef SIGNALSCALER_SCALER_ENGINE_ENGINE_H_
 #define SIGNALSCALER_SCALER_ENGINE_ENGINE_H_
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/policy.pb.h"
@@ -28,6 +30,15 @@ namespace signalscaler {
 absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
                                 const Inputs& inputs, EngineState& state,
                                 absl::Time now);
+
+// Every signal of `policy` with its state, value, age and message (the last
+// error, "no reading yet", ...) at `now`, in policy order; proposal 0. What
+// explain shows while Decide() has no decision, so that a source that never
+// worked (a wrong password, an unreachable address) says why from its first
+// attempt on.
+std::vector<SignalExplanation> ExplainSignals(const v1::ScalingPolicy& policy,
+                                              const Inputs& inputs,
+                                              absl::Time now);
 
 }  // namespace signalscaler
 

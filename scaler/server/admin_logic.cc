@@ -27,6 +27,17 @@ double ToUnix(absl::Time t) {
   return absl::ToDoubleSeconds(t - absl::UnixEpoch());
 }
 
+void AddSignal(const SignalExplanation& s, admin::v1::PolicyDecision& out) {
+  admin::v1::SignalExplanation* e = out.add_signals();
+  e->set_name(s.name);
+  e->set_state(SignalStateName(s.state));
+  e->set_has_value(s.value.has_value());
+  if (s.value) e->set_value(*s.value);
+  e->set_age_seconds(absl::ToDoubleSeconds(s.age));
+  e->set_proposal(s.proposal);
+  e->set_message(s.message);
+}
+
 admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
                                      const DecisionBoard& board) {
   admin::v1::PolicyDecision out;
@@ -37,6 +48,10 @@ admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
   if (!d.ok()) {
     out.set_has_decision(false);
     out.set_unavailable_reason(std::string(d.status().message()));
+    // Every signal from its first attempt on: why a source never worked.
+    for (const SignalExplanation& s : board.SignalsWithoutDecision(key)) {
+      AddSignal(s, out);
+    }
     return out;
   }
   const Decision& dec = **d;
@@ -45,16 +60,7 @@ admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
   out.set_current(dec.current);
   out.set_decided_time_unix(ToUnix(dec.time));
   out.set_winner(dec.winner);
-  for (const SignalExplanation& s : dec.signals) {
-    admin::v1::SignalExplanation* e = out.add_signals();
-    e->set_name(s.name);
-    e->set_state(SignalStateName(s.state));
-    e->set_has_value(s.value.has_value());
-    if (s.value) e->set_value(*s.value);
-    e->set_age_seconds(absl::ToDoubleSeconds(s.age));
-    e->set_proposal(s.proposal);
-    e->set_message(s.message);
-  }
+  for (const SignalExplanation& s : dec.signals) AddSignal(s, out);
   for (const Reason& r : dec.reasons) {
     admin::v1::Reason* e = out.add_reasons();
     e->set_code(ReasonCodeName(r.code));

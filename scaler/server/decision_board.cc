@@ -33,6 +33,7 @@ void DecisionBoard::Publish(const PolicyKey& key,
     Entry& e = entries_[key];
     e.decision = decision;
     e.unavailable = absl::OkStatus();
+    e.unavailable_signals.clear();
     for (const auto& [id, w] : watchers_) {
       if (w.key == key) to_call.push_back(w.watcher);
     }
@@ -40,10 +41,21 @@ void DecisionBoard::Publish(const PolicyKey& key,
   for (const auto& w : to_call) (*w)(*decision);
 }
 
-void DecisionBoard::SetUnavailable(const PolicyKey& key, absl::Status why) {
+void DecisionBoard::SetUnavailable(const PolicyKey& key, absl::Status why,
+                                   std::vector<SignalExplanation> signals) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry& e = entries_[key];
-  if (e.decision == nullptr) e.unavailable = std::move(why);
+  if (e.decision != nullptr) return;
+  e.unavailable = std::move(why);
+  e.unavailable_signals = std::move(signals);
+}
+
+std::vector<SignalExplanation> DecisionBoard::SignalsWithoutDecision(
+    const PolicyKey& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end() || it->second.decision != nullptr) return {};
+  return it->second.unavailable_signals;
 }
 
 void DecisionBoard::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {

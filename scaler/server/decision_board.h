@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include <mutex>
 #include "absl/container/flat_hash_map.h"
@@ -35,8 +36,14 @@ class DecisionBoard {
       const PolicyKey& key) const;
 
   void Publish(const PolicyKey& key, std::shared_ptr<const Decision> decision);
-  // Records why `key` has no decision (kept only while it has none).
-  void SetUnavailable(const PolicyKey& key, absl::Status why);
+  // Records why `key` has no decision, and what its signals look like (kept
+  // only while it has none).
+  void SetUnavailable(const PolicyKey& key, absl::Status why,
+                      std::vector<SignalExplanation> signals = {});
+  // The signals recorded with the last SetUnavailable, while `key` has no
+  // decision; empty otherwise.
+  std::vector<SignalExplanation> SignalsWithoutDecision(
+      const PolicyKey& key) const;
   // Forgets every policy not in `keep`.
   void RetainOnly(const absl::flat_hash_set<PolicyKey>& keep);
 
@@ -47,6 +54,7 @@ class DecisionBoard {
   struct Entry {
     std::shared_ptr<const Decision> decision;
     absl::Status unavailable;
+    std::vector<SignalExplanation> unavailable_signals;
   };
   struct WatchEntry {
     PolicyKey key;

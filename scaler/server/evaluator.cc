@@ -168,11 +168,12 @@ std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
                                                PolicyState& st,
                                                absl::Time now) {
   if (!options_.wait_without_history) st.engine.history_unknown = false;
-  absl::StatusOr<Decision> d =
-      Decide(loaded.policy, Gather(loaded), st.engine, now);
+  const Inputs inputs = Gather(loaded);
+  absl::StatusOr<Decision> d = Decide(loaded.policy, inputs, st.engine, now);
   if (!d.ok()) {
     const PolicyKey key = KeyOf(loaded.policy);
-    board_.SetUnavailable(key, d.status());
+    board_.SetUnavailable(key, d.status(),
+                          ExplainSignals(loaded.policy, inputs, now));
     LogDebug("no decision", {{"policy", key.ToString()},
                              {"reason", std::string(d.status().message())}});
     return nullptr;

@@ -182,5 +182,53 @@ TEST_F(RedisE2eTest, RpushOntoEmptyListWakesStreamIsActiveBeforeAnyPoll) {
   EXPECT_FALSE(stream->Next(absl::Milliseconds(300)).has_value());
 }
 
+// Issue 13 item 8: a source that never worked (a wrong Redis password, an
+// unreachable Prometheus) is named with its error in explain from the first
+// attempt on, before any decision; it said only "no signal ... has a
+// reading yet", with no signal listed.
+TEST_F(RedisE2eTest, ExplainNamesEverySignalsErrorBeforeAnyReading) {
+  auto locked = TestRedisServer::Start({"--requirepass", "right-secret-42"});
+  ASSERT_TRUE(locked.ok()) << locked.status();
+  const std::string password_file = WriteTempFile("password", "wrong-guess-7");
+  const std::string policies = absl::StrCat(
+      TotalPolicy("locked",
+                  absl::StrCat("redis: {address: \"", (*locked)->address(),
+                               "\", list: jobs, passwordFile: \"",
+                               password_file, "\"}"),
+                  1, 0),
+      TotalPolicy("nowhere",
+                  "prometheus: {address: \"http://127.0.0.1:1\", query: up}", 1,
+                  0));
+  auto scaler = ServedScaler::Start(policies);
+  ASSERT_NE(scaler, nullptr);
+  for (const char* policy : {"locked", "nowhere"}) {
+    SCOPED_TRACE(policy);
+    absl::StatusOr<admin::v1::PolicyDecision> d;
+    const bool listed = PollUntil(
+        [&] {
+          d = scaler->keda().Explain(kNamespace, policy);
+          return d.ok() && d->signals_size() == 1 &&
+                 d->signals(0).state() == "error";
+        },
+        absl::Seconds(20));
+    ASSERT_TRUE(listed) << (d.ok() ? d->DebugString() : d.status().ToString())
+                        << scaler->Log();
+    EXPECT_FALSE(d->has_decision());
+    EXPECT_EQ(d->signals(0).name(), kSignal);
+    EXPECT_FALSE(d->signals(0).message().empty());
+    // No secret in what a client sees.
+    EXPECT_EQ(d->DebugString().find("wrong-guess-7"), std::string::npos);
+    EXPECT_EQ(d->DebugString().find("right-secret-42"), std::string::npos);
+  }
+  const absl::StatusOr<admin::v1::PolicyDecision> locked_d =
+      scaler->keda().Explain(kNamespace, "locked");
+  ASSERT_TRUE(locked_d.ok());
+  EXPECT_NE(locked_d->signals(0).message().find(
+                "AUTH: the server refused the password from passwordFile"),
+            std::string::npos)
+      << locked_d->signals(0).message();
+  EXPECT_EQ(scaler->Log().find("wrong-guess-7"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace signalscaler::testing
