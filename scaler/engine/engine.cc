@@ -116,33 +116,35 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
     // allowed. Answer nothing (KEDA's fallback and the HPA hold) until a
     // full scale-down window of its own has been seen, unless the bound
     // itself is wanted: no count can be above it.
-    if (!state.blind_since) state.blind_since = now;
-    const absl::Duration seen =
-        state.history_unknown ? now - *state.blind_since : down_window;
-    if (d.desired < bounds.upper && seen < down_window) {
-      engine_internal::Stabilize(state.recommendations, d.desired, d.desired,
-                                 up_window, down_window, now);
-      return absl::UnavailableError(absl::StrCat(
-          "policy ", policy.metadata().namespace_(), "/",
-          policy.metadata().name(),
-          " knows neither the current replica count nor its history: no "
-          "answer before a full scale-down window (",
-          absl::FormatDuration(down_window), ") has been seen, ",
-          absl::FormatDuration(down_window - seen),
-          " left (a replicas source, or a shared state store, ends the "
-          "wait)"));
+    double seen_seconds = 0;
+    if (state.history_unknown) {
+      if (!state.blind_since) state.blind_since = now;
+      const absl::Duration seen = now - *state.blind_since;
+      if (d.desired < bounds.upper && seen < down_window) {
+        engine_internal::Stabilize(state.recommendations, d.desired, d.desired,
+                                   up_window, down_window, now);
+        return absl::UnavailableError(absl::StrCat(
+            "policy ", policy.metadata().namespace_(), "/",
+            policy.metadata().name(),
+            " knows neither the current replica count nor its history: no "
+            "answer before a full scale-down window (",
+            absl::FormatDuration(down_window), ") has been seen, ",
+            absl::FormatDuration(down_window - seen),
+            " left (a replicas source, or a shared state store, ends the "
+            "wait)"));
+      }
+      seen_seconds = absl::ToDoubleSeconds(seen);
+      state.blind_since.reset();
     }
-    // The highest recommendation of the window seen is what a full window
-    // allows: start there.
+    // The highest recommendation of the window seen (none without the wait)
+    // is what a full window allows: start there.
     int64_t start = d.desired;
     for (const Recommendation& r : state.recommendations) {
       if (r.time > now - down_window) start = std::max(start, r.replicas);
     }
     current = start;
     reasons.push_back(
-        Reason{ReasonCode::kFirstDecision, "", num(start),
-               state.history_unknown ? absl::ToDoubleSeconds(seen) : 0, 0});
-    state.blind_since.reset();
+        Reason{ReasonCode::kFirstDecision, "", num(start), seen_seconds, 0});
   } else if (state.recommendations.empty()) {
     // Restart with no history: no scale-down before a full down window.
     const int64_t seed = std::clamp(*current, bounds.lower, bounds.upper);
