@@ -1,58 +1,171 @@
 #include "scaler/common/http_server.h"
 
-#include <fcntl.h>
+#include <arpa/inet.h>
+#include <civetweb.h>
+#include <dirent.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <cstring>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "scaler/common/internal/http_wire.h"
+#include "scaler/common/log.h"
 
 namespace signalscaler {
 namespace {
 
-using internal::ErrorReply;
-using internal::FormatReply;
-using internal::HeadEnd;
-using internal::ParseRequestLine;
-using internal::Reply;
-using internal::SplitListen;
-
-// After its answer, a connection is read (and the bytes dropped) until the
-// client closes, for at most this long: closing with unread request bytes
-// would reset the connection and could lose the answer on the client's side.
+// After its answer, a request's body (never used) is read and dropped for
+// at most this long: closing with unread bytes would reset the connection
+// and could lose the answer on the client's side.
 constexpr absl::Duration kLinger = absl::Seconds(1);
-// accept() failing for want of descriptors or memory: wait before retrying,
-// rather than spin on a listening socket that stays readable.
-constexpr absl::Duration kAcceptBackoff = absl::Milliseconds(100);
+// How often Stop() wakes CivetWeb's threads (see WakeThreads()).
+constexpr absl::Duration kStopWake = absl::Milliseconds(10);
 
-std::string ErrnoText(int err) {
-  char buf[256];
-  // GNU strerror_r: returns the text, in `buf` or a static string.
-  return strerror_r(err, buf, sizeof(buf));
+// Splits "HOST:PORT" or "[IPV6]:PORT" (HOST may be empty; PORT 0 to 65535,
+// digits only); false when `listen` is neither.
+bool SplitListen(absl::string_view listen, std::string& host,
+                 std::string& port) {
+  absl::string_view port_text;
+  if (absl::StartsWith(listen, "[")) {
+    const size_t close = listen.find(']');
+    if (close == absl::string_view::npos || close + 1 >= listen.size() ||
+        listen[close + 1] != ':') {
+      return false;
+    }
+    host = std::string(listen.substr(1, close - 1));
+    port_text = listen.substr(close + 2);
+  } else {
+    const size_t colon = listen.rfind(':');
+    if (colon == absl::string_view::npos) return false;
+    host = std::string(listen.substr(0, colon));
+    if (host.find(':') != std::string::npos) return false;  // unbracketed v6
+    port_text = listen.substr(colon + 1);
+  }
+  int n = 0;
+  if (port_text.empty() || port_text.size() > 5 ||
+      !std::all_of(port_text.begin(), port_text.end(),
+                   [](char c) { return absl::ascii_isdigit(c); }) ||
+      !absl::SimpleAtoi(port_text, &n) || n > 65535) {
+    return false;
+  }
+  port = std::string(port_text);
+  return true;
 }
 
-struct Connection {
-  enum class State { kReading, kWriting, kLingering };
-  int fd = -1;
-  State state = State::kReading;
-  absl::Time deadline;
-  std::string in;
-  std::string out;
-  size_t sent = 0;
-};
+void InitCivetWeb() {
+  static std::once_flag once;
+  std::call_once(once, [] { mg_init_library(0); });
+}
+
+// What CivetWeb logs while mg_start2() runs on this thread (its reasons for
+// failing to bind are only there).
+thread_local std::vector<std::string>* start_log = nullptr;
+
+// "cannot bind to 127.0.0.1:9091: 98 (Address already in use)" gives
+// "Address already in use"; another message is kept whole.
+std::string BindError(const std::vector<std::string>& log,
+                      absl::string_view fallback) {
+  for (const std::string& m : log) {
+    if (!absl::StartsWith(m, "cannot bind")) continue;
+    const size_t open = m.rfind(" (");
+    if (open != std::string::npos && absl::EndsWith(m, ")")) {
+      return m.substr(open + 2, m.size() - open - 3);
+    }
+    return m;
+  }
+  return log.empty() ? std::string(fallback) : absl::StrJoin(log, "; ");
+}
+
+int OnLog(const mg_connection*, const char* message) {
+  if (start_log != nullptr) {
+    start_log->push_back(message);
+  } else {
+    LogDebug("civetweb", {{"message", message}});
+  }
+  return 1;  // handled: CivetWeb prints nothing
+}
+
+// Writes a whole answer (`body` unless `head_only`) and marks the
+// connection to be closed after it.
+void Answer(mg_connection* conn, const HttpResponse& r, bool allow,
+            bool head_only) {
+  std::string out = absl::StrCat(
+      "HTTP/1.1 ", r.status, " ", mg_get_response_code_text(conn, r.status),
+      "\r\nContent-Type: ", r.content_type,
+      "\r\nContent-Length: ", r.body.size(), "\r\n",
+      allow ? "Allow: GET, HEAD\r\n" : "", "Connection: close\r\n\r\n");
+  if (!head_only) out += r.body;
+  mg_write(conn, out.data(), out.size());
+  // Without keep-alive CivetWeb would still read a declared body to its
+  // end, for as long as a client sends it; closing skips that.
+  mg_disable_connection_keep_alive(conn);
+}
+
+// Reads and drops what is left of the request's body for at most kLinger.
+void DropBody(mg_connection* conn) {
+  const absl::Time until = absl::Now() + kLinger;
+  char buf[4096];
+  while (absl::Now() < until && mg_read(conn, buf, sizeof(buf)) > 0) {
+  }
+}
+
+// Shuts down (not closes: CivetWeb owns them) the connections accepted on
+// `port`, so that the workers reading them see an end at once instead of
+// at their next look at the stop flag, up to 2 s later (CivetWeb 1.15's
+// poll quantum). A connection accepted on `port` is a socket whose own port
+// is `port` and which has a peer (the listening socket has none).
+void ShutdownAccepted(int port) {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  while (const dirent* e = ::readdir(dir)) {
+    int fd = -1;
+    if (!absl::SimpleAtoi(e->d_name, &fd) || fd == ::dirfd(dir)) continue;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    sockaddr_storage local{};
+    sockaddr_storage peer{};
+    socklen_t local_len = sizeof(local);
+    socklen_t peer_len = sizeof(peer);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) !=
+            0 ||
+        local.ss_family != AF_INET ||
+        ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port) != port ||
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+      continue;
+    }
+    ::shutdown(fd, SHUT_RDWR);
+  }
+  ::closedir(dir);
+}
+
+// Connects to `ip`:`port` and hangs up: CivetWeb's listening thread polls
+// in 2 s quanta and looks at the stop flag when a connection comes.
+void Knock(const std::string& ip, int port) {
+  const int fd =
+      ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) == 1) {
+    (void)::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+  }
+  ::close(fd);
+}
 
 }  // namespace
 
@@ -62,25 +175,83 @@ struct HttpServer::Impl {
 
   const HttpServerOptions& options;
   const std::map<std::string, Handler>& handlers;
-  int listen_fd = -1;
-  int wake[2] = {-1, -1};
-  std::atomic<int> port{0};
-  std::atomic<bool> stopping{false};
   std::mutex stop_mu;  // serializes Start() and Stop()
   bool started = false;
-  std::thread thread;
-  std::vector<Connection> connections;  // the serving thread's only
+  bool stopped = false;
+  mg_context* ctx = nullptr;
+  std::atomic<int> port{0};
+  std::string knock_ip;  // where Stop() knocks: the bound IPv4 address
 
-  void Serve();
-  void Accept(absl::Time now, absl::Time& accept_after);
-  // Advances `c` on a poll() event; false once it is to be closed.
-  bool Step(Connection& c, absl::Time now);
-  enum class ReadResult { kOpen, kEof, kError };
-  // Reads what is there (the request head while reading, then drops it).
-  ReadResult Read(Connection& c);
-  // The answer to a complete request head (at most max_head_bytes).
-  Reply Route(absl::string_view head) const;
+  // CivetWeb's callbacks; `cbdata` or the context's user data is the Impl.
+  static void OnContext(const mg_context* ctx);
+  static int OnRequest(mg_connection* conn, void* cbdata);
+  static int OnError(mg_connection* conn, int status, const char* message);
 };
+
+void HttpServer::Impl::OnContext(const mg_context* ctx) {
+  // Before any request is read: no request meets CivetWeb's own routing.
+  Impl* impl = static_cast<Impl*>(mg_get_user_data(ctx));
+  mg_set_request_handler(const_cast<mg_context*>(ctx), "/", &Impl::OnRequest,
+                         impl);
+}
+
+int HttpServer::Impl::OnRequest(mg_connection* conn, void* cbdata) {
+  const Impl& impl = *static_cast<const Impl*>(cbdata);
+  const mg_request_info* ri = mg_get_request_info(conn);
+  // decode_url is off: the path as sent, without the query string (an
+  // absolute-form target naming this server gives its path).
+  const std::string path = ri->local_uri_raw != nullptr ? ri->local_uri_raw
+                           : ri->local_uri != nullptr   ? ri->local_uri
+                                                        : "";
+  const absl::string_view method = ri->request_method;
+  const bool head_only = method == "HEAD";
+  HttpResponse r;
+  bool allow = false;
+  auto it = impl.handlers.find(path);
+  if (it == impl.handlers.end()) {
+    r.status = 404;
+    r.body = "not found\n";
+  } else if (method != "GET" && !head_only) {
+    r.status = 405;
+    r.body = "only GET and HEAD\n";
+    allow = true;
+  } else {
+    r = it->second();
+  }
+  Answer(conn, r, allow, head_only);
+  if (ri->content_length > 0 ||
+      mg_get_header(conn, "Transfer-Encoding") != nullptr) {
+    DropBody(conn);
+  }
+  return r.status;
+}
+
+int HttpServer::Impl::OnError(mg_connection* conn, int status,
+                              const char* message) {
+  const Impl& impl =
+      *static_cast<const Impl*>(mg_get_user_data(mg_get_context(conn)));
+  HttpResponse r;
+  r.status = status;
+  const absl::string_view why = message == nullptr ? "" : message;
+  if (status == 400 && why == "Malformed message") {
+    // A byte that has no place in a head, a head that did not end within
+    // the deadline, or one larger than the limit: CivetWeb says the same.
+    r.body = absl::StrCat("bad request head: malformed, not complete within ",
+                          absl::FormatDuration(impl.options.timeout),
+                          ", or larger than ", impl.options.max_head_bytes,
+                          " bytes\n");
+  } else if (status == 400) {
+    r.body = "malformed request line\n";
+  } else if (status == 505) {
+    r.body = "only HTTP/1.0 and HTTP/1.1\n";
+  } else {
+    r.body = absl::StrCat(why, "\n");
+  }
+  // CivetWeb's own error page would echo the request's version into the
+  // status line; this one is ours.
+  Answer(conn, r, /*allow=*/false, /*head_only=*/false);
+  return 0;  // handled
+}
 
 HttpServer::HttpServer(HttpServerOptions options)
     : options_(std::move(options)),
@@ -104,239 +275,119 @@ absl::Status HttpServer::Start(const std::string& listen) {
   std::string host;
   std::string port;
   if (!SplitListen(listen, host, port)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, "not HOST:PORT (e.g. 0.0.0.0:9091, [::]:9091, 127.0.0.1:0)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, "not HOST:PORT (e.g. 0.0.0.0:9091, 127.0.0.1:0)"));
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* addrs = nullptr;
-  if (const int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(),
-                                   port.c_str(), &hints, &addrs);
-      rc != 0) {
-    return absl::UnavailableError(absl::StrCat(what, ::gai_strerror(rc)));
-  }
-  int fd = -1;
-  int err = 0;
-  for (const addrinfo* a = addrs; a != nullptr && fd < 0; a = a->ai_next) {
-    fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  a->ai_protocol);
-    if (fd < 0) {
-      err = errno;
-      continue;
+  InitCivetWeb();
+  // CivetWeb's listening_ports: "IP:PORT" or "PORT" (every IPv4 address).
+  std::string ports = port;
+  std::string knock_ip = "127.0.0.1";
+  if (host.find(':') != std::string::npos) {
+    if (mg_check_feature(MG_FEATURES_IPV6) == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          what,
+          "IPv6 is not available (this CivetWeb is built without it); "
+          "use an IPv4 address, e.g. 0.0.0.0:",
+          port));
     }
-    const int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 128) != 0) {
-      err = errno;
-      ::close(fd);
-      fd = -1;
+    // Stop() cannot knock on an IPv6 port; it wakes within 2 s anyway.
+    ports = absl::StrCat("[", host, "]:", port);
+    knock_ip.clear();
+  } else if (!host.empty()) {
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* addrs = nullptr;
+    if (const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &addrs);
+        rc != 0) {
+      return absl::UnavailableError(absl::StrCat(what, ::gai_strerror(rc)));
     }
+    char ip[INET_ADDRSTRLEN] = "";
+    ::inet_ntop(AF_INET,
+                &reinterpret_cast<const sockaddr_in*>(addrs->ai_addr)->sin_addr,
+                ip, sizeof(ip));
+    ::freeaddrinfo(addrs);
+    ports = absl::StrCat(ip, ":", port);
+    if (std::string(ip) != "0.0.0.0") knock_ip = ip;
   }
-  ::freeaddrinfo(addrs);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat(what, ErrnoText(err)));
 
-  sockaddr_storage bound{};
-  socklen_t len = sizeof(bound);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len) != 0 ||
-      ::pipe2(impl_->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-    err = errno;
-    ::close(fd);
-    return absl::UnavailableError(absl::StrCat(what, ErrnoText(err)));
+  const std::string threads =
+      absl::StrCat(std::max<size_t>(options_.max_connections, 1));
+  const std::string timeout_ms = absl::StrCat(
+      std::max<int64_t>(absl::ToInt64Milliseconds(options_.timeout), 1));
+  const std::string head_bytes =
+      absl::StrCat(std::max<size_t>(options_.max_head_bytes, 1024));
+  const char* config[] = {
+      "listening_ports", ports.c_str(), "num_threads", threads.c_str(),
+      "request_timeout_ms", timeout_ms.c_str(), "max_request_size",
+      head_bytes.c_str(), "enable_keep_alive", "no",
+      // Paths are matched as sent.
+      "decode_url", "no",
+      // An absolute-form target naming this server's address is served.
+      "enable_auth_domain_check", "no", nullptr};
+  mg_callbacks callbacks{};
+  callbacks.log_message = &OnLog;
+  callbacks.http_error = &Impl::OnError;
+  callbacks.init_context = &Impl::OnContext;
+  mg_init_data init{};
+  init.callbacks = &callbacks;
+  init.user_data = impl_.get();
+  init.configuration_options = config;
+  unsigned error_code = 0;
+  char error_text[256] = "";
+  mg_error_data error{};
+  error.code = &error_code;
+  error.text = error_text;
+  error.text_buffer_size = sizeof(error_text);
+  std::vector<std::string> log;
+  start_log = &log;
+  mg_context* ctx = mg_start2(&init, &error);
+  start_log = nullptr;
+  if (ctx == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat(what, BindError(log, error_text)));
   }
-  const uint16_t bound_port =
-      bound.ss_family == AF_INET6
-          ? reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port
-          : reinterpret_cast<const sockaddr_in*>(&bound)->sin_port;
-  impl_->listen_fd = fd;
-  impl_->port = ntohs(bound_port);
+  mg_server_port bound{};
+  if (mg_get_server_ports(ctx, 1, &bound) != 1 || bound.port <= 0) {
+    mg_stop(ctx);
+    return absl::UnavailableError(absl::StrCat(what, "no port bound"));
+  }
+  impl_->ctx = ctx;
+  impl_->knock_ip = knock_ip;
+  impl_->port = bound.port;
   impl_->started = true;
-  impl_->thread = std::thread([impl = impl_.get()] { impl->Serve(); });
   return absl::OkStatus();
 }
 
 void HttpServer::Stop() {
   std::lock_guard<std::mutex> lock(impl_->stop_mu);
-  if (!impl_->started || impl_->stopping.exchange(true)) return;
-  const char byte = 0;
-  (void)!::write(impl_->wake[1], &byte, 1);
-  impl_->thread.join();
-  for (const Connection& c : impl_->connections) ::close(c.fd);
-  impl_->connections.clear();
-  ::close(impl_->listen_fd);
-  ::close(impl_->wake[0]);
-  ::close(impl_->wake[1]);
-  impl_->listen_fd = -1;
+  if (!impl_->started || impl_->stopped) return;
+  impl_->stopped = true;
+  const int port = impl_->port.load();
+  // mg_stop() sets the stop flag, then joins threads that look at it only
+  // every 2 s while they poll: wake them until it returns.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread stopper([ctx = impl_->ctx, &mu, &cv, &done] {
+    mg_stop(ctx);
+    std::lock_guard<std::mutex> l(mu);
+    done = true;
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> l(mu);
+  while (!done) {
+    l.unlock();
+    if (!impl_->knock_ip.empty()) Knock(impl_->knock_ip, port);
+    ShutdownAccepted(port);
+    l.lock();
+    cv.wait_for(l, absl::ToChronoMilliseconds(kStopWake),
+                [&done] { return done; });
+  }
+  l.unlock();
+  stopper.join();
+  impl_->ctx = nullptr;
   impl_->port = 0;
-}
-
-void HttpServer::Impl::Serve() {
-  absl::Time accept_after = absl::InfinitePast();
-  std::vector<pollfd> fds;
-  while (!stopping.load()) {
-    absl::Time now = absl::Now();
-    // Connections past their deadline are closed; the next deadline bounds
-    // the wait.
-    absl::Time wake_at = absl::InfiniteFuture();
-    connections.erase(std::remove_if(connections.begin(), connections.end(),
-                                     [now](const Connection& c) {
-                                       if (now < c.deadline) return false;
-                                       ::close(c.fd);
-                                       return true;
-                                     }),
-                      connections.end());
-    for (const Connection& c : connections) {
-      wake_at = std::min(wake_at, c.deadline);
-    }
-    const bool accepting =
-        connections.size() < options.max_connections && now >= accept_after;
-    if (!accepting && connections.size() < options.max_connections) {
-      wake_at = std::min(wake_at, accept_after);
-    }
-
-    fds.clear();
-    fds.push_back({wake[0], POLLIN, 0});
-    fds.push_back({accepting ? listen_fd : -1, POLLIN, 0});
-    for (const Connection& c : connections) {
-      const short events =
-          c.state == Connection::State::kWriting ? POLLOUT : POLLIN;
-      fds.push_back({c.fd, events, 0});
-    }
-    int timeout_ms = -1;
-    if (wake_at != absl::InfiniteFuture()) {
-      timeout_ms = static_cast<int>(
-          std::clamp<int64_t>(absl::ToInt64Milliseconds(absl::Ceil(
-                                  wake_at - now, absl::Milliseconds(1))),
-                              0, 60000));
-    }
-    const int n = ::poll(fds.data(), fds.size(), timeout_ms);
-    if (n < 0) continue;  // EINTR; nothing else is expected
-    if (fds[0].revents != 0) break;
-    now = absl::Now();
-    // Connections first (accepting appends to `connections`).
-    std::vector<bool> keep(connections.size(), true);
-    for (size_t i = 0; i < connections.size(); ++i) {
-      if (fds[i + 2].revents != 0) keep[i] = Step(connections[i], now);
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < connections.size(); ++i) {
-      if (!keep[i]) {
-        ::close(connections[i].fd);
-      } else if (kept++ != i) {
-        connections[kept - 1] = std::move(connections[i]);
-      }
-    }
-    connections.resize(kept);
-    if (fds[1].revents != 0) Accept(now, accept_after);
-  }
-}
-
-void HttpServer::Impl::Accept(absl::Time now, absl::Time& accept_after) {
-  while (connections.size() < options.max_connections) {
-    const int fd =
-        ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM) {
-        accept_after = now + kAcceptBackoff;
-      }
-      // EAGAIN: no more for now; ECONNABORTED and the like: that one is gone.
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      return;
-    }
-    Connection c;
-    c.fd = fd;
-    c.deadline = now + options.timeout;
-    connections.push_back(std::move(c));
-  }
-}
-
-HttpServer::Impl::ReadResult HttpServer::Impl::Read(Connection& c) {
-  char buf[4096];
-  // Bounded, so that a client streaming bytes cannot hold the thread.
-  for (int i = 0; i < 16; ++i) {
-    const ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
-    if (n > 0) {
-      if (c.state != Connection::State::kReading) continue;  // dropped
-      c.in.append(buf, static_cast<size_t>(n));
-      // Enough to tell whether the head fits; the rest is not needed.
-      if (c.in.size() > options.max_head_bytes) return ReadResult::kOpen;
-      continue;
-    }
-    if (n == 0) return ReadResult::kEof;
-    if (errno == EINTR) continue;
-    return errno == EAGAIN || errno == EWOULDBLOCK ? ReadResult::kOpen
-                                                   : ReadResult::kError;
-  }
-  return ReadResult::kOpen;
-}
-
-bool HttpServer::Impl::Step(Connection& c, absl::Time now) {
-  switch (c.state) {
-    case Connection::State::kReading: {
-      const ReadResult read = Read(c);
-      if (read == ReadResult::kError) return false;
-      const size_t end = HeadEnd(c.in);
-      Reply reply;
-      if (end != absl::string_view::npos && end <= options.max_head_bytes) {
-        reply = Route(absl::string_view(c.in).substr(0, end));
-      } else if (end != absl::string_view::npos ||
-                 c.in.size() >= options.max_head_bytes) {
-        reply =
-            ErrorReply(431, absl::StrCat("request head larger than ",
-                                         options.max_head_bytes, " bytes\n"));
-      } else if (read == ReadResult::kEof) {
-        return false;  // the client left before asking
-      } else {
-        return true;  // more to come
-      }
-      c.out = FormatReply(reply);
-      c.in.clear();
-      c.state = Connection::State::kWriting;
-      [[fallthrough]];  // the socket is most likely writable already
-    }
-    case Connection::State::kWriting: {
-      while (c.sent < c.out.size()) {
-        const ssize_t n = ::send(c.fd, c.out.data() + c.sent,
-                                 c.out.size() - c.sent, MSG_NOSIGNAL);
-        if (n > 0) {
-          c.sent += static_cast<size_t>(n);
-        } else if (n < 0 && errno == EINTR) {
-          continue;
-        } else {
-          return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        }
-      }
-      ::shutdown(c.fd, SHUT_WR);
-      c.state = Connection::State::kLingering;
-      c.deadline = std::min(c.deadline, now + kLinger);
-      return true;
-    }
-    case Connection::State::kLingering:
-      return Read(c) == ReadResult::kOpen;  // until the client closes too
-  }
-  return false;
-}
-
-Reply HttpServer::Impl::Route(absl::string_view head) const {
-  std::string method;
-  std::string path;
-  if (!ParseRequestLine(head.substr(0, head.find('\n')), method, path)) {
-    return ErrorReply(400, "malformed request line\n");
-  }
-  Reply r;
-  auto it = handlers.find(path);
-  if (it == handlers.end()) {
-    r = ErrorReply(404, "not found\n");
-  } else if (method != "GET" && method != "HEAD") {
-    r = ErrorReply(405, "only GET and HEAD\n");
-    r.allow = true;
-  } else {
-    r.response = it->second();
-  }
-  r.head_only = method == "HEAD";
-  return r;
 }
 
 }  // namespace signalscaler
