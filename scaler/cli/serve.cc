@@ -262,6 +262,7 @@ int ServeCommand(int argc, char** argv) {
             "HOST:PORT of the HTTP operations port: GET /metrics "
             "(Prometheus), /livez (200 while the process runs) and /readyz "
             "(200 when serving with policies in force, 503 while draining); "
+            "HOST an IPv4 address or a name (Debian's CivetWeb has no IPv6); "
             "empty disables it");
   flags.Add("policies", "",
             "directory (or file) of ScalingPolicy YAML documents; empty serves "

@@ -29,8 +29,9 @@ class Metrics {
   ~Metrics();
   static Metrics& Get();
 
-  // Serves on `listen` (HOST:PORT, HOST an IPv4 literal, an IPv6 one in
-  // brackets or empty; port 0 picks one), on a thread of its own:
+  // Serves on `listen` (HOST:PORT, HOST an IPv4 literal, a name or empty;
+  // not IPv6: Debian's CivetWeb is built without it; port 0 picks one), on
+  // CivetWeb's worker threads:
   //   GET /metrics  Text(), as text/plain; version=0.0.4
   //   GET /livez    200 "ok", or 503 "not live: <why>" (the liveness check)
   //   GET /readyz   200 "ok", or 503 "not ready: <why>" (the readiness check)
