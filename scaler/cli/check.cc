@@ -5,8 +5,9 @@
 //   9 policies OK in 9 files
 //
 // Every error is printed (one a line, "FILE:LINE: policy NS/NAME: FIELD:
-// MESSAGE", on stdout), then a summary. Exit 0 when every path is valid, 1 on
-// any error, 2 on a usage error.
+// MESSAGE", on stdout), then every warning ("FILE:LINE: warning: policy
+// ...", scaler/policy/warnings.h), then a summary. Exit 0 when every path is
+// valid (warnings or not), 1 on any error, 2 on a usage error.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
 #include "scaler/policy/loader.h"
+#include "scaler/policy/warnings.h"
 
 namespace signalscaler {
 namespace {
@@ -42,6 +44,7 @@ std::string PolicyId(const LoadedPolicy& p) {
 // Everything `check` found over all the paths.
 struct CheckResult {
   std::vector<PolicyError> errors;
+  std::vector<PolicyError> warnings;
   size_t policies = 0;
   size_t files = 0;
 };
@@ -68,6 +71,12 @@ CheckResult CheckPaths(const std::vector<std::string>& paths) {
           absl::StrCat(Canonical(e.file), ":", e.line, ":", e.policy, ":",
                        e.field, ":", e.message);
       if (errors_seen.insert(key).second) out.errors.push_back(std::move(e));
+    }
+    for (PolicyError& w : r.warnings) {
+      const std::string key =
+          absl::StrCat("warning:", Canonical(w.file), ":", w.line, ":",
+                       w.policy, ":", w.field, ":", w.message);
+      if (errors_seen.insert(key).second) out.warnings.push_back(std::move(w));
     }
     for (const LoadedPolicy& p : r.policies) {
       const std::string canonical = Canonical(p.file);
@@ -107,11 +116,14 @@ int CheckCommand(int argc, char** argv) {
                 "Validate ScalingPolicy files or directories (PATH...) exactly "
                 "as `serve --policies` loads them, plus duplicate policy names "
                 "across all the paths. Prints every error, one a line as "
-                "FILE:LINE: policy NS/NAME: FIELD: MESSAGE, then a summary. "
-                "Exit 0 when valid, 1 on any error, 2 on a usage error.\n\n"
+                "FILE:LINE: policy NS/NAME: FIELD: MESSAGE, then every warning "
+                "(FILE:LINE: warning: ...), then a summary. Exit 0 when valid "
+                "(warnings do not count), 1 on any error, 2 on a usage "
+                "error.\n\n"
                 "usage: signalscaler check [--quiet] PATH...");
   flags.Add("quiet", "false",
-            "print the errors only, no summary (a bare --quiet means true)");
+            "print the errors and warnings only, no summary (a bare --quiet "
+            "means true)");
   // FlagSet flags all take a value: a bare --quiet (or -q) is rewritten.
   std::vector<char*> args(argv, argv + argc);
   std::string quiet_true = "--quiet=true";
@@ -148,14 +160,22 @@ int CheckCommand(int argc, char** argv) {
   for (const PolicyError& e : r.errors) {
     std::printf("%s\n", e.ToString().c_str());
   }
+  for (const PolicyError& w : r.warnings) {
+    std::printf("%s\n", PolicyWarningToString(w).c_str());
+  }
   if (quiet == "false") {
+    const std::string warnings =
+        r.warnings.empty()
+            ? ""
+            : ", " + Plural(r.warnings.size(), "warning", "warnings");
     if (r.errors.empty()) {
-      std::printf("%s OK in %s\n",
+      std::printf("%s OK in %s%s\n",
                   Plural(r.policies, "policy", "policies").c_str(),
-                  Plural(r.files, "file", "files").c_str());
+                  Plural(r.files, "file", "files").c_str(), warnings.c_str());
     } else {
-      std::printf("%s (%s OK in %s)\n",
+      std::printf("%s%s (%s OK in %s)\n",
                   Plural(r.errors.size(), "error", "errors").c_str(),
+                  warnings.c_str(),
                   Plural(r.policies, "policy", "policies").c_str(),
                   Plural(r.files, "file", "files").c_str());
     }

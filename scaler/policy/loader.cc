@@ -21,6 +21,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "scaler/policy/internal/yaml_to_proto.h"
+#include "scaler/policy/warnings.h"
 
 namespace signalscaler {
 namespace {
@@ -74,10 +75,11 @@ int LineFor(std::string field, const LineIndex& lines) {
   return 0;
 }
 
-// One document: YAML -> proto, then validation. Appends its errors; returns
-// whether it had none.
+// One document: YAML -> proto, then validation. Appends its errors (and, if
+// it has none, its warnings); returns whether it had none.
 bool ParseDocument(const YAML::Node& doc, absl::string_view file,
-                   LoadedPolicy& loaded, std::vector<PolicyError>& errors) {
+                   LoadedPolicy& loaded, std::vector<PolicyError>& errors,
+                   std::vector<PolicyError>& warnings) {
   loaded.file = std::string(file);
   loaded.line = LineOf(doc);
   policy_internal::Conversion found;
@@ -116,6 +118,16 @@ bool ParseDocument(const YAML::Node& doc, absl::string_view file,
         e.line = line;
       }
       found.errors.push_back(std::move(e));
+    }
+    if (found.errors.empty()) {
+      std::vector<PolicyError> found_warnings;
+      AppendPolicyWarnings(loaded, found_warnings);
+      for (PolicyError& w : found_warnings) {
+        if (const int line = LineFor(w.field, found.lines); line > 0) {
+          w.line = line;
+        }
+        warnings.push_back(std::move(w));
+      }
     }
   }
   const std::string id = PeekPolicyId(doc);
@@ -165,6 +177,7 @@ std::vector<LoadedPolicy> ReadFile(const std::string& file,
   result.files.push_back(file);
   LoadResult parsed = ParsePolicies(text.str(), file);
   for (PolicyError& e : parsed.errors) result.errors.push_back(std::move(e));
+  for (PolicyError& w : parsed.warnings) result.warnings.push_back(w);
   return std::move(parsed.policies);
 }
 
@@ -261,13 +274,14 @@ LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file) {
     return result;
   }
   std::vector<LoadedPolicy> policies;
+  std::vector<PolicyError> warnings;
   std::map<std::string, size_t> by_id;  // -> index in policies
   for (const YAML::Node& doc : docs) {
     if (!doc.IsDefined() || doc.IsNull()) continue;  // An empty document.
     LoadedPolicy loaded;
     bool ok = false;
     try {
-      ok = ParseDocument(doc, file, loaded, result.errors);
+      ok = ParseDocument(doc, file, loaded, result.errors, warnings);
     } catch (const YAML::Exception& e) {  // Not expected; never let it out.
       PolicyError error;
       error.file = std::string(file);
@@ -284,8 +298,12 @@ LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file) {
     by_id.emplace(id, policies.size());
     policies.push_back(std::move(loaded));
   }
-  // All or nothing: a file with any error contributes no policy.
-  if (result.errors.empty()) result.policies = std::move(policies);
+  // All or nothing: a file with any error contributes no policy (and so no
+  // warning).
+  if (result.errors.empty()) {
+    result.policies = std::move(policies);
+    result.warnings = std::move(warnings);
+  }
   return result;
 }
 
@@ -382,12 +400,14 @@ LoadResult LoadPolicies(const std::string& path) {
   struct Read {
     std::vector<LoadedPolicy> policies;  // empty when the file has an error
     std::vector<PolicyError> errors;
+    std::vector<PolicyError> warnings;
   };
   std::vector<Read> read(files.size());
   for (size_t i = 0; i < files.size(); ++i) {
     LoadResult one;
     read[i].policies = ReadFile(files[i], one);
     read[i].errors = std::move(one.errors);
+    read[i].warnings = std::move(one.warnings);
     result.files.insert(result.files.end(), one.files.begin(), one.files.end());
   }
   std::map<std::string, std::vector<const LoadedPolicy*>> by_id;
@@ -407,9 +427,11 @@ LoadResult LoadPolicies(const std::string& path) {
   }
   for (Read& r : read) {
     result.errors.insert(result.errors.end(), r.errors.begin(), r.errors.end());
-    if (!r.errors.empty()) continue;
+    if (!r.errors.empty()) continue;  // (Nor its warnings.)
     result.policies.insert(result.policies.end(), r.policies.begin(),
                            r.policies.end());
+    result.warnings.insert(result.warnings.end(), r.warnings.begin(),
+                           r.warnings.end());
   }
   if (result.errors.empty() && result.policies.empty()) {
     PolicyError e;

@@ -48,6 +48,9 @@ struct LoadResult {
   std::vector<LoadedPolicy> policies;  // only the valid ones
   std::vector<PolicyError> errors;
   std::vector<std::string> files;  // the files that were read
+  // Of the valid policies only (scaler/policy/warnings.h); they never make
+  // a load fail. PolicyWarningToString prints one.
+  std::vector<PolicyError> warnings;
 
   // OK if there were no errors; else INVALID_ARGUMENT listing them all.
   absl::Status ToStatus() const;

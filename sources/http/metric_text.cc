@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -15,6 +16,47 @@ namespace {
 bool IsBlank(char c) { return c == ' ' || c == '\t'; }
 bool IsNameStart(char c) { return absl::ascii_isalpha(c) || c == '_'; }
 bool IsNameChar(char c) { return IsNameStart(c) || absl::ascii_isdigit(c); }
+
+// Whether `text` is a float as Prometheus' text parser reads one: Go's
+// strconv.ParseFloat without what Prometheus refuses there ('p', 'P', '_',
+// hence no hex): an optional sign, then "inf", "infinity" or (unsigned)
+// "nan" in any case, or decimal digits with an optional '.' and an optional
+// exponent. No blank, no "0x1F".
+bool IsTextFormatFloat(absl::string_view text) {
+  absl::string_view rest = text;
+  const bool has_sign = !rest.empty() && (rest[0] == '+' || rest[0] == '-');
+  if (has_sign) rest.remove_prefix(1);
+  if (absl::EqualsIgnoreCase(rest, "inf") ||
+      absl::EqualsIgnoreCase(rest, "infinity")) {
+    return true;
+  }
+  if (absl::EqualsIgnoreCase(rest, "nan")) return !has_sign;
+  size_t i = 0;
+  size_t mantissa_digits = 0;
+  while (i < rest.size() && absl::ascii_isdigit(rest[i])) {
+    ++i;
+    ++mantissa_digits;
+  }
+  if (i < rest.size() && rest[i] == '.') {
+    ++i;
+    while (i < rest.size() && absl::ascii_isdigit(rest[i])) {
+      ++i;
+      ++mantissa_digits;
+    }
+  }
+  if (mantissa_digits == 0) return false;
+  if (i < rest.size() && (rest[i] == 'e' || rest[i] == 'E')) {
+    ++i;
+    if (i < rest.size() && (rest[i] == '+' || rest[i] == '-')) ++i;
+    size_t exponent_digits = 0;
+    while (i < rest.size() && absl::ascii_isdigit(rest[i])) {
+      ++i;
+      ++exponent_digits;
+    }
+    if (exponent_digits == 0) return false;
+  }
+  return i == rest.size();
+}
 
 // Parses one sample line; a cursor over it with one method per token.
 class LineParser {
@@ -33,7 +75,8 @@ class LineParser {
       blank = SkipBlanks();
     }
     if (!blank) return Error("expected a blank before the value");
-    if (!absl::SimpleAtod(Token(), &sample.value)) {
+    const absl::string_view value = Token();
+    if (!IsTextFormatFloat(value) || !absl::SimpleAtod(value, &sample.value)) {
       return Error("the value is not a number");
     }
     if (SkipBlanks() && i_ < s_.size()) {

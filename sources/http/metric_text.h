@@ -31,8 +31,9 @@ struct MetricSample {
 //
 // Blank lines and `#` lines (comments, HELP, TYPE) are skipped. A sample line
 // is `name[{label="value",...}] value [timestamp_ms]`; label values may
-// escape `\\`, `\"` and `\n`; values may be NaN, +Inf, -Inf or any decimal
-// float. Any malformed line, of whichever metric, makes the whole text
+// escape `\\`, `\"` and `\n`; values are floats as Prometheus reads them
+// (Go's ParseFloat, decimal only: NaN, +Inf, -Inf, 1.5e3, .5; never hex
+// such as 0x1F). Any malformed line, of whichever metric, makes the whole text
 // INVALID_ARGUMENT naming the line number, as it would for Prometheus.
 absl::StatusOr<std::vector<MetricSample>> ParseMetricText(
     absl::string_view text, absl::string_view metric,

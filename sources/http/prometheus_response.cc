@@ -1,7 +1,10 @@
 #include "sources/http/prometheus_response.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
@@ -43,8 +46,16 @@ absl::Status ServerError(const json& doc, const std::string& status) {
   return absl::InvalidArgumentError(text);
 }
 
-// A sample pair [<unix seconds>, "<value>"].
-absl::StatusOr<Reading> ParseSamplePair(const json& pair) {
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// One sample [<unix seconds>, "<value>"], its value possibly NaN or +-Inf.
+struct Sample {
+  double value = 0;
+  absl::Time time;
+  std::string text;  // the value as written
+};
+
+absl::StatusOr<Sample> ParseSamplePair(const json& pair, absl::Time now) {
   if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number() ||
       !pair[1].is_string()) {
     return NotApiResponse("a sample is not [<timestamp>, \"<value>\"]");
@@ -54,41 +65,41 @@ absl::StatusOr<Reading> ParseSamplePair(const json& pair) {
     return absl::InvalidArgumentError(
         absl::StrCat("sample timestamp ", ts, " is out of range"));
   }
-  const std::string& text = pair[1].get_ref<const std::string&>();
-  double value = 0;
-  if (!absl::SimpleAtod(text, &value)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "sample value \"", BodyExcerpt(text, 40), "\" is not a number"));
-  }
-  if (!std::isfinite(value)) {
+  Sample sample;
+  sample.text = pair[1].get<std::string>();
+  if (!IsPrometheusApiFloat(sample.text) ||
+      !absl::SimpleAtod(sample.text, &sample.value)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("sample value is ", text, ", not a finite number"));
+        absl::StrCat("sample value \"", BodyExcerpt(sample.text, 40),
+                     "\" is not a number as Prometheus writes one"));
+  }
+  sample.time = absl::FromUnixMillis(std::llround(ts * 1000));
+  if (sample.time > now + kMaxSampleFutureSkew) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "sample timestamp ", absl::FormatTime(sample.time, absl::UTCTimeZone()),
+        " is ",
+        absl::FormatDuration(absl::Trunc(sample.time - now, absl::Seconds(1))),
+        " ahead of this scaler's clock (more than ",
+        absl::FormatDuration(kMaxSampleFutureSkew),
+        " of skew): Prometheus' clock, or the query, is wrong"));
+  }
+  sample.time = std::min(sample.time, now);
+  return sample;
+}
+
+absl::StatusOr<Reading> ToReading(const Sample& sample) {
+  if (!std::isfinite(sample.value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("sample value is ", sample.text, ", not a finite number"));
   }
   Reading reading;
-  reading.value = value;
-  reading.sample_time = absl::FromUnixMillis(std::llround(ts * 1000));
+  reading.value = sample.value;
+  reading.sample_time = sample.time;
   return reading;
 }
 
-absl::StatusOr<Reading> ParseVector(const json& result, bool ignore_null_values,
-                                    absl::Time now) {
-  if (!result.is_array()) return NotApiResponse("data.result is not a list");
-  if (result.empty()) {
-    if (!ignore_null_values) {
-      return absl::NotFoundError(
-          "the query returned no series (ignoreNullValues is false)");
-    }
-    Reading zero;
-    zero.sample_time = now;
-    return zero;
-  }
-  if (result.size() > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the query returned ", result.size(),
-                     " series; it must return exactly one (aggregate it, "
-                     "e.g. with sum(...))"));
-  }
-  const json& series = result[0];
+// The sample of one series of a vector.
+absl::StatusOr<Sample> ParseSeries(const json& series, absl::Time now) {
   if (!series.is_object()) return NotApiResponse("a series is not an object");
   const auto value = series.find("value");
   if (value == series.end()) {
@@ -98,16 +109,13 @@ absl::StatusOr<Reading> ParseVector(const json& result, bool ignore_null_values,
     }
     return NotApiResponse("a series has no value");
   }
-  return ParseSamplePair(*value);
+  return ParseSamplePair(*value, now);
 }
 
-}  // namespace
-
-absl::StatusOr<Reading> ParsePrometheusResponse(absl::string_view body,
-                                                bool ignore_null_values,
-                                                absl::Time now) {
-  const json doc = json::parse(body.begin(), body.end(), nullptr,
-                               /*allow_exceptions=*/false);
+// The `data` object of a successful answer, and its resultType.
+absl::StatusOr<json> ParseData(absl::string_view body, std::string& type) {
+  json doc = json::parse(body.begin(), body.end(), nullptr,
+                         /*allow_exceptions=*/false);
   if (doc.is_discarded()) return NotApiResponse("not JSON");
   if (!doc.is_object()) return NotApiResponse("not a JSON object");
   const auto status = doc.find("status");
@@ -120,16 +128,109 @@ absl::StatusOr<Reading> ParsePrometheusResponse(absl::string_view body,
   if (data == doc.end() || !data->is_object()) {
     return NotApiResponse("no \"data\" object");
   }
-  const std::string type = StringMember(*data, "resultType");
-  const auto result = data->find("result");
-  if (type.empty() || result == data->end()) {
+  type = StringMember(*data, "resultType");
+  if (type.empty() || !data->contains("result")) {
     return NotApiResponse("no data.resultType or data.result");
   }
-  if (type == "vector") return ParseVector(*result, ignore_null_values, now);
-  if (type == "scalar") return ParseSamplePair(*result);
-  return absl::InvalidArgumentError(
-      absl::StrCat("the query returned a ", BodyExcerpt(type, 20),
-                   "; it must return an instant vector or a scalar"));
+  if (type != "vector" && type != "scalar") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the query returned a ", BodyExcerpt(type, 20),
+                     "; it must return an instant vector or a scalar"));
+  }
+  if (type == "vector" && !(*data)["result"].is_array()) {
+    return NotApiResponse("data.result is not a list");
+  }
+  return std::move(*data);
+}
+
+}  // namespace
+
+bool IsPrometheusApiFloat(absl::string_view text) {
+  if (text == "NaN" || text == "+Inf" || text == "-Inf") return true;
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t start = i;
+    while (i < text.size() && IsDigit(text[i])) ++i;
+    return i - start;
+  };
+  if (i < text.size() && text[i] == '-') ++i;
+  const size_t integer_start = i;
+  const size_t integer_digits = digits();
+  if (integer_digits == 0) return false;
+  if (integer_digits > 1 && text[integer_start] == '0') return false;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    if (digits() == 0) return false;
+  }
+  if (i < text.size() && text[i] == 'e') {
+    ++i;
+    if (i >= text.size() || (text[i] != '+' && text[i] != '-')) return false;
+    ++i;
+    if (digits() == 0) return false;
+  }
+  return i == text.size();
+}
+
+absl::StatusOr<std::optional<Reading>> ParsePrometheusAnswer(
+    absl::string_view body, absl::Time now) {
+  std::string type;
+  absl::StatusOr<json> data = ParseData(body, type);
+  if (!data.ok()) return data.status();
+  const json& result = (*data)["result"];
+  absl::StatusOr<Sample> sample;
+  if (type == "scalar") {
+    sample = ParseSamplePair(result, now);
+  } else {
+    if (result.empty()) return std::optional<Reading>();
+    if (result.size() > 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the query returned ", result.size(),
+                       " series; it must return exactly one (aggregate it, "
+                       "e.g. with sum(...))"));
+    }
+    sample = ParseSeries(result[0], now);
+  }
+  if (!sample.ok()) return sample.status();
+  absl::StatusOr<Reading> reading = ToReading(*sample);
+  if (!reading.ok()) return reading.status();
+  return std::optional<Reading>(*reading);
+}
+
+absl::StatusOr<Reading> ParsePrometheusResponse(absl::string_view body,
+                                                bool no_series_is_zero,
+                                                absl::Time now) {
+  absl::StatusOr<std::optional<Reading>> answer =
+      ParsePrometheusAnswer(body, now);
+  if (!answer.ok()) return answer.status();
+  if (answer->has_value()) return **answer;
+  if (!no_series_is_zero) return absl::NotFoundError(kNoSeriesHeld);
+  Reading zero;
+  zero.sample_time = now;
+  return zero;
+}
+
+absl::StatusOr<std::optional<absl::Time>> ParsePresenceAnswer(
+    absl::string_view body, absl::Time now) {
+  std::string type;
+  absl::StatusOr<json> data = ParseData(body, type);
+  if (!data.ok()) return data.status();
+  const json& result = (*data)["result"];
+  std::optional<absl::Time> live;
+  const auto take = [&](const absl::StatusOr<Sample>& sample) -> absl::Status {
+    if (!sample.ok()) return sample.status();
+    if (sample->value > 0 && (!live.has_value() || sample->time > *live)) {
+      live = sample->time;
+    }
+    return absl::OkStatus();
+  };
+  if (type == "scalar") {
+    if (absl::Status s = take(ParseSamplePair(result, now)); !s.ok()) return s;
+    return live;
+  }
+  for (const json& series : result) {
+    if (absl::Status s = take(ParseSeries(series, now)); !s.ok()) return s;
+  }
+  return live;
 }
 
 }  // namespace signalscaler

@@ -1,6 +1,7 @@
 #include "sources/http/prometheus_source.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -15,18 +16,33 @@ namespace {
 
 constexpr double kMaxTimeoutSeconds = 300;
 
+std::string QueryUrl(absl::string_view address, absl::string_view query) {
+  return absl::StrCat(absl::StripSuffix(address, "/"),
+                      "/api/v1/query?query=", UrlEncode(query));
+}
+
+// The host[:port] of an http(s) URL, userinfo left out ("" when none).
+absl::string_view Authority(absl::string_view url) {
+  url = url.substr(url.find("://") + 3);
+  url = url.substr(0, url.find('/'));
+  const size_t at = url.rfind('@');
+  return at == absl::string_view::npos ? url : url.substr(at + 1);
+}
+
 }  // namespace
 
 PrometheusSource::PrometheusSource(const v1::PrometheusSource& spec,
                                    absl::Duration timeout, const Clock& clock)
     : clock_(clock),
       query_(spec.query()),
-      url_(absl::StrCat(absl::StripSuffix(spec.address(), "/"),
-                        "/api/v1/query?query=", UrlEncode(spec.query()))),
+      url_(QueryUrl(spec.address(), spec.query())),
+      presence_query_(spec.presence_query()),
+      presence_url_(spec.presence_query().empty()
+                        ? ""
+                        : QueryUrl(spec.address(), spec.presence_query())),
       address_for_messages_(RedactUrl(absl::StripSuffix(spec.address(), "/"))),
       timeout_(timeout),
-      ignore_null_values_(
-          spec.has_ignore_null_values() ? spec.ignore_null_values() : true),
+      no_series_is_zero_(NoSeriesIsZero(spec)),
       client_([&spec] {
         HttpClientOptions options;
         options.bearer_token_file = spec.bearer_token_file();
@@ -49,8 +65,21 @@ absl::StatusOr<std::unique_ptr<PrometheusSource>> PrometheusSource::Create(
         absl::StrCat("prometheus address \"", RedactUrl(spec.address()),
                      "\" must not have a query string or fragment"));
   }
+  if (Authority(spec.address()).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "prometheus address \"", RedactUrl(spec.address()), "\" has no host"));
+  }
   if (spec.query().empty()) {
     return absl::InvalidArgumentError("prometheus query is empty");
+  }
+  if (spec.has_ignore_null_values() && spec.has_no_series_is_zero() &&
+      spec.ignore_null_values() != spec.no_series_is_zero()) {
+    return absl::InvalidArgumentError(
+        "prometheus ignoreNullValues and noSeriesIsZero disagree");
+  }
+  if (!spec.presence_query().empty() && NoSeriesIsZero(spec)) {
+    return absl::InvalidArgumentError(
+        "prometheus presenceQuery does nothing with noSeriesIsZero: true");
   }
   const double seconds = spec.has_timeout_seconds() ? spec.timeout_seconds()
                                                     : kDefaultTimeoutSeconds;
@@ -63,19 +92,56 @@ absl::StatusOr<std::unique_ptr<PrometheusSource>> PrometheusSource::Create(
       new PrometheusSource(spec, absl::Seconds(seconds), clock));
 }
 
+bool PrometheusSource::NoSeriesIsZero(const v1::PrometheusSource& spec) {
+  if (spec.has_no_series_is_zero()) return spec.no_series_is_zero();
+  return spec.has_ignore_null_values() && spec.ignore_null_values();
+}
+
 absl::StatusOr<Reading> PrometheusSource::Read(absl::Time deadline) {
   const absl::Duration budget = std::min(timeout_, deadline - clock_.Now());
-  absl::StatusOr<std::string> body = client_.Get(url_, absl::Now() + budget);
+  const absl::Time real_deadline = absl::Now() + budget;
+  absl::StatusOr<std::string> body = client_.Get(url_, real_deadline);
+  absl::StatusOr<std::optional<Reading>> answer =
+      body.ok() ? ParsePrometheusAnswer(*body, clock_.Now())
+                : absl::StatusOr<std::optional<Reading>>(body.status());
   absl::StatusOr<Reading> reading =
-      body.ok()
-          ? ParsePrometheusResponse(*body, ignore_null_values_, clock_.Now())
-          : absl::StatusOr<Reading>(body.status());
+      !answer.ok()          ? absl::StatusOr<Reading>(answer.status())
+      : answer->has_value() ? absl::StatusOr<Reading>(**answer)
+                            : ReadAbsent(real_deadline);
   if (!reading.ok()) {
     return absl::Status(
         reading.status().code(),
         absl::StrCat(Describe(), ": ", reading.status().message()));
   }
   return reading;
+}
+
+absl::StatusOr<Reading> PrometheusSource::ReadAbsent(absl::Time real_deadline) {
+  if (no_series_is_zero_) {
+    Reading zero;
+    zero.sample_time = clock_.Now();
+    return zero;
+  }
+  if (presence_url_.empty()) return absl::NotFoundError(kNoSeriesHeld);
+  const std::string which =
+      absl::StrCat("the presence query \"", presence_query_, "\"");
+  absl::StatusOr<std::string> body = client_.Get(presence_url_, real_deadline);
+  absl::StatusOr<std::optional<absl::Time>> live =
+      body.ok() ? ParsePresenceAnswer(*body, clock_.Now())
+                : absl::StatusOr<std::optional<absl::Time>>(body.status());
+  if (!live.ok()) {
+    return absl::Status(
+        live.status().code(),
+        absl::StrCat("no series, and ", which, " failed: held (",
+                     live.status().message(), ")"));
+  }
+  if (!live->has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("no series, and ", which, " found no live target: held"));
+  }
+  Reading zero;  // Absent while its exporter is up: nothing to do.
+  zero.sample_time = **live;
+  return zero;
 }
 
 std::string PrometheusSource::Describe() const {

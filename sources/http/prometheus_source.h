@@ -1,6 +1,8 @@
 // The `prometheus` source: one instant query against Prometheus' HTTP API
 // (GET {address}/api/v1/query?query=...), whose answer must be exactly one
-// series (or a scalar).
+// series (or a scalar). No series holds (NOT_FOUND "no series: held"),
+// unless the spec's presenceQuery finds a live target (then 0) or it says
+// noSeriesIsZero (then 0 at once): see proto/policy.proto.
 //
 //   v1::PrometheusSource spec;
 //   spec.set_address("http://prometheus.monitoring:9090");
@@ -32,13 +34,22 @@ class PrometheusSource final : public Source {
   static constexpr double kDefaultTimeoutSeconds = 2;
 
   // INVALID_ARGUMENT when the spec is unusable: an address that is not
-  // http(s)://..., an empty query, a timeout outside (0, 300].
+  // http(s)://..., an empty query, a timeout outside (0, 300],
+  // ignoreNullValues contradicting noSeriesIsZero, a presenceQuery with
+  // noSeriesIsZero.
   static absl::StatusOr<std::unique_ptr<PrometheusSource>> Create(
       const v1::PrometheusSource& spec, const Clock& clock);
 
-  // Gives up at the earlier of `deadline` and now + timeoutSeconds. Errors
-  // are HttpClient::Get's and ParsePrometheusResponse's, prefixed with
-  // Describe().
+  // Whether no series reads as 0 at once: noSeriesIsZero, else
+  // ignoreNullValues (true means the same), else false.
+  static bool NoSeriesIsZero(const v1::PrometheusSource& spec);
+
+  // Gives up at the earlier of `deadline` and now + timeoutSeconds (one
+  // budget for the query and its presence query). Errors are
+  // HttpClient::Get's and ParsePrometheusAnswer's, prefixed with Describe();
+  // no series is NOT_FOUND kNoSeriesHeld, or, with a presence query,
+  // NOT_FOUND "no series, and the presence query ... found no live target:
+  // held" (or the presence query's own error, with its code).
   absl::StatusOr<Reading> Read(absl::Time deadline) override;
 
   // `prometheus query "<query>" at <address without credentials>`.
@@ -48,12 +59,17 @@ class PrometheusSource final : public Source {
   PrometheusSource(const v1::PrometheusSource& spec, absl::Duration timeout,
                    const Clock& clock);
 
+  // The reading when `query_` returned no series.
+  absl::StatusOr<Reading> ReadAbsent(absl::Time real_deadline);
+
   const Clock& clock_;
   const std::string query_;
   const std::string url_;  // with the encoded query
+  const std::string presence_query_;
+  const std::string presence_url_;  // empty without a presence query
   const std::string address_for_messages_;
   const absl::Duration timeout_;
-  const bool ignore_null_values_;
+  const bool no_series_is_zero_;
   HttpClient client_;
 };
 

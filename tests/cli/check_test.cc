@@ -165,5 +165,106 @@ TEST(CheckCommandTest, UsageErrorsExitTwo) {
   EXPECT_THAT(r.output, HasSubstr("--quiet"));
 }
 
+// A policy with one Total signal read from `source` (a YAML flow mapping).
+std::string SourcePolicy(const std::string& name, const std::string& min,
+                         const std::string& source) {
+  return "apiVersion: signalscaler.io/v1\n"  // 1
+         "kind: ScalingPolicy\n"             // 2
+         "metadata: {name: " +
+         name +
+         ", namespace: prod}\n"  // 3
+         "spec:\n"               // 4
+         "  minReplicas: " +
+         min +
+         "\n"                          // 5
+         "  maxReplicas: 5\n"          // 6
+         "  signals:\n"                // 7
+         "  - name: jobs\n"            // 8
+         "    type: Total\n"           // 9
+         "    targetPerReplica: 10\n"  // 10
+         "    source:\n"               // 11
+         "      " +
+         source + "\n";  // 12
+}
+
+// Regression (issue 13 item 9): these passed `check`, then `serve` refused
+// them ("cannot create source") and the policy never decided.
+TEST(CheckCommandTest, AddressesServeCannotUseAreErrorsNamingTheField) {
+  const std::string dir = MakeTempDir();
+  const std::string gopher = Write(
+      dir, "gopher.yaml",
+      SourcePolicy("gopher", "1",
+                   "prometheus: {address: 'gopher://p:70', query: 'sum(q)'}"));
+  const std::string file = Write(
+      dir, "file.yaml",
+      SourcePolicy("file", "1",
+                   "prometheus: {address: 'file:///etc/passwd', query: q}"));
+  const std::string redis =
+      Write(dir, "redis.yaml",
+            SourcePolicy("redis", "1",
+                         "redis: {address: 'redis://r:6379', list: q}"));
+  const std::string scrape = Write(
+      dir, "scrape.yaml",
+      SourcePolicy("scrape", "1",
+                   "scrape: {urls: ['ftp://a/metrics'], metric: active}"));
+  const RunResult r = Check({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(
+      r.output,
+      AllOf(HasSubstr(gopher +
+                      ":12: policy prod/gopher: "
+                      "spec.signals[0].source.prometheus.address: must start "
+                      "with http:// or https://, not gopher://"),
+            HasSubstr(file +
+                      ":12: policy prod/file: "
+                      "spec.signals[0].source.prometheus.address: must start "
+                      "with http:// or https://, not file://"),
+            HasSubstr(redis + ":12: policy prod/redis: "
+                              "spec.signals[0].source.redis.address: must be "
+                              "host:port (e.g. redis:6379), not a URL"),
+            HasSubstr(scrape +
+                      ":12: policy prod/scrape: "
+                      "spec.signals[0].source.scrape.urls[0]: must start with "
+                      "http:// or https://, not ftp://"),
+            HasSubstr("4 errors (0 policies OK in 4 files)\n")));
+}
+
+// Issue 13 item 2: a warning has its file:line and field like an error, and
+// leaves the exit code at 0.
+TEST(CheckCommandTest, WarningsAreReportedAndDoNotFail) {
+  const std::string dir = MakeTempDir();
+  const std::string zero = Write(
+      dir, "zero.yaml",
+      SourcePolicy("zero", "0",
+                   "prometheus: {address: 'http://p:9090', query: 'sum(q)'}"));
+  Write(dir, "presence.yaml",
+        SourcePolicy("presence", "0",
+                     "prometheus: {address: 'http://p:9090', query: 'sum(q)', "
+                     "presenceQuery: 'up{job=\"q\"}'}"));
+  const std::string warning =
+      zero +
+      ":12: warning: policy prod/zero: spec.signals[0].source.prometheus: "
+      "minReplicas is 0, but signal `jobs` holds when its query returns no "
+      "series, so if its exporter drops the series when idle the service "
+      "never reaches 0; set presenceQuery (e.g. up{job=\"...\"}: no series "
+      "while a target is up reads as 0), or noSeriesIsZero: true (an exporter "
+      "outage then reads as zero load)\n";
+  RunResult r = Check({dir});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, warning + "2 policies OK in 2 files, 1 warning\n");
+  r = Check({"--quiet", dir});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output, warning);
+  // Beside an error, both are listed and counted; the exit code is the
+  // error's.
+  Write(dir, "bad.yaml", Policy("bad", "prod", "  minReplicas: -1\n"));
+  r = Check({dir});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              AllOf(HasSubstr(warning),
+                    HasSubstr("1 error, 1 warning (2 policies OK in 3 "
+                              "files)\n")));
+}
+
 }  // namespace
 }  // namespace signalscaler

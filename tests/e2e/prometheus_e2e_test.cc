@@ -4,11 +4,15 @@
 // replica count in GetMetrics), and Prometheus' faults (stopped mid-run,
 // too slow, garbage): each gives a clear error in Explain while the decision
 // holds and GetMetrics answers from memory, and values recover afterwards.
+// An exporter stopped behind the query (no series) holds too, and a presence
+// query tells "absent: nothing to do" from "absent: the exporter is gone".
 // Also: 50 policies sharing one query cost one query per interval.
 #include <atomic>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -107,6 +111,100 @@ TEST_F(RealPrometheusE2eTest, StoppedMidRunHoldsThenRecoversOnRestart) {
   ASSERT_TRUE(prometheus_->Restart().ok());
   EXPECT_TRUE(scaler->WaitForReplicas("worker", 1));
   EXPECT_TRUE(scaler->WaitForValue("worker", 5));
+}
+
+// A tiny exporter of the test's own on 127.0.0.1 that the test can stop (the
+// Exposer above cannot be stopped quickly): it serves `Set`'s text as
+// /metrics, scraped by a real Prometheus as job "pods".
+class ExporterE2eTest : public ::testing::Test {
+ protected:
+  static constexpr char kJobsQuery[] = "sum(e2e_jobs)";
+  static constexpr char kPresence[] = "up{job=\"pods\"}";
+
+  void SetUp() override {
+    exporter_ = std::make_unique<TestHttpServer>([this](const std::string&) {
+      TestResponse r;
+      r.content_type = "text/plain; version=0.0.4";
+      std::lock_guard<std::mutex> lock(mu_);
+      r.body = metrics_;
+      return r;
+    });
+    auto p =
+        TestPrometheus::Start({absl::StrCat("127.0.0.1:", exporter_->port())});
+    ASSERT_TRUE(p.ok()) << p.status();
+    prometheus_ = *std::move(p);
+  }
+
+  void Set(const std::string& metrics) {
+    std::lock_guard<std::mutex> lock(mu_);
+    metrics_ = metrics;
+  }
+  // The port closes: Prometheus' next scrape fails, `up` goes to 0 and the
+  // target's series are marked stale (the query returns no series).
+  void StopExporter() { exporter_.reset(); }
+
+  std::string Source(const std::string& extra = "") const {
+    return absl::StrCat("prometheus: {address: \"", prometheus_->address(),
+                        "\", query: \"", kJobsQuery, "\", timeoutSeconds: 0.5",
+                        extra, "}");
+  }
+
+  std::mutex mu_;
+  std::string metrics_;
+  std::unique_ptr<TestHttpServer> exporter_;
+  std::unique_ptr<TestPrometheus> prometheus_;
+};
+
+// Regression (issue 13 item 2): the exporter behind the query stopped, its
+// series went stale, the query returned no series, and the decision fell
+// 10 -> 1 within 4 s because no series read as 0. It holds now, and explain
+// says why.
+TEST_F(ExporterE2eTest, StoppedExporterHoldsByDefault) {
+  Set("# TYPE e2e_jobs gauge\ne2e_jobs 100\n");
+  auto scaler = ServedScaler::Start(TotalPolicy("worker", Source(), 10));
+  ASSERT_NE(scaler, nullptr);
+  ASSERT_TRUE(scaler->WaitForReplicas("worker", 10)) << scaler->Log();
+  ASSERT_TRUE(scaler->WaitForValue("worker", 100));
+
+  StopExporter();
+  EXPECT_TRUE(scaler->WaitForError(
+      "worker",
+      {"NOT_FOUND", absl::StrCat("prometheus query \"", kJobsQuery, "\""),
+       "no series: held"}));
+  EXPECT_TRUE(scaler->HoldsDuringFault("worker", 10, absl::Seconds(6)));
+}
+
+// A queue whose exporter drops the series while the queue is empty, scaled
+// to zero with a presence query: the absence while the exporter's target is
+// up reads as 0 (to zero, IsActive false); the absence once the exporter is
+// gone (up == 0) holds.
+TEST_F(ExporterE2eTest, PresenceQueryReadsZeroWhileUpAndHoldsOnceGone) {
+  Set("# TYPE e2e_jobs gauge\ne2e_jobs 100\n");
+  auto scaler = ServedScaler::Start(TotalPolicy(
+      "worker", Source(absl::StrCat(", presenceQuery: '", kPresence, "'")), 10,
+      /*min_replicas=*/0));
+  ASSERT_NE(scaler, nullptr);
+  ASSERT_TRUE(scaler->WaitForReplicas("worker", 10)) << scaler->Log();
+
+  // Up, no series: nothing to do.
+  Set("# TYPE e2e_other gauge\ne2e_other 1\n");
+  EXPECT_TRUE(scaler->WaitForValue("worker", 0));
+  EXPECT_TRUE(scaler->WaitForReplicas("worker", 0));
+  absl::StatusOr<bool> active = scaler->keda().IsActive(kNamespace, "worker");
+  ASSERT_TRUE(active.ok()) << active.status();
+  EXPECT_FALSE(*active);
+
+  // Work again: woken from zero.
+  Set("# TYPE e2e_jobs gauge\ne2e_jobs 100\n");
+  ASSERT_TRUE(scaler->WaitForReplicas("worker", 10));
+
+  // Gone: no series and no live target. Held at 10, named.
+  StopExporter();
+  EXPECT_TRUE(scaler->WaitForError(
+      "worker",
+      {"NOT_FOUND", absl::StrCat("no series, and the presence query \"",
+                                 kPresence, "\" found no live target: held")}));
+  EXPECT_TRUE(scaler->HoldsDuringFault("worker", 10, absl::Seconds(6)));
 }
 
 // A Prometheus of the test's own: valid instant-query answers of `value`,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -201,6 +202,38 @@ TEST(ParseMetricTextTest, MalformedLinesAreInvalidArgumentNamingTheLine) {
     ASSERT_FALSE(samples.ok());
     EXPECT_EQ(samples.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(std::string(samples.status().message()), HasSubstr(c.message));
+  }
+}
+
+// Regression (issue 13): "0x1F" was read as 31. The text format's values are
+// what Prometheus' own parser takes: Go's strconv.ParseFloat, decimal only
+// (it refuses 'p', 'P' and '_', so no hex float ever parses).
+TEST(ParseMetricTextTest, ValuesAsPrometheusReadsThem) {
+  const std::pair<const char*, double> accepted[] = {
+      {"31", 31},         {"+3", 3},
+      {"-3", -3},         {".5", 0.5},
+      {"5.", 5},          {"1.5e3", 1500},
+      {"1E-2", 0.01},     {"1e+2", 100},
+      {"007", 7},         {"-Infinity", -INFINITY},
+      {"+inf", INFINITY}, {"INF", INFINITY},
+  };
+  for (const auto& [text, value] : accepted) {
+    SCOPED_TRACE(text);
+    absl::StatusOr<std::vector<MetricSample>> samples =
+        ParseMetricText(std::string("x ") + text + "\n", "x", {});
+    ASSERT_TRUE(samples.ok()) << samples.status();
+    ASSERT_EQ(samples->size(), 1u);
+    EXPECT_EQ((*samples)[0].value, value);
+  }
+  for (const char* text :
+       {"0x1F", "0x1p4", "0X10", "1_000", "+nan", "-NaN", "1e", "e5", ".",
+        "1.5.2", "infinit", "1e+", "0x", "nan(1)", "1d"}) {
+    SCOPED_TRACE(text);
+    absl::StatusOr<std::vector<MetricSample>> samples =
+        ParseMetricText(std::string("x ") + text + "\n", "x", {});
+    ASSERT_FALSE(samples.ok()) << "read as " << (*samples)[0].value;
+    EXPECT_THAT(std::string(samples.status().message()),
+                HasSubstr("line 1: the value is not a number"));
   }
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -74,12 +75,17 @@ class PrometheusIntegrationTest : public ::testing::Test {
     std::cout << "prometheus ready after " << absl::Now() - start << "\n";
   }
 
-  std::unique_ptr<PrometheusSource> Source(const std::string& query,
-                                           bool ignore_null_values = true) {
+  // ignoreNullValues true by default here; nullopt leaves it unset.
+  std::unique_ptr<PrometheusSource> Source(
+      const std::string& query, std::optional<bool> ignore_null_values = true,
+      const std::string& presence_query = "") {
     v1::PrometheusSource spec;
     spec.set_address(address_);
     spec.set_query(query);
-    spec.set_ignore_null_values(ignore_null_values);
+    if (ignore_null_values.has_value()) {
+      spec.set_ignore_null_values(*ignore_null_values);
+    }
+    spec.set_presence_query(presence_query);
     absl::StatusOr<std::unique_ptr<PrometheusSource>> s =
         PrometheusSource::Create(spec, clock_);
     EXPECT_TRUE(s.ok()) << s.status();
@@ -164,6 +170,25 @@ TEST_F(PrometheusIntegrationTest, RealAnswersMapOntoTheDocumentedCodes) {
   EXPECT_EQ(r->value, 0);
   r = Source("no_such_metric", false)->Read(clock_.Now() + absl::Seconds(2));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  // The default (neither ignoreNullValues nor noSeriesIsZero): held.
+  r = Source("no_such_metric", std::nullopt)
+          ->Read(clock_.Now() + absl::Seconds(2));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(r.status()), HasSubstr("no series: held"));
+  // With a presence query: the target is up, so the absence reads 0; a
+  // presence query that finds no live target holds.
+  r = Source("no_such_metric", std::nullopt, "up{job=\"pods\"}")
+          ->Read(clock_.Now() + absl::Seconds(2));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, 0);
+  EXPECT_LE(r->sample_time, absl::Now());
+  EXPECT_GT(r->sample_time, absl::Now() - absl::Seconds(5));
+  r = Source("no_such_metric", std::nullopt, "up{job=\"pods\"} == 0")
+          ->Read(clock_.Now() + absl::Seconds(2));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(r.status()),
+              HasSubstr("no series, and the presence query \"up{job=\"pods\"} "
+                        "== 0\" found no live target: held"));
 
   r = Source("sum(active_sessions) / 0")->Read(clock_.Now() + absl::Seconds(2));
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);

@@ -2,7 +2,13 @@
 // API gives, and the ones it must never be confused by.
 #include <string>
 
+#include <optional>
+#include <utility>
+
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -11,9 +17,12 @@
 namespace signalscaler {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-const absl::Time kNow = absl::FromUnixSeconds(1700000000);
+// After every sample time of the tables below (a time ahead of now would be
+// clamped to now, see FutureTimestamps).
+const absl::Time kNow = absl::FromUnixSeconds(1700000100);
 
 struct OkCase {
   std::string name;
@@ -48,9 +57,9 @@ TEST(ParsePrometheusResponseTest, Readings) {
        R"({"status":"success","warnings":["w"],"data":{"resultType":"vector",
            "result":[{"metric":{},"value":[1700000000,"3"]}],"stats":{}}})",
        true, 3, absl::FromUnixSeconds(1700000000)},
-      {"a large value",
+      {"a large value (Go writes math.MaxFloat64 so)",
        R"({"status":"success","data":{"resultType":"vector","result":[
-           {"metric":{},"value":[1700000000,"1.7976931348623157e308"]}]}})",
+           {"metric":{},"value":[1700000000,"1.7976931348623157e+308"]}]}})",
        true, 1.7976931348623157e308, absl::FromUnixSeconds(1700000000)},
   };
   for (const OkCase& c : cases) {
@@ -82,8 +91,7 @@ TEST(ParsePrometheusResponseTest, Errors) {
   const ErrorCase cases[] = {
       {"zero series without ignoreNullValues",
        R"({"status":"success","data":{"resultType":"vector","result":[]}})",
-       false, C::kNotFound,
-       "the query returned no series (ignoreNullValues is false)"},
+       false, C::kNotFound, "no series: held"},
       {"several series",
        R"({"status":"success","data":{"resultType":"vector","result":[
            {"metric":{"pod":"a"},"value":[1,"1"]},
@@ -185,6 +193,156 @@ TEST(ParsePrometheusResponseTest, LongGarbageValueIsCutInTheMessage) {
       Vector("\"" + std::string(500, 'z') + "\""), true, kNow);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_LT(r.status().message().size(), 120u);
+}
+
+std::string Scalar(double timestamp, const std::string& value) {
+  return absl::StrCat(R"({"status":"success","data":{"resultType":"scalar",)",
+                      R"("result":[)", absl::StrFormat("%.3f", timestamp),
+                      ",\"", value, "\"]}}");
+}
+
+// Regression (issue 13): "0x1F" read as 31 and " 30" as 30. Prometheus writes
+// values with Go's strconv.FormatFloat ('f' or 'e', shortest), and nothing
+// else is a value.
+TEST(ParsePrometheusResponseTest, ValuesOnlyAsPrometheusWritesThem) {
+  const std::pair<const char*, double> accepted[] = {
+      {"0", 0},        {"-0", 0},           {"31", 31},
+      {"0.5", 0.5},    {"0.000001", 1e-6},  {"1.5e-07", 1.5e-7},
+      {"1e+21", 1e21}, {"-1.5e+03", -1500}, {"123456789", 123456789},
+  };
+  for (const auto& [text, value] : accepted) {
+    SCOPED_TRACE(text);
+    EXPECT_TRUE(IsPrometheusApiFloat(text));
+    absl::StatusOr<Reading> r = ParsePrometheusResponse(
+        Vector(absl::StrCat("\"", text, "\"")), false, kNow);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->value, value);
+  }
+  const char* refused[] = {
+      "0x1F", " 30", "30 ",  "\t30",     "+30",  "1_000", "030",   "00",
+      "1.",   ".5",  "1e5",  "1E+05",    "1e+",  "-",     "",      "inf",
+      "Inf",  "nan", "+NaN", "infinity", "30\n", "3,5",   "0x1p4", "1e+5x",
+  };
+  for (const char* text : refused) {
+    SCOPED_TRACE(absl::StrCat("\"", text, "\""));
+    EXPECT_FALSE(IsPrometheusApiFloat(text));
+    absl::StatusOr<Reading> r = ParsePrometheusResponse(
+        Vector(absl::StrCat("\"", absl::CEscape(text), "\"")), false, kNow);
+    ASSERT_FALSE(r.ok()) << "read as " << r->value;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(r.status().message()),
+                HasSubstr("is not a number as Prometheus writes one"));
+  }
+  // The special values Prometheus writes are numbers, but not finite ones.
+  for (const char* text : {"NaN", "+Inf", "-Inf"}) {
+    EXPECT_TRUE(IsPrometheusApiFloat(text)) << text;
+  }
+}
+
+// Regression (issue 13): a sample dated a day ahead counted as fresh (a
+// negative age never goes stale).
+TEST(ParsePrometheusResponseTest, FutureTimestamps) {
+  const double now = absl::ToDoubleSeconds(kNow - absl::UnixEpoch());
+  // Within the skew: Prometheus' clock runs ahead; the sample is taken as
+  // read now, never younger.
+  absl::StatusOr<Reading> r =
+      ParsePrometheusResponse(Scalar(now + 30, "4"), false, kNow);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, 4);
+  EXPECT_EQ(r->sample_time, kNow);
+  r = ParsePrometheusResponse(
+      Scalar(now + absl::ToDoubleSeconds(kMaxSampleFutureSkew), "4"), false,
+      kNow);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sample_time, kNow);
+  // A past sample keeps its own time.
+  r = ParsePrometheusResponse(Scalar(now - 7, "4"), false, kNow);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sample_time, kNow - absl::Seconds(7));
+
+  // Beyond the skew: an error, and the signal holds.
+  for (const double ahead : {61.0, 86400.0}) {
+    SCOPED_TRACE(ahead);
+    r = ParsePrometheusResponse(Scalar(now + ahead, "4"), false, kNow);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(r.status().message()),
+                AllOf(HasSubstr("ahead of this scaler's clock (more than 1m "
+                                "of skew)"),
+                      HasSubstr("Prometheus' clock, or the query, is wrong")));
+    absl::StatusOr<std::optional<absl::Time>> live = ParsePresenceAnswer(
+        absl::StrCat(R"({"status":"success","data":{"resultType":"vector",)",
+                     R"("result":[{"metric":{},"value":[)",
+                     absl::StrFormat("%.3f", now + ahead), R"(,"1"]}]}})"),
+        kNow);
+    EXPECT_EQ(live.status().code(), absl::StatusCode::kInvalidArgument);
+  }
+}
+
+TEST(ParsePrometheusAnswerTest, NoSeriesIsNulloptAndNeverZero) {
+  absl::StatusOr<std::optional<Reading>> r = ParsePrometheusAnswer(
+      R"({"status":"success","data":{"resultType":"vector","result":[]}})",
+      kNow);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->has_value());
+  r = ParsePrometheusAnswer(Vector(R"("0")"), kNow);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_TRUE(r->has_value());
+  EXPECT_EQ((*r)->value, 0);
+  EXPECT_EQ((*r)->sample_time, absl::FromUnixSeconds(1700000000));
+
+  // The NOT_FOUND of the default says what holds and what to do.
+  absl::StatusOr<Reading> held = ParsePrometheusResponse(
+      R"({"status":"success","data":{"resultType":"vector","result":[]}})",
+      false, kNow);
+  EXPECT_EQ(held.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(held.status().message(), kNoSeriesHeld);
+  EXPECT_THAT(kNoSeriesHeld,
+              AllOf(HasSubstr("presenceQuery"), HasSubstr("noSeriesIsZero")));
+}
+
+TEST(ParsePresenceAnswerTest, LiveWhenASeriesIsAboveZero) {
+  const auto series = [](const std::string& items) {
+    return R"({"status":"success","data":{"resultType":"vector","result":[)" +
+           items + "]}}";
+  };
+  // up of three targets: one down, two up; the newest live sample counts.
+  absl::StatusOr<std::optional<absl::Time>> live = ParsePresenceAnswer(
+      series(R"({"metric":{"instance":"a"},"value":[1700000001,"0"]},)"
+             R"({"metric":{"instance":"b"},"value":[1700000002,"1"]},)"
+             R"({"metric":{"instance":"c"},"value":[1700000003,"1"]})"),
+      kNow);
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(live->value_or(absl::InfinitePast()),
+            absl::FromUnixSeconds(1700000003));
+
+  // Every target down, or none at all, or NaN: no live target.
+  for (const std::string& body :
+       {series(R"({"metric":{"instance":"a"},"value":[1700000001,"0"]})"),
+        series(""), series(R"({"metric":{},"value":[1700000001,"NaN"]})")}) {
+    SCOPED_TRACE(body);
+    live = ParsePresenceAnswer(body, kNow);
+    ASSERT_TRUE(live.ok()) << live.status();
+    EXPECT_FALSE(live->has_value());
+  }
+
+  live = ParsePresenceAnswer(Scalar(1700000004, "1"), kNow);
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_EQ(live->value_or(absl::InfinitePast()),
+            absl::FromUnixSeconds(1700000004));
+
+  // Malformed answers are errors (the signal holds), not "no live target".
+  for (
+      const std::string& body :
+      {std::string("<html>"),
+       std::string(
+           R"({"status":"success","data":{"resultType":"matrix","result":[]}})"),
+       series(R"({"metric":{},"value":[1700000001,"0x1"]})"),
+       std::string(R"({"status":"error","errorType":"bad_data"})")}) {
+    SCOPED_TRACE(body);
+    live = ParsePresenceAnswer(body, kNow);
+    EXPECT_EQ(live.status().code(), absl::StatusCode::kInvalidArgument);
+  }
 }
 
 }  // namespace

@@ -4,9 +4,15 @@
 
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -73,14 +79,25 @@ TEST(PrometheusSourceTest, QueriesTheInstantApiWithTheQueryEncoded) {
                     Not(HasSubstr("Authorization"))));
 }
 
-TEST(PrometheusSourceTest, ZeroSeriesIsZeroAtNowOrNotFound) {
-  const std::string empty =
-      R"({"status":"success","data":{"resultType":"vector","result":[]}})";
-  TestHttpServer server(Always(200, empty));
+constexpr char kNoSeries[] =
+    R"({"status":"success","data":{"resultType":"vector","result":[]}})";
+
+// Regression (issue 13): zero series read as 0 by default, so a stopped
+// exporter scaled the fleet down. Now no series holds unless the spec says
+// that absent means zero (noSeriesIsZero, or KEDA's ignoreNullValues: true).
+TEST(PrometheusSourceTest, ZeroSeriesHoldsUnlessTheSpecSaysItIsZero) {
+  TestHttpServer server(Always(200, kNoSeries));
   ManualClock clock(absl::FromUnixSeconds(1800000000));
   v1::Source spec = PrometheusSpec(server.Url(""), "up");
   absl::StatusOr<Reading> r =
       Make(spec, clock)->Read(clock.Now() + absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(Message(r.status()),
+              AllOf(StartsWith("prometheus query \"up\" at http://127.0.0.1:"),
+                    HasSubstr(": no series: held")));
+
+  spec.mutable_prometheus()->set_ignore_null_values(true);
+  r = Make(spec, clock)->Read(clock.Now() + absl::Seconds(5));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->value, 0);
   EXPECT_EQ(r->sample_time, absl::FromUnixSeconds(1800000000));
@@ -90,6 +107,133 @@ TEST(PrometheusSourceTest, ZeroSeriesIsZeroAtNowOrNotFound) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(Message(r.status()),
               StartsWith("prometheus query \"up\" at http://127.0.0.1:"));
+
+  spec.mutable_prometheus()->clear_ignore_null_values();
+  spec.mutable_prometheus()->set_no_series_is_zero(true);
+  r = Make(spec, clock)->Read(clock.Now() + absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, 0);
+  spec.mutable_prometheus()->set_no_series_is_zero(false);
+  r = Make(spec, clock)->Read(clock.Now() + absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+  // Never a second query without a presence query.
+  for (const std::string& request : server.Requests()) {
+    EXPECT_THAT(request, StartsWith("GET /api/v1/query?query=up HTTP/1.1"));
+  }
+}
+
+// A Prometheus whose main query `jobs` has no series, and whose presence
+// query `up` answers `presence` (a body) with `status`.
+class PresencePrometheus {
+ public:
+  PresencePrometheus()
+      : server_([this](const std::string& head) {
+          TestResponse r;
+          std::lock_guard<std::mutex> lock(mu_);
+          if (absl::StartsWith(head, "GET /api/v1/query?query=jobs ")) {
+            r.body = main_;
+          } else {
+            r.status = status_;
+            r.body = presence_;
+          }
+          return r;
+        }) {}
+  void Set(std::string main, int status, std::string presence) {
+    std::lock_guard<std::mutex> lock(mu_);
+    main_ = std::move(main);
+    status_ = status;
+    presence_ = std::move(presence);
+  }
+  std::string address() const { return server_.Url(""); }
+  std::vector<std::string> Requests() const { return server_.Requests(); }
+
+ private:
+  std::mutex mu_;
+  std::string main_ = kNoSeries;
+  int status_ = 200;
+  std::string presence_;
+  TestHttpServer server_;  // last: stops first
+};
+
+std::string Up(double time, const std::string& value) {
+  return absl::StrCat(
+      R"({"status":"success","data":{"resultType":"vector","result":[)",
+      R"({"metric":{"job":"worker"},"value":[)", absl::StrFormat("%.3f", time),
+      ",\"", value, "\"]}]}}");
+}
+
+TEST(PrometheusSourceTest, PresenceQueryTellsNothingToDoFromExporterGone) {
+  PresencePrometheus prom;
+  ManualClock clock(absl::FromUnixSeconds(1800000000));
+  v1::Source spec = PrometheusSpec(prom.address(), "jobs");
+  spec.mutable_prometheus()->set_presence_query("up");
+  std::unique_ptr<Source> source = Make(spec, clock);
+
+  // The exporter is up (up == 1) and has no series: nothing to do, 0, at
+  // the presence sample's time.
+  prom.Set(kNoSeries, 200, Up(1799999999.5, "1"));
+  absl::StatusOr<Reading> r = source->Read(clock.Now() + absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, 0);
+  EXPECT_EQ(r->sample_time, absl::FromUnixMillis(1799999999500));
+  ASSERT_EQ(prom.Requests().size(), 2u);
+  EXPECT_THAT(prom.Requests()[1],
+              StartsWith("GET /api/v1/query?query=up HTTP/1.1"));
+
+  // The exporter is gone: up is 0, or absent (its target was removed, or
+  // Prometheus restarted on empty storage). Held, and named.
+  for (const std::string& presence :
+       {Up(1799999999, "0"), std::string(kNoSeries)}) {
+    SCOPED_TRACE(presence);
+    prom.Set(kNoSeries, 200, presence);
+    r = source->Read(clock.Now() + absl::Seconds(5));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(Message(r.status()),
+                AllOf(StartsWith("prometheus query \"jobs\" at "),
+                      HasSubstr("no series, and the presence query \"up\" "
+                                "found no live target: held")));
+  }
+
+  // The presence query fails: held, with its code and cause.
+  prom.Set(kNoSeries, 503, "overloaded");
+  r = source->Read(clock.Now() + absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(Message(r.status()),
+              AllOf(HasSubstr("no series, and the presence query \"up\" "
+                              "failed: held ("),
+                    HasSubstr("503")));
+  prom.Set(kNoSeries, 200, "<html>");
+  r = source->Read(clock.Now() + absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(r.status()), HasSubstr("not a Prometheus API response"));
+
+  // A series is the value whatever the presence query would say, and the
+  // presence query is not even asked.
+  const size_t before = prom.Requests().size();
+  prom.Set(Up(1799999999, "42"), 200, Up(1799999999, "0"));
+  r = source->Read(clock.Now() + absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, 42);
+  EXPECT_EQ(prom.Requests().size(), before + 1);
+}
+
+// Regression (issue 13): a sample a day ahead counted as fresh for ever.
+TEST(PrometheusSourceTest, SampleTimesAheadOfTheClock) {
+  PresencePrometheus prom;
+  ManualClock clock(absl::FromUnixSeconds(1800000000));
+  std::unique_ptr<Source> source =
+      Make(PrometheusSpec(prom.address(), "jobs"), clock);
+  prom.Set(Up(1800000000 + 20, "7"), 200, "");
+  absl::StatusOr<Reading> r = source->Read(clock.Now() + absl::Seconds(5));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->value, 7);
+  EXPECT_EQ(r->sample_time, clock.Now());  // clamped: never younger than now
+  prom.Set(Up(1800000000 + 86400, "7"), 200, "");
+  r = source->Read(clock.Now() + absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(Message(r.status()),
+              AllOf(StartsWith("prometheus query \"jobs\" at "),
+                    HasSubstr("is 24h ahead of this scaler's clock")));
 }
 
 TEST(PrometheusSourceTest, GarbageIsInvalidArgumentNamingTheQuery) {
@@ -198,6 +342,22 @@ TEST(MakeHttpSourceTest, RejectsUnusableSpecs) {
                "timeoutSeconds 0 is outside (0, 300]"};
   timeout.spec.mutable_prometheus()->set_timeout_seconds(0);
   cases.push_back(timeout);
+  cases.push_back(
+      {"no host", PrometheusSpec("http:///api", "q"), "has no host"});
+  cases.push_back({"no host but credentials",
+                   PrometheusSpec("https://user:pw@", "q"), "has no host"});
+  Case both{"ignoreNullValues against noSeriesIsZero",
+            PrometheusSpec("http://p", "q"),
+            "ignoreNullValues and noSeriesIsZero disagree"};
+  both.spec.mutable_prometheus()->set_ignore_null_values(true);
+  both.spec.mutable_prometheus()->set_no_series_is_zero(false);
+  cases.push_back(both);
+  Case presence{"presenceQuery with noSeriesIsZero",
+                PrometheusSpec("http://p", "q"),
+                "presenceQuery does nothing with noSeriesIsZero: true"};
+  presence.spec.mutable_prometheus()->set_presence_query("up");
+  presence.spec.mutable_prometheus()->set_no_series_is_zero(true);
+  cases.push_back(presence);
   cases.push_back({"not an HTTP kind", v1::Source(), "not an HTTP source"});
   v1::Source redis;
   redis.mutable_redis()->set_address("127.0.0.1:6379");

@@ -6,6 +6,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scaler/policy/loader.h"
+#include "scaler/policy/warnings.h"
 
 namespace signalscaler {
 namespace {
@@ -532,6 +533,160 @@ TEST(ValidateTest, PushSourceNeedsNothing) {
                                                  "source: ") +
                                      kPush)))),
               Not(Contains(HasSubstr("source"))));
+}
+
+// Issue 13 item 9: `check` accepted addresses that `serve` then refused
+// ("cannot create source"). Source addresses are checked here, in what both
+// run, naming the field, and never quoting the address (it may hold a
+// password).
+TEST(ValidateTest, SourceAddressesAreUrlsOrHostPorts) {
+  const std::string prom = "spec.signals[0].source.prometheus.address: ";
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'gopher://p:70', "
+                                "query: up}}")),
+              ElementsAre("p.yaml:7: policy prod/web: " + prom +
+                          "must start with http:// or https://, not gopher:// "
+                          "(Prometheus' base URL, e.g. "
+                          "http://prometheus.monitoring:9090)"));
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'file:///etc/passwd', "
+                                "query: up}}")),
+              ElementsAre(HasSubstr(prom + "must start with http:// or "
+                                           "https://, not file://")));
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'prometheus:9090', "
+                                "query: up}}")),
+              ElementsAre(HasSubstr(prom + "must start with http://")));
+  EXPECT_THAT(
+      Errors(WithSource("{prometheus: {address: 'http://', query: up}}")),
+      ElementsAre(HasSubstr(prom + "has no host")));
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'http://p:0', "
+                                "query: up}}")),
+              ElementsAre(HasSubstr(prom + "host: the port must be a number "
+                                           "in [1, 65535]")));
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'http://p /x', "
+                                "query: up}}")),
+              ElementsAre(HasSubstr(prom + "a URL has no blank")));
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'http://p:9090/?a=1', "
+                                "query: up}}")),
+              ElementsAre(HasSubstr(prom + "must not have a query string")));
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: "
+                                "'https://u:p@prom.example:443/x/', query: "
+                                "up}}")),
+              IsEmpty());
+
+  const std::string redis = "spec.signals[0].source.redis.address: ";
+  EXPECT_THAT(
+      Errors(WithSource("{redis: {address: 'redis://:pw@r:6379', list: q}}")),
+      ElementsAre("p.yaml:7: policy prod/web: " + redis +
+                  "must be host:port (e.g. redis:6379), not a URL; the "
+                  "password goes in passwordFile"));
+  EXPECT_THAT(Errors(WithSource("{redis: {address: 'r', list: q}}")),
+              ElementsAre(HasSubstr(redis + "must be host:port (e.g. "
+                                            "redis:6379): no port")));
+  EXPECT_THAT(Errors(WithSource("{redis: {address: 'r:65536', list: q}}")),
+              ElementsAre(HasSubstr(redis + "must be host:port (e.g. "
+                                            "redis:6379): the port must be")));
+  EXPECT_THAT(Errors(WithSource("{redis: {address: '::1:6379', list: q}}")),
+              ElementsAre(HasSubstr("an IPv6 address goes in brackets")));
+  EXPECT_THAT(Errors(WithSource("{redis: {address: '[::1]:6379', list: q}}")),
+              IsEmpty());
+
+  const std::string scrape = "spec.signals[0].source.scrape";
+  EXPECT_THAT(
+      Errors(WithSource("{scrape: {metric: m, urls: ['http://a:9000/metrics', "
+                        "'gopher://b/metrics']}}")),
+      ElementsAre(HasSubstr(scrape + ".urls[1]: must start with http:// or "
+                                     "https://, not gopher://")));
+  EXPECT_THAT(Errors(WithSource("{scrape: {metric: m, urls: ['http://a/x?y=1'],"
+                                " path: metrics}}")),
+              ElementsAre(HasSubstr(scrape + ".path: must start with '/'")));
+  EXPECT_THAT(Errors(WithSource("{scrape: {metric: 'a-b', service: s, "
+                                "port: 9000}}")),
+              ElementsAre(HasSubstr(scrape + ".metric: \"a-b\" is not a "
+                                             "metric name")));
+  EXPECT_THAT(Errors(WithSource("{scrape: {metric: m, service: s}}")),
+              ElementsAre(HasSubstr(scrape + ".port: required with "
+                                             "`service`")));
+}
+
+// Serve refused what check accepted here too: a timeout above 300 s, and
+// the no-series settings that contradict each other.
+TEST(ValidateTest, PrometheusTimeoutAndNoSeriesSettings) {
+  const std::string at = "spec.signals[0].source.prometheus.";
+  const std::string source =
+      "{prometheus: {address: 'http://p:9090', query: up";
+  EXPECT_THAT(Errors(WithSource(source + ", timeoutSeconds: 301}}")),
+              ElementsAre(HasSubstr(at + "timeoutSeconds: must be at most 300 "
+                                         "seconds, got 301")));
+  EXPECT_THAT(Errors(WithSource(source + ", timeoutSeconds: 300}}")),
+              IsEmpty());
+  EXPECT_THAT(Errors(WithSource(source +
+                                ", presenceQuery: up, noSeriesIsZero: true}}")),
+              ElementsAre(HasSubstr(at + "presenceQuery: set presenceQuery or "
+                                         "noSeriesIsZero: true, not both")));
+  EXPECT_THAT(Errors(WithSource(
+                  source + ", presenceQuery: up, ignoreNullValues: true}}")),
+              ElementsAre(HasSubstr(at + "presenceQuery: set presenceQuery or "
+                                         "ignoreNullValues: true, not both")));
+  EXPECT_THAT(
+      Errors(WithSource(source +
+                        ", ignoreNullValues: true, noSeriesIsZero: false}}")),
+      ElementsAre(HasSubstr(at + "ignoreNullValues: contradicts "
+                                 "noSeriesIsZero: false")));
+  for (const char* fine :
+       {", presenceQuery: 'up{job=\"w\"} == 1'}}", ", noSeriesIsZero: true}}",
+        ", ignoreNullValues: true, noSeriesIsZero: true}}",
+        ", ignoreNullValues: false, presenceQuery: up}}",
+        ", ignoreNullValues: false}}"}) {
+    EXPECT_THAT(Errors(WithSource(source + fine)), IsEmpty()) << fine;
+  }
+}
+
+std::vector<std::string> Warnings(const std::string& yaml) {
+  std::vector<std::string> out;
+  for (const PolicyError& w : ParsePolicies(yaml, "p.yaml").warnings) {
+    out.push_back(PolicyWarningToString(w));
+  }
+  return out;
+}
+
+// Issue 13 item 2: with no series held by default, a minReplicas 0 policy
+// whose Total signal reads Prometheus can never see "nothing to do" when the
+// exporter drops the series while idle: a warning, never an error.
+TEST(WarningsTest, ScaleToZeroOnAPrometheusTotalWithoutPresenceQuery) {
+  const auto policy = [](const std::string& min, const std::string& extra,
+                         const std::string& type = "Total") {
+    return Doc("  minReplicas: " + min +
+               "\n  maxReplicas: 10\n  signals:\n"
+               "  - name: jobs\n"
+               "    type: " +
+               type +
+               "\n"
+               "    targetPerReplica: 10\n"
+               "    source:\n"
+               "      prometheus: {address: 'http://p:9090', query: "
+               "'sum(jobs)'" +
+               extra + "}\n");
+  };
+  EXPECT_THAT(
+      Warnings(policy("0", "")),
+      ElementsAre(
+          "p.yaml:12: warning: policy prod/web: "
+          "spec.signals[0].source.prometheus: minReplicas is 0, but signal "
+          "`jobs` holds when its query returns no series, so if its exporter "
+          "drops the series when idle the service never reaches 0; set "
+          "presenceQuery (e.g. up{job=\"...\"}: no series while a target is "
+          "up reads as 0), or noSeriesIsZero: true (an exporter outage then "
+          "reads as zero load)"));
+  EXPECT_THAT(ParsePolicies(policy("0", ""), "p.yaml").errors, IsEmpty());
+  EXPECT_THAT(ParsePolicies(policy("0", ""), "p.yaml").policies, SizeIs(1));
+  // Said how absence reads, or not scaling to zero: nothing to warn about.
+  EXPECT_THAT(Warnings(policy("0", ", presenceQuery: 'up{job=\"w\"}'")),
+              IsEmpty());
+  EXPECT_THAT(Warnings(policy("0", ", noSeriesIsZero: true")), IsEmpty());
+  EXPECT_THAT(Warnings(policy("0", ", ignoreNullValues: true")), IsEmpty());
+  EXPECT_THAT(Warnings(policy("0", ", ignoreNullValues: false")), SizeIs(1));
+  EXPECT_THAT(Warnings(policy("1", "")), IsEmpty());
+  // An invalid policy has errors, not warnings.
+  EXPECT_THAT(Warnings(policy("0", ", timeoutSeconds: 0")), IsEmpty());
 }
 
 }  // namespace
