@@ -19,6 +19,7 @@
 #include "absl/strings/str_join.h"
 #include "scaler/common/log.h"
 #include "scaler/common/metrics.h"
+#include "scaler/policy/warnings.h"
 
 namespace signalscaler {
 namespace {
@@ -183,6 +184,11 @@ ReloadReport PolicyReloader::Reload() {
       r = LoadPolicyFile(file);
       any_parsed = true;
       ++parses_;
+      // Warnings never reject a file; they are logged when it is (re)read.
+      for (const PolicyError& w : r.warnings) {
+        LogWarn("policy warning",
+                {{"file", file}, {"warning", PolicyWarningToString(w)}});
+      }
     }
     st.content = std::move(content);
     st.parsed = r;

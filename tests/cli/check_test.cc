@@ -266,5 +266,33 @@ TEST(CheckCommandTest, WarningsAreReportedAndDoNotFail) {
                               "files)\n")));
 }
 
+// Issue 12 item 3 and issue 13 item 3 through `signalscaler check`: a
+// negative per-direction tolerance and an unbounded target are errors that
+// name the field (a target of 1e-300 used to pass, then a value of 1e300
+// gave proposal 0).
+TEST(CheckCommandTest, NegativeToleranceAndUnboundedTargetNameTheField) {
+  const std::string dir = MakeTempDir();
+  const std::string tol = Write(
+      dir, "tol.yaml",
+      Policy("tol", "prod", "  behavior: {scaleDown: {tolerance: -0.1}}\n"));
+  RunResult r = Check({tol});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("policy prod/tol: "
+                                  "spec.behavior.scaleDown.tolerance: must be "
+                                  "a ratio >= 0 (0.1 is 10 %), got -0.1"));
+  const std::string tiny =
+      Write(dir, "tiny.yaml",
+            "apiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+            "metadata: {name: tiny, namespace: prod}\nspec:\n"
+            "  maxReplicas: 5\n  signals:\n"
+            "  - {name: q, type: Total, source: {push: {}}, "
+            "targetPerReplica: 1e-300}\n");
+  r = Check({tiny});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("spec.signals[0].targetPerReplica: must be between "
+                        "1e-09 and 1e+15"));
+}
+
 }  // namespace
 }  // namespace signalscaler

@@ -126,6 +126,37 @@ TEST(BinaryTest, MissingPoliciesDirectoryRefusesToStart) {
   EXPECT_THAT(r.output, HasSubstr("/nonexistent/policies"));
 }
 
+// Issue 13 item 2: `serve` logs a policy's warnings (here: minReplicas 0
+// with a Prometheus Total signal that holds on no series, so the service
+// could never reach 0) at warn when it loads the file; it still serves it.
+TEST(BinaryTest, ServeLogsPolicyWarningsOnLoad) {
+  const std::string dir = MakeTempDir();
+  WriteFile(dir + "/zero.yaml", R"yaml(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: zero, namespace: ops}
+spec:
+  minReplicas: 0
+  maxReplicas: 4
+  signals:
+  - name: jobs
+    type: Total
+    targetPerReplica: 10
+    source: {prometheus: {address: "http://127.0.0.1:1", query: "sum(q)"}}
+)yaml");
+  Server server = StartServe({"--policies=" + dir});
+  ASSERT_NE(server.port, 0) << server.process->Output();
+  EXPECT_TRUE(PollUntil(
+      [&] {
+        const std::string out = server.process->Output();
+        return out.find("policy warning") != std::string::npos &&
+               out.find("presenceQuery") != std::string::npos;
+      },
+      absl::Seconds(10)))
+      << server.process->Output();
+  KedaClient keda(server.address());
+  EXPECT_TRUE(keda.MetricName("ops", "zero").ok()) << "served despite it";
+}
+
 // Issue 13 item 4: by default a scaler that knows neither a policy's
 // current count nor its history (it has just started: a restart loses the
 // memory store) answers nothing before a full scale-down window has been

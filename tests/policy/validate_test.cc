@@ -535,6 +535,33 @@ TEST(ValidateTest, PushSourceNeedsNothing) {
               Not(Contains(HasSubstr("source"))));
 }
 
+// Issue 13 item 3: targets, capacities and budgets are bounded, so that a
+// division can neither overflow to a count no fleet has nor underflow to 0.
+TEST(ValidateTest, PositiveSettingsAreBounded) {
+  const std::string total = "type: Total, source: {push: {}}";
+  EXPECT_THAT(Errors(Doc(Spec(Signal(total + ", targetPerReplica: 1e-300")))),
+              ElementsAre(HasSubstr("spec.signals[0].targetPerReplica: must be "
+                                    "between 1e-09 and 1e+15")));
+  EXPECT_THAT(Errors(Doc(Spec(Signal(total + ", targetPerReplica: 1e300")))),
+              ElementsAre(HasSubstr("spec.signals[0].targetPerReplica: must be "
+                                    "between 1e-09 and 1e+15")));
+  EXPECT_THAT(Errors(Doc(Spec(Signal(total + ", targetPerReplica: 1e-9")))),
+              IsEmpty());
+  EXPECT_THAT(Errors(Doc(Spec(Signal(total + ", targetPerReplica: 1e15")))),
+              IsEmpty());
+  EXPECT_THAT(
+      Errors(Doc(Spec(Signal("type: Headroom, source: {push: {}}, "
+                             "scaleUpBelow: 1, scaleDownAbove: 3, "
+                             "capacityPerReplica: 1e-12")))),
+      ElementsAre(HasSubstr("spec.signals[0].capacityPerReplica: must be "
+                            "between")));
+  EXPECT_THAT(
+      Errors(Doc(Spec(Signal("type: Average, source: {push: {}}, "
+                             "scaleUpAbove: 1e300, scaleDownBelow: 0.2")))),
+      ElementsAre(HasSubstr("spec.signals[0].scaleUpAbove: must be within "
+                            "+/-1e+15, got 1e+300")));
+}
+
 // Issue 13 item 9: `check` accepted addresses that `serve` then refused
 // ("cannot create source"). Source addresses are checked here, in what both
 // run, naming the field, and never quoting the address (it may hold a

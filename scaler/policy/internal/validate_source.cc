@@ -277,6 +277,9 @@ void Reporter::Positive(const std::string& field, double value,
                         const std::string& what) {
   if (!(value > 0)) {
     Error(field, absl::StrCat("must be > 0 (", what, "), got ", value));
+  } else if (value < kMinPositive || value > kMaxMagnitude) {
+    Error(field, absl::StrCat("must be between ", kMinPositive, " and ",
+                              kMaxMagnitude, " (", what, "), got ", value));
   }
 }
 
