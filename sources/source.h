@@ -35,8 +35,10 @@ class Source {
   //   UNAVAILABLE        cannot connect / connection lost
   //   INVALID_ARGUMENT   the answer is not what the source expects (several
   //                      series, NaN, a key of the wrong type, garbage)
-  //   NOT_FOUND          no value where one is required (zero series with
-  //                      ignoreNullValues false)
+  //   NOT_FOUND          no value where one is required (a Prometheus query
+  //                      with no series, unless its presenceQuery finds a
+  //                      live target or noSeriesIsZero is set: "no series:
+  //                      held")
   //   RESOURCE_EXHAUSTED the answer exceeds the size bound
   //   PERMISSION_DENIED / UNAUTHENTICATED  refused by the server
   // The Reading's sample_time is when the value was measured (Prometheus'
