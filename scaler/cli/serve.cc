@@ -117,6 +117,10 @@ void AddEdgeFlags(FlagSet& flags) {
   flags.Add("max-open-streams", absl::StrCat(server.max_open_streams),
             "StreamIsActive and StreamMetricSpec streams open at once; one "
             "more ends at once with RESOURCE_EXHAUSTED");
+  flags.Add("max-pushes-per-second", absl::StrCat(server.max_pushes_per_second),
+            "Push calls each admin client may make per second; beyond it, "
+            "RESOURCE_EXHAUSTED (every client without a verified certificate "
+            "counts as one, \"anonymous\")");
   flags.Add("max-policies-per-namespace",
             absl::StrCat(policies.max_policies_per_namespace),
             "policies in force per namespace; a file that would exceed it is "
@@ -154,6 +158,8 @@ bool GetEdgeFlags(const FlagSet& flags, ServerTls& tls, ServerLimits& server,
                   server.max_metadata_bytes) &&
          GetCount(flags, "max-open-streams", 1, kMax,
                   server.max_open_streams) &&
+         GetCount(flags, "max-pushes-per-second", 1, kMax,
+                  server.max_pushes_per_second) &&
          GetCount(flags, "max-policies-per-namespace", 1, kMax,
                   policies.max_policies_per_namespace) &&
          GetCount(flags, "max-policies", 1, kMax, policies.max_policies);
@@ -256,8 +262,14 @@ int ServeCommand(int argc, char** argv) {
       "for --drain-seconds), ends every open stream with status OK and "
       "exits 0; a second one exits at once.");
   flags.Add("listen", "0.0.0.0:9090",
-            "HOST:PORT of the gRPC server (ExternalScaler, admin, health); "
+            "HOST:PORT of the gRPC server (ExternalScaler, health, and admin "
+            "unless --admin-listen); "
             "port 0 picks a free port, printed at startup");
+  flags.Add("admin-listen", "",
+            "HOST:PORT of a port of its own for the admin API (push, explain, "
+            "policies), then no longer served on --listen (which keeps "
+            "ExternalScaler, health and reflection); same TLS as --listen; "
+            "empty: the admin API on --listen");
   flags.Add("metrics-listen", "0.0.0.0:9091",
             "HOST:PORT of the HTTP operations port: GET /metrics "
             "(Prometheus), /livez (200 while the process runs) and /readyz "
@@ -434,7 +446,9 @@ int ServeCommand(int argc, char** argv) {
   deps.limits = server_limits;
   deps.tls = tls;
   ScalerServer server(deps);
-  if (absl::Status s = server.Start(flags.Get("listen")); !s.ok()) {
+  if (absl::Status s =
+          server.Start(flags.Get("listen"), flags.Get("admin-listen"));
+      !s.ok()) {
     LogError("cannot start", {{"error", std::string(s.message())}});
     FlushLogs();
     return 1;
@@ -469,6 +483,10 @@ int ServeCommand(int argc, char** argv) {
   LogInfo("serving", {{"listen", flags.Get("listen")},
                       {"metrics_port", absl::StrCat(Metrics::Get().port())},
                       {"port", absl::StrCat(server.port())},
+                      {"admin_listen", flags.Get("admin-listen").empty()
+                                           ? flags.Get("listen")
+                                           : flags.Get("admin-listen")},
+                      {"admin_port", absl::StrCat(server.admin_port())},
                       {"state_store", std::string(state_store->kind())},
                       {"replica", evaluator_options.replica_id}});
 

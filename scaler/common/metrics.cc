@@ -94,6 +94,13 @@ struct Metrics::Impl {
           .Name("signalscaler_grpc_calls_total")
           .Help("gRPC calls answered, by method and status code")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& admin_requests =
+      prometheus::BuildCounter()
+          .Name("signalscaler_admin_requests_total")
+          .Help(
+              "Admin API calls (push, explain, policies), by client and "
+              "status code")
+          .Register(*registry);
   prometheus::Family<prometheus::Histogram>& rpc_latency =
       prometheus::BuildHistogram()
           .Name("signalscaler_grpc_call_duration_seconds")
@@ -384,6 +391,16 @@ void Metrics::RecordRpc(absl::string_view method, int code,
       .Increment();
   impl_->rpc_latency.Add({{"method", m}}, kBuckets)
       .Observe(absl::ToDoubleSeconds(latency));
+}
+
+void Metrics::RecordAdminRequest(absl::string_view client,
+                                 absl::string_view verb,
+                                 absl::string_view code) {
+  impl_->admin_requests
+      .Add({{"client", std::string(client)},
+            {"verb", std::string(verb)},
+            {"code", std::string(code)}})
+      .Increment();
 }
 
 void Metrics::SetOpenStreams(absl::string_view method, size_t n) {

@@ -94,6 +94,11 @@ class Metrics {
   // end. signalscaler_open_streams{method}: StreamIsActive / StreamMetricSpec.
   void RecordRpc(absl::string_view method, int code, absl::Duration latency);
   void SetOpenStreams(absl::string_view method, size_t n);
+  // signalscaler_admin_requests_total{client,verb,code}: verb push, explain
+  // or policies; code the gRPC code name ("OK", "NOT_FOUND", ...). The caller
+  // bounds the client values.
+  void RecordAdminRequest(absl::string_view client, absl::string_view verb,
+                          absl::string_view code);
 
   // Drops every series of a policy no longer served.
   void ForgetPolicy(const std::string& ns, const std::string& policy);

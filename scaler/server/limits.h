@@ -27,6 +27,12 @@ struct ServerLimits {
   // once; one more ends at once with RESOURCE_EXHAUSTED. KEDA keeps one
   // StreamIsActive per external-push trigger.
   size_t max_open_streams = 10000;
+  // --max-pushes-per-second: Push calls each admin client may make per
+  // second (a token bucket holding one second's worth); beyond it,
+  // RESOURCE_EXHAUSTED naming the limit, so that one client cannot flood the
+  // evaluator. Until clients authenticate, every unauthenticated client is
+  // the one client "anonymous".
+  int max_pushes_per_second = 1000;
 };
 
 // Limits of the policies in force (enforced by the PolicyReloader, per file:

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 
 #include "absl/base/thread_annotations.h"
+#include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -38,7 +39,10 @@ struct ScalerServer::Impl {
   std::unique_ptr<grpc::Service> scaler_service;
   std::unique_ptr<grpc::Service> admin_service;
   std::unique_ptr<grpc::Server> server;
+  // Null unless the Admin API has a port of its own.
+  std::unique_ptr<grpc::Server> admin_server;
   int port = 0;
+  int admin_port = 0;
   mutable std::mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
   bool draining ABSL_GUARDED_BY(mu) = false;
@@ -74,6 +78,11 @@ ScalerServer::ScalerServer(ServerDeps deps)
 ScalerServer::~ScalerServer() { Shutdown(absl::ZeroDuration()); }
 
 absl::Status ScalerServer::Start(const std::string& listen) {
+  return Start(listen, "");
+}
+
+absl::Status ScalerServer::Start(const std::string& listen,
+                                 const std::string& admin_listen) {
   absl::StatusOr<internal::ServerCredentials> credentials =
       internal::MakeServerCredentials(impl_->deps.tls);
   if (!credentials.ok()) return credentials.status();
@@ -83,6 +92,7 @@ absl::Status ScalerServer::Start(const std::string& listen) {
   impl_->scaler_service =
       internal::MakeExternalScalerService(impl_->deps, impl_->hub);
   impl_->admin_service = internal::MakeAdminService(impl_->deps);
+  const bool own_admin_port = !admin_listen.empty();
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, impl_->credentials.credentials,
@@ -90,13 +100,37 @@ absl::Status ScalerServer::Start(const std::string& listen) {
   // Larger requests get RESOURCE_EXHAUSTED from gRPC before any handler.
   builder.SetMaxReceiveMessageSize(impl_->deps.limits.max_request_bytes);
   builder.RegisterService(impl_->scaler_service.get());
-  builder.RegisterService(impl_->admin_service.get());
+  if (!own_admin_port) builder.RegisterService(impl_->admin_service.get());
   impl_->server = builder.BuildAndStart();
   if (impl_->server == nullptr || impl_->port == 0) {
     impl_->server.reset();
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", listen,
                      ": the address is invalid or the port is in use"));
+  }
+  impl_->admin_port = impl_->port;
+  if (own_admin_port) {
+    grpc::ServerBuilder admin;
+    // The admin port answers the Admin API only: no health service (the
+    // probes ask --listen), and no SO_REUSEPORT, so that it can share a
+    // port with nothing, --listen's included.
+    admin.SetOption(
+        std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
+    admin.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+    admin.AddListeningPort(admin_listen, impl_->credentials.credentials,
+                           &impl_->admin_port);
+    admin.SetMaxReceiveMessageSize(impl_->deps.limits.max_request_bytes);
+    admin.RegisterService(impl_->admin_service.get());
+    impl_->admin_server = admin.BuildAndStart();
+    if (impl_->admin_server == nullptr || impl_->admin_port == 0) {
+      impl_->admin_server.reset();
+      impl_->server->Shutdown(absl::ToChronoTime(absl::Now()));
+      impl_->server->Wait();
+      impl_->server.reset();
+      return absl::UnavailableError(absl::StrCat(
+          "cannot listen on ", admin_listen,
+          " (--admin-listen): the address is invalid or the port is in use"));
+    }
   }
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -105,7 +139,8 @@ absl::Status ScalerServer::Start(const std::string& listen) {
   RefreshHealth();
   if (impl_->deps.tls.enabled()) {
     LogInfo(
-        "TLS on the gRPC port",
+        own_admin_port ? "TLS on the gRPC and admin ports"
+                       : "TLS on the gRPC port",
         {{"cert", impl_->deps.tls.cert_file},
          {"client_ca", impl_->deps.tls.client_ca_file.empty()
                            ? "none (no client certificate asked)"
@@ -116,6 +151,8 @@ absl::Status ScalerServer::Start(const std::string& listen) {
 }
 
 int ScalerServer::port() const { return impl_->port; }
+
+int ScalerServer::admin_port() const { return impl_->admin_port; }
 
 void ScalerServer::RefreshHealth() {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -155,8 +192,11 @@ void ScalerServer::Shutdown(absl::Duration grace) {
   impl_->hub.FinishAll();
   LogInfo("shutting down", {{"open_streams", absl::StrCat(streams)},
                             {"grace", absl::FormatDuration(grace)}});
-  impl_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  const auto deadline = absl::ToChronoTime(absl::Now() + grace);
+  if (impl_->admin_server != nullptr) impl_->admin_server->Shutdown(deadline);
+  impl_->server->Shutdown(deadline);
   impl_->server->Wait();
+  if (impl_->admin_server != nullptr) impl_->admin_server->Wait();
 }
 
 }  // namespace signalscaler

@@ -1,11 +1,12 @@
 // The gRPC server: KEDA's ExternalScaler, signalscaler's Admin API, gRPC
-// health checking and server reflection, all on one port, in plaintext, TLS
-// or mTLS. gRPC's headers stay out of this header.
+// health checking and server reflection, on one port, or with the Admin API
+// on a port of its own (--admin-listen), in plaintext, TLS or mTLS (the same
+// on both ports). gRPC's headers stay out of this header.
 //
 //   deps.tls.cert_file = "/tls/tls.crt";  // optional
 //   deps.tls.key_file = "/tls/tls.key";
 //   ScalerServer server(deps);
-//   absl::Status s = server.Start("0.0.0.0:9090");
+//   absl::Status s = server.Start("0.0.0.0:9090", "0.0.0.0:9092");
 //   ...
 //   server.Shutdown(absl::Seconds(10));  // streams end with OK first
 #ifndef SIGNALSCALER_SCALER_SERVER_SCALER_SERVER_H_
@@ -68,7 +69,17 @@ class ScalerServer {
   // unreadable, not PEM, or the key does not match the certificate;
   // UNAVAILABLE when the address cannot be bound.
   absl::Status Start(const std::string& listen);
+  // The same, with the Admin API (Push, Explain, Policies) on `admin_listen`
+  // only, and not on `listen` (which keeps ExternalScaler, health and
+  // reflection). Empty `admin_listen`: the Admin API on `listen`, as
+  // Start(listen). Each port has the TLS of deps.tls. UNAVAILABLE when
+  // either address cannot be bound (the admin port never shares a port,
+  // not even `listen`'s).
+  absl::Status Start(const std::string& listen,
+                     const std::string& admin_listen);
   int port() const;
+  // The port the Admin API answers on: port() unless it has its own.
+  int admin_port() const;
   // Updates health: liveness ("", "liveness") SERVING while running;
   // readiness ("readiness", "externalscaler.ExternalScaler",
   // "signalscaler.admin.v1.Admin") SERVING iff policies are in force and the
@@ -87,8 +98,8 @@ class ScalerServer {
   absl::Status Readiness() const;
 
   // Reports NOT_SERVING, ends every open stream with status OK (so KEDA
-  // reconnects after 2 s, not 60 s), then stops, cancelling unary calls
-  // still running after `grace`. Idempotent.
+  // reconnects after 2 s, not 60 s), then stops both ports, cancelling
+  // unary calls still running after `grace`. Idempotent.
   void Shutdown(absl::Duration grace);
   size_t open_streams() const;
 
