@@ -12,6 +12,10 @@ std::string ScalerProcess::address() const {
   return absl::StrCat("127.0.0.1:", port);
 }
 
+std::string ScalerProcess::admin_address() const {
+  return absl::StrCat("127.0.0.1:", admin_port);
+}
+
 ScalerProcess StartServe(const std::vector<std::string>& extra) {
   ScalerProcess s;
   std::vector<std::string> argv = {
@@ -35,6 +39,12 @@ ScalerProcess StartServe(const std::vector<std::string>& extra) {
   if (metrics.has_value() &&
       absl::SimpleAtoi(metrics->substr(0, metrics->find('"')), &port)) {
     s.metrics_port = port;
+  }
+  std::optional<std::string> admin =
+      s.process->WaitForOutput("\"admin_port\":\"", absl::Seconds(1));
+  if (admin.has_value() &&
+      absl::SimpleAtoi(admin->substr(0, admin->find('"')), &port)) {
+    s.admin_port = port;
   }
   return s;
 }
