@@ -4,8 +4,10 @@
 // mounted directory loading as the scaler would load it. And for both the
 // base and the overlay, what makes the deployment production-grade: 2
 // replicas spread over nodes, a PodDisruptionBudget, a grace period longer
-// than the drain, native gRPC probes, a locked-down securityContext, a
-// NetworkPolicy admitting KEDA to gRPC and Prometheus to metrics only, the
+// than the drain, native gRPC probes, a locked-down securityContext, the
+// admin API on a port of its own, a NetworkPolicy admitting KEDA to the KEDA
+// port, Prometheus to metrics and pushing namespaces to the admin port only,
+// the
 // ServiceMonitor and the PrometheusRule (its rules: alerts_test.cc).
 //
 // Everything is rendered with kustomize's default load restrictor, the only
@@ -274,10 +276,12 @@ TEST_P(KustomizeProductionTest, PortsAndNativeGrpcProbes) {
   std::map<std::string, int> ports;
   for (const json& p : At(*container_, {"ports"}))
     ports[p["name"].get<std::string>()] = p["containerPort"].get<int>();
-  EXPECT_EQ(ports,
-            (std::map<std::string, int>{{"grpc", 9090}, {"metrics", 9091}}));
+  EXPECT_EQ(ports, (std::map<std::string, int>{
+                       {"grpc", 9090}, {"metrics", 9091}, {"admin", 9092}}));
   EXPECT_EQ(Arg("listen"), "0.0.0.0:9090");
   EXPECT_EQ(Arg("metrics-listen"), "0.0.0.0:9091");
+  // The admin API on its own port (the NetworkPolicy opens it to pushers).
+  EXPECT_EQ(Arg("admin-listen"), "0.0.0.0:9092");
   // Readiness ("readiness"): policies in force, not draining. Liveness
   // (service ""): the process alone, never a dependency.
   const json& ready = At(*container_, {"readinessProbe"});
@@ -319,22 +323,35 @@ TEST_P(KustomizeProductionTest, LockedDownAndBounded) {
   }
 }
 
-// Only KEDA to 9090 and Prometheus to 9091; an empty `from` would admit any
-// source, so every rule names its peers.
-TEST_P(KustomizeProductionTest, NetworkPolicyAdmitsKedaAndPrometheusOnly) {
+// Only KEDA to 9090, Prometheus to 9091 and the namespaces labelled
+// signalscaler.io/pusher=true to the admin port 9092; an empty `from` would
+// admit any source, so every rule names its peers.
+TEST_P(KustomizeProductionTest,
+       NetworkPolicyAdmitsKedaPrometheusAndPushersOnly) {
   const json& np = One("NetworkPolicy");
   EXPECT_TRUE(
       cli_testing::Selects(At(np, {"spec", "podSelector"}), pod_labels_));
   EXPECT_EQ(At(np, {"spec", "policyTypes"}), json::array({"Ingress"}));
+  constexpr char kPusherLabel[] = "signalscaler.io/pusher";
   std::map<std::string, std::set<int>> ports_by_namespace;
+  std::set<int> pusher_ports;
   for (const json& rule : At(np, {"spec", "ingress"})) {
     ASSERT_FALSE(At(rule, {"from"}).empty())
         << "admits any source: " << rule.dump();
     ASSERT_FALSE(At(rule, {"ports"}).empty())
         << "admits any port: " << rule.dump();
     for (const json& peer : rule["from"]) {
-      const json& ns = At(peer, {"namespaceSelector", "matchLabels",
-                                 "kubernetes.io/metadata.name"});
+      const json& labels = At(peer, {"namespaceSelector", "matchLabels"});
+      ASSERT_TRUE(labels.is_object()) << peer.dump();
+      if (labels.contains(kPusherLabel)) {
+        // Every pod of a pushing namespace, to the admin port.
+        EXPECT_EQ(labels, json({{kPusherLabel, "true"}})) << peer.dump();
+        EXPECT_FALSE(peer.contains("podSelector")) << peer.dump();
+        for (const json& p : rule["ports"])
+          pusher_ports.insert(p["port"].get<int>());
+        continue;
+      }
+      const json& ns = At(labels, {"kubernetes.io/metadata.name"});
       ASSERT_TRUE(ns.is_string()) << peer.dump();
       ASSERT_TRUE(peer.contains("podSelector")) << peer.dump();
       for (const json& p : rule["ports"])
@@ -343,12 +360,13 @@ TEST_P(KustomizeProductionTest, NetworkPolicyAdmitsKedaAndPrometheusOnly) {
   }
   EXPECT_EQ(ports_by_namespace, (std::map<std::string, std::set<int>>{
                                     {"keda", {9090}}, {"monitoring", {9091}}}));
+  EXPECT_EQ(pusher_ports, std::set<int>{9092});
   // KEDA's pods (release YAML and Helm chart labels), and Prometheus'.
   auto admitted = [&np](const char* ns, const json& labels) {
     for (const json& rule : At(np, {"spec", "ingress"})) {
       for (const json& peer : rule["from"]) {
-        if (At(peer, {"namespaceSelector", "matchLabels",
-                      "kubernetes.io/metadata.name"}) == ns &&
+        if (At(peer, {"namespaceSelector", "matchLabels"})
+                    .value("kubernetes.io/metadata.name", "") == ns &&
             cli_testing::Selects(peer["podSelector"], labels)) {
           return true;
         }
@@ -363,6 +381,31 @@ TEST_P(KustomizeProductionTest, NetworkPolicyAdmitsKedaAndPrometheusOnly) {
   EXPECT_TRUE(
       admitted("monitoring", {{"app.kubernetes.io/name", "prometheus"}}));
   EXPECT_FALSE(admitted("monitoring", {{"app.kubernetes.io/name", "grafana"}}));
+  // The ports each kind of peer reaches: a pushing namespace never the KEDA
+  // port, KEDA never the admin port.
+  auto ports_for = [&np](const json& namespace_labels) {
+    std::set<int> out;
+    for (const json& rule : At(np, {"spec", "ingress"})) {
+      for (const json& peer : rule["from"]) {
+        if (cli_testing::Selects(peer["namespaceSelector"], namespace_labels)) {
+          for (const json& p : rule["ports"]) out.insert(p["port"].get<int>());
+        }
+      }
+    }
+    return out;
+  };
+  EXPECT_EQ(ports_for({{"kubernetes.io/metadata.name", "team-a"},
+                       {kPusherLabel, "true"}}),
+            std::set<int>{9092});
+  EXPECT_EQ(ports_for({{"kubernetes.io/metadata.name", "team-b"}}),
+            std::set<int>{});
+  EXPECT_EQ(ports_for({{"kubernetes.io/metadata.name", "keda"}}),
+            std::set<int>{9090});
+  // The Service exposes the admin port under its name.
+  std::map<std::string, int> service_ports;
+  for (const json& p : At(One("Service"), {"spec", "ports"}))
+    service_ports[p["name"].get<std::string>()] = p["port"].get<int>();
+  EXPECT_EQ(service_ports["admin"], 9092);
 }
 
 TEST_P(KustomizeProductionTest, ServiceMonitorScrapesTheMetricsPort) {
