@@ -22,6 +22,7 @@
 #include "scaler/cli/flags.h"
 #include "scaler/policy/loader.h"
 #include "scaler/policy/warnings.h"
+#include "sources/factory.h"
 
 namespace signalscaler {
 namespace {
@@ -52,7 +53,8 @@ struct CheckResult {
 // LoadPolicies on each path. A file reached twice is counted (and reported)
 // once; a policy name defined again in another path's files is a duplicate,
 // as it would be if they were mounted together.
-CheckResult CheckPaths(const std::vector<std::string>& paths) {
+CheckResult CheckPaths(const std::vector<std::string>& paths,
+                       const SourceAccess& access) {
   CheckResult out;
   std::set<std::string> files_seen;
   std::set<std::string> errors_seen;
@@ -65,6 +67,17 @@ CheckResult CheckPaths(const std::vector<std::string>& paths) {
   std::map<std::string, Seen> by_id;
   for (const std::string& path : paths) {
     LoadResult r = LoadPolicies(path);
+    if (!access.credentials_root.empty() || !access.allowed_hosts.empty()) {
+      // As `serve` does where the policies are loaded; a policy it refuses
+      // is not counted as OK.
+      std::vector<LoadedPolicy> kept;
+      for (LoadedPolicy& p : r.policies) {
+        const size_t before = r.errors.size();
+        ConfineSources(p, access, r.errors);
+        if (r.errors.size() == before) kept.push_back(std::move(p));
+      }
+      r.policies = std::move(kept);
+    }
     for (const std::string& f : r.files) files_seen.insert(Canonical(f));
     for (PolicyError& e : r.errors) {
       const std::string key =
@@ -120,7 +133,14 @@ int CheckCommand(int argc, char** argv) {
                 "(FILE:LINE: warning: ...), then a summary. Exit 0 when valid "
                 "(warnings do not count), 1 on any error, 2 on a usage "
                 "error.\n\n"
-                "usage: signalscaler check [--quiet] PATH...");
+                "usage: signalscaler check [--quiet] [--credentials-root=DIR] "
+                "[--allowed-source-hosts=LIST] PATH...");
+  flags.Add("credentials-root", "",
+            "as serve's: also check that every credentials file resolves "
+            "(symlinks followed) inside DIR/<the policy's namespace>/; "
+            "empty: only that the paths are relative, without `..`");
+  flags.Add("allowed-source-hosts", "",
+            "as serve's: also check every source's host against this list");
   flags.Add("quiet", "false",
             "print the errors and warnings only, no summary (a bare --quiet "
             "means true)");
@@ -156,7 +176,18 @@ int CheckCommand(int argc, char** argv) {
     return 2;
   }
 
-  const CheckResult r = CheckPaths(flags.positional());
+  SourceAccess access;
+  access.credentials_root = flags.Get("credentials-root");
+  if (absl::StatusOr<AllowedSourceHosts> hosts =
+          AllowedSourceHosts::Parse(flags.Get("allowed-source-hosts"));
+      hosts.ok()) {
+    access.allowed_hosts = *std::move(hosts);
+  } else {
+    std::fprintf(stderr, "signalscaler check: --allowed-source-hosts: %s\n",
+                 std::string(hosts.status().message()).c_str());
+    return 2;
+  }
+  const CheckResult r = CheckPaths(flags.positional(), access);
   for (const PolicyError& e : r.errors) {
     std::printf("%s\n", e.ToString().c_str());
   }

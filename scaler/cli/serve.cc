@@ -285,6 +285,20 @@ int ServeCommand(int argc, char** argv) {
   flags.Add("namespaces", "",
             "comma-separated namespaces whose policies may be served; empty "
             "serves every namespace");
+  flags.Add("credentials-root", "/etc/signalscaler/credentials",
+            "directory of the policies' credentials files: a policy's "
+            "bearerTokenFile, caFile and passwordFile are paths relative to "
+            "DIR/<the policy's namespace>/ (mount each namespace's Secret "
+            "there); an absolute path, `..`, or a file that resolves outside "
+            "that directory (symlinks followed, at load and at every open) "
+            "is refused");
+  flags.Add("allowed-source-hosts", "",
+            "comma-separated hosts that prometheus, scrape and redis sources "
+            "may connect to: names (prometheus.monitoring), .suffixes "
+            "(.svc.cluster.local), addresses and CIDRs (10.0.0.0/8, "
+            "127.0.0.1/32), checked on the host as the policy writes it (a "
+            "name never matches a CIDR); a policy naming another host is "
+            "refused; empty: any host");
   flags.Add("drain-seconds", "10",
             "on SIGTERM, how long readiness reports NOT_SERVING while every "
             "call is still answered, before streams end with OK and the "
@@ -345,6 +359,25 @@ int ServeCommand(int argc, char** argv) {
                  std::string(namespaces.status().message()).c_str());
     return 2;
   }
+  SourceAccess source_access;
+  source_access.credentials_root = flags.Get("credentials-root");
+  if (source_access.credentials_root.empty() ||
+      source_access.credentials_root[0] != '/') {
+    std::fprintf(stderr,
+                 "signalscaler serve: --credentials-root must be an absolute "
+                 "directory path, got \"%s\"\n",
+                 source_access.credentials_root.c_str());
+    return 2;
+  }
+  if (absl::StatusOr<AllowedSourceHosts> hosts =
+          AllowedSourceHosts::Parse(flags.Get("allowed-source-hosts"));
+      hosts.ok()) {
+    source_access.allowed_hosts = *std::move(hosts);
+  } else {
+    std::fprintf(stderr, "signalscaler serve: --allowed-source-hosts: %s\n",
+                 std::string(hosts.status().message()).c_str());
+    return 2;
+  }
   ServerTls tls;
   ServerLimits server_limits;
   PolicyLimits policy_limits;
@@ -402,7 +435,9 @@ int ServeCommand(int argc, char** argv) {
   DecisionBoard board;
   PushStore push;
   Sampler sampler(
-      [&clock](const v1::Source& source) { return MakeSource(source, clock); },
+      [&clock, &source_access](const v1::Source& source) {
+        return MakeSource(source, clock, source_access);
+      },
       clock, SamplerOptions());
   SourceObserver observer(push, &sampler);
   Evaluator evaluator(registry, observer, board, clock, evaluator_options);
@@ -427,7 +462,7 @@ int ServeCommand(int argc, char** argv) {
         std::make_shared<PolicySnapshot>(std::move(embedded.policies)));
   } else {
     reloader = std::make_unique<PolicyReloader>(dir, registry, *namespaces,
-                                                policy_limits);
+                                                policy_limits, source_access);
     reloader->Reload();
   }
   LogInfo("policies loaded",

@@ -124,11 +124,13 @@ PolicyError InForceDuplicateError(const LoadedPolicy& again,
 }  // namespace
 
 PolicyReloader::PolicyReloader(std::string path, PolicyRegistry& registry,
-                               NamespaceSet namespaces, PolicyLimits limits)
+                               NamespaceSet namespaces, PolicyLimits limits,
+                               SourceAccess access)
     : path_(std::move(path)),
       registry_(registry),
       namespaces_(std::move(namespaces)),
-      limits_(limits) {}
+      limits_(limits),
+      access_(std::move(access)) {}
 
 PolicyReloader::~PolicyReloader() { Stop(); }
 
@@ -208,6 +210,17 @@ ReloadReport PolicyReloader::Reload() {
           c.errors.push_back(std::move(e));
         }
       }
+    }
+    if (c.errors.empty()) {
+      // Checked at every reload, not only when the file changed: what its
+      // credentials paths resolve to may change under it.
+      for (LoadedPolicy& p : r.policies) ConfineSources(p, access_, c.errors);
+    }
+    // An unchanged file rejected before and accepted now (or the reverse)
+    // changes what is served.
+    if (prev != files_.end() &&
+        prev->second.errors.empty() != c.errors.empty()) {
+      any_parsed = true;
     }
     c.own_errors = !c.errors.empty();
     if (!c.own_errors) c.policies = std::move(r.policies);

@@ -7,7 +7,10 @@
 // All or nothing per file: a file that fails to parse or validate (or whose
 // policies clash with another file's, or lie outside the served namespaces)
 // is rejected with its errors, and the policies it held before keep serving
-// unchanged. Other files' changes still apply.
+// unchanged. So is a file whose sources read credentials from outside their
+// namespace's directory under --credentials-root, or connect to a host
+// --allowed-source-hosts does not allow (SourceAccess). Other files' changes
+// still apply.
 //
 // Duplicates across files (one namespace/name in several files) never
 // depend on file names, which a tenant chooses:
@@ -48,6 +51,7 @@
 #include "scaler/policy/loader.h"
 #include "scaler/server/limits.h"
 #include "scaler/server/policy_registry.h"
+#include "sources/factory.h"
 
 namespace signalscaler {
 
@@ -70,8 +74,13 @@ struct ReloadReport {
 // Thread-safe; reloads are serialized.
 class PolicyReloader {
  public:
+  // `access`: where the policies' sources may read credentials from and
+  // connect to (ConfineSources in sources/factory.h); a file with a source
+  // outside it is rejected like any invalid file, every reload (a symlink
+  // swapped under the credentials root is seen without the file changing).
   PolicyReloader(std::string path, PolicyRegistry& registry,
-                 NamespaceSet namespaces, PolicyLimits limits = PolicyLimits());
+                 NamespaceSet namespaces, PolicyLimits limits = PolicyLimits(),
+                 SourceAccess access = SourceAccess());
   ~PolicyReloader();
 
   // Re-reads every file now and installs the result if it changed. Errors
@@ -109,6 +118,7 @@ class PolicyReloader {
   PolicyRegistry& registry_;
   const NamespaceSet namespaces_;
   const PolicyLimits limits_;
+  const SourceAccess access_;
 
   mutable std::mutex mu_;  // serializes Reload(); guards the fields below
   std::map<std::string, FileState> files_;

@@ -3,8 +3,6 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <utility>
 
@@ -14,11 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
+#include "sources/credential_file.h"
 
 namespace signalscaler {
 namespace {
 
 constexpr size_t kMaxTokenBytes = 64 << 10;
+constexpr size_t kMaxCaBytes = 4 << 20;
 
 void GlobalInitOnce() {
   static std::once_flag once;
@@ -43,23 +43,20 @@ size_t WriteBody(char* data, size_t size, size_t n, void* user) {
 }
 
 // Reads the token; the token itself never enters a message.
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("cannot read bearer token file ", path));
+absl::StatusOr<std::string> ReadToken(const std::string& path,
+                                      const std::string& root) {
+  absl::StatusOr<std::string> read =
+      ReadConfinedFile(path, root, kMaxTokenBytes);
+  if (!read.ok()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "cannot read bearer token file ", read.status().message()));
   }
-  std::string token;
-  token.assign(std::istreambuf_iterator<char>(in),
-               std::istreambuf_iterator<char>());
-  if (in.bad() || token.size() > kMaxTokenBytes) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("cannot read bearer token file ", path));
-  }
+  std::string token = *std::move(read);
   absl::StripAsciiWhitespace(&token);
   if (token.empty() ||
       std::any_of(token.begin(), token.end(),
                   [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    std::fill(token.begin(), token.end(), '\0');
     return absl::UnauthenticatedError(absl::StrCat(
         "bearer token file ", path, " is empty or holds control characters"));
   }
@@ -130,7 +127,7 @@ absl::Status StatusFromHttp(long status, const std::string& body,
                             const std::string& token,
                             const std::string& where) {
   if (status >= 200 && status < 300) return absl::OkStatus();
-  constexpr size_t kExcerptChars = 200;
+  constexpr size_t kExcerptChars = kMaxExcerptBytes;
   std::string head = body.substr(0, kExcerptChars + token.size());
   if (!token.empty()) head = absl::StrReplaceAll(head, {{token, "<redacted>"}});
   std::string excerpt = BodyExcerpt(head, kExcerptChars);
@@ -185,7 +182,8 @@ absl::StatusOr<std::string> HttpClient::Get(const std::string& url,
   struct curl_slist* headers = nullptr;
   std::string token;
   if (!options_.bearer_token_file.empty()) {
-    absl::StatusOr<std::string> read = ReadToken(options_.bearer_token_file);
+    absl::StatusOr<std::string> read =
+        ReadToken(options_.bearer_token_file, options_.credentials_root);
     if (!read.ok()) {
       return absl::Status(read.status().code(),
                           absl::StrCat(where, ": ", read.status().message()));
@@ -219,8 +217,24 @@ absl::StatusOr<std::string> HttpClient::Get(const std::string& url,
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   if (headers != nullptr) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  std::string ca;
   if (!options_.ca_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+    // Read here, not by curl: the file must be the one confined.
+    absl::StatusOr<std::string> read = ReadConfinedFile(
+        options_.ca_file, options_.credentials_root, kMaxCaBytes);
+    if (!read.ok()) {
+      curl_slist_free_all(headers);
+      curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+      curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+      return absl::FailedPreconditionError(absl::StrCat(
+          where, ": cannot read CA file ", read.status().message()));
+    }
+    ca = *std::move(read);
+    struct curl_blob blob;
+    blob.data = ca.data();
+    blob.len = ca.size();
+    blob.flags = CURL_BLOB_COPY;
+    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
   }
 
   const CURLcode code = curl_easy_perform(curl);

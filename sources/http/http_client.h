@@ -28,8 +28,14 @@ struct HttpClientOptions {
   // Read at every request, so a rotated token is picked up at once; trailing
   // whitespace is ignored. Empty: no Authorization header.
   std::string bearer_token_file;
-  // A PEM bundle of CA certificates for https. Empty: the system's CAs.
+  // A PEM bundle of CA certificates for https, read at every request.
+  // Empty: the system's CAs.
   std::string ca_file;
+  // Set (serve's --credentials-root): bearer_token_file and ca_file must be
+  // ROOT/<namespace>/... and, opened, resolve inside ROOT/<namespace>/
+  // (sources/credential_file.h); else the request fails, UNAUTHENTICATED
+  // for the token, FAILED_PRECONDITION for the CA bundle.
+  std::string credentials_root;
   // The Accept header. Empty: curl's default (*/*).
   std::string accept;
   // The largest body accepted (after decompression); a larger answer is

@@ -8,12 +8,14 @@
 
 namespace signalscaler {
 
-absl::StatusOr<std::unique_ptr<Source>> MakeHttpSource(const v1::Source& source,
-                                                       const Clock& clock) {
+absl::StatusOr<std::unique_ptr<Source>> MakeHttpSource(
+    const v1::Source& source, const Clock& clock,
+    const std::string& credentials_root) {
   switch (source.kind_case()) {
     case v1::Source::kPrometheus: {
       absl::StatusOr<std::unique_ptr<PrometheusSource>> s =
-          PrometheusSource::Create(source.prometheus(), clock);
+          PrometheusSource::Create(source.prometheus(), clock,
+                                   credentials_root);
       if (!s.ok()) return s.status();
       return std::unique_ptr<Source>(*std::move(s));
     }

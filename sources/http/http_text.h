@@ -20,9 +20,14 @@ std::string RedactUrl(absl::string_view url);
 // parameter's value.
 std::string UrlEncode(absl::string_view text);
 
-// At most `max_chars` characters of `body` for an error message, on one line
-// with control and non-ASCII bytes replaced, "..." appended when cut.
-std::string BodyExcerpt(absl::string_view body, size_t max_chars = 200);
+// At most `max_chars` bytes of `body` for an error message, on one line:
+// surrounding whitespace stripped, control and non-ASCII bytes escaped as
+// \xNN (an escape counts its 4 bytes), "..." appended when cut. Every part
+// of an answer that reaches an error (and so explain and the Policies RPC)
+// goes through it.
+inline constexpr size_t kMaxExcerptBytes = 128;
+std::string BodyExcerpt(absl::string_view body,
+                        size_t max_chars = kMaxExcerptBytes);
 
 }  // namespace signalscaler
 

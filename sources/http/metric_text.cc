@@ -141,7 +141,7 @@ class LineParser {
       absl::Status status = QuotedValue(value);
       if (!status.ok()) return status;
       if (!labels.emplace(name, std::move(value)).second) {
-        return Error(absl::StrCat("duplicate label ", name));
+        return Error(absl::StrCat("duplicate label ", BodyExcerpt(name, 64)));
       }
       SkipBlanks();
       if (Peek() == ',') {

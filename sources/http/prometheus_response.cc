@@ -33,11 +33,13 @@ std::string StringMember(const json& object, const char* key) {
 }
 
 absl::Status ServerError(const json& doc, const std::string& status) {
-  const std::string type = StringMember(doc, "errorType");
-  const std::string error = StringMember(doc, "error");
+  // Each from the answer, so short and sanitised (BodyExcerpt): they reach
+  // explain and the Policies RPC.
+  const std::string type = BodyExcerpt(StringMember(doc, "errorType"), 32);
+  const std::string error = BodyExcerpt(StringMember(doc, "error"));
   const std::string text =
-      absl::StrCat("Prometheus answered status \"", status, "\"",
-                   type.empty() ? "" : absl::StrCat(" (", type, ")"),
+      absl::StrCat("Prometheus answered status \"", BodyExcerpt(status, 32),
+                   "\"", type.empty() ? "" : absl::StrCat(" (", type, ")"),
                    error.empty() ? "" : ": ", error);
   if (type == "timeout") return absl::DeadlineExceededError(text);
   if (type == "unavailable" || type == "canceled") {

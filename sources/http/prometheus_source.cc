@@ -32,7 +32,8 @@ absl::string_view Authority(absl::string_view url) {
 }  // namespace
 
 PrometheusSource::PrometheusSource(const v1::PrometheusSource& spec,
-                                   absl::Duration timeout, const Clock& clock)
+                                   absl::Duration timeout, const Clock& clock,
+                                   const std::string& credentials_root)
     : clock_(clock),
       query_(spec.query()),
       url_(QueryUrl(spec.address(), spec.query())),
@@ -43,16 +44,18 @@ PrometheusSource::PrometheusSource(const v1::PrometheusSource& spec,
       address_for_messages_(RedactUrl(absl::StripSuffix(spec.address(), "/"))),
       timeout_(timeout),
       no_series_is_zero_(NoSeriesIsZero(spec)),
-      client_([&spec] {
+      client_([&spec, &credentials_root] {
         HttpClientOptions options;
         options.bearer_token_file = spec.bearer_token_file();
         options.ca_file = spec.ca_file();
+        options.credentials_root = credentials_root;
         options.accept = "application/json";
         return options;
       }()) {}
 
 absl::StatusOr<std::unique_ptr<PrometheusSource>> PrometheusSource::Create(
-    const v1::PrometheusSource& spec, const Clock& clock) {
+    const v1::PrometheusSource& spec, const Clock& clock,
+    const std::string& credentials_root) {
   if (!absl::StartsWith(spec.address(), "http://") &&
       !absl::StartsWith(spec.address(), "https://")) {
     return absl::InvalidArgumentError(
@@ -88,8 +91,8 @@ absl::StatusOr<std::unique_ptr<PrometheusSource>> PrometheusSource::Create(
                                                    seconds, " is outside (0, ",
                                                    kMaxTimeoutSeconds, "]"));
   }
-  return std::unique_ptr<PrometheusSource>(
-      new PrometheusSource(spec, absl::Seconds(seconds), clock));
+  return std::unique_ptr<PrometheusSource>(new PrometheusSource(
+      spec, absl::Seconds(seconds), clock, credentials_root));
 }
 
 bool PrometheusSource::NoSeriesIsZero(const v1::PrometheusSource& spec) {

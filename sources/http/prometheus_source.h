@@ -36,9 +36,11 @@ class PrometheusSource final : public Source {
   // INVALID_ARGUMENT when the spec is unusable: an address that is not
   // http(s)://..., an empty query, a timeout outside (0, 300],
   // ignoreNullValues contradicting noSeriesIsZero, a presenceQuery with
-  // noSeriesIsZero.
+  // noSeriesIsZero. `credentials_root` (serve's --credentials-root), when
+  // set, confines bearerTokenFile and caFile (HttpClientOptions).
   static absl::StatusOr<std::unique_ptr<PrometheusSource>> Create(
-      const v1::PrometheusSource& spec, const Clock& clock);
+      const v1::PrometheusSource& spec, const Clock& clock,
+      const std::string& credentials_root = "");
 
   // Whether no series reads as 0 at once: noSeriesIsZero, else
   // ignoreNullValues (true means the same), else false.
@@ -57,7 +59,7 @@ class PrometheusSource final : public Source {
 
  private:
   PrometheusSource(const v1::PrometheusSource& spec, absl::Duration timeout,
-                   const Clock& clock);
+                   const Clock& clock, const std::string& credentials_root);
 
   // The reading when `query_` returned no series.
   absl::StatusOr<Reading> ReadAbsent(absl::Time real_deadline);

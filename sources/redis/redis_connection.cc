@@ -9,14 +9,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "scaler/common/status_macros.h"
+#include "sources/credential_file.h"
 
 namespace signalscaler {
 namespace {
@@ -299,15 +298,15 @@ absl::Status RedisConnection::Connect(absl::Time deadline) {
         absl::StrCat("redis ", server_, ": no time left to connect"));
   }
   if (!options_.password_file.empty()) {
-    std::ifstream in(options_.password_file);
-    std::stringstream contents;
-    contents << in.rdbuf();
-    if (!in) {
+    absl::StatusOr<std::string> read = ReadConfinedFile(
+        options_.password_file, options_.credentials_root, 64 << 10);
+    if (!read.ok()) {
       return absl::FailedPreconditionError(
           absl::StrCat("redis ", server_, ": cannot read passwordFile ",
-                       options_.password_file, ": ", std::strerror(errno)));
+                       read.status().message()));
     }
-    password_ = std::string(absl::StripTrailingAsciiWhitespace(contents.str()));
+    password_ = std::string(absl::StripTrailingAsciiWhitespace(*read));
+    std::fill(read->begin(), read->end(), '\0');
     if (password_.empty()) {
       return absl::FailedPreconditionError(
           absl::StrCat("redis ", server_, ": passwordFile ",

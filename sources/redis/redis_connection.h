@@ -51,7 +51,11 @@ struct RedisConnectionOptions {
   std::string host;  // a name or an IP address (no brackets)
   int port = 6379;
   int database = 0;           // SELECTed after connecting unless 0
-  std::string password_file;  // empty: no AUTH
+  std::string password_file;  // empty: no AUTH; read at every connect
+  // Set (serve's --credentials-root): password_file must be
+  // ROOT/<namespace>/... and, opened, resolve inside ROOT/<namespace>/
+  // (sources/credential_file.h); else the connect fails.
+  std::string credentials_root;
   // Upper bound of one connect; the caller's deadline may cut it shorter.
   absl::Duration connect_timeout = absl::Seconds(2);
   // Backoff after a failed connect or a lost connection: doubles from

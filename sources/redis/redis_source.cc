@@ -264,6 +264,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeRedisSource(
   }
   options.database = redis.database();
   options.password_file = redis.password_file();
+  options.credentials_root = tuning.credentials_root;
   options.connect_timeout = tuning.connect_timeout;
   options.initial_backoff = tuning.initial_backoff;
   options.max_backoff = tuning.max_backoff;

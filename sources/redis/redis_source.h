@@ -19,6 +19,7 @@
 #define SIGNALSCALER_SOURCES_REDIS_REDIS_SOURCE_H_
 
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -33,6 +34,9 @@ struct RedisSourceTuning {
   absl::Duration connect_timeout = absl::Seconds(2);  // cut by deadlines
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(5);
+  // serve's --credentials-root: passwordFile is confined to
+  // ROOT/<namespace>/ at every connect (RedisConnectionOptions).
+  std::string credentials_root;
 };
 
 // Validates `redis` (address "host:port" or "[v6]:port", database >= 0,

@@ -41,11 +41,14 @@ spec:
                          target_per_replica, interval_seconds, source);
 }
 
-std::unique_ptr<ServedScaler> ServedScaler::Start(const std::string& policies) {
+std::unique_ptr<ServedScaler> ServedScaler::Start(
+    const std::string& policies, const std::vector<std::string>& extra) {
   std::unique_ptr<ServedScaler> s(new ServedScaler);
   s->dir_ = MakeTempDir();
   WriteFile(s->dir_ + "/policies.yaml", policies);
-  s->process_ = StartServe({"--policies=" + s->dir_});
+  std::vector<std::string> flags = {"--policies=" + s->dir_};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  s->process_ = StartServe(flags);
   if (s->process_.port == 0) {
     ADD_FAILURE() << "signalscaler serve did not start: "
                   << (s->process_.process ? s->process_.process->Output()

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -33,13 +34,18 @@ std::string TotalPolicy(const std::string& name, const std::string& source,
 
 class ServedScaler {
  public:
-  // Writes `policies` (YAML documents) to a fresh directory and serves it.
-  // Null (with a test failure) if the server does not start.
-  static std::unique_ptr<ServedScaler> Start(const std::string& policies);
+  // Writes `policies` (YAML documents) to a fresh directory and serves it,
+  // with `extra` flags. Null (with a test failure) if the server does not
+  // start.
+  static std::unique_ptr<ServedScaler> Start(
+      const std::string& policies, const std::vector<std::string>& extra = {});
   ~ServedScaler();  // SIGTERM, then waits for the exit
 
   KedaClient& keda() { return *keda_; }
   std::string Log() const { return process_.process->Output(); }
+  int metrics_port() const { return process_.metrics_port; }
+  // The directory of the policies (rewrite a file there to reload).
+  const std::string& dir() const { return dir_; }
 
   // KEDA's sequence: GetMetricSpec's name, then GetMetrics with it.
   absl::StatusOr<double> Replicas(const std::string& policy);

@@ -6,6 +6,8 @@
 // key of the wrong type give clear errors while the decision holds; and with
 // keyspace notifications, RPUSH onto an empty list reaches an open
 // StreamIsActive long before the next poll.
+#include <sys/stat.h>
+
 #include <iostream>
 #include <memory>
 #include <string>
@@ -189,17 +191,19 @@ TEST_F(RedisE2eTest, RpushOntoEmptyListWakesStreamIsActiveBeforeAnyPoll) {
 TEST_F(RedisE2eTest, ExplainNamesEverySignalsErrorBeforeAnyReading) {
   auto locked = TestRedisServer::Start({"--requirepass", "right-secret-42"});
   ASSERT_TRUE(locked.ok()) << locked.status();
-  const std::string password_file = WriteTempFile("password", "wrong-guess-7");
+  // passwordFile is relative to --credentials-root/<namespace>/.
+  const std::string root = MakeTempDir();
+  ASSERT_EQ(::mkdir((root + "/" + kNamespace).c_str(), 0700), 0);
+  WriteFile(absl::StrCat(root, "/", kNamespace, "/password"), "wrong-guess-7");
   const std::string policies = absl::StrCat(
       TotalPolicy("locked",
                   absl::StrCat("redis: {address: \"", (*locked)->address(),
-                               "\", list: jobs, passwordFile: \"",
-                               password_file, "\"}"),
+                               "\", list: jobs, passwordFile: password}"),
                   1, 0),
       TotalPolicy("nowhere",
                   "prometheus: {address: \"http://127.0.0.1:1\", query: up}", 1,
                   0));
-  auto scaler = ServedScaler::Start(policies);
+  auto scaler = ServedScaler::Start(policies, {"--credentials-root=" + root});
   ASSERT_NE(scaler, nullptr);
   for (const char* policy : {"locked", "nowhere"}) {
     SCOPED_TRACE(policy);

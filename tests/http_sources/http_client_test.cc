@@ -75,13 +75,13 @@ TEST(HttpClientTest, MapsHttpStatusesOntoCanonicalCodes) {
        R"({"status":"error","errorType":"bad_data","error":"parse error"})",
        R"(HTTP 400: {"status":"error","errorType":"bad_data")"},
       {422, absl::StatusCode::kInvalidArgument, "line1\nline2",
-       "HTTP 422: line1 line2"},
+       "HTTP 422: line1\\x0aline2"},
       {500, absl::StatusCode::kUnavailable, "boom", "HTTP 500: boom"},
       {503, absl::StatusCode::kUnavailable, "", "HTTP 503"},
       {302, absl::StatusCode::kInvalidArgument, "",
        "HTTP 302 (redirects are not followed)"},
       {418, absl::StatusCode::kInvalidArgument, std::string(1000, 'y'),
-       absl::StrCat(std::string(200, 'y'), "...")},
+       absl::StrCat(": ", std::string(128, 'y'), "...")},
   };
   for (const StatusCase& c : cases) {
     SCOPED_TRACE(c.http_status);
@@ -216,11 +216,15 @@ TEST(HttpClientTest, TokenNeverAppearsInAnErrorMessage) {
   const std::string token = "very-secret-token-42";
   const std::string token_file = testing::MakeTempDir() + "/token";
   WriteFile(token_file, token);
-  // Servers that echo the request (with its Authorization header) back.
+  // Servers that echo the request back, its Authorization header first
+  // (within the 128 bytes of an excerpt).
   for (const int status : {400, 401, 403, 500}) {
     SCOPED_TRACE(status);
     TestHttpServer server([status](const std::string& request) {
-      return Status(status, request);
+      const size_t auth = request.find("Authorization:");
+      return Status(status, auth == std::string::npos
+                                ? request
+                                : request.substr(auth) + request);
     });
     HttpClientOptions options;
     options.bearer_token_file = token_file;
@@ -266,9 +270,15 @@ TEST(HttpClientTest, UrlEncodeKeepsOnlyUnreservedCharacters) {
 }
 
 TEST(HttpClientTest, BodyExcerptIsOneShortPrintableLine) {
-  EXPECT_EQ(BodyExcerpt("  a\nb\tc\x01\xff  "), "a b c  ");
+  EXPECT_EQ(BodyExcerpt("  a\nb\tc\x01\xff  "), "a\\x0ab\\x09c\\x01\\xff");
   EXPECT_EQ(BodyExcerpt("abcdef", 3), "abc...");
   EXPECT_EQ(BodyExcerpt(""), "");
+  // At most 128 bytes by default, escapes counted; never half an escape.
+  EXPECT_EQ(BodyExcerpt(std::string(500, 'z')),
+            absl::StrCat(std::string(128, 'z'), "..."));
+  EXPECT_EQ(BodyExcerpt(absl::StrCat(std::string(126, 'z'), "\x1b", "tail")),
+            absl::StrCat(std::string(126, 'z'), "..."));
+  EXPECT_EQ(BodyExcerpt("ab\x1b[31mc"), "ab\\x1b[31mc");
 }
 
 }  // namespace

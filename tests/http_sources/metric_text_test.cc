@@ -193,7 +193,7 @@ TEST(ParseMetricTextTest, MalformedLinesAreInvalidArgumentNamingTheLine) {
       {"other metrics' lines count too", "x 1\n\n# c\ny{ 2\n",
        "line 4: expected a label name or '}'"},
       {"the line is quoted, on one line", "x{p=\"a\\\"} 1\tz",
-       "unterminated label value at column 14: x{p=\"a\\\"} 1 z"},
+       "unterminated label value at column 14: x{p=\"a\\\"} 1\\x09z"},
   };
   for (const ErrorCase& c : cases) {
     SCOPED_TRACE(c.name);

@@ -227,6 +227,47 @@ TEST(ValidateTest, RedisNeedsAddressAndOneKey) {
               IsEmpty());
 }
 
+// Issue 14: credentials files are relative to the namespace's directory
+// under --credentials-root; an absolute path or `..` is refused by check
+// and serve alike, naming the field.
+TEST(ValidateTest, CredentialsFilesAreRelativeWithoutDotDot) {
+  const std::string relative =
+      "must be a path relative to the namespace's credentials directory "
+      "(<--credentials-root>/prod/)";
+  EXPECT_THAT(
+      Errors(WithSource("{prometheus: {address: 'http://p:9090', query: up, "
+                        "bearerTokenFile: /var/run/secrets/kubernetes.io/"
+                        "serviceaccount/token}}")),
+      ElementsAre("p.yaml:7: policy prod/web: "
+                  "spec.signals[0].source.prometheus.bearerTokenFile: " +
+                  relative +
+                  ", got \"/var/run/secrets/kubernetes.io/serviceaccount/"
+                  "token\""));
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'https://p:9090', "
+                                "query: up, caFile: /etc/ssl/ca.pem}}")),
+              ElementsAre(HasSubstr(
+                  "spec.signals[0].source.prometheus.caFile: " + relative)));
+  EXPECT_THAT(
+      Errors(WithSource("{redis: {address: 'r:6379', list: q, passwordFile: "
+                        "'tls/../../team-b/redis-password'}}")),
+      ElementsAre(
+          HasSubstr("spec.signals[0].source.redis.passwordFile: " + relative +
+                    ", without `..`, got "
+                    "\"tls/../../team-b/redis-password\"")));
+  EXPECT_THAT(
+      Errors(WithSource("{redis: {address: 'r:6379', list: q, "
+                        "passwordFile: \"pw\\n\"}}")),
+      ElementsAre(HasSubstr(", without control characters, got \"pw\\x0a\"")));
+  // Relative, a dot-dot only inside a name, a subdirectory: fine.
+  EXPECT_THAT(Errors(WithSource("{prometheus: {address: 'https://p:9090', "
+                                "query: up, bearerTokenFile: token, caFile: "
+                                "tls/..ca.pem}}")),
+              IsEmpty());
+  EXPECT_THAT(Errors(WithSource("{redis: {address: 'r:6379', list: q, "
+                                "passwordFile: ./redis/password}}")),
+              IsEmpty());
+}
+
 TEST(ValidateTest, RedisGroupOnlyWithStream) {
   EXPECT_THAT(
       Errors(WithSource("{redis: {address: 'r:6379', list: a, group: g}}")),

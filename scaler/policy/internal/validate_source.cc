@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "scaler/policy/internal/validation.h"
@@ -119,6 +120,44 @@ std::string HttpUrlProblem(absl::string_view url, bool allow_query) {
   return problem.empty() ? "" : absl::StrCat("host: ", problem);
 }
 
+// A credentials file (bearerTokenFile, caFile, passwordFile) names a file
+// under --credentials-root/<the policy's namespace>/: relative, without
+// `..`, so that a tenant cannot name the scaler's own secrets (its state
+// store's password, its ServiceAccount token) and have them sent to a
+// server of its choice. Where the path resolves (symlinks) is checked where
+// the root is known (ConfineSources in sources/factory.h).
+void CredentialsFile(const std::string& path, const std::string& field,
+                     Reporter& report) {
+  if (path.empty()) return;
+  bool dotdot = false;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") dotdot = true;
+  }
+  const bool control = std::any_of(path.begin(), path.end(), [](char c) {
+    return static_cast<unsigned char>(c) < ' ' || c == 0x7f;
+  });
+  if (path[0] != '/' && !dotdot && !control) return;
+  std::string shown;
+  for (const char c : path.substr(0, 128)) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < ' ' || u == 0x7f) {
+      absl::StrAppend(&shown, "\\x", absl::Hex(u, absl::kZeroPad2));
+    } else if (c == '"' || c == '\\') {
+      absl::StrAppend(&shown, "\\", std::string(1, c));
+    } else {
+      shown.push_back(c);
+    }
+  }
+  if (path.size() > 128) shown += "...";
+  report.Error(
+      field,
+      absl::StrCat("must be a path relative to the namespace's credentials "
+                   "directory (<--credentials-root>/",
+                   report.Namespace(), "/)", dotdot ? ", without `..`" : "",
+                   control ? ", without control characters" : "", ", got \"",
+                   shown, "\""));
+}
+
 // A metric name: [a-zA-Z_:][a-zA-Z0-9_:]*.
 bool IsMetricName(absl::string_view name) {
   if (name.empty() || absl::ascii_isdigit(name[0])) return false;
@@ -142,6 +181,8 @@ void Prometheus(const v1::PrometheusSource& p, const std::string& at,
   }
   if (p.query().empty())
     report.Error(at + ".query", "required: a PromQL query");
+  CredentialsFile(p.bearer_token_file(), at + ".bearerTokenFile", report);
+  CredentialsFile(p.ca_file(), at + ".caFile", report);
   if (p.has_timeout_seconds()) {
     if (p.timeout_seconds() > kMaxTimeoutSeconds) {
       report.Error(at + ".timeoutSeconds",
@@ -184,6 +225,7 @@ void Redis(const v1::RedisSource& r, const std::string& at, Reporter& report) {
     report.Error(at + ".address",
                  absl::StrCat("must be host:port (e.g. redis:6379): ", why));
   }
+  CredentialsFile(r.password_file(), at + ".passwordFile", report);
   std::vector<std::string> keys;
   if (!r.list().empty()) keys.push_back("list");
   if (!r.sorted_set().empty()) keys.push_back("sortedSet");
@@ -254,6 +296,11 @@ Reporter::Reporter(const LoadedPolicy& loaded, std::vector<PolicyError>& errors)
         absl::StrCat(meta.namespace_().empty() ? "default" : meta.namespace_(),
                      "/", meta.name());
   }
+}
+
+std::string Reporter::Namespace() const {
+  const std::string& ns = loaded_.policy.metadata().namespace_();
+  return ns.empty() ? "default" : ns;
 }
 
 void Reporter::Error(std::string field, std::string message) {

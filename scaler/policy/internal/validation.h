@@ -34,6 +34,8 @@ class Reporter {
   // kMinPositive <= `value` <= kMaxMagnitude; `what` says what it means.
   void Positive(const std::string& field, double value,
                 const std::string& what);
+  // The policy's namespace ("default" when it has none).
+  std::string Namespace() const;
 
  private:
   const LoadedPolicy& loaded_;
@@ -41,7 +43,10 @@ class Reporter {
   std::string policy_;
 };
 
-// Interval range, exactly one kind, and the kind's required fields.
+// Interval range, exactly one kind, and the kind's required fields; the
+// credentials files (bearerTokenFile, caFile, passwordFile) relative to the
+// namespace's credentials directory, without `..` (where they resolve is
+// checked where the root is known: ConfineSources in sources/factory.h).
 void ValidateSource(const v1::Source& source, const std::string& path,
                     Reporter& report);
 
