@@ -425,21 +425,95 @@ TEST_P(KustomizeProductionTest, ServiceMonitorScrapesTheMetricsPort) {
   EXPECT_EQ(One("PrometheusRule")["apiVersion"], "monitoring.coreos.com/v1");
 }
 
+// Issue 14: each tenant namespace's credentials are a Secret volume of its
+// own at --credentials-root/<namespace>/ (a whole volume, so that kubelet
+// swaps a rotated Secret in; never subPath), and the policies shipped with
+// the overlay name their files relative to it, as `check --credentials-root`
+// accepts them.
+TEST_P(KustomizeProductionTest, CredentialsAreSecretsPerNamespaceUnderTheRoot) {
+  if (std::string(GetParam()).find("credentials") == std::string::npos) {
+    // The other deployments mount no credentials under the root, and keep
+    // its default.
+    for (const json& m : At(*container_, {"volumeMounts"})) {
+      EXPECT_NE(m["mountPath"].get<std::string>().rfind(
+                    "/etc/signalscaler/credentials", 0),
+                0u)
+          << m.dump();
+    }
+    return;
+  }
+  const std::string root = Arg("credentials-root");
+  EXPECT_EQ(root, "/etc/signalscaler/credentials");
+  EXPECT_FALSE(Arg("allowed-source-hosts").empty());
+  std::map<std::string, std::string> secret_of_volume;
+  for (const json& v : At(*pod_, {"volumes"})) {
+    if (v.contains("secret")) {
+      secret_of_volume[v["name"]] = At(v, {"secret", "secretName"});
+    }
+  }
+  std::set<std::string> namespaces;
+  for (const json& m : At(*container_, {"volumeMounts"})) {
+    const std::string path = m["mountPath"];
+    if (path.rfind(root + "/", 0) != 0) continue;
+    const std::string ns = path.substr(root.size() + 1);
+    EXPECT_TRUE(IsDns1123Label(ns)) << path;
+    EXPECT_EQ(m.value("readOnly", false), true) << path;
+    EXPECT_FALSE(m.contains("subPath")) << path;
+    ASSERT_EQ(secret_of_volume.count(m["name"]), 1u) << m.dump();
+    EXPECT_EQ(secret_of_volume[m["name"]], "credentials-" + ns);
+    namespaces.insert(ns);
+  }
+  EXPECT_EQ(namespaces, (std::set<std::string>{"team-a", "team-b"}));
+
+  // The rendered policies, in a credentials root laid out as mounted.
+  const std::string dir = testing::MakeTempDir();
+  const std::string creds = dir + "/credentials";
+  std::filesystem::create_directories(dir + "/policies");
+  size_t files = 0;
+  std::set<std::string> policy_namespaces;
+  for (const json* cm : objects_["ConfigMap"]) {
+    for (const auto& [key, text] : At(*cm, {"data"}).items()) {
+      std::ofstream(dir + "/policies/" + key) << text.get<std::string>();
+      ++files;
+    }
+  }
+  ASSERT_GT(files, 0u);
+  for (const std::string& ns : namespaces) {
+    std::filesystem::create_directories(creds + "/" + ns);
+  }
+  std::ofstream(creds + "/team-a/token") << "t";
+  std::ofstream(creds + "/team-b/redis-password") << "p";
+  const LoadResult loaded = LoadPolicies(dir + "/policies");
+  EXPECT_THAT(loaded.errors, IsEmpty());
+  for (const LoadedPolicy& p : loaded.policies) {
+    policy_namespaces.insert(p.policy.metadata().namespace_());
+  }
+  EXPECT_EQ(policy_namespaces, namespaces);
+  const testing::RunResult check = testing::RunCommand(
+      {testing::SignalscalerBinary(), "check", "--credentials-root=" + creds,
+       "--allowed-source-hosts=" + Arg("allowed-source-hosts"),
+       dir + "/policies"});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+}
+
 std::string DeployName(const ::testing::TestParamInfo<const char*>& info) {
   switch (info.index) {
     case 0:
       return "Base";
     case 1:
       return "ExampleOverlay";
-    default:
+    case 2:
       return "HaRedisOverlay";
+    default:
+      return "CredentialsOverlay";
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(BaseAndOverlays, KustomizeProductionTest,
                          ::testing::Values("deploy/base",
                                            "deploy/overlays/example",
-                                           "deploy/overlays/ha-redis"),
+                                           "deploy/overlays/ha-redis",
+                                           "deploy/overlays/credentials"),
                          DeployName);
 
 }  // namespace
