@@ -332,5 +332,51 @@ TEST(CredentialsE2eTest, ASymlinkSwappedOutsideAfterTheLoadIsRefusedAtOpen) {
   EXPECT_TRUE(scaler->WaitForValue("prom", 7)) << scaler->Log();
 }
 
+// A file refused at the start for a symlink out is served once the symlink
+// points inside, though the file itself never changed.
+TEST(CredentialsE2eTest, AFileRefusedForASymlinkIsServedOnceItIsFixed) {
+  Credentials creds;
+  creds.Write("token-v1", kBearerToken);
+  creds.Link("token", creds.outside);
+  TokenPrometheus prom;
+  auto scaler = ServedScaler::Start(
+      absl::StrCat(
+          Pushed(),
+          TotalPolicy("prom",
+                      PrometheusYaml(prom.address(), "bearerTokenFile: token"),
+                      1)),
+      {"--credentials-root=" + creds.root, "--policy-reload-seconds=0.5"});
+  ASSERT_NE(scaler, nullptr);
+  EXPECT_TRUE(LogHas(*scaler, {absl::StrCat("bearerTokenFile: \\\"token\\\" ",
+                                            kEscapeMessage)}));
+  EXPECT_FALSE(scaler->keda().Explain(kNamespace, "prom").ok());
+  EXPECT_TRUE(prom.Requests().empty());
+
+  creds.Link("token", "token-v1");
+  EXPECT_TRUE(scaler->WaitForValue("prom", 7)) << scaler->Log();
+  for (const std::string& request : prom.Requests()) {
+    EXPECT_FALSE(absl::StrContains(request, kOutsideSecret)) << request;
+  }
+}
+
+TEST(CredentialsE2eTest, UnusableFlagsAreUsageErrors) {
+  for (const std::vector<std::string>& flags :
+       std::vector<std::vector<std::string>>{
+           {"--credentials-root=relative/dir"},
+           {"--credentials-root="},
+           {"--allowed-source-hosts=10.0.0.0/40"},
+           {"--allowed-source-hosts=not a host"}}) {
+    std::vector<std::string> argv = {SignalscalerBinary(), "serve",
+                                     "--listen=127.0.0.1:0",
+                                     "--metrics-listen="};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const RunResult r = RunCommand(argv, absl::Seconds(10));
+    EXPECT_EQ(r.exit_code, 2) << flags[0] << ": " << r.output;
+    EXPECT_TRUE(
+        absl::StrContains(r.output, flags[0].substr(0, flags[0].find('='))))
+        << r.output;
+  }
+}
+
 }  // namespace
 }  // namespace signalscaler::testing
