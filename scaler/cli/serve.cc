@@ -14,6 +14,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -377,6 +378,20 @@ int ServeCommand(int argc, char** argv) {
     std::fprintf(stderr, "signalscaler serve: --allowed-source-hosts: %s\n",
                  std::string(hosts.status().message()).c_str());
     return 2;
+  }
+  // The scaler's own secrets never under the root, where a policy could
+  // name them (and have them sent to a server of its choice).
+  for (const char* own : {"tls-key", "state-redis-password-file"}) {
+    const std::string file = flags.Get(own);
+    std::string root = source_access.credentials_root;
+    while (root.size() > 1 && root.back() == '/') root.pop_back();
+    if (!file.empty() && absl::StartsWith(file, root + "/")) {
+      std::fprintf(stderr,
+                   "signalscaler serve: --%s must not be under "
+                   "--credentials-root (%s), where a policy could name it\n",
+                   own, root.c_str());
+      return 2;
+    }
   }
   ServerTls tls;
   ServerLimits server_limits;

@@ -57,11 +57,16 @@ class HttpClient {
   // URL without its query string or credentials, and never the token:
   //   DEADLINE_EXCEEDED  no complete answer before the deadline
   //   UNAVAILABLE        cannot resolve or connect, connection lost, TLS
-  //                      failure, HTTP 5xx (with an excerpt of the body)
-  //   UNAUTHENTICATED    HTTP 401, or the token file cannot be read
+  //                      failure, HTTP 5xx (with an excerpt of the body,
+  //                      BodyExcerpt: at most 128 bytes, escaped)
+  //   UNAUTHENTICATED    HTTP 401, or the token file cannot be read (or,
+  //                      credentials_root set, resolves outside its
+  //                      namespace's directory: never sent then)
   //   PERMISSION_DENIED  HTTP 403
   //   INVALID_ARGUMENT   any other non-2xx status (with an excerpt of the
   //                      body), a malformed or non-http(s) URL
+  //   FAILED_PRECONDITION the CA file cannot be read, or (credentials_root
+  //                      set) resolves outside its namespace's directory
   //   RESOURCE_EXHAUSTED the body exceeds max_body_bytes
   //   INTERNAL           any other libcurl failure
   absl::StatusOr<std::string> Get(const std::string& url, absl::Time deadline);

@@ -365,16 +365,27 @@ TEST(CredentialsE2eTest, UnusableFlagsAreUsageErrors) {
            {"--credentials-root=relative/dir"},
            {"--credentials-root="},
            {"--allowed-source-hosts=10.0.0.0/40"},
-           {"--allowed-source-hosts=not a host"}}) {
+           {"--allowed-source-hosts=not a host"},
+           // The scaler's own secrets never where a policy could name them.
+           {"--state-redis-password-file=/etc/signalscaler/credentials/ns/pw",
+            "--state-store=redis://127.0.0.1:1"},
+           {"--tls-key=/etc/signalscaler/credentials/ns/key.pem",
+            "--tls-cert=/etc/signalscaler/credentials/ns/cert.pem"}}) {
     std::vector<std::string> argv = {SignalscalerBinary(), "serve",
                                      "--listen=127.0.0.1:0",
                                      "--metrics-listen="};
     argv.insert(argv.end(), flags.begin(), flags.end());
     const RunResult r = RunCommand(argv, absl::Seconds(10));
     EXPECT_EQ(r.exit_code, 2) << flags[0] << ": " << r.output;
-    EXPECT_TRUE(
-        absl::StrContains(r.output, flags[0].substr(0, flags[0].find('='))))
+    const std::string flag = flags[0].substr(0, flags[0].find('='));
+    EXPECT_TRUE(absl::StrContains(r.output, flag + ": ") ||
+                absl::StrContains(r.output, flag + " must"))
         << r.output;
+    if (absl::StrContains(flags[0], "/etc/signalscaler/credentials/")) {
+      EXPECT_TRUE(absl::StrContains(
+          r.output, flag + " must not be under --credentials-root"))
+          << r.output;
+    }
   }
 }
 
