@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -126,28 +127,38 @@ void DropBody(mg_connection* conn) {
 // Shuts down (not closes: CivetWeb owns them) the connections accepted on
 // `port`, so that the workers reading them see an end at once instead of
 // at their next look at the stop flag, up to 2 s later (CivetWeb 1.15's
-// poll quantum). A connection accepted on `port` is a socket whose own port
-// is `port` and which has a peer (the listening socket has none).
+// poll quantum, which it has no API to cut short). A connection accepted on
+// `port` is a socket whose own port is `port` and which has a peer (the
+// listening socket has none).
+//
+// Each descriptor is first duplicated and only the duplicate is looked at
+// and shut down: a number CivetWeb closes meanwhile (and another thread
+// reuses) can then never be acted on by mistake, since the checks and the
+// shutdown see one and the same socket. ThreadSanitizer still sees the
+// number read while CivetWeb's thread may close it: .ci/tsan.supp says why
+// that report is suppressed here.
 void ShutdownAccepted(int port) {
   DIR* dir = ::opendir("/proc/self/fd");
   if (dir == nullptr) return;
   while (const dirent* e = ::readdir(dir)) {
-    int fd = -1;
-    if (!absl::SimpleAtoi(e->d_name, &fd) || fd == ::dirfd(dir)) continue;
+    int n = -1;
+    if (!absl::SimpleAtoi(e->d_name, &n) || n == ::dirfd(dir)) continue;
+    const int fd = ::fcntl(n, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) continue;  // closed meanwhile
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
     sockaddr_storage local{};
     sockaddr_storage peer{};
     socklen_t local_len = sizeof(local);
     socklen_t peer_len = sizeof(peer);
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) !=
-            0 ||
-        local.ss_family != AF_INET ||
-        ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port) != port ||
-        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
-      continue;
+    if (::fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) ==
+            0 &&
+        local.ss_family == AF_INET &&
+        ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port) == port &&
+        ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) == 0) {
+      ::shutdown(fd, SHUT_RDWR);
     }
-    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
   }
   ::closedir(dir);
 }

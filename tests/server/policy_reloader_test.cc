@@ -41,7 +41,9 @@ class ReloaderTest : public ::testing::Test {
   }
   std::vector<std::string> Served() {
     std::vector<std::string> out;
-    for (const LoadedPolicy& p : registry_.Get()->policies()) {
+    // Held for the loop: the reloader's thread may replace the snapshot.
+    const std::shared_ptr<const PolicySnapshot> snap = registry_.Get();
+    for (const LoadedPolicy& p : snap->policies()) {
       out.push_back(
           absl::StrCat(KeyOf(p.policy).ToString(), "@",
                        p.policy.spec().signals(0).target_per_replica()));
