@@ -96,6 +96,16 @@ inline absl::StatusOr<std::string> ReadConfinedFile(const std::string& path,
           absl::StrCat(path, ": ", dir, ": ", real.status().message()));
     }
     dir_real = *std::move(real);
+    // The namespace's directory must itself stay under the root (not a
+    // symlink to `/`, which would make every file "inside").
+    absl::StatusOr<std::string> root_real = credential_file::RealPath(root);
+    if (!root_real.ok() || !credential_file::Inside(dir_real, *root_real)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": ", dir,
+                       " resolves outside the credentials "
+                       "root ",
+                       root, ": refused"));
+    }
   }
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {

@@ -179,6 +179,13 @@ TEST_F(ConfineTest, ReadConfinedFileChecksTheFileOpened) {
   EXPECT_TRUE(ReadConfinedFile(base_ + "/outside", "", 1024).ok());
   EXPECT_EQ(ReadConfinedFile(root_ + "/team-a/token", root_, 4).status().code(),
             absl::StatusCode::kOutOfRange);
+  // A namespace's directory that is itself a symlink out of the root (to
+  // `/`) does not make every file inside.
+  ASSERT_EQ(::symlink("/", (root_ + "/team-evil").c_str()), 0);
+  const absl::StatusOr<std::string> evil =
+      ReadConfinedFile(root_ + "/team-evil" + base_ + "/outside", root_, 1024);
+  EXPECT_EQ(evil.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(evil.status().message(), HasSubstr("resolves outside"));
 }
 
 TEST_F(ConfineTest, HttpClientNeverSendsATokenFromOutside) {
