@@ -49,6 +49,20 @@ absl::Status FromReply(const std::string& resp, const RedisCall& call = kLlen,
   return RedisErrorToStatus(call, failure);
 }
 
+// A hostile server's error text reaches explain: at most 128 bytes of it,
+// control and non-ASCII bytes escaped.
+TEST(RedisErrorsTest, ErrorReplyTextIsShortAndPrintable) {
+  const std::string long_text = "ERR " + std::string(5000, 'z');
+  RedisFailure f = ParseErrorReply("-" + long_text + "\r\n");
+  EXPECT_EQ(f.error_reply, long_text.substr(0, 128) + "... (5004 bytes)");
+  f = ParseErrorReply("-ERR bell\x07 and \xc3\xa9\r\n");
+  EXPECT_EQ(f.error_reply, "ERR bell\\x07 and \\xc3\\xa9");
+  // Ordinary replies are kept as they are.
+  EXPECT_EQ(
+      ParseErrorReply("-WRONGTYPE Operation against a key\r\n").error_reply,
+      "WRONGTYPE Operation against a key");
+}
+
 TEST(RedisErrorsTest, ReplyOverTheBoundIsResourceExhaustedNamingTheLimit) {
   RedisFailure failure;
   failure.reply_limit_bytes = size_t{1} << 20;
