@@ -87,10 +87,15 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
                       nullptr);
   }
 
-  // 1-2. Proposals, combined by max. Without a current count (first decision
-  // ever, no replicas source) they start from the lower bound.
+  // 1-2. Proposals, combined by max. Without a current count they start
+  // from the lower bound (a first decision ever), or, where a history may
+  // have been lost, from the upper bound: the fleet may run anywhere up to
+  // it, and every proposal grows with the count it starts from (an Average
+  // in its band proposes it, a held signal holds it), so none is then below
+  // what the true count would propose.
+  const bool blind = !current && state.history_unknown;
   engine_internal::ProposalInput in;
-  in.current = current.value_or(bounds.lower);
+  in.current = current.value_or(blind ? bounds.upper : bounds.lower);
   in.ready = ready;
   in.zero_allowed = bounds.min_replicas == 0;
   in.now = now;
@@ -114,13 +119,22 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
     // `desired` (a restart without a store, or a deployment older than its
     // policy), and answering `desired` would be a scale-down no window
     // allowed. Answer nothing (KEDA's fallback and the HPA hold) until a
-    // full scale-down window of its own has been seen, unless the bound
-    // itself is wanted: no count can be above it.
+    // full scale-down window of its own has been seen (its proposals start
+    // from the upper bound, see above), unless a Total signal's fresh
+    // reading asks for the bound: no count can be above it.
     double seen_seconds = 0;
-    if (state.history_unknown) {
+    if (blind) {
       if (!state.blind_since) state.blind_since = now;
       const absl::Duration seen = now - *state.blind_since;
-      if (d.desired < bounds.upper && seen < down_window) {
+      // A Total signal's fresh reading asking for the upper bound is a
+      // spike answered at once: no count can be above the bound.
+      bool spike = false;
+      for (int i = 0; i < spec.signals_size(); ++i) {
+        spike |= spec.signals(i).type() == v1::Signal::Total &&
+                 d.signals[i].state == SignalState::kOk &&
+                 d.signals[i].proposal >= bounds.upper;
+      }
+      if (!spike && seen < down_window) {
         engine_internal::Stabilize(state.recommendations, d.desired, d.desired,
                                    up_window, down_window, now);
         return absl::UnavailableError(absl::StrCat(
@@ -145,8 +159,9 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
     current = start;
     reasons.push_back(
         Reason{ReasonCode::kFirstDecision, "", num(start), seen_seconds, 0});
-  } else if (state.recommendations.empty()) {
-    // Restart with no history: no scale-down before a full down window.
+  } else if (state.recommendations.empty() || !state.last_decision) {
+    // Restart with no history (or with only the recommendations made while
+    // no count was known): no scale-down before a full down window.
     const int64_t seed = std::clamp(*current, bounds.lower, bounds.upper);
     state.recommendations.push_back(Recommendation{now, seed});
     reasons.push_back(Reason{ReasonCode::kRestartSeeded, "", num(seed), 0, 0});

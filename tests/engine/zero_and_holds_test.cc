@@ -416,5 +416,68 @@ TEST(UnknownHistory, AKnownHistoryDecidesAtOnce) {
   EXPECT_EQ(MustDecide(p, in, state, T(0)).replicas, 5);
 }
 
+// Review finding: a replicas count that arrives after the wait began must
+// still be seeded into the window. The fleet runs 20; the first tick has the
+// load (150 at 10 per pod: 15) but no count yet; the second has both. It
+// answered 15 at once (the window held only the 15 of the first tick).
+TEST(UnknownHistory, ACountArrivingDuringTheWaitIsSeeded) {
+  v1::ScalingPolicy p = RestartPolicy();
+  p.mutable_spec()->mutable_replicas()->mutable_push();
+  EngineState state;
+  state.history_unknown = true;
+  In first(T(0));
+  first.Signal("load", 150);
+  ASSERT_FALSE(Decide(p, first, state, T(0)).ok());
+  In second(T(5));
+  second.Signal("load", 150).Replicas(20);
+  const Decision d = MustDecide(p, second, state, T(5));
+  EXPECT_EQ(d.replicas, 20) << d.Summary();
+  EXPECT_TRUE(HasReason(d, ReasonCode::kRestartSeeded)) << d.Summary();
+  // 20 stays until a full window from the seed has passed.
+  In later(T(30));
+  later.Signal("load", 150).Replicas(20);
+  EXPECT_EQ(MustDecide(p, later, state, T(30)).replicas, 20);
+}
+
+// Review finding: without a count, an Average in its band, or a held
+// signal, proposes whatever count it starts from. Started from minReplicas,
+// the window's highest recommendation after the wait was minReplicas and a
+// fleet of 10 fell to 2. Started from the upper bound, no proposal is below
+// what the true count would propose: the answer is the upper bound.
+TEST(UnknownHistory, SignalsThatNeedTheCountStartFromTheUpperBound) {
+  const v1::ScalingPolicy p = PolicyFrom(R"pb(
+    spec {
+      min_replicas: 2
+      max_replicas: 12
+      signals {
+        name: "cpu"
+        type: Average
+        source { push {} }
+        scale_up_above: 0.5
+        scale_down_below: 0.3
+      }
+      signals {
+        name: "jobs"
+        type: Total
+        source { push {} }
+        target_per_replica: 10
+      }
+      behavior { scale_down { stabilization_window_seconds: 30 } }
+    })pb");
+  for (const double cpu : {0.4, -1.0}) {  // in its band; an invalid reading
+    EngineState state;
+    state.history_unknown = true;
+    for (int t = 0; t < 30; t += 5) {
+      In in(T(t));
+      in.Signal("cpu", cpu).Signal("jobs", 40);
+      ASSERT_FALSE(Decide(p, in, state, T(t)).ok()) << "cpu " << cpu;
+    }
+    In in(T(30));
+    in.Signal("cpu", cpu).Signal("jobs", 40);
+    const Decision d = MustDecide(p, in, state, T(30));
+    EXPECT_EQ(d.replicas, 12) << "cpu " << cpu << ": " << d.Summary();
+  }
+}
+
 }  // namespace
 }  // namespace signalscaler
