@@ -363,11 +363,14 @@ int ServeCommand(int argc, char** argv) {
   SourceAccess source_access;
   source_access.credentials_root = flags.Get("credentials-root");
   if (source_access.credentials_root.empty() ||
-      source_access.credentials_root[0] != '/') {
+      source_access.credentials_root[0] != '/' ||
+      source_access.credentials_root.find_first_not_of('/') ==
+          std::string::npos) {
+    // `/` itself would make /etc/<file> the files of a namespace `etc`.
     std::fprintf(stderr,
                  "signalscaler serve: --credentials-root must be an absolute "
-                 "directory path, got \"%s\"\n",
-                 source_access.credentials_root.c_str());
+                 "path of a dedicated directory (not /), got \"%s\"\n",
+                 absl::CHexEscape(source_access.credentials_root).c_str());
     return 2;
   }
   if (absl::StatusOr<AllowedSourceHosts> hosts =

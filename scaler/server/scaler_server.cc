@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <mutex>
+#include <thread>
 #include "absl/strings/str_cat.h"
 
 #include "absl/base/thread_annotations.h"
@@ -193,10 +194,18 @@ void ScalerServer::Shutdown(absl::Duration grace) {
   LogInfo("shutting down", {{"open_streams", absl::StrCat(streams)},
                             {"grace", absl::FormatDuration(grace)}});
   const auto deadline = absl::ToChronoTime(absl::Now() + grace);
-  if (impl_->admin_server != nullptr) impl_->admin_server->Shutdown(deadline);
+  // Both ports at once: Shutdown() blocks until its calls end or the
+  // deadline, and KEDA's calls in flight must get the whole grace too.
+  std::thread admin;
+  if (impl_->admin_server != nullptr) {
+    admin = std::thread([this, deadline] {
+      impl_->admin_server->Shutdown(deadline);
+      impl_->admin_server->Wait();
+    });
+  }
   impl_->server->Shutdown(deadline);
   impl_->server->Wait();
-  if (impl_->admin_server != nullptr) impl_->admin_server->Wait();
+  if (admin.joinable()) admin.join();
 }
 
 }  // namespace signalscaler

@@ -364,6 +364,9 @@ TEST(CredentialsE2eTest, UnusableFlagsAreUsageErrors) {
        std::vector<std::vector<std::string>>{
            {"--credentials-root=relative/dir"},
            {"--credentials-root="},
+           // `/` would make /etc/<file> the files of a namespace `etc`.
+           {"--credentials-root=/"},
+           {"--credentials-root=//"},
            {"--allowed-source-hosts=10.0.0.0/40"},
            {"--allowed-source-hosts=not a host"},
            // The scaler's own secrets never where a policy could name them.
