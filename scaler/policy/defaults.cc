@@ -80,10 +80,6 @@ v1::ScalingRules FillDefaults(const v1::ScalingRules& given, bool up) {
   if (!rules.has_stabilization_window_seconds()) {
     rules.set_stabilization_window_seconds(up ? 0 : 300);
   }
-  if (!rules.has_tolerance()) {
-    rules.set_tolerance(up ? kDefaultScaleUpTolerance
-                           : kDefaultScaleDownTolerance);
-  }
   if (rules.select_policy() == v1::ScalingRules::SELECT_POLICY_UNSPECIFIED) {
     rules.set_select_policy(v1::ScalingRules::Max);
   }

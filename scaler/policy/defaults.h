@@ -51,8 +51,9 @@ double CapacityPerReplica(const v1::Signal& signal);
 // Total: targetPerReplica.
 double Target(const v1::Signal& signal);
 
-// The HPA's defaults filled in per unset field (Kubernetes does the same),
-// except tolerance: the defaults above.
+// The HPA's defaults filled in per unset field (Kubernetes does the same).
+// Tolerance is left as given: TotalTolerances() is the one place that
+// resolves it.
 v1::ScalingRules EffectiveScaleUp(const v1::PolicySpec& spec);
 v1::ScalingRules EffectiveScaleDown(const v1::PolicySpec& spec);
 
