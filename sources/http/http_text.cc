@@ -30,22 +30,4 @@ std::string UrlEncode(absl::string_view text) {
   return out;
 }
 
-std::string BodyExcerpt(absl::string_view body, size_t max_chars) {
-  body = absl::StripAsciiWhitespace(body);
-  std::string out;
-  size_t used = 0;  // bytes of `body` taken
-  for (const char c : body) {
-    const auto u = static_cast<unsigned char>(c);
-    const std::string piece =
-        u < 0x20 || u >= 0x7f
-            ? absl::StrCat("\\x", absl::Hex(u, absl::kZeroPad2))
-            : std::string(1, c);
-    if (out.size() + piece.size() > max_chars) break;
-    out += piece;
-    ++used;
-  }
-  if (used < body.size()) out += "...";
-  return out;
-}
-
 }  // namespace signalscaler

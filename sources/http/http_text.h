@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "sources/text_excerpt.h"
 
 namespace signalscaler {
 
@@ -20,14 +21,13 @@ std::string RedactUrl(absl::string_view url);
 // parameter's value.
 std::string UrlEncode(absl::string_view text);
 
-// At most `max_chars` bytes of `body` for an error message, on one line:
-// surrounding whitespace stripped, control and non-ASCII bytes escaped as
-// \xNN (an escape counts its 4 bytes), "..." appended when cut. Every part
-// of an answer that reaches an error (and so explain and the Policies RPC)
-// goes through it.
-inline constexpr size_t kMaxExcerptBytes = 128;
-std::string BodyExcerpt(absl::string_view body,
-                        size_t max_chars = kMaxExcerptBytes);
+// At most `max_chars` bytes of `body` for an error message (TextExcerpt,
+// sources/text_excerpt.h). Every part of an answer that reaches an error
+// (and so explain and the Policies RPC) goes through it.
+inline std::string BodyExcerpt(absl::string_view body,
+                               size_t max_chars = kMaxExcerptBytes) {
+  return TextExcerpt(body, max_chars);
+}
 
 }  // namespace signalscaler
 

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "sources/text_excerpt.h"
 
 namespace signalscaler {
 namespace {
@@ -143,35 +144,10 @@ RedisFailure FailureFromContext(const redisContext& context, int saved_errno) {
   return failure;
 }
 
-namespace {
-
-// At most kMaxErrorReplyBytes of a server's error reply, control and
-// non-ASCII bytes as \xNN: a hostile server's text reaches explain and the
-// Policies RPC, so it is short and printable.
-constexpr size_t kMaxErrorReplyBytes = 128;
-std::string ErrorReplyExcerpt(absl::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size() && i < kMaxErrorReplyBytes; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      absl::StrAppend(&out, "\\x", absl::Hex(c, absl::kZeroPad2));
-    }
-  }
-  if (text.size() > kMaxErrorReplyBytes) {
-    absl::StrAppend(&out, "... (", text.size(), " bytes)");
-  }
-  return out;
-}
-
-}  // namespace
-
 RedisFailure FailureFromReply(const redisReply& reply) {
   RedisFailure failure;
   if (reply.type == REDIS_REPLY_ERROR && reply.str != nullptr) {
-    failure.error_reply =
-        ErrorReplyExcerpt(absl::string_view(reply.str, reply.len));
+    failure.error_reply = TextExcerpt(absl::string_view(reply.str, reply.len));
   } else {
     failure.error_reply = "ERR unexpected reply type";
   }

@@ -32,20 +32,6 @@ namespace {
 
 constexpr size_t kMiB = size_t{1} << 20;
 
-// The peak resident set (VmHWM) of process `pid` in bytes, or 0.
-size_t PeakRssBytes(pid_t pid) {
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  std::string line;
-  while (std::getline(status, line)) {
-    if (!absl::StartsWith(line, "VmHWM:")) continue;
-    std::string kb(absl::StripAsciiWhitespace(line.substr(6)));
-    kb = kb.substr(0, kb.find(' '));
-    size_t value = 0;
-    if (absl::SimpleAtoi(kb, &value)) return value * 1024;
-  }
-  return 0;
-}
-
 std::string RedisSource(const std::string& address) {
   return absl::StrCat("redis: {address: \"", address, "\", list: jobs}");
 }

@@ -27,28 +27,16 @@
 #include "sources/redis/redis_connection.h"
 #include "sources/redis/redis_source.h"
 #include "tests/redis_source/fake_redis_server.h"
+#include "tests/testing/subprocess.h"
 
 namespace signalscaler {
 namespace {
 
 using testing::FakeRedisServer;
 using ::testing::HasSubstr;
+using testing::PeakRssBytes;
 
 constexpr size_t kMiB = size_t{1} << 20;
-
-// This process's peak resident set (VmHWM) in bytes, or 0 if unknown.
-size_t PeakRssBytes() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (!absl::StartsWith(line, "VmHWM:")) continue;
-    std::string kb(absl::StripAsciiWhitespace(line.substr(6)));
-    kb = kb.substr(0, kb.find(' '));
-    size_t value = 0;
-    if (absl::SimpleAtoi(kb, &value)) return value * 1024;
-  }
-  return 0;
-}
 
 bool CutByClient(const FakeRedisServer::Stats& s) { return s.hostile_cut >= 1; }
 

@@ -14,6 +14,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -142,6 +145,20 @@ int FreePort() {
       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
   ::close(fd);
   return ok ? ntohs(addr.sin_port) : 0;
+}
+
+size_t PeakRssBytes(pid_t pid) {
+  std::ifstream status(pid == 0 ? std::string("/proc/self/status")
+                                : absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (!absl::StartsWith(line, "VmHWM:")) continue;
+    std::string kb(absl::StripAsciiWhitespace(line.substr(6)));
+    kb = kb.substr(0, kb.find(' '));
+    size_t value = 0;
+    if (absl::SimpleAtoi(kb, &value)) return value * 1024;
+  }
+  return 0;
 }
 
 }  // namespace signalscaler::testing

@@ -53,6 +53,10 @@ struct RunResult {
 RunResult RunCommand(const std::vector<std::string>& argv,
                      absl::Duration timeout = absl::Seconds(30));
 
+// The peak resident set (VmHWM in /proc/PID/status) of process `pid` (this
+// process when 0) in bytes, or 0 when it cannot be read.
+size_t PeakRssBytes(pid_t pid = 0);
+
 // A fresh temporary directory (under TEST_TMPDIR or /tmp).
 std::string MakeTempDir();
 // The signalscaler binary of this build.
