@@ -121,7 +121,7 @@ int SimulateCommand(int argc, char** argv) {
       "  signalscaler simulate --policy FILE [--name POLICY] --trace "
       "TRACE.csv\n      [--pod-startup-seconds N] [--tick-seconds N] [--out "
       "TIMELINE.csv]\n      [--summary-json FILE] [--report REPORT.svg|.html]"
-      "\n      [--compare hpa-cpu[:TARGET]|keda-default ...]");
+      "\n      [--compare hpa-cpu[:TARGET]|keda-default|oracle ...]");
   flags.Add("policy", "", "policy file (or directory) to simulate");
   flags.Add("name", "",
             "the policy (NAME or NAMESPACE/NAME) when the file "
@@ -138,8 +138,10 @@ int SimulateCommand(int argc, char** argv) {
   flags.Add("report", "", "write a picture here: .svg, or .html (inline SVG)");
   flags.Add("compare", "",
             "baselines: hpa-cpu[:TARGET] (the HPA on the CPU signal alone), "
-            "keda-default (each Total/Average signal as a KEDA trigger); "
-            "repeatable, or comma-separated");
+            "keda-default (each Total/Average signal as a KEDA trigger), "
+            "oracle (the trace's demand at once, the limit of reactive "
+            "scaling; adds each run's ratios to it); repeatable, or "
+            "comma-separated");
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
     return Usage(std::string(s.message()));
   }

@@ -1,6 +1,7 @@
 // A controller of the simulation: something that decides a replica count at
-// its own ticks (signalscaler's engine, or a baseline HPA), with its own pods
-// and its own figures.
+// its own ticks (signalscaler's engine, or a baseline HPA) or whenever a row
+// of the trace takes effect (the oracle), with its own pods and its own
+// figures.
 #ifndef SIGNALSCALER_SCALER_SIM_CONTROLLER_H_
 #define SIGNALSCALER_SCALER_SIM_CONTROLLER_H_
 
@@ -29,9 +30,16 @@ class Controller {
   PodModel& pods() { return pods_; }
   const PodModel& pods() const { return pods_; }
   SummaryAccumulator& figures() { return acc_; }
-  int64_t next_tick_us() const { return ticks_ * period_us_; }
+  // When it decides next without a new row; PodModel::kNever for one that
+  // decides on rows only.
+  virtual int64_t next_tick_us() const { return ticks_ * period_us_; }
+  // Whether it decides at `now_us`; `new_row` when a row took effect then.
+  virtual bool DueAt(int64_t now_us, bool new_row) const {
+    (void)new_row;
+    return next_tick_us() == now_us;
+  }
 
-  // Decides at `now_us` (== next_tick_us()) from the row in effect, and
+  // Decides at `now_us` (when DueAt) from the row in effect, and
   // applies the decision to the pods.
   void Tick(const TraceRow& row, int64_t now_us) {
     const int64_t from = pods_.desired();

@@ -94,8 +94,8 @@ absl::StatusOr<HpaConfig> ParseBaseline(const v1::ScalingPolicy& policy,
   if (spelling != "keda-default") {
     return absl::InvalidArgumentError(
         absl::StrCat("--compare ", spelling,
-                     ": unknown baseline; expected hpa-cpu[:TARGET] or "
-                     "keda-default"));
+                     ": unknown baseline; expected hpa-cpu[:TARGET], "
+                     "keda-default or oracle"));
   }
   c.name = "keda-default";
   for (int i = 0; i < spec.signals_size(); ++i) {

@@ -23,6 +23,8 @@ constexpr double kLaneWhy = 425;     // limits and holds
 constexpr const char* kSeriesColors[] = {"#d62728", "#ff7f0e", "#2ca02c",
                                          "#9467bd", "#8c564b"};
 constexpr char kOurColor[] = "#1f77b4";
+constexpr char kOracleColor[] = "#222222";
+constexpr char kOracleSeries[] = "oracle";  // sim::kOracleName
 constexpr char kDemandColor[] = "#c8c8c8";
 
 std::string Escape(const std::string& s) {
@@ -49,6 +51,34 @@ std::string Escape(const std::string& s) {
 }
 
 std::string F(double v) { return absl::StrFormat("%.1f", v); }
+
+// How series `i` (>= 1) is drawn: ours solid and bold, the oracle (the limit
+// of reactive scaling) finely dotted in near-black, the baselines dashed in
+// colors of their own.
+struct LineStyle {
+  const char* color;
+  const char* width;
+  const char* dash;  // an attribute, or ""
+};
+LineStyle StyleOf(size_t i, size_t baseline, const std::string& name) {
+  if (i == 1) return {kOurColor, "2.5", ""};
+  if (name == kOracleSeries) {
+    return {kOracleColor, "1.8", " stroke-dasharray=\"2 3\""};
+  }
+  return {kSeriesColors[baseline % 5], "1.6", " stroke-dasharray=\"6 3\""};
+}
+
+// Each series' style, its baselines colored in order (the oracle takes no
+// color of theirs).
+std::vector<LineStyle> Styles(const std::vector<std::string>& series) {
+  std::vector<LineStyle> out(series.size(), LineStyle{"", "", ""});
+  size_t baseline = 0;
+  for (size_t i = 1; i < series.size(); ++i) {
+    out[i] = StyleOf(i, baseline, series[i]);
+    if (i > 1 && series[i] != kOracleSeries) ++baseline;
+  }
+  return out;
+}
 
 uint32_t Bit(ReasonCode c) { return uint32_t{1} << static_cast<int>(c); }
 
@@ -210,6 +240,7 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
           F((kTop + kPlotBottom) / 2), F(kLeft + pw), F(kPlotBottom + 32)));
 
   // Series as steps: demand's peak as an area, the others' means as lines.
+  const std::vector<LineStyle> styles = Styles(series_);
   for (size_t i = 0; i < series_.size(); ++i) {
     std::string points;
     double first_x = -1;
@@ -237,13 +268,11 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
                               F(first_x), F(kPlotBottom), points, F(last_x),
                               F(kPlotBottom), kDemandColor));
     } else {
-      const bool ours = i == 1;
       absl::StrAppend(
           &o, absl::StrFormat(
                   "<polyline points=\"%s\" fill=\"none\" stroke=\"%s\" "
                   "stroke-width=\"%s\"%s><title>%s ready</title></polyline>\n",
-                  points, ours ? kOurColor : kSeriesColors[(i - 2) % 5],
-                  ours ? "2.5" : "1.6", ours ? "" : " stroke-dasharray=\"6 3\"",
+                  points, styles[i].color, styles[i].width, styles[i].dash,
                   Escape(series_[i])));
     }
   }
@@ -294,19 +323,17 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
                                     F(lx + 22), F(kTop - 16), Escape(label)));
     lx += 30 + 7.0 * static_cast<double>(label.size());
   };
-  const auto line = [&](const char* color, const char* dash) {
+  const auto line = [&](const LineStyle& style) {
     return absl::StrFormat(
         "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" "
         "stroke-width=\"2.5\"%s/>",
-        F(lx), F(kTop - 20), F(lx + 18), F(kTop - 20), color, dash);
+        F(lx), F(kTop - 20), F(lx + 18), F(kTop - 20), style.color, style.dash);
   };
   legend("demand", absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"18\" "
                                    "height=\"9\" fill=\"%s\"/>",
                                    F(lx), F(kTop - 25), kDemandColor));
   for (size_t i = 1; i < series_.size(); ++i) {
-    legend(series_[i] + " ready",
-           line(i == 1 ? kOurColor : kSeriesColors[(i - 2) % 5],
-                i == 1 ? "" : " stroke-dasharray=\"6 3\""));
+    legend(series_[i] + " ready", line(styles[i]));
   }
   const std::string key = absl::StrFormat(
       "<text x=\"%s\" y=\"%s\" fill=\"#555\">markers (ours): green up / blue "

@@ -1,7 +1,8 @@
-// The picture of a run: demand, our ready replicas and each baseline's over
-// time, with our decisions' reasons as markers. Recorded in bounded memory:
-// time is cut into at most kMaxBuckets buckets whose width doubles (merging
-// pairs) as the trace goes on, each keeping min, max and mean per series.
+// The picture of a run: demand, our ready replicas and each baseline's (the
+// oracle's among them) over time, with our decisions' reasons as markers.
+// Recorded in bounded memory: time is cut into at most kMaxBuckets buckets
+// whose width doubles (merging pairs) as the trace goes on, each keeping min,
+// max and mean per series.
 //
 //   ReportRecorder rec({"demand", "signalscaler", "hpa-cpu"});
 //   rec.Record(t0_us, t1_us, {3, 2, 2});      // constant over [t0, t1)
@@ -28,7 +29,8 @@ class ReportRecorder {
  public:
   static constexpr int kMaxBuckets = 600;
 
-  // Series 0 is the demand, 1 ours, then the baselines.
+  // Series 0 is the demand, 1 ours, then the baselines; one named "oracle"
+  // (--compare oracle) is drawn in a style of its own, finely dotted.
   explicit ReportRecorder(std::vector<std::string> series);
 
   void Record(int64_t t0_us, int64_t t1_us, const std::vector<double>& values);

@@ -83,4 +83,9 @@ int64_t PolicyDemand(const v1::PolicySpec& spec,
   return demand;
 }
 
+double RowDemand(const v1::PolicySpec& spec, const TraceRow& row) {
+  return row.demand.value_or(
+      static_cast<double>(PolicyDemand(spec, row.values)));
+}
+
 }  // namespace signalscaler::sim

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proto/policy.pb.h"
+#include "scaler/sim/trace.h"
 
 namespace signalscaler::sim {
 
@@ -29,6 +30,10 @@ int64_t SignalDemand(const v1::PolicySpec& spec, const v1::Signal& signal,
 // SignalDemand over the policy's signals (`values` in policy order).
 int64_t PolicyDemand(const v1::PolicySpec& spec,
                      const std::vector<double>& values);
+
+// The replicas row `row` needs: its `demand` column, else PolicyDemand. The
+// figure under-provisioning is counted against, and the oracle's target.
+double RowDemand(const v1::PolicySpec& spec, const TraceRow& row);
 
 }  // namespace signalscaler::sim
 

@@ -14,6 +14,7 @@
 #include "scaler/policy/defaults.h"
 #include "scaler/sim/engine_controller.h"
 #include "scaler/sim/hpa_baseline.h"
+#include "scaler/sim/oracle.h"
 #include "scaler/sim/signals.h"
 
 namespace signalscaler::sim {
@@ -120,7 +121,17 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
       policy, result.tick_us, initial, options.pod_startup_us, reversal_us);
   EngineController* ours = ours_owned.get();
   controllers.push_back(std::move(ours_owned));
+  const Controller* oracle = nullptr;
   for (const std::string& spelling : options.compare) {
+    if (spelling == kOracleName) {
+      if (oracle != nullptr) {
+        return absl::InvalidArgumentError("--compare oracle: given twice");
+      }
+      controllers.push_back(std::make_unique<OracleController>(
+          spec, lower, upper, initial, options.pod_startup_us, reversal_us));
+      oracle = controllers.back().get();
+      continue;
+    }
     absl::StatusOr<HpaConfig> config = ParseBaseline(policy, spelling);
     if (!config.ok()) return config.status();
     for (const std::string& n : config->notes) result.notes.push_back(n);
@@ -136,6 +147,14 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
     result.notes.push_back(absl::StrCat(
         "trace: column ", c, " is no signal of the policy: ignored"));
   }
+  if (oracle != nullptr) {
+    result.notes.push_back(
+        absl::StrCat("oracle: asks at once for the ",
+                     trace.has_demand() ? "trace's demand column"
+                                        : "demand the signals imply",
+                     " at every row, within [", lower, ", ", upper,
+                     "]; its new pods take the pod start-up time"));
+  }
   TraceRow cur;
   TraceRow next;
   absl::StatusOr<bool> more = trace.Next(cur);
@@ -144,8 +163,8 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
   more = trace.Next(next);
   if (!more.ok()) return more.status();
   bool has_next = *more;
-  double demand =
-      cur.demand.value_or(static_cast<double>(PolicyDemand(spec, cur.values)));
+  double demand = RowDemand(spec, cur);
+  bool new_row = true;  // row `cur` took effect at `now`
 
   std::vector<std::string> series = {"demand"};
   for (const auto& c : controllers) series.push_back(c->name());
@@ -161,7 +180,7 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
     // The instant `now`: row `cur` is in effect.
     for (const auto& c : controllers) c->pods().AdvanceTo(now);
     for (const auto& c : controllers) {
-      if (c->next_tick_us() != now) continue;
+      if (!c->DueAt(now, new_row)) continue;
       const int64_t before = c->pods().desired();
       c->Tick(cur, now);
       if (c.get() != ours) continue;
@@ -175,6 +194,7 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
                             ReasonMask(ours->last()));
       }
     }
+    new_row = false;
     if (!has_next && now >= cur.t_us) break;
     // The next instant: a row, a tick or a pod becoming ready.
     int64_t t = has_next ? next.t_us : cur.t_us;
@@ -194,8 +214,8 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
     now = t;
     if (has_next && next.t_us == now) {
       std::swap(cur, next);
-      demand = cur.demand.value_or(
-          static_cast<double>(PolicyDemand(spec, cur.values)));
+      demand = RowDemand(spec, cur);
+      new_row = true;
       more = trace.Next(next);
       if (!more.ok()) return more.status();
       has_next = *more;
@@ -206,6 +226,7 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
   result.rows = trace.rows();
   for (const auto& c : controllers) {
     result.runs.push_back(c->figures().summary());
+    result.runs.back().oracle = c.get() == oracle;
   }
   return result;
 }

@@ -10,10 +10,11 @@
 //
 // Time: the trace covers [0, t of its last row]. Every controller ticks at
 // multiples of its period (ours: --tick-seconds, default the policy's
-// evaluationIntervalSeconds; the HPA baselines: 15 s). At one instant the
-// row takes effect first, then pods whose startup finished become ready, then
-// the controllers decide. The service starts with `initial_replicas` pods,
-// all ready (a steady state before the trace).
+// evaluationIntervalSeconds; the HPA baselines: 15 s; the oracle whenever a
+// row takes effect). At one instant the row takes effect first, then pods
+// whose startup finished become ready, then the controllers decide. The
+// service starts with `initial_replicas` pods, all ready (a steady state
+// before the trace).
 #ifndef SIGNALSCALER_SCALER_SIM_SIMULATOR_H_
 #define SIGNALSCALER_SCALER_SIM_SIMULATOR_H_
 
@@ -38,7 +39,8 @@ struct SimOptions {
   std::optional<int64_t> tick_us;
   // Default minReplicas (within the hard limits).
   std::optional<int64_t> initial_replicas;
-  // Baselines by their --compare spelling: "hpa-cpu[:TARGET]", "keda-default".
+  // Baselines by their --compare spelling: "hpa-cpu[:TARGET]", "keda-default",
+  // "oracle" (at most once; see oracle.h).
   std::vector<std::string> compare;
   bool record_report = false;
 };

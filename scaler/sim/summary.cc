@@ -49,7 +49,23 @@ namespace {
 
 std::string Num(double v) { return absl::StrFormat("%.1f", v); }
 
+std::string RatioCell(std::optional<double> r) {
+  return r ? absl::StrFormat("%.2f", *r) : "-";
+}
+
+const Summary* FindOracle(const std::vector<Summary>& runs) {
+  for (const Summary& s : runs) {
+    if (s.oracle) return &s;
+  }
+  return nullptr;
+}
+
 }  // namespace
+
+std::optional<double> OracleRatio(double figure, double oracle_figure) {
+  if (!(oracle_figure > 0)) return std::nullopt;
+  return figure / oracle_figure;
+}
 
 std::string SummaryTable(const std::vector<Summary>& runs) {
   struct Line {
@@ -75,6 +91,19 @@ std::string SummaryTable(const std::vector<Summary>& runs) {
     lines[5].cells.push_back(absl::StrCat(s.scale_events));
     lines[6].cells.push_back(absl::StrCat(s.direction_reversals));
     lines[7].cells.push_back(absl::StrCat(s.peak_replicas));
+  }
+  if (const Summary* o = FindOracle(runs)) {
+    Line under{"under-provisioned / oracle's", {}};
+    Line cost{"total replica-seconds / oracle's", {}};
+    for (const Summary& s : runs) {
+      under.cells.push_back(
+          RatioCell(OracleRatio(s.under_provisioned_replica_seconds,
+                                o->under_provisioned_replica_seconds)));
+      cost.cells.push_back(RatioCell(
+          OracleRatio(s.total_replica_seconds, o->total_replica_seconds)));
+    }
+    lines.push_back(std::move(under));
+    lines.push_back(std::move(cost));
   }
   size_t label_width = 0;
   for (const Line& l : lines) {
@@ -108,6 +137,7 @@ std::string SummaryJson(const RunInfo& info, const std::vector<Summary>& runs,
   j["pod_startup_seconds"] = info.pod_startup_seconds;
   j["initial_replicas"] = info.initial_replicas;
   j["runs"] = nlohmann::ordered_json::array();
+  const Summary* oracle = FindOracle(runs);
   for (const Summary& s : runs) {
     nlohmann::ordered_json r;
     r["name"] = s.name;
@@ -119,6 +149,16 @@ std::string SummaryJson(const RunInfo& info, const std::vector<Summary>& runs,
     r["scale_events"] = s.scale_events;
     r["direction_reversals"] = s.direction_reversals;
     r["peak_replicas"] = s.peak_replicas;
+    if (oracle != nullptr) {
+      const auto ratio = [](std::optional<double> v) {
+        return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
+      };
+      r["under_provisioned_replica_seconds_vs_oracle"] =
+          ratio(OracleRatio(s.under_provisioned_replica_seconds,
+                            oracle->under_provisioned_replica_seconds));
+      r["total_replica_seconds_vs_oracle"] = ratio(
+          OracleRatio(s.total_replica_seconds, oracle->total_replica_seconds));
+    }
     j["runs"].push_back(r);
   }
   j["notes"] = notes;

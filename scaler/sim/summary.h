@@ -10,13 +10,15 @@
 #define SIGNALSCALER_SCALER_SIM_SUMMARY_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace signalscaler::sim {
 
 struct Summary {
-  std::string name;  // "signalscaler", "hpa-cpu", "keda-default"
+  std::string name;     // "signalscaler", "hpa-cpu", "keda-default", "oracle"
+  bool oracle = false;  // the reactive oracle's run (oracle.h)
   // Sum of max(0, demand - ready) dt.
   double under_provisioned_replica_seconds = 0;
   // Time during which demand > ready.
@@ -51,7 +53,13 @@ class SummaryAccumulator {
   int64_t last_event_us_ = 0;
 };
 
-// A fixed-width text table: one column per run, one row per figure.
+// A run's figure as a ratio to the oracle's: nullopt when the oracle's is 0
+// (a ratio to nothing says nothing; the figure itself is in the table).
+std::optional<double> OracleRatio(double figure, double oracle_figure);
+
+// A fixed-width text table: one column per run, one row per figure. With an
+// oracle run, two more rows: each run's under-provisioned and total
+// replica-seconds as ratios to the oracle's ("-" where the oracle's is 0).
 std::string SummaryTable(const std::vector<Summary>& runs);
 // What was simulated, for the JSON summary.
 struct RunInfo {
@@ -64,7 +72,10 @@ struct RunInfo {
   int64_t initial_replicas = 0;
 };
 // {"policy": ..., "runs": [{"name": ..., "under_provisioned_replica_seconds":
-// ..., ...}, ...], "notes": [...]}, one line.
+// ..., ...}, ...], "notes": [...]}, one line. With an oracle run, every run
+// also has "under_provisioned_replica_seconds_vs_oracle" and
+// "total_replica_seconds_vs_oracle": the ratio, or null where the oracle's
+// figure is 0.
 std::string SummaryJson(const RunInfo& info, const std::vector<Summary>& runs,
                         const std::vector<std::string>& notes);
 
