@@ -1,10 +1,12 @@
 // `signalscaler push` and `signalscaler explain`: clients of the admin API.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -50,6 +52,39 @@ void AddConnectionFlags(FlagSet& flags) {
   flags.Add("tls-server-name", "",
             "the name to verify in the server's certificate, when it differs "
             "from --address's host (e.g. through a port-forward)");
+  flags.Add("token-file", "",
+            "file holding a bearer token of the server's --authz-file, sent "
+            "as `authorization: Bearer TOKEN` (surrounding whitespace "
+            "trimmed)");
+}
+
+// Adds --token-file's token to the call; INVALID_ARGUMENT naming the file
+// (never its content) when it cannot be read, is empty or is not one
+// printable ASCII word.
+absl::Status AddToken(const FlagSet& flags, grpc::ClientContext& ctx) {
+  const std::string path = flags.Get("token-file");
+  if (path.empty()) return absl::OkStatus();
+  std::ifstream in(path, std::ios::binary);
+  std::string text;
+  if (in) {
+    text.resize(64 * 1024 + 1);
+    in.read(text.data(), static_cast<std::streamsize>(text.size()));
+    text.resize(static_cast<size_t>(in.gcount()));
+  }
+  if (!in && !in.eof()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read --token-file ", path));
+  }
+  const absl::string_view token = absl::StripAsciiWhitespace(text);
+  if (token.empty() || token.size() > 64 * 1024 ||
+      !std::all_of(token.begin(), token.end(),
+                   [](char c) { return c > ' ' && c < 127; })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--token-file ", path,
+        ": must hold one token of printable ASCII, at most 64 KiB"));
+  }
+  ctx.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadPem(const std::string& flag,
@@ -191,6 +226,9 @@ int PushCommand(int argc, char** argv) {
   admin::v1::PushResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(*timeout)));
+  if (absl::Status t = AddToken(flags, ctx); !t.ok()) {
+    return UsageError("push", t.message());
+  }
   const std::string address = flags.Get("address");
   absl::StatusOr<std::unique_ptr<admin::v1::Admin::Stub>> stub = Connect(flags);
   if (!stub.ok()) return UsageError("push", stub.status().message());
@@ -226,6 +264,9 @@ int ExplainCommand(int argc, char** argv) {
   admin::v1::ExplainResponse resp;
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(*timeout)));
+  if (absl::Status t = AddToken(flags, ctx); !t.ok()) {
+    return UsageError("explain", t.message());
+  }
   const std::string address = flags.Get("address");
   absl::StatusOr<std::unique_ptr<admin::v1::Admin::Stub>> stub = Connect(flags);
   if (!stub.ok()) return UsageError("explain", stub.status().message());

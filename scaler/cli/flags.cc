@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,6 +17,11 @@ void FlagSet::Add(const std::string& name, const std::string& default_value,
                   const std::string& help) {
   order_.push_back(name);
   flags_[name] = Flag{default_value, default_value, help, false};
+}
+
+void FlagSet::AddBool(const std::string& name, const std::string& help) {
+  Add(name, "false", help);
+  flags_[name].is_bool = true;
 }
 
 absl::Status FlagSet::Parse(int argc, char** argv, int first) {
@@ -48,7 +54,14 @@ absl::Status FlagSet::Parse(int argc, char** argv, int first) {
                        "'; its flags: --", absl::StrJoin(order_, ", --"),
                        " (see signalscaler ", command_, " --help)"));
     }
-    if (!has_value) {
+    if (it->second.is_bool) {
+      if (!has_value) value = "true";
+      if (value != "true" && value != "false") {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "flag --", name, " is true or false (--", name,
+            " alone: true), got \"", absl::CHexEscape(value), "\""));
+      }
+    } else if (!has_value) {
       if (i + 1 >= argc) {
         return absl::InvalidArgumentError(
             absl::StrCat("flag --", name, " needs a value"));
@@ -63,6 +76,10 @@ absl::Status FlagSet::Parse(int argc, char** argv, int first) {
 
 const std::string& FlagSet::Get(const std::string& name) const {
   return flags_.at(name).value;
+}
+
+bool FlagSet::GetBool(const std::string& name) const {
+  return flags_.at(name).value == "true";
 }
 
 bool FlagSet::IsSet(const std::string& name) const {

@@ -25,12 +25,16 @@ class FlagSet {
 
   void Add(const std::string& name, const std::string& default_value,
            const std::string& help);
+  // A boolean flag: `--name` alone or --name=true sets it, --name=false
+  // clears it (default false); any other value is an error.
+  void AddBool(const std::string& name, const std::string& help);
   // Accepts --name=value and --name value; --help / -h sets help_requested().
   // INVALID_ARGUMENT naming an unknown flag or a flag without its value.
   absl::Status Parse(int argc, char** argv, int first);
 
   const std::string& Get(const std::string& name) const;
   bool IsSet(const std::string& name) const;
+  bool GetBool(const std::string& name) const;  // of an AddBool flag
   absl::StatusOr<double> GetDouble(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
   bool help_requested() const { return help_; }
@@ -42,6 +46,7 @@ class FlagSet {
     std::string default_value;
     std::string help;
     bool set = false;
+    bool is_bool = false;
   };
   std::string command_;
   std::string summary_;

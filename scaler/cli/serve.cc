@@ -25,6 +25,7 @@
 #include "scaler/common/metrics.h"
 #include "scaler/engine/clock.h"
 #include "scaler/policy/loader.h"
+#include "scaler/server/authz.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
 #include "scaler/server/limits.h"
@@ -271,6 +272,18 @@ int ServeCommand(int argc, char** argv) {
             "policies), then no longer served on --listen (which keeps "
             "ExternalScaler, health and reflection); same TLS as --listen; "
             "empty: the admin API on --listen");
+  flags.Add("authz-file", "",
+            "AdminAccess YAML naming the admin API's clients (by the SHA-256 "
+            "of a bearer token, or a verified client certificate's URI SAN, "
+            "DNS SAN or CN), the namespaces and the verbs (push, explain, "
+            "keda) each may use; re-read every --authz-refresh-seconds and "
+            "on SIGHUP, a broken edit keeping the last good one. Empty: admin "
+            "calls from loopback peers only (see --admin-allow-any)");
+  flags.Add("authz-refresh-seconds", "5", "how often --authz-file is re-read");
+  flags.AddBool("admin-allow-any",
+                "without --authz-file, accept admin calls (push, explain, "
+                "policies) from every peer, not only loopback ones: anyone "
+                "who reaches the admin port may then act on every namespace");
   flags.Add("metrics-listen", "0.0.0.0:9091",
             "HOST:PORT of the HTTP operations port: GET /metrics "
             "(Prometheus), /livez (200 while the process runs) and /readyz "
@@ -400,6 +413,41 @@ int ServeCommand(int argc, char** argv) {
   ServerLimits server_limits;
   PolicyLimits policy_limits;
   if (!GetEdgeFlags(flags, tls, server_limits, policy_limits)) return 2;
+  AccessOptions access_options;
+  access_options.file = flags.Get("authz-file");
+  access_options.allow_any = flags.GetBool("admin-allow-any");
+  access_options.client_certificates = !tls.client_ca_file.empty();
+  if (!GetSeconds(flags, "authz-refresh-seconds", 0.1,
+                  access_options.refresh)) {
+    return 2;
+  }
+  absl::StatusOr<std::unique_ptr<AccessControl>> access =
+      AccessControl::Create(access_options);
+  if (!access.ok()) {
+    std::fprintf(stderr, "signalscaler serve: %s\n",
+                 std::string(access.status().message()).c_str());
+    return 2;
+  }
+  switch ((*access)->mode()) {
+    case AccessMode::kLoopbackOnly:
+      LogWarn(
+          "no --authz-file: admin calls (push, explain, policies) are "
+          "accepted from loopback peers only; give an authz file to admit "
+          "other clients, or --admin-allow-any to admit every peer");
+      break;
+    case AccessMode::kAllowAny:
+      LogWarn(
+          "--admin-allow-any: every peer that reaches the admin port may "
+          "push to, and read, every namespace's policies");
+      break;
+    case AccessMode::kFile:
+      if (!tls.enabled()) {
+        LogWarn(
+            "--authz-file without --tls-cert: bearer tokens travel in "
+            "plaintext");
+      }
+      break;
+  }
   EvaluatorOptions evaluator_options;
   int64_t state_timeout_ms = 0;
   if (!GetSeconds(flags, "lease-seconds", 1, evaluator_options.lease_period) ||
@@ -498,6 +546,7 @@ int ServeCommand(int argc, char** argv) {
   deps.namespaces = &*namespaces;
   deps.limits = server_limits;
   deps.tls = tls;
+  deps.access = access->get();
   ScalerServer server(deps);
   if (absl::Status s =
           server.Start(flags.Get("listen"), flags.Get("admin-listen"));
@@ -533,6 +582,7 @@ int ServeCommand(int argc, char** argv) {
   if (reloader != nullptr) {
     reloader->Start(reload_period);
   }
+  (*access)->Start();
   LogInfo("serving", {{"listen", flags.Get("listen")},
                       {"metrics_port", absl::StrCat(Metrics::Get().port())},
                       {"port", absl::StrCat(server.port())},
@@ -552,6 +602,7 @@ int ServeCommand(int argc, char** argv) {
         LogInfo("SIGHUP: reloading policies");
         reloader->Reload();
       }
+      (*access)->Reload().IgnoreError();  // logged there
       continue;
     }
     if (stopper != nullptr) {
@@ -569,6 +620,7 @@ int ServeCommand(int argc, char** argv) {
       absl::SleepFor(drain);
       server.Shutdown(kShutdownGrace);
       if (reloader != nullptr) reloader->Stop();
+      (*access)->Stop();
       evaluator.Stop();
       sampler.Stop();
       LogInfo("stopped");

@@ -101,6 +101,13 @@ struct Metrics::Impl {
               "Admin API calls (push, explain, policies), by client and "
               "status code")
           .Register(*registry);
+  prometheus::Family<prometheus::Counter>& authz_reloads =
+      prometheus::BuildCounter()
+          .Name("signalscaler_authz_reloads_total")
+          .Help(
+              "Reads of --authz-file: ok (now in force) or rejected (the last "
+              "good file stays in force)")
+          .Register(*registry);
   prometheus::Family<prometheus::Histogram>& rpc_latency =
       prometheus::BuildHistogram()
           .Name("signalscaler_grpc_call_duration_seconds")
@@ -401,6 +408,10 @@ void Metrics::RecordAdminRequest(absl::string_view client,
             {"verb", std::string(verb)},
             {"code", std::string(code)}})
       .Increment();
+}
+
+void Metrics::RecordAuthzReload(bool ok) {
+  impl_->authz_reloads.Add({{"result", ok ? "ok" : "rejected"}}).Increment();
 }
 
 void Metrics::SetOpenStreams(absl::string_view method, size_t n) {

@@ -99,6 +99,10 @@ class Metrics {
   // bounds the client values.
   void RecordAdminRequest(absl::string_view client, absl::string_view verb,
                           absl::string_view code);
+  // signalscaler_authz_reloads_total{result="ok"|"rejected"}: reads of
+  // --authz-file that changed what is in force, or that were refused (the
+  // last good file then stays in force).
+  void RecordAuthzReload(bool ok);
 
   // Drops every series of a policy no longer served.
   void ForgetPolicy(const std::string& ns, const std::string& policy);

@@ -140,7 +140,7 @@ absl::StatusOr<admin::v1::PushResponse> RecordPush(
 
 absl::StatusOr<admin::v1::ExplainResponse> Explain(
     const admin::v1::ExplainRequest& req, const PolicySnapshot& snap,
-    const DecisionBoard& board) {
+    const DecisionBoard& board, const NamespaceVisible& visible) {
   admin::v1::ExplainResponse resp;
   if (!req.policy().empty()) {
     if (req.namespace_().empty()) {
@@ -157,10 +157,9 @@ absl::StatusOr<admin::v1::ExplainResponse> Explain(
     return resp;
   }
   for (const LoadedPolicy& p : snap.policies()) {
-    if (!req.namespace_().empty() &&
-        p.policy.metadata().namespace_() != req.namespace_()) {
-      continue;
-    }
+    const std::string& ns = p.policy.metadata().namespace_();
+    if (!req.namespace_().empty() && ns != req.namespace_()) continue;
+    if (visible != nullptr && !visible(ns)) continue;
     *resp.add_decisions() = ExplainOne(p, board);
   }
   return resp;
@@ -168,7 +167,8 @@ absl::StatusOr<admin::v1::ExplainResponse> Explain(
 
 admin::v1::PoliciesResponse ListPolicies(const PolicyReloader* reloader,
                                          const std::string& source,
-                                         const PolicySnapshot& snap) {
+                                         const PolicySnapshot& snap,
+                                         const NamespaceVisible& visible) {
   admin::v1::PoliciesResponse resp;
   resp.set_source(source);
   if (reloader == nullptr) {
@@ -176,19 +176,43 @@ admin::v1::PoliciesResponse ListPolicies(const PolicyReloader* reloader,
     f->set_path(source);
     f->set_ok(true);
     for (const LoadedPolicy& p : snap.policies()) {
+      if (visible != nullptr && !visible(p.policy.metadata().namespace_())) {
+        continue;
+      }
       f->add_policies(KeyOf(p.policy).ToString());
     }
     return resp;
   }
   for (const PolicyFileStatus& st : reloader->Status()) {
+    bool any = visible == nullptr;
+    bool all = true;
+    for (const std::string& ns : st.namespaces) {
+      const bool readable = visible == nullptr || visible(ns);
+      any |= readable;
+      all &= readable;
+    }
+    if (!any) continue;
     admin::v1::PolicyFile* f = resp.add_files();
     f->set_path(st.file);
     f->set_ok(st.ok);
-    for (const std::string& e : st.errors) f->add_errors(e);
-    for (const std::string& p : st.serving) f->add_policies(p);
+    if (all) {
+      for (const std::string& e : st.errors) f->add_errors(e);
+    } else if (!st.errors.empty()) {
+      f->add_errors(
+          absl::StrCat(st.errors.size(),
+                       " error(s) withheld: the file also declares policies of "
+                       "namespaces this client may not read"));
+    }
+    for (const std::string& p : st.serving) {
+      const size_t slash = p.find('/');
+      if (visible != nullptr && !visible(p.substr(0, slash))) continue;
+      f->add_policies(p);
+    }
   }
-  resp.set_reloads(reloader->reloads());
-  resp.set_rejected_files(reloader->rejected());
+  if (visible == nullptr) {
+    resp.set_reloads(reloader->reloads());
+    resp.set_rejected_files(reloader->rejected());
+  }
   return resp;
 }
 

@@ -10,6 +10,9 @@
 #include "absl/base/thread_annotations.h"
 #include "proto/externalscaler.grpc.pb.h"
 #include "scaler/common/metrics.h"
+#include "scaler/server/authz.h"
+#include "scaler/server/internal/admin_audit.h"
+#include "scaler/server/internal/caller_credentials.h"
 #include "scaler/server/internal/stream_hub.h"
 #include "scaler/server/keda_logic.h"
 
@@ -122,17 +125,19 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
 class ExternalScalerService final
     : public externalscaler::ExternalScaler::CallbackService {
  public:
-  ExternalScalerService(ServerDeps deps, StreamHub& hub)
-      : deps_(deps), hub_(hub) {}
+  ExternalScalerService(ServerDeps deps, StreamHub& hub, AdminAudit& audit)
+      : deps_(deps), hub_(hub), audit_(audit) {}
 
   grpc::ServerUnaryReactor* IsActive(grpc::CallbackServerContext* ctx,
                                      const ScaledObjectRef* ref,
                                      IsActiveResponse* resp) override {
     const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::Status allowed = AuthorizeKeda(*ctx, *ref, "IsActive");
     absl::StatusOr<bool> active =
-        IsActiveFor(*ref, *deps_.registry->Get(), *deps_.board,
-                    deps_.namespaces, &deps_.limits);
+        allowed.ok() ? IsActiveFor(*ref, *deps_.registry->Get(), *deps_.board,
+                                   deps_.namespaces, &deps_.limits)
+                     : absl::StatusOr<bool>(allowed);
     if (active.ok()) resp->set_result(*active);
     Finish(reactor, "IsActive", active.status(), start);
     return reactor;
@@ -146,8 +151,11 @@ class ExternalScalerService final
     const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     const std::shared_ptr<const PolicySnapshot> snap = deps_.registry->Get();
+    absl::Status allowed = AuthorizeKeda(*ctx, *ref, "GetMetricSpec");
     absl::StatusOr<const LoadedPolicy*> p =
-        ResolvePolicy(*ref, *snap, deps_.namespaces, &deps_.limits);
+        allowed.ok()
+            ? ResolvePolicy(*ref, *snap, deps_.namespaces, &deps_.limits)
+            : absl::StatusOr<const LoadedPolicy*>(allowed);
     if (p.ok()) *resp = MetricSpecFor(**p);
     Finish(reactor, "GetMetricSpec", p.status(), start);
     return reactor;
@@ -158,20 +166,25 @@ class ExternalScalerService final
                                        GetMetricsResponse* resp) override {
     const absl::Time start = absl::Now();
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    absl::Status allowed =
+        AuthorizeKeda(*ctx, req->scaledobjectref(), "GetMetrics");
     absl::StatusOr<GetMetricsResponse> r =
-        MetricsFor(*req, *deps_.registry->Get(), *deps_.board, deps_.namespaces,
-                   &deps_.limits);
+        allowed.ok() ? MetricsFor(*req, *deps_.registry->Get(), *deps_.board,
+                                  deps_.namespaces, &deps_.limits)
+                     : absl::StatusOr<GetMetricsResponse>(allowed);
     if (r.ok()) *resp = *std::move(r);
     Finish(reactor, "GetMetrics", r.status(), start);
     return reactor;
   }
 
   grpc::ServerWriteReactor<IsActiveResponse>* StreamIsActive(
-      grpc::CallbackServerContext* /*ctx*/,
-      const ScaledObjectRef* ref) override {
+      grpc::CallbackServerContext* ctx, const ScaledObjectRef* ref) override {
     auto* stream = new IsActiveStream(hub_, *deps_.board, "StreamIsActive");
-    absl::StatusOr<const LoadedPolicy*> p = ResolvePolicy(
-        *ref, *deps_.registry->Get(), deps_.namespaces, &deps_.limits);
+    absl::Status allowed = AuthorizeKeda(*ctx, *ref, "StreamIsActive");
+    absl::StatusOr<const LoadedPolicy*> p =
+        allowed.ok() ? ResolvePolicy(*ref, *deps_.registry->Get(),
+                                     deps_.namespaces, &deps_.limits)
+                     : absl::StatusOr<const LoadedPolicy*>(allowed);
     if (!p.ok()) {
       stream->FinishWith(ToGrpcStatus(p.status()));
     } else if (stream->Register()) {
@@ -181,12 +194,14 @@ class ExternalScalerService final
   }
 
   grpc::ServerWriteReactor<GetMetricSpecResponse>* StreamMetricSpec(
-      grpc::CallbackServerContext* /*ctx*/,
-      const ScaledObjectRef* ref) override {
+      grpc::CallbackServerContext* ctx, const ScaledObjectRef* ref) override {
     auto* stream =
         new MetricSpecStream(hub_, *deps_.registry, "StreamMetricSpec");
-    absl::StatusOr<const LoadedPolicy*> p = ResolvePolicy(
-        *ref, *deps_.registry->Get(), deps_.namespaces, &deps_.limits);
+    absl::Status allowed = AuthorizeKeda(*ctx, *ref, "StreamMetricSpec");
+    absl::StatusOr<const LoadedPolicy*> p =
+        allowed.ok() ? ResolvePolicy(*ref, *deps_.registry->Get(),
+                                     deps_.namespaces, &deps_.limits)
+                     : absl::StatusOr<const LoadedPolicy*>(allowed);
     if (!p.ok()) {
       stream->FinishWith(ToGrpcStatus(p.status()));
     } else if (stream->Register()) {
@@ -196,6 +211,26 @@ class ExternalScalerService final
   }
 
  private:
+  // OK unless the authz file in force has `keda` clients and this call's
+  // certificate is not one for the ref's namespace; a refusal is audited.
+  absl::Status AuthorizeKeda(const grpc::CallbackServerContext& ctx,
+                             const ScaledObjectRef& ref, const char* method) {
+    if (deps_.access == nullptr || !deps_.access->keda_restricted()) {
+      return absl::OkStatus();
+    }
+    std::string client;
+    absl::Status s = deps_.access->AuthorizeKeda(CredentialsOf(ctx),
+                                                 ref.namespace_(), &client);
+    if (!s.ok()) {
+      audit_.Record(AdminVerb::kKeda, client, s,
+                    {{"method", method},
+                     {"namespace", ref.namespace_()},
+                     {"scaled_object", ref.name()}},
+                    absl::Now());
+    }
+    return s;
+  }
+
   static void Finish(grpc::ServerUnaryReactor* reactor, const char* method,
                      const absl::Status& status, absl::Time start) {
     Metrics::Get().RecordRpc(method, static_cast<int>(status.code()),
@@ -205,13 +240,15 @@ class ExternalScalerService final
 
   ServerDeps deps_;
   StreamHub& hub_;
+  AdminAudit& audit_;
 };
 
 }  // namespace
 
 std::unique_ptr<grpc::Service> MakeExternalScalerService(ServerDeps deps,
-                                                         StreamHub& hub) {
-  return std::make_unique<ExternalScalerService>(deps, hub);
+                                                         StreamHub& hub,
+                                                         AdminAudit& audit) {
+  return std::make_unique<ExternalScalerService>(deps, hub, audit);
 }
 
 }  // namespace signalscaler::internal

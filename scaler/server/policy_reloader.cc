@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -368,7 +369,21 @@ std::vector<PolicyFileStatus> PolicyReloader::Status() const {
     s.file = file;
     s.ok = st.errors.empty();
     s.errors = st.errors;
-    for (const LoadedPolicy& p : st.serving) s.serving.push_back(IdOf(p));
+    std::set<std::string> namespaces;
+    for (const LoadedPolicy& p : st.serving) {
+      s.serving.push_back(IdOf(p));
+      namespaces.insert(p.policy.metadata().namespace_());
+    }
+    for (const LoadedPolicy& p : st.parsed.policies) {
+      namespaces.insert(p.policy.metadata().namespace_());
+    }
+    for (const PolicyError& e : st.parsed.errors) {
+      if (const size_t slash = e.policy.find('/');
+          slash != std::string::npos && slash > 0) {
+        namespaces.insert(e.policy.substr(0, slash));
+      }
+    }
+    s.namespaces.assign(namespaces.begin(), namespaces.end());
     out.push_back(std::move(s));
   }
   return out;

@@ -63,6 +63,10 @@ struct PolicyFileStatus {
   bool ok = true;                    // the file's latest content is in force
   std::vector<std::string> errors;   // why it was rejected (ToString() each)
   std::vector<std::string> serving;  // "ns/name" of the policies in force
+  // Every namespace the file's latest content declares (its valid policies
+  // and those its errors name) and those it serves, sorted, unique: who may
+  // read the file's status (a file that parses into nothing has none).
+  std::vector<std::string> namespaces;
 };
 
 struct ReloadReport {

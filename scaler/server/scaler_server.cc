@@ -15,6 +15,8 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/impl/service_type.h"
 #include "scaler/common/log.h"
+#include "scaler/server/authz.h"
+#include "scaler/server/internal/admin_audit.h"
 #include "scaler/server/internal/services.h"
 #include "scaler/server/internal/stream_hub.h"
 #include "scaler/server/internal/tls_credentials.h"
@@ -32,11 +34,16 @@ constexpr const char* kReadinessServices[] = {"readiness",
 
 struct ScalerServer::Impl {
   explicit Impl(ServerDeps d)
-      : deps(std::move(d)), hub(deps.limits.max_open_streams) {}
+      : deps(std::move(d)),
+        hub(deps.limits.max_open_streams),
+        audit(deps.limits.max_pushes_per_second) {}
 
   ServerDeps deps;
   internal::StreamHub hub;
+  internal::AdminAudit audit;
   internal::ServerCredentials credentials;  // its provider outlives `server`
+  // The admin port's, when they differ (a client certificate optional).
+  internal::ServerCredentials admin_credentials;
   std::unique_ptr<grpc::Service> scaler_service;
   std::unique_ptr<grpc::Service> admin_service;
   std::unique_ptr<grpc::Server> server;
@@ -90,10 +97,26 @@ absl::Status ScalerServer::Start(const std::string& listen,
   impl_->credentials = *std::move(credentials);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  impl_->scaler_service =
-      internal::MakeExternalScalerService(impl_->deps, impl_->hub);
-  impl_->admin_service = internal::MakeAdminService(impl_->deps);
+  impl_->scaler_service = internal::MakeExternalScalerService(
+      impl_->deps, impl_->hub, impl_->audit);
+  impl_->admin_service = internal::MakeAdminService(impl_->deps, impl_->audit);
   const bool own_admin_port = !admin_listen.empty();
+  // Token clients of the authz file present no certificate: on a port of
+  // its own, the admin API asks for one (verified when presented) without
+  // requiring it. Sharing --listen, mTLS stays required for everyone.
+  const bool optional_client_certificate =
+      own_admin_port && impl_->deps.access != nullptr &&
+      impl_->deps.access->mode() == AccessMode::kFile &&
+      !impl_->deps.tls.client_ca_file.empty();
+  if (optional_client_certificate) {
+    absl::StatusOr<internal::ServerCredentials> admin =
+        internal::MakeServerCredentials(impl_->deps.tls,
+                                        /*client_certificate_optional=*/true);
+    if (!admin.ok()) return admin.status();
+    impl_->admin_credentials = *std::move(admin);
+  } else {
+    impl_->admin_credentials = impl_->credentials;
+  }
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, impl_->credentials.credentials,
@@ -118,7 +141,7 @@ absl::Status ScalerServer::Start(const std::string& listen,
     admin.SetOption(
         std::make_unique<grpc::HealthCheckServiceServerBuilderOption>(nullptr));
     admin.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    admin.AddListeningPort(admin_listen, impl_->credentials.credentials,
+    admin.AddListeningPort(admin_listen, impl_->admin_credentials.credentials,
                            &impl_->admin_port);
     admin.SetMaxReceiveMessageSize(impl_->deps.limits.max_request_bytes);
     admin.RegisterService(impl_->admin_service.get());

@@ -27,6 +27,8 @@
 
 namespace signalscaler {
 
+class AccessControl;
+
 // TLS on the gRPC port, from PEM files that are re-read every
 // `refresh_seconds` (cert-manager rotates them in place): new connections
 // get the new certificate, open ones keep theirs. TLS 1.2 at least.
@@ -55,6 +57,12 @@ struct ServerDeps {
   const NamespaceSet* namespaces = nullptr;
   ServerLimits limits;  // request sizes, trigger metadata, open streams
   ServerTls tls;        // plaintext unless tls.enabled()
+  // Who may call the admin API, and KEDA's (authz.h). Null: every caller
+  // may do everything (--admin-allow-any), as in-process tests want. With
+  // an authz file, mTLS (tls.client_ca_file) and the admin API on a port
+  // of its own, that port asks for a client certificate but does not
+  // require one, so that token clients need none.
+  const AccessControl* access = nullptr;
 };
 
 // Start() once, Shutdown() once; thread-safe otherwise.

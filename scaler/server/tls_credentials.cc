@@ -115,7 +115,8 @@ absl::Status CheckTlsFiles(const ServerTls& tls) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ServerCredentials> MakeServerCredentials(const ServerTls& tls) {
+absl::StatusOr<ServerCredentials> MakeServerCredentials(
+    const ServerTls& tls, bool client_certificate_optional) {
   ServerCredentials out;
   if (!tls.enabled()) {
     out.credentials = grpc::InsecureServerCredentials();
@@ -135,7 +136,9 @@ absl::StatusOr<ServerCredentials> MakeServerCredentials(const ServerTls& tls) {
   } else {
     options.watch_root_certs();
     options.set_cert_request_type(
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+        client_certificate_optional
+            ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   }
   // gRPC 1.51 has no C++ setter for the TLS versions; its default range is
   // TLS 1.2 to 1.3, so TLS 1.0 and 1.1 are refused (tls_test checks it).

@@ -35,7 +35,9 @@
 
 namespace signalscaler::internal {
 
-enum class AdminVerb { kPush, kExplain, kPolicies };
+// kKeda: a KEDA call refused by the authz file (accepted ones are not
+// recorded: KEDA calls every few seconds per ScaledObject).
+enum class AdminVerb { kPush, kExplain, kPolicies, kKeda };
 
 inline const char* AdminVerbName(AdminVerb verb) {
   switch (verb) {
@@ -45,12 +47,12 @@ inline const char* AdminVerbName(AdminVerb verb) {
       return "explain";
     case AdminVerb::kPolicies:
       return "policies";
+    case AdminVerb::kKeda:
+      return "keda";
   }
   return "unknown";
 }
 
-// The client of a call no certificate (or, later, token) identifies.
-inline constexpr char kAnonymousClient[] = "anonymous";
 // Audit lines per client per second, beyond which lines are counted, not
 // written.
 inline constexpr size_t kAuditLinesPerClientPerSecond = 20;

@@ -12,11 +12,16 @@ class Service;
 
 namespace signalscaler::internal {
 
+class AdminAudit;
 class StreamHub;
 
+// Both services record into one audit trail: KEDA calls refused by the
+// authz file, and every admin call.
 std::unique_ptr<grpc::Service> MakeExternalScalerService(ServerDeps deps,
-                                                         StreamHub& hub);
-std::unique_ptr<grpc::Service> MakeAdminService(ServerDeps deps);
+                                                         StreamHub& hub,
+                                                         AdminAudit& audit);
+std::unique_ptr<grpc::Service> MakeAdminService(ServerDeps deps,
+                                                AdminAudit& audit);
 
 }  // namespace signalscaler::internal
 

@@ -34,8 +34,11 @@ absl::Status CheckTlsFiles(const ServerTls& tls);
 
 // Insecure credentials when !tls.enabled(); else TLS (TLS 1.2 at least,
 // gRPC's floor), requiring and verifying a client certificate when
-// tls.client_ca_file is set. Checks the files first (CheckTlsFiles).
-absl::StatusOr<ServerCredentials> MakeServerCredentials(const ServerTls& tls);
+// tls.client_ca_file is set (with `client_certificate_optional`: asking for
+// one and verifying it when presented, for the authz file's token clients).
+// Checks the files first (CheckTlsFiles).
+absl::StatusOr<ServerCredentials> MakeServerCredentials(
+    const ServerTls& tls, bool client_certificate_optional = false);
 
 }  // namespace signalscaler::internal
 
