@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -134,12 +135,13 @@ absl::StatusOr<std::unique_ptr<admin::v1::Admin::Stub>> Connect(
 
 int RpcFailed(const char* command, const std::string& address,
               const grpc::Status& s) {
-  std::fprintf(stderr, "signalscaler %s: %s (%d) from %s: %s\n", command,
-               s.error_code() == grpc::StatusCode::UNAVAILABLE
-                   ? "server unavailable"
-                   : "request failed",
-               static_cast<int>(s.error_code()), address.c_str(),
-               s.error_message().c_str());
+  std::fprintf(
+      stderr, "signalscaler %s: %s (%s) from %s: %s\n", command,
+      s.error_code() == grpc::StatusCode::UNAVAILABLE ? "server unavailable"
+                                                      : "request failed",
+      absl::StatusCodeToString(static_cast<absl::StatusCode>(s.error_code()))
+          .c_str(),
+      address.c_str(), s.error_message().c_str());
   return 1;
 }
 

@@ -85,15 +85,15 @@ class AdminService final : public admin::v1::Admin::CallbackService {
     grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
     std::string client;
     absl::StatusOr<Caller> caller = Identify(deps_, *ctx, client);
-    absl::StatusOr<admin::v1::ExplainResponse> r = caller.status();
+    absl::Status allowed = caller.status();
     if (caller.ok()) {
       client = caller->name();
-      absl::Status allowed = AuthorizeRead(*caller, req->namespace_());
-      r = allowed.ok()
-              ? signalscaler::Explain(*req, *deps_.registry->Get(),
-                                      *deps_.board, ReadableBy(*caller))
-              : absl::StatusOr<admin::v1::ExplainResponse>(allowed);
+      allowed = AuthorizeRead(*caller, req->namespace_());
     }
+    absl::StatusOr<admin::v1::ExplainResponse> r =
+        allowed.ok() ? signalscaler::Explain(*req, *deps_.registry->Get(),
+                                             *deps_.board, ReadableBy(*caller))
+                     : absl::StatusOr<admin::v1::ExplainResponse>(allowed);
     audit_.Record(AdminVerb::kExplain, client, r.status(),
                   {{"namespace", req->namespace_()}, {"policy", req->policy()}},
                   absl::Now());

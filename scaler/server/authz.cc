@@ -548,11 +548,17 @@ absl::Status AccessControl::Reload() {
       content = text.str();
     }
   }
+  const bool read = status.ok();
   std::optional<AccessPolicy> parsed;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // Unchanged bytes are not parsed (nor counted, nor logged) again.
     if (status.ok() && content == content_ && good_ > 0) {
-      return absl::OkStatus();  // unchanged: not parsed again
+      return absl::OkStatus();
+    }
+    if (status.ok() && rejected_content_.has_value() &&
+        content == *rejected_content_) {
+      return absl::InvalidArgumentError(last_error_);
     }
   }
   if (status.ok()) {
@@ -575,10 +581,13 @@ absl::Status AccessControl::Reload() {
       first = good_ == 0;
       policy_ = std::make_shared<const AccessPolicy>(*std::move(parsed));
       content_ = std::move(content);
+      rejected_content_.reset();
       last_error_.clear();
       ++good_;
     } else {
       ++failed_;
+      // A file that cannot be read is tried again every time.
+      if (read) rejected_content_ = std::move(content);
       const std::string message(status.message());
       log = message != last_error_;
       last_error_ = message;

@@ -230,7 +230,9 @@ class AccessControl {
 
   mutable std::mutex mu_;
   std::shared_ptr<const AccessPolicy> policy_ ABSL_GUARDED_BY(mu_);
-  std::string content_ ABSL_GUARDED_BY(mu_);  // of the last read
+  std::string content_ ABSL_GUARDED_BY(mu_);  // in force
+  // Of the latest rejected read, so that it is parsed and counted once.
+  std::optional<std::string> rejected_content_ ABSL_GUARDED_BY(mu_);
   std::string last_error_ ABSL_GUARDED_BY(mu_);
   uint64_t good_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;

@@ -33,6 +33,8 @@
 #include "nlohmann/json.hpp"
 #include "proto/admin.grpc.pb.h"
 #include "proto/externalscaler.grpc.pb.h"
+#include "tests/testing/observe.h"
+#include "tests/testing/pki.h"
 #include "tests/testing/raw_http.h"
 #include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
@@ -138,39 +140,6 @@ grpc::Status Health(const std::shared_ptr<grpc::Channel>& channel,
   grpc::Status s = stub->Check(&ctx, req, &resp);
   *serving = resp.status() == grpc::health::v1::HealthCheckResponse::SERVING;
   return s;
-}
-
-// The JSON lines of the server's log whose "msg" is `msg`.
-std::vector<json> LogLines(const ScalerProcess& s, const std::string& msg) {
-  std::vector<json> out;
-  for (absl::string_view line : absl::StrSplit(s.process->Output(), '\n')) {
-    json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.value("msg", "") == msg) out.push_back(j);
-  }
-  return out;
-}
-
-std::string MetricsText(const ScalerProcess& s) {
-  RawHttpAnswer a = HttpGet(s.metrics_port, "/metrics");
-  EXPECT_EQ(a.status, 200);
-  return a.body;
-}
-
-// The value of the series `series` (name{labels}) on /metrics; -1 if absent.
-double Series(const std::string& text, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::StartsWith(line, series + " ")) {
-      double v = 0;
-      if (absl::SimpleAtod(line.substr(series.size() + 1), &v)) return v;
-    }
-  }
-  return -1;
-}
-
-std::string AdminSeries(const std::string& client, const std::string& code,
-                        const std::string& verb) {
-  return absl::StrCat("signalscaler_admin_requests_total{client=\"", client,
-                      "\",code=\"", code, "\",verb=\"", verb, "\"}");
 }
 
 // A loopback port free right now.
@@ -465,88 +434,23 @@ TEST_F(AdminPortTest, MaxPushesPerSecondAnswersResourceExhausted) {
   EXPECT_THAT(zero.output, HasSubstr("--max-pushes-per-second"));
 }
 
-// The openssl CLI's path (RunCommand takes a path, not a name).
-std::string OpensslPath() {
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path != nullptr ? path : "/usr/bin", ':')) {
-    const std::string candidate = absl::StrCat(dir, "/openssl");
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "/usr/bin/openssl";
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string ReadAll(const std::string& path) { return Pki::Pem(path); }
 
 // CA `ca` signs the server and the client `pusher`; CA `other` signs
-// `intruder` (as tls_test.cc makes them).
-class Pki {
+// `intruder`.
+class AdminPki : public Pki {
  public:
-  Pki() : dir_(MakeTempDir()) {
+  AdminPki() {
     NewCa("ca");
     NewCa("other");
-    NewCert("server", "ca", 1001,
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-            "extendedKeyUsage=serverAuth\n");
-    NewCert("pusher", "ca", 2001, "extendedKeyUsage=clientAuth\n");
-    NewCert("intruder", "other", 3001, "extendedKeyUsage=clientAuth\n");
+    NewCert("server", "ca", kServerExt);
+    NewCert("pusher", "ca", kClientExt);
+    NewCert("intruder", "other", kClientExt);
   }
-  std::string Crt(const std::string& name) const {
-    return dir_ + "/" + name + ".crt";
-  }
-  std::string Key(const std::string& name) const {
-    return dir_ + "/" + name + ".key";
-  }
-  const std::string& errors() const { return errors_; }
-
-  std::shared_ptr<grpc::ChannelCredentials> Creds(
-      const std::string& ca, const std::string& client) const {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = ReadAll(Crt(ca));
-    if (!client.empty()) {
-      ssl.pem_cert_chain = ReadAll(Crt(client));
-      ssl.pem_private_key = ReadAll(Key(client));
-    }
-    return grpc::SslCredentials(ssl);
-  }
-
- private:
-  void Run(const std::vector<std::string>& argv) {
-    RunResult r = RunCommand(argv);
-    if (r.exit_code != 0) {
-      absl::StrAppend(&errors_, argv[1], " ", argv.back(), ": ", r.output,
-                      "\n");
-    }
-  }
-  void NewCa(const std::string& name) {
-    Run({OpensslPath(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", Key(name), "-out",
-         Crt(name), "-days", "2", "-subj", "/CN=" + name});
-  }
-  void NewCert(const std::string& name, const std::string& ca, int serial,
-               const std::string& ext) {
-    const std::string csr = dir_ + "/" + name + ".csr";
-    const std::string ext_file = dir_ + "/" + name + ".ext";
-    WriteFile(ext_file, ext);
-    Run({OpensslPath(), "req", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", Key(name), "-out",
-         csr, "-subj", "/CN=" + name});
-    Run({OpensslPath(), "x509", "-req", "-in", csr, "-CA", Crt(ca), "-CAkey",
-         Key(ca), "-set_serial", absl::StrCat(serial), "-days", "1", "-extfile",
-         ext_file, "-out", Crt(name)});
-  }
-
-  std::string dir_;
-  std::string errors_;
 };
 
 TEST_F(AdminPortTest, MutualTlsOnBothPortsNamesTheClientAndLeaksNoSecret) {
-  Pki pki;
+  AdminPki pki;
   ASSERT_EQ(pki.errors(), "");
   Start({"--admin-listen=127.0.0.1:0", "--tls-cert=" + pki.Crt("server"),
          "--tls-key=" + pki.Key("server"), "--tls-client-ca=" + pki.Crt("ca"),

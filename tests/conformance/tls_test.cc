@@ -24,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "health.grpc.pb.h"
 #include "proto/externalscaler.grpc.pb.h"
+#include "tests/testing/pki.h"
 #include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
 
@@ -34,81 +35,19 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// The openssl CLI's path (RunCommand takes a path, not a name).
-std::string OpensslPath() {
-  const char* path = std::getenv("PATH");
-  for (absl::string_view dir :
-       absl::StrSplit(path != nullptr ? path : "/usr/bin", ':')) {
-    const std::string candidate = absl::StrCat(dir, "/openssl");
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return "/usr/bin/openssl";
-}
-
-// Certificates in a temporary directory: CA `ca` signs server-1, server-2
-// and the client `keda`; CA `other` signs `intruder`; `expired` (signed by
-// `ca`) expired yesterday.
-class Pki {
+// Certificates: CA `ca` signs server-1, server-2 and the client `keda`; CA
+// `other` signs `intruder`; `expired` (signed by `ca`) expired yesterday.
+class TlsPki : public Pki {
  public:
-  Pki() : dir_(MakeTempDir()) {
+  TlsPki() {
     NewCa("ca");
     NewCa("other");
-    NewCert("server-1", "ca", 1001, kServerExt, "1");
-    NewCert("server-2", "ca", 1002, kServerExt, "1");
-    NewCert("keda", "ca", 2001, kClientExt, "1");
-    NewCert("intruder", "other", 3001, kClientExt, "1");
-    NewCert("expired", "ca", 2002, kClientExt, "-1");
+    NewCert("server-1", "ca", kServerExt);
+    NewCert("server-2", "ca", kServerExt);
+    NewCert("keda", "ca", kClientExt);
+    NewCert("intruder", "other", kClientExt);
+    NewCert("expired", "ca", kClientExt, -1);
   }
-
-  std::string Crt(const std::string& name) const {
-    return dir_ + "/" + name + ".crt";
-  }
-  std::string Key(const std::string& name) const {
-    return dir_ + "/" + name + ".key";
-  }
-  static std::string Pem(const std::string& path) {
-    std::ifstream in(path);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
-  const std::string& dir() const { return dir_; }
-  // Errors while generating (empty when all went well).
-  const std::string& errors() const { return errors_; }
-
- private:
-  static constexpr char kServerExt[] =
-      "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-      "extendedKeyUsage=serverAuth\n";
-  static constexpr char kClientExt[] = "extendedKeyUsage=clientAuth\n";
-
-  void Run(const std::vector<std::string>& argv) {
-    RunResult r = RunCommand(argv);
-    if (r.exit_code != 0) {
-      absl::StrAppend(&errors_, argv[1], " ", argv.back(), ": ", r.output,
-                      "\n");
-    }
-  }
-  void NewCa(const std::string& name) {
-    Run({OpensslPath(), "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", Key(name), "-out",
-         Crt(name), "-days", "2", "-subj", "/CN=" + name});
-  }
-  void NewCert(const std::string& name, const std::string& ca, int serial,
-               const std::string& ext, const std::string& days) {
-    const std::string csr = dir_ + "/" + name + ".csr";
-    const std::string ext_file = dir_ + "/" + name + ".ext";
-    WriteFile(ext_file, ext);
-    Run({OpensslPath(), "req", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", Key(name), "-out",
-         csr, "-subj", "/CN=" + name});
-    Run({OpensslPath(), "x509", "-req", "-in", csr, "-CA", Crt(ca), "-CAkey",
-         Key(ca), "-set_serial", absl::StrCat(serial), "-days", days,
-         "-extfile", ext_file, "-out", Crt(name)});
-  }
-
-  std::string dir_;
-  std::string errors_;
 };
 
 externalscaler::ScaledObjectRef Ref() {
@@ -131,13 +70,7 @@ std::shared_ptr<grpc::Channel> Channel(
 std::shared_ptr<grpc::ChannelCredentials> TlsCreds(const Pki& pki,
                                                    const std::string& ca,
                                                    const std::string& client) {
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = pki.Pem(pki.Crt(ca));
-  if (!client.empty()) {
-    ssl.pem_cert_chain = pki.Pem(pki.Crt(client));
-    ssl.pem_private_key = pki.Pem(pki.Key(client));
-  }
-  return grpc::SslCredentials(ssl);
+  return pki.Creds(ca, client);
 }
 
 struct Answer {
@@ -188,7 +121,7 @@ class TlsTest : public ::testing::Test {
             "--tls-refresh-seconds=1"};
   }
 
-  Pki pki_;
+  TlsPki pki_;
   ScalerProcess server_;
 };
 
