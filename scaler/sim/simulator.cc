@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -121,15 +122,16 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
       policy, result.tick_us, initial, options.pod_startup_us, reversal_us);
   EngineController* ours = ours_owned.get();
   controllers.push_back(std::move(ours_owned));
-  const Controller* oracle = nullptr;
+  OracleController* oracle = nullptr;
   for (const std::string& spelling : options.compare) {
     if (spelling == kOracleName) {
       if (oracle != nullptr) {
         return absl::InvalidArgumentError("--compare oracle: given twice");
       }
-      controllers.push_back(std::make_unique<OracleController>(
-          spec, lower, upper, initial, options.pod_startup_us, reversal_us));
-      oracle = controllers.back().get();
+      auto owned = std::make_unique<OracleController>(
+          spec, lower, upper, initial, options.pod_startup_us, reversal_us);
+      oracle = owned.get();
+      controllers.push_back(std::move(owned));
       continue;
     }
     absl::StatusOr<HpaConfig> config = ParseBaseline(policy, spelling);
@@ -149,20 +151,40 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
   }
   if (oracle != nullptr) {
     result.notes.push_back(
-        absl::StrCat("oracle: asks at once for the ",
+        absl::StrCat("oracle: follows the ",
                      trace.has_demand() ? "trace's demand column"
                                         : "demand the signals imply",
-                     " at every row, within [", lower, ", ", upper,
-                     "]; its new pods take the pod start-up time"));
+                     " at once, within [", lower, ", ", upper,
+                     "]; its new pods take the pod start-up time, and it "
+                     "keeps the pods demand needs again within that time"));
   }
   TraceRow cur;
-  TraceRow next;
   absl::StatusOr<bool> more = trace.Next(cur);
   if (!more.ok()) return more.status();
   if (!*more) return absl::InvalidArgumentError("the trace has no rows");
-  more = trace.Next(next);
-  if (!more.ok()) return more.status();
-  bool has_next = *more;
+  // The rows after `cur`: at least one (unless the trace has ended), and with
+  // an oracle every row of the next start-up time (it looks that far ahead
+  // before it removes a pod).
+  std::deque<TraceRow> ahead;
+  TraceRow spare;  // a row's buffers, reused
+  bool at_end = false;
+  const int64_t lookahead_us =
+      oracle != nullptr ? options.pod_startup_us : int64_t{0};
+  const auto read_ahead = [&](int64_t now_us) -> absl::Status {
+    while (!at_end &&
+           (ahead.empty() || ahead.back().t_us < now_us + lookahead_us)) {
+      absl::StatusOr<bool> read = trace.Next(spare);
+      if (!read.ok()) return read.status();
+      if (!*read) {
+        at_end = true;
+        break;
+      }
+      if (oracle != nullptr) oracle->Foresee(spare);
+      ahead.push_back(std::move(spare));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = read_ahead(0); !s.ok()) return s;
   double demand = RowDemand(spec, cur);
   bool new_row = true;  // row `cur` took effect at `now`
 
@@ -195,9 +217,9 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
       }
     }
     new_row = false;
-    if (!has_next && now >= cur.t_us) break;
+    if (ahead.empty() && now >= cur.t_us) break;
     // The next instant: a row, a tick or a pod becoming ready.
-    int64_t t = has_next ? next.t_us : cur.t_us;
+    int64_t t = ahead.empty() ? cur.t_us : ahead.front().t_us;
     for (const auto& c : controllers) {
       t = std::min({t, c->next_tick_us(), c->pods().NextReady()});
     }
@@ -212,13 +234,13 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
       result.report->Record(now, t, values);
     }
     now = t;
-    if (has_next && next.t_us == now) {
-      std::swap(cur, next);
+    if (!ahead.empty() && ahead.front().t_us == now) {
+      std::swap(cur, ahead.front());
+      spare = std::move(ahead.front());
+      ahead.pop_front();
       demand = RowDemand(spec, cur);
       new_row = true;
-      more = trace.Next(next);
-      if (!more.ok()) return more.status();
-      has_next = *more;
+      if (absl::Status s = read_ahead(now); !s.ok()) return s;
     }
   }
   if (timeline != nullptr) timeline->flush();

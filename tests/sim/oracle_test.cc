@@ -1,7 +1,9 @@
-// `simulate --compare oracle`: the reactive oracle asks for ceil(demand) the
-// moment a row takes effect (clamped to the policy's hard range), its new
-// pods ready after the pod start-up time, its removed pods gone at once.
-// Every figure below is worked out by hand in the comments and asserted
+// `simulate --compare oracle` (scaler/sim/oracle.h): the reactive oracle
+// decides the moment a row takes effect. Up: exactly ceil(demand) at once
+// (clamped to the policy's hard range), its new pods ready after the pod
+// start-up time. Down: it removes at once every pod that demand will not
+// need again within one start-up time, and keeps the others. Every figure
+// below is worked out by hand in the comments and asserted
 // through the binary's JSON summary: the oracle's under-provisioned and
 // total replica-seconds, and our policy's ratios to them.
 //
@@ -151,8 +153,83 @@ TEST(SimulateOracleTest, FollowsTheDemandColumn) {
   ExpectUnderAndCost(ours, 150, 100);
   EXPECT_DOUBLE_EQ(ours.at(kUnderRatio), 150.0 / 45.0);
   EXPECT_DOUBLE_EQ(ours.at(kCostRatio), 100.0 / 300.0);
-  EXPECT_THAT(output, HasSubstr("note: oracle: asks at once for the trace's "
-                                "demand column"));
+  EXPECT_THAT(output, HasSubstr("note: oracle: follows the trace's demand "
+                                "column at once"));
+}
+
+// Dips shorter than a start-up time (30 s) keep the pods demand needs again
+// within it. From 4 replicas (q=35, demand 4): q=5 at t=30 (demand 1), q=25
+// at t=40 (demand 3), q=5 at t=100 (demand 1), to t=130.
+// Oracle: at t=30 the rows of [30, 60) need at most 3 (t=40): 4 -> 3, one
+// pod removed, the other two kept. At t=40 it has the 3 it needs. At t=100
+// no row within [100, 130) needs more than 1: 3 -> 1 at once.
+//   under: 0 (ready never falls below demand); over: (3 - 1) x 10 = 20 in
+//   [30, 40); total: 4 x 30 + 3 x 70 + 1 x 30 = 360; 2 scale events.
+//   (Following demand alone, 4 -> 1 at t=30 and 1 -> 3 at t=40, ready at 70,
+//   would have been short (3 - 1) x 30 = 60 replica-seconds to save 20.)
+// Ours: the 60 s down window (t - 60, t] keeps 4 until the last 4 (t=20)
+// leaves it: 3 at t=80; the 3s of t=40..90 then hold 3 to the end (t=130).
+//   under 0; total 4 x 80 + 3 x 50 = 470; ratio 470 / 360 = 47/36 (the
+//   under-provisioning ratio is null: the oracle's is 0).
+TEST(SimulateOracleTest, KeepsWhatAShortDipNeedsAgain) {
+  const nlohmann::json s =
+      RunTrace("t,q,cpu\n0,35,0.1\n30,5,0.1\n40,25,0.1\n100,5,0.1\n130,5,0.1\n",
+               {"--initial-replicas", "4", "--compare", "oracle"});
+  const nlohmann::json oracle = RunNamed(s, "oracle");
+  ExpectUnderAndCost(oracle, 0, 360);
+  EXPECT_DOUBLE_EQ(oracle.at("over_provisioned_replica_seconds"), 20);
+  EXPECT_EQ(oracle.at("scale_events"), 2);
+  EXPECT_EQ(oracle.at("direction_reversals"), 0);
+  const nlohmann::json ours = RunNamed(s, "signalscaler");
+  ExpectUnderAndCost(ours, 0, 470);
+  EXPECT_TRUE(ours.at(kUnderRatio).is_null()) << ours;
+  EXPECT_DOUBLE_EQ(ours.at(kCostRatio), 470.0 / 360.0);
+}
+
+// Pods still starting are kept through a dip too. q=35 at t=20 (demand 4),
+// q=5 at t=30 (demand 1), q=35 again at t=40, to t=120.
+// Oracle: 1 -> 4 at t=20 (ready at 50); at t=30 the row of t=40 (within
+// [30, 60)) needs 4: nothing is removed.
+//   under: [20, 30) 3 x 10 + [40, 50) 3 x 10 = 60 ([30, 40) needs 1, has 1
+//   ready); total: 1 x 20 + 4 x 100 = 420; 1 scale event.
+//   (Removing the 3 starting pods at t=30 and starting 3 more at t=40, ready
+//   at 70, would have been short 30 + 3 x 30 = 120.)
+// Ours at its 10 s tick does the same: 4 at t=20, the down window keeps them.
+//   ratios 60 / 60 = 1 and 420 / 420 = 1.
+TEST(SimulateOracleTest, KeepsStartingPodsThroughADip) {
+  const nlohmann::json s =
+      RunTrace("t,q,cpu\n0,5,0.1\n20,35,0.2\n30,5,0.1\n40,35,0.2\n120,35,0.2\n",
+               {"--compare", "oracle"});
+  const nlohmann::json oracle = RunNamed(s, "oracle");
+  ExpectUnderAndCost(oracle, 60, 420);
+  EXPECT_EQ(oracle.at("scale_events"), 1);
+  const nlohmann::json ours = RunNamed(s, "signalscaler");
+  ExpectUnderAndCost(ours, 60, 420);
+  EXPECT_DOUBLE_EQ(ours.at(kUnderRatio), 1);
+  EXPECT_DOUBLE_EQ(ours.at(kCostRatio), 1);
+}
+
+// A dip of a start-up time or longer: the pods go at once. From 4 replicas
+// (q=35): q=5 at t=30 (demand 1), q=35 again at t=80 (50 s later), to t=150.
+// Oracle: at t=30 no row within [30, 60) needs more than 1: 4 -> 1; at t=80
+// 1 -> 4, ready at 110.
+//   under: 3 x 30 = 90; total: 4 x 30 + 1 x 50 + 4 x 70 = 450; 2 scale
+//   events, one reversal (up 50 s after down, within the 60 s window).
+// Ours: the 60 s down window keeps 4 through t=70 and q asks 4 again at t=80:
+// 4 all along. under 0, total 4 x 150 = 600: ratios 0 / 90 = 0 short (it
+// held more than demand needed) at 600 / 450 = 4/3 the cost.
+TEST(SimulateOracleTest, DropsAtOnceForALongerDip) {
+  const nlohmann::json s =
+      RunTrace("t,q,cpu\n0,35,0.1\n30,5,0.1\n80,35,0.1\n150,35,0.1\n",
+               {"--initial-replicas", "4", "--compare", "oracle"});
+  const nlohmann::json oracle = RunNamed(s, "oracle");
+  ExpectUnderAndCost(oracle, 90, 450);
+  EXPECT_EQ(oracle.at("scale_events"), 2);
+  EXPECT_EQ(oracle.at("direction_reversals"), 1);
+  const nlohmann::json ours = RunNamed(s, "signalscaler");
+  ExpectUnderAndCost(ours, 0, 600);
+  EXPECT_DOUBLE_EQ(ours.at(kUnderRatio), 0);
+  EXPECT_DOUBLE_EQ(ours.at(kCostRatio), 600.0 / 450.0);
 }
 
 // The oracle is clamped to the policy's hard range: a limit db of budget 60
