@@ -2,7 +2,8 @@
 // engine (and any baselines) with a simulated clock and a pod model, and
 // reports how each would have kept up. Pure: the caller opens the files and
 // passes the streams in; deterministic; constant memory in the length of the
-// trace (rows are read one at a time, the timeline is written as it goes).
+// trace (rows are read one at a time, the timeline is written as it goes;
+// with the oracle, the rows of one pod start-up time ahead are held).
 //
 //   std::ifstream in("trace.csv");
 //   TraceReader trace(in, "trace.csv", SignalNames(policy));
