@@ -11,8 +11,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "scaler/cli/flags.h"
 #include "scaler/policy/loader.h"
 #include "scaler/policy/warnings.h"
+#include "scaler/server/authz.h"
 #include "sources/factory.h"
 
 namespace signalscaler {
@@ -134,13 +137,17 @@ int CheckCommand(int argc, char** argv) {
                 "(warnings do not count), 1 on any error, 2 on a usage "
                 "error.\n\n"
                 "usage: signalscaler check [--quiet] [--credentials-root=DIR] "
-                "[--allowed-source-hosts=LIST] PATH...");
+                "[--allowed-source-hosts=LIST] [--authz-file=FILE] PATH...");
   flags.Add("credentials-root", "",
             "as serve's: also check that every credentials file resolves "
             "(symlinks followed) inside DIR/<the policy's namespace>/; "
             "empty: only that the paths are relative, without `..`");
   flags.Add("allowed-source-hosts", "",
             "as serve's: also check every source's host against this list");
+  flags.Add("authz-file", "",
+            "also validate this AdminAccess file as `serve --authz-file` "
+            "reads it (certificate clients accepted, as with "
+            "--tls-client-ca); PATH may then be left out");
   flags.Add("quiet", "false",
             "print the errors and warnings only, no summary (a bare --quiet "
             "means true)");
@@ -168,6 +175,29 @@ int CheckCommand(int argc, char** argv) {
                  "\"%s\"\n",
                  quiet.c_str());
     return 2;
+  }
+  const std::string authz_file = flags.Get("authz-file");
+  int authz_errors = 0;
+  if (!authz_file.empty()) {
+    std::ifstream in(authz_file, std::ios::binary);
+    std::ostringstream text;
+    if (in) text << in.rdbuf();
+    absl::StatusOr<AccessPolicy> access =
+        in ? ParseAccessPolicy(text.str(), authz_file,
+                               /*client_certificates=*/true)
+           : absl::InvalidArgumentError(
+                 absl::StrCat(authz_file, ": cannot be read"));
+    if (!access.ok()) {
+      std::printf("%s\n", std::string(access.status().message()).c_str());
+      authz_errors = 1;
+    } else if (quiet == "false") {
+      std::printf("%s: AdminAccess OK, %s\n", authz_file.c_str(),
+                  Plural(access->clients.size(), "client", "clients").c_str());
+    }
+    if (flags.positional().empty()) {
+      std::fflush(stdout);
+      return authz_errors;
+    }
   }
   if (flags.positional().empty()) {
     std::fprintf(stderr,
@@ -212,7 +242,7 @@ int CheckCommand(int argc, char** argv) {
     }
   }
   std::fflush(stdout);
-  return r.errors.empty() ? 0 : 1;
+  return r.errors.empty() && authz_errors == 0 ? 0 : 1;
 }
 
 }  // namespace signalscaler

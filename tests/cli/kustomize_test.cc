@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scaler/policy/loader.h"
@@ -35,6 +36,7 @@ namespace {
 using cli_testing::At;
 using manifests::YamlDocument;
 using nlohmann::json;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 constexpr char kPoliciesPath[] = "/etc/signalscaler/policies";
@@ -496,6 +498,48 @@ TEST_P(KustomizeProductionTest, CredentialsAreSecretsPerNamespaceUnderTheRoot) {
   EXPECT_EQ(check.exit_code, 0) << check.output;
 }
 
+// The authz overlay: --authz-file names a whole Secret volume (no subPath:
+// kubelet swaps an edited Secret in, and serve re-reads it), and the file
+// it ships is a valid AdminAccess, as `check --authz-file` says. The other
+// deployments have no authz file (loopback-only admin API).
+TEST_P(KustomizeProductionTest, AuthzFileIsAMountedSecretThatChecks) {
+  const std::string file = Arg("authz-file");
+  if (std::string(GetParam()).find("authz") == std::string::npos) {
+    EXPECT_EQ(file, "");
+    EXPECT_EQ(Arg("admin-allow-any"), "");
+    return;
+  }
+  ASSERT_EQ(file, "/etc/signalscaler/authz/authz.yaml");
+  std::string volume;
+  for (const json& m : At(*container_, {"volumeMounts"})) {
+    if (m["mountPath"] == "/etc/signalscaler/authz") {
+      volume = m["name"];
+      EXPECT_EQ(m.value("readOnly", false), true);
+      EXPECT_FALSE(m.contains("subPath"));
+    }
+  }
+  ASSERT_FALSE(volume.empty()) << "nothing mounted at /etc/signalscaler/authz";
+  std::string secret_name;
+  for (const json& v : At(*pod_, {"volumes"})) {
+    if (v["name"] == volume) secret_name = At(v, {"secret", "secretName"});
+  }
+  EXPECT_EQ(secret_name, "signalscaler-authz");
+  const json* secret = nullptr;
+  for (const json* s : objects_["Secret"]) {
+    if (At(*s, {"metadata", "name"}) == secret_name) secret = s;
+  }
+  ASSERT_NE(secret, nullptr) << "the overlay renders no Secret " << secret_name;
+  std::string text;
+  ASSERT_TRUE(absl::Base64Unescape(
+      At(*secret, {"data", "authz.yaml"}).get<std::string>(), &text));
+  const std::string path = testing::MakeTempDir() + "/authz.yaml";
+  std::ofstream(path) << text;
+  const testing::RunResult check = testing::RunCommand(
+      {testing::SignalscalerBinary(), "check", "--authz-file=" + path});
+  EXPECT_EQ(check.exit_code, 0) << check.output;
+  EXPECT_THAT(check.output, HasSubstr("AdminAccess OK, 2 clients"));
+}
+
 std::string DeployName(const ::testing::TestParamInfo<const char*>& info) {
   switch (info.index) {
     case 0:
@@ -504,8 +548,10 @@ std::string DeployName(const ::testing::TestParamInfo<const char*>& info) {
       return "ExampleOverlay";
     case 2:
       return "HaRedisOverlay";
-    default:
+    case 3:
       return "CredentialsOverlay";
+    default:
+      return "AuthzOverlay";
   }
 }
 
@@ -513,7 +559,8 @@ INSTANTIATE_TEST_SUITE_P(BaseAndOverlays, KustomizeProductionTest,
                          ::testing::Values("deploy/base",
                                            "deploy/overlays/example",
                                            "deploy/overlays/ha-redis",
-                                           "deploy/overlays/credentials"),
+                                           "deploy/overlays/credentials",
+                                           "deploy/overlays/authz"),
                          DeployName);
 
 }  // namespace
