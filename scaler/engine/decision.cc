@@ -67,6 +67,10 @@ const char* ReasonCodeName(ReasonCode code) {
       return "current_out_of_range";
     case ReasonCode::kSmallStep:
       return "small_step";
+    case ReasonCode::kSaturatedNoSpare:
+      return "saturated_no_spare";
+    case ReasonCode::kSaturatedAtCeiling:
+      return "saturated_at_ceiling";
   }
   return "unknown";
 }
@@ -159,6 +163,12 @@ std::string RenderReason(const Reason& r) {
           "step ", Num(r.a), " -> ", Num(r.b),
           " is within 10 %: carried out only where the HPA's tolerance is 0 "
           "(behavior.scaleUp/scaleDown.tolerance, Kubernetes >= 1.33)");
+    case ReasonCode::kSaturatedNoSpare:
+      return absl::StrCat(r.subject, " saturated (", Num(r.a), " spare): x",
+                          Num(r.c));
+    case ReasonCode::kSaturatedAtCeiling:
+      return absl::StrCat(r.subject, " saturated (", Num(r.a),
+                          " >= saturatesAt ", Num(r.b), "): x", Num(r.c));
   }
   return ReasonCodeName(r.code);
 }

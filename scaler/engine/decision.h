@@ -82,6 +82,11 @@ enum class ReasonCode {
   kCurrentOutOfRange,  // a: current, b: the bound it was brought back to
   kSmallStep,          // a: current, b: decided; |b - a| <= 10 % of a: an
                        // HPA with its default tolerance 0.1 swallows it
+  // Saturation (a reading that cannot show the deficit): the signal
+  // proposed max(formula, current, ceil(factor * max(ready, 1))).
+  kSaturatedNoSpare,    // subject: Headroom signal; a: spare (0); c: factor
+  kSaturatedAtCeiling,  // subject: Average signal; a: value, b: saturatesAt,
+                        // c: factor
 };
 const char* ReasonCodeName(ReasonCode code);  // stable snake_case identifier
 

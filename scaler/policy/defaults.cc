@@ -50,6 +50,11 @@ double CapacityPerReplica(const v1::Signal& signal) {
                                            : kDefaultCapacityPerReplica;
 }
 
+double SaturationFactor(const v1::Signal& signal) {
+  return signal.has_saturation_factor() ? signal.saturation_factor()
+                                        : kDefaultSaturationFactor;
+}
+
 double Target(const v1::Signal& signal) {
   switch (signal.type()) {
     case v1::Signal::Total:

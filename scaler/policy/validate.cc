@@ -189,6 +189,9 @@ class Validator {
         {"scaleDownAbove", s.has_scale_down_above(), "Headroom", 0, 0, 1},
         {"capacityPerReplica", s.has_capacity_per_replica(), "Headroom", 0, 0,
          1},
+        {"saturatesAt", s.has_saturates_at(), "Average", 0, 1, 0},
+        {"saturationFactor", s.has_saturation_factor(), "Average and Headroom",
+         0, 1, 1},
     };
     switch (s.type()) {
       case v1::Signal::Total:
@@ -226,6 +229,7 @@ class Validator {
         Band(s, path, s.has_scale_down_below(), s.scale_down_below(),
              "scaleDownBelow", s.has_scale_up_above(), s.scale_up_above(),
              "scaleUpAbove");
+        Saturation(s, path);
         break;
       default:
         Band(s, path, s.has_scale_up_below(), s.scale_up_below(),
@@ -235,7 +239,44 @@ class Validator {
           Positive(path + ".capacityPerReplica", s.capacity_per_replica(),
                    "the spare capacity one replica adds");
         }
+        Saturation(s, path);
         break;
+    }
+  }
+
+  // saturatesAt (Average): the ceiling the value cannot rise past, finite
+  // and at or above scaleUpAbove (a reading pinned there asks for more).
+  // saturationFactor: within [1, 10]; on an Average signal only with
+  // saturatesAt (without it the signal is never saturated).
+  void Saturation(const v1::Signal& s, const std::string& path) {
+    if (s.has_saturates_at()) {
+      const double at = s.saturates_at();
+      if (!(std::abs(at) <= policy_internal::kMaxMagnitude)) {
+        Error(path + ".saturatesAt",
+              absl::StrCat("must be finite, within +/-",
+                           policy_internal::kMaxMagnitude, ", got ", at));
+      } else if (s.has_scale_up_above() && !(at >= s.scale_up_above())) {
+        Error(path + ".saturatesAt",
+              absl::StrCat("must be >= scaleUpAbove (", s.scale_up_above(),
+                           "): the value the signal cannot rise past, at "
+                           "which more replicas are needed, got ",
+                           at));
+      }
+    }
+    if (s.has_saturation_factor()) {
+      const double f = s.saturation_factor();
+      if (!(f >= kMinSaturationFactor && f <= kMaxSaturationFactor)) {
+        Error(path + ".saturationFactor",
+              absl::StrCat("must be within [", kMinSaturationFactor, ", ",
+                           kMaxSaturationFactor,
+                           "] (the multiple of its ready replicas a saturated "
+                           "signal proposes; 1 turns saturation off), got ",
+                           f));
+      } else if (s.type() == v1::Signal::Average && !s.has_saturates_at()) {
+        Error(path + ".saturationFactor",
+              "needs saturatesAt: an Average signal is saturated only at the "
+              "ceiling it states");
+      }
     }
   }
 

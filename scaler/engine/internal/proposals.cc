@@ -45,36 +45,66 @@ Proposal ProposeTotal(const v1::PolicySpec& spec, const v1::Signal& s, double v,
   return {raw, std::nullopt};
 }
 
+// A saturated reading (a Headroom at 0 spare, an Average at or above its
+// saturatesAt) cannot show how far demand is past capacity: one more
+// replica may be needed, or twenty. The proposal then multiplies the ready
+// replicas, all of them busy: max(formula, current, ceil(f * max(n, 1))).
+// Pods still starting are capacity on the way, so a scale-up in flight is
+// not multiplied again (n, not current); the deficit is unknown, not absent,
+// so it never proposes fewer than current; max(n, 1) because no pod ready
+// yet (x2 of 0) would propose nothing. Growth repeats each time the new
+// pods are ready and the reading is still saturated, until it is not.
+int64_t SaturatedProposal(double factor, int64_t formula, int64_t current,
+                          int64_t n) {
+  const double ready = static_cast<double>(std::max<int64_t>(n, 1));
+  return std::max({formula, current, CeilCount(factor * ready)});
+}
+
 // Average: proportional outside the band (as the HPA), with at least one
 // more replica when at or above scaleUpAbove. `n` is the ready count (or
 // current when unknown); a scale-up proposal never goes below current.
-int64_t ProposeAverage(const v1::Signal& s, double v, int64_t current,
-                       int64_t n) {
-  if (current == 0) return 0;  // cannot wake a service that has no pods
+Proposal ProposeAverage(const v1::Signal& s, double v, int64_t current,
+                        int64_t n) {
+  // Cannot wake a service that has no pods (a reading of no pods is never
+  // saturated either: a Total signal wakes it).
+  if (current == 0) return {0, std::nullopt};
   const double t = Target(s);
   const double scaled = static_cast<double>(n) * v / t;
+  int64_t p = current;
   if (v >= s.scale_up_above()) {
-    return std::max(current, std::max(n + 1, CeilCount(scaled)));
+    p = std::max(current, std::max(n + 1, CeilCount(scaled)));
+  } else if (v <= s.scale_down_below()) {
+    p = std::min(current, std::max<int64_t>(0, CeilCount(scaled)));
   }
-  if (v <= s.scale_down_below()) {
-    return std::min(current, std::max<int64_t>(0, CeilCount(scaled)));
+  const double f = SaturationFactor(s);
+  if (s.has_saturates_at() && f > 1 && v >= s.saturates_at()) {
+    return {SaturatedProposal(f, p, current, n),
+            Reason{ReasonCode::kSaturatedAtCeiling, s.name(), v,
+                   s.saturates_at(), f}};
   }
-  return current;
+  return {p, std::nullopt};
 }
 
 // Headroom: spare capacity s; pods still starting (current - ready) count as
-// spare they will bring.
-int64_t ProposeHeadroom(const v1::Signal& s, double spare, int64_t current,
-                        int64_t n) {
-  if (current == 0) return 0;  // cannot wake a service that has no pods
+// spare they will bring. Saturated when the reading itself is 0 spare.
+Proposal ProposeHeadroom(const v1::Signal& s, double reading, int64_t current,
+                         int64_t n) {
+  if (current == 0) return {0, std::nullopt};  // as ProposeAverage
   const double t = Target(s);
   const double c = CapacityPerReplica(s);
-  spare += static_cast<double>(current - n) * c;
-  if (spare <= s.scale_up_below()) return current + CeilCount((t - spare) / c);
-  if (spare >= s.scale_down_above()) {
-    return std::max<int64_t>(0, current - FloorCount((spare - t) / c));
+  const double spare = reading + static_cast<double>(current - n) * c;
+  int64_t p = current;
+  if (spare <= s.scale_up_below()) {
+    p = current + CeilCount((t - spare) / c);
+  } else if (spare >= s.scale_down_above()) {
+    p = std::max<int64_t>(0, current - FloorCount((spare - t) / c));
   }
-  return current;
+  const double f = SaturationFactor(s);
+  if (f > 1 && reading <= 0) {
+    return {SaturatedProposal(f, p, current, n),
+            Reason{ReasonCode::kSaturatedNoSpare, s.name(), reading, 0, f}};
+  }
+  return {p, std::nullopt};
 }
 
 }  // namespace
@@ -169,15 +199,21 @@ Proposals Propose(const v1::PolicySpec& spec, const Inputs& inputs,
           break;
         }
         case v1::Signal::Average:
-          e.proposal = out.zero_ok && v <= s.scale_down_below()
-                           ? 0
-                           : ProposeAverage(s, v, in.current, n);
-          break;
-        case v1::Signal::Headroom:
-          e.proposal = out.zero_ok && v >= s.scale_down_above()
-                           ? 0
+        case v1::Signal::Headroom: {
+          const bool down_zone = s.type() == v1::Signal::Average
+                                     ? v <= s.scale_down_below()
+                                     : v >= s.scale_down_above();
+          if (out.zero_ok && down_zone) {
+            e.proposal = 0;
+            break;
+          }
+          Proposal p = s.type() == v1::Signal::Average
+                           ? ProposeAverage(s, v, in.current, n)
                            : ProposeHeadroom(s, v, in.current, n);
+          e.proposal = p.replicas;
+          if (p.reason) out.reasons.push_back(*p.reason);
           break;
+        }
         default:  // rejected by the loader; never acted upon
           e.proposal = in.current;
           e.message = "unknown signal type";
