@@ -163,7 +163,8 @@ state::v1::PolicyRecord AsProto(const PolicyRecord& record) {
 
 TEST(StateCodecTest, EveryReasonCodeIsCovered) {
   // decision_test pins the list; the codec must know each of them.
-  EXPECT_EQ(LastReasonCode(), static_cast<int>(ReasonCode::kSmallStep));
+  EXPECT_EQ(LastReasonCode(),
+            static_cast<int>(ReasonCode::kSaturatedAtCeiling));
 }
 
 TEST(StateCodecTest, FullRecordRoundTrips) {
