@@ -1,8 +1,10 @@
 // Saturation (issue 15 item 3): a Headroom signal at 0 spare, or an Average
 // at or above its saturatesAt, cannot show how far demand is past capacity.
-// It then proposes max(formula, current, ceil(factor * max(ready, 1))),
-// factor saturationFactor (default 1.5); elsewhere the formula is unchanged.
-// Every number below is computed by hand.
+// While its formula asks for more than current, it proposes
+// max(formula, ceil(factor * max(ready, 1))), factor saturationFactor
+// (default 2); once the pods on the way cover the formula's step, it holds
+// at current. Elsewhere the formula is unchanged. Every number below is
+// computed by hand.
 #include <optional>
 #include <string>
 
@@ -65,32 +67,47 @@ Result DecideOnce(const v1::ScalingPolicy& p, double value, int current,
   return r;
 }
 
-TEST(SaturationDefaults, FactorIsOneAndAHalf) {
-  EXPECT_EQ(kDefaultSaturationFactor, 1.5);
+TEST(SaturationDefaults, FactorIsTwo) {
+  EXPECT_EQ(kDefaultSaturationFactor, 2);
   v1::Signal s;
-  EXPECT_EQ(SaturationFactor(s), 1.5);
+  EXPECT_EQ(SaturationFactor(s), 2);
   s.set_saturation_factor(3);
   EXPECT_EQ(SaturationFactor(s), 3);
 }
 
-TEST(HeadroomSaturation, ZeroSpareMultipliesTheReadyCount) {
+TEST(HeadroomSaturation, ZeroSpareDoublesTheReadyCount) {
   // 10 ready, 0 spare: the formula says 10 + ceil((2 - 0) / 1) = 12; the
-  // deficit is unknown: ceil(1.5 * 10) = 15.
+  // deficit is unknown: 2 * 10 = 20.
   const Result r = DecideOnce(OneSignal(kSpare), 0, 10, 10);
-  EXPECT_EQ(r.proposal, 15) << r.decision.Summary();
-  EXPECT_EQ(r.replicas, 15);
+  EXPECT_EQ(r.proposal, 20) << r.decision.Summary();
+  EXPECT_EQ(r.replicas, 20);
   EXPECT_TRUE(HasReason(r.decision, ReasonCode::kSaturatedNoSpare));
+  // Without a ready count, n is current: 2 * 7 = 14 (the formula: 9).
+  EXPECT_EQ(DecideOnce(OneSignal(kSpare), 0, 7, std::nullopt).proposal, 14);
 }
 
-TEST(HeadroomSaturation, FactorTwoDoubles) {
-  const std::string spare2 = absl::StrCat(kSpare, " saturation_factor: 2");
-  // 0 spare at 10 ready: 2 * 10 = 20 (the formula: 12).
-  EXPECT_EQ(DecideOnce(OneSignal(spare2), 0, 10, 10).proposal, 20);
-  // Without a ready count, n is current: 2 * 7 = 14 (the formula: 9).
-  EXPECT_EQ(DecideOnce(OneSignal(spare2), 0, 7, std::nullopt).proposal, 14);
-  // Where the formula asks for more, it wins: 2 ready of 2, 0 spare: the
-  // formula 2 + 2 = 4, 2 * 2 = 4.
-  EXPECT_EQ(DecideOnce(OneSignal(spare2), 0, 2, 2).proposal, 4);
+TEST(HeadroomSaturation, TheFactorIsPerSignal) {
+  // saturationFactor 1.5: ceil(1.5 * 10) = 15; 3: 30.
+  EXPECT_EQ(DecideOnce(OneSignal(absl::StrCat(kSpare,
+                                              " saturation_factor: "
+                                              "1.5")),
+                       0, 10, 10)
+                .proposal,
+            15);
+  EXPECT_EQ(DecideOnce(OneSignal(absl::StrCat(kSpare, " saturation_factor: 3")),
+                       0, 10, 10)
+                .proposal,
+            30);
+}
+
+TEST(HeadroomSaturation, WhereTheFormulaAsksForMoreItWins) {
+  // Half a worker per pod: 2 ready, 0 spare: the formula 2 + ceil(2 / 0.5)
+  // = 6, above 2 * 2 = 4.
+  const Result r = DecideOnce(
+      OneSignal("type: Headroom scale_up_below: 1 scale_down_above: 3 "
+                "capacity_per_replica: 0.5"),
+      0, 2, 2);
+  EXPECT_EQ(r.proposal, 6) << r.decision.Summary();
 }
 
 TEST(HeadroomSaturation, OneSpareKeepsTodaysFormula) {
@@ -108,19 +125,25 @@ TEST(HeadroomSaturation, OneSpareKeepsTodaysFormula) {
 }
 
 TEST(HeadroomSaturation, PodsStartingAreNotMultipliedAgain) {
-  // 8 ready of 10, 0 spare: spare with the 2 starting is 2 (band: 10);
-  // saturated: max(10, 10, ceil(1.5 * 8) = 12) = 12.
-  EXPECT_EQ(DecideOnce(OneSignal(kSpare), 0, 10, 8).proposal, 12);
-  // 6 ready of 10: the formula says 10 - floor((4 - 2) / 1) = 8, but a
-  // saturated signal never proposes below current: max(8, 10, 9) = 10.
-  const Result r = DecideOnce(OneSignal(kSpare), 0, 10, 6);
+  // 9 ready of 10, 0 spare: spare with the 1 starting is 1 <= 1, the
+  // formula still asks for more (10 + ceil(1) = 11): 2 * 9 = 18.
+  EXPECT_EQ(DecideOnce(OneSignal(kSpare), 0, 10, 9).proposal, 18);
+  // 8 ready of 10: spare with the 2 starting is 2, in the band: the pods on
+  // the way cover the formula's step; wait for them at current, 10 (not
+  // 2 * 8 = 16), with no saturation reason (nothing multiplied).
+  Result r = DecideOnce(OneSignal(kSpare), 0, 10, 8);
   EXPECT_EQ(r.proposal, 10) << r.decision.Summary();
-  EXPECT_TRUE(HasReason(r.decision, ReasonCode::kSaturatedNoSpare));
+  EXPECT_FALSE(HasReason(r.decision, ReasonCode::kSaturatedNoSpare));
+  // 6 ready of 10: the formula says 10 - floor((4 - 2) / 1) = 8, but a
+  // saturated signal never proposes below current: 10.
+  r = DecideOnce(OneSignal(kSpare), 0, 10, 6);
+  EXPECT_EQ(r.proposal, 10) << r.decision.Summary();
 }
 
 TEST(HeadroomSaturation, NoPodReadyMultipliesOne) {
-  // 1 pod, still starting (0 ready), 0 spare; factor 3. x3 of 0 would be 0;
-  // max(0, 1) = 1 gives 3. The formula: spare 0 + 1 = 1 <= 1: 1 + 1 = 2.
+  // 1 pod, still starting (0 ready), 0 spare; factor 3. The formula: spare
+  // 0 + 1 = 1 <= 1: 1 + 1 = 2, more than current. x3 of 0 would be 0, and
+  // the formula's 2 would win; max(0, 1) = 1 gives 3.
   const std::string spare3 = absl::StrCat(kSpare, " saturation_factor: 3");
   EXPECT_EQ(DecideOnce(OneSignal(spare3), 0, 1, 0).proposal, 3);
 }
@@ -143,9 +166,9 @@ TEST(HeadroomSaturation, FactorOneTurnsItOff) {
 }
 
 TEST(HeadroomSaturation, NeverAboveMaxReplicas) {
-  // ceil(1.5 * 10) = 15 > maxReplicas 12: 12.
+  // 2 * 10 = 20 > maxReplicas 12: 12.
   const Result r = DecideOnce(OneSignal(kSpare, 12), 0, 10, 10);
-  EXPECT_EQ(r.proposal, 15);
+  EXPECT_EQ(r.proposal, 20);
   EXPECT_EQ(r.replicas, 12) << r.decision.Summary();
   EXPECT_EQ(r.decision.desired, 12);
   EXPECT_TRUE(HasReason(r.decision, ReasonCode::kClampedToMax));
@@ -157,45 +180,46 @@ TEST(HeadroomSaturation, NeverAboveAHardCap) {
       OneSignal(kSpare, 100,
                 "limits { name: 'db' budget: 110 per_replica: 10 } "),
       0, 10, 10);
-  EXPECT_EQ(r.proposal, 15);
+  EXPECT_EQ(r.proposal, 20);
   EXPECT_EQ(r.replicas, 11) << r.decision.Summary();
   EXPECT_TRUE(HasReason(r.decision, ReasonCode::kCappedByLimit));
 }
 
 TEST(HeadroomSaturation, RatePoliciesStillApply) {
-  // Up: at most 2 pods per 60 s. 15 wanted from 10: 12.
+  // Up: at most 2 pods per 60 s. 20 wanted from 10: 12.
   const Result r = DecideOnce(
       OneSignal(kSpare, 100,
                 "behavior { scale_up { stabilization_window_seconds: 0 "
                 "policies { type: Pods value: 2 period_seconds: 60 } } } ",
                 /*damping=*/true),
       0, 10, 10);
-  EXPECT_EQ(r.proposal, 15);
+  EXPECT_EQ(r.proposal, 20);
   EXPECT_EQ(r.replicas, 12) << r.decision.Summary();
   EXPECT_TRUE(HasReason(r.decision, ReasonCode::kRateLimitedUp));
 }
 
 TEST(HeadroomSaturation, TheUpWindowHoldsItAsAnyProposal) {
-  // Up window 15 s, the HPA's default rates. 10 pods, all ready.
+  // Up window 15 s, the HPA's default rates (+4 pods or +100 % per 15 s,
+  // the larger: 20 from 10). 10 pods, all ready.
   const v1::ScalingPolicy p =
       OneSignal(kSpare, 100,
                 "behavior { scale_up { stabilization_window_seconds: 15 } } ",
                 /*damping=*/true);
   EngineState state;
-  // t=0: 2 spare, in band: 10 (recorded). t=5, 10: 0 spare: 15 wanted, the
-  // window's min still holds the 10 of t=0. t=15: (0, 15] holds only 15s.
+  // t=0: 2 spare, in band: 10 (recorded). t=5, 10: 0 spare: 20 wanted, the
+  // window's min still holds the 10 of t=0. t=15: (0, 15] holds only 20s.
   const struct {
     int t;
     double spare;
     int64_t want;
-  } steps[] = {{0, 2, 10}, {5, 0, 10}, {10, 0, 10}, {15, 0, 15}};
+  } steps[] = {{0, 2, 10}, {5, 0, 10}, {10, 0, 10}, {15, 0, 20}};
   for (const auto& s : steps) {
     In in(T(s.t));
     in.Signal("s", s.spare).Replicas(10).Ready(10);
     const Decision d = MustDecide(p, in, state, T(s.t));
     EXPECT_EQ(d.replicas, s.want) << "t=" << s.t << ": " << d.Summary();
     if (s.t == 5) {
-      EXPECT_EQ(d.desired, 15);
+      EXPECT_EQ(d.desired, 20);
       EXPECT_TRUE(HasReason(d, ReasonCode::kUpWindow)) << d.Summary();
     }
   }
@@ -234,25 +258,29 @@ TEST(HeadroomSaturation, ExplainSaysSaturatedAndTheFactor) {
   EngineState state;
   const Decision d = MustDecide(p, in, state, T(100));
   EXPECT_TRUE(absl::StrContains(d.Summary(),
-                                "egress_available saturated (0 spare): x1.5; "
-                                "egress_available won (p=15)"))
+                                "egress_available saturated (0 spare): x2; "
+                                "egress_available won (p=20)"))
       << d.Summary();
 }
 
-TEST(AverageSaturation, AtItsCeilingMultipliesTheReadyCount) {
+TEST(AverageSaturation, AtItsCeilingDoublesTheReadyCount) {
   // v 1.0 >= saturatesAt 1.0, 10 ready: the formula says max(10, 11,
-  // ceil(10 * 1.0 / 0.9) = 12) = 12; saturated: ceil(1.5 * 10) = 15.
+  // ceil(10 * 1.0 / 0.9) = 12) = 12; saturated: 2 * 10 = 20.
   const Result r = DecideOnce(OneSignal(kUtil), 1.0, 10, 10);
-  EXPECT_EQ(r.proposal, 15) << r.decision.Summary();
+  EXPECT_EQ(r.proposal, 20) << r.decision.Summary();
   EXPECT_TRUE(HasReason(r.decision, ReasonCode::kSaturatedAtCeiling));
-  // Factor 2 doubles: 20.
-  EXPECT_EQ(DecideOnce(OneSignal(absl::StrCat(kUtil, " saturation_factor: 2")),
-                       1.0, 10, 10)
-                .proposal,
-            20);
-  // With 8 of 10 ready: n = 8 in both: max(max(10, 9, ceil(8.89) = 9), 10,
-  // ceil(12)) = 12.
-  EXPECT_EQ(DecideOnce(OneSignal(kUtil), 1.0, 10, 8).proposal, 12);
+  // saturationFactor 1.5: 15.
+  EXPECT_EQ(
+      DecideOnce(OneSignal(absl::StrCat(kUtil, " saturation_factor: 1.5")), 1.0,
+                 10, 10)
+          .proposal,
+      15);
+  // 9 of 10 ready at 1.2: the formula max(10, 10, ceil(9 * 1.2 / 0.9) =
+  // 12) = 12 asks for more: 2 * 9 = 18.
+  EXPECT_EQ(DecideOnce(OneSignal(kUtil), 1.2, 10, 9).proposal, 18);
+  // 8 of 10 ready at 1.0: max(10, 9, ceil(8.89) = 9) = 10, covered by the
+  // pods on the way: 10 (not 16).
+  EXPECT_EQ(DecideOnce(OneSignal(kUtil), 1.0, 10, 8).proposal, 10);
 }
 
 TEST(AverageSaturation, BelowItKeepsTodaysFormula) {
@@ -270,8 +298,9 @@ TEST(AverageSaturation, BelowItKeepsTodaysFormula) {
 }
 
 TEST(AverageSaturation, NeverAboveMaxReplicasAndZeroStaysZero) {
+  // 1.2: max(10, 11, ceil(13.3) = 14) asks for more: 20 > maxReplicas 13.
   const Result r = DecideOnce(OneSignal(kUtil, 13), 1.2, 10, 10);
-  EXPECT_EQ(r.proposal, 15);
+  EXPECT_EQ(r.proposal, 20);
   EXPECT_EQ(r.replicas, 13) << r.decision.Summary();
   // No pods: an Average cannot wake the service, even at its ceiling.
   EXPECT_EQ(DecideOnce(OneSignal(kUtil), 1.0, 0, 0).proposal, 0);
@@ -280,7 +309,7 @@ TEST(AverageSaturation, NeverAboveMaxReplicasAndZeroStaysZero) {
 TEST(AverageSaturation, ExplainSaysTheCeiling) {
   const Result r = DecideOnce(OneSignal(kUtil), 1.0, 10, 10);
   EXPECT_TRUE(absl::StrContains(r.decision.Summary(),
-                                "s saturated (1 >= saturatesAt 1): x1.5"))
+                                "s saturated (1 >= saturatesAt 1): x2"))
       << r.decision.Summary();
 }
 

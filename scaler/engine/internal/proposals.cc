@@ -47,17 +47,19 @@ Proposal ProposeTotal(const v1::PolicySpec& spec, const v1::Signal& s, double v,
 
 // A saturated reading (a Headroom at 0 spare, an Average at or above its
 // saturatesAt) cannot show how far demand is past capacity: one more
-// replica may be needed, or twenty. The proposal then multiplies the ready
-// replicas, all of them busy: max(formula, current, ceil(f * max(n, 1))).
-// Pods still starting are capacity on the way, so a scale-up in flight is
-// not multiplied again (n, not current); the deficit is unknown, not absent,
-// so it never proposes fewer than current; max(n, 1) because no pod ready
-// yet (x2 of 0) would propose nothing. Growth repeats each time the new
-// pods are ready and the reading is still saturated, until it is not.
+// replica may be needed, or twenty. The formula's step is then only a lower
+// bound. While it still asks for more than current, the proposal multiplies
+// the ready replicas, all of them busy: max(formula, ceil(f * max(n, 1))),
+// max(n, 1) because no pod ready yet (x2 of 0) would propose nothing. Once
+// the pods on the way cover the formula's step, it waits for them at
+// current (the deficit is unknown, not absent: never fewer): they show, when
+// ready, whether the reading leaves saturation or another round is needed.
+// Pods still starting are never multiplied (n, not current).
 int64_t SaturatedProposal(double factor, int64_t formula, int64_t current,
                           int64_t n) {
+  if (formula <= current) return current;
   const double ready = static_cast<double>(std::max<int64_t>(n, 1));
-  return std::max({formula, current, CeilCount(factor * ready)});
+  return std::max(formula, CeilCount(factor * ready));
 }
 
 // Average: proportional outside the band (as the HPA), with at least one
@@ -78,9 +80,13 @@ Proposal ProposeAverage(const v1::Signal& s, double v, int64_t current,
   }
   const double f = SaturationFactor(s);
   if (s.has_saturates_at() && f > 1 && v >= s.saturates_at()) {
-    return {SaturatedProposal(f, p, current, n),
-            Reason{ReasonCode::kSaturatedAtCeiling, s.name(), v,
-                   s.saturates_at(), f}};
+    const int64_t q = SaturatedProposal(f, p, current, n);
+    std::optional<Reason> why;
+    if (q > current) {
+      why = Reason{ReasonCode::kSaturatedAtCeiling, s.name(), v,
+                   s.saturates_at(), f};
+    }
+    return {q, why};
   }
   return {p, std::nullopt};
 }
@@ -101,8 +107,12 @@ Proposal ProposeHeadroom(const v1::Signal& s, double reading, int64_t current,
   }
   const double f = SaturationFactor(s);
   if (f > 1 && reading <= 0) {
-    return {SaturatedProposal(f, p, current, n),
-            Reason{ReasonCode::kSaturatedNoSpare, s.name(), reading, 0, f}};
+    const int64_t q = SaturatedProposal(f, p, current, n);
+    std::optional<Reason> why;
+    if (q > current) {
+      why = Reason{ReasonCode::kSaturatedNoSpare, s.name(), reading, 0, f};
+    }
+    return {q, why};
   }
   return {p, std::nullopt};
 }
