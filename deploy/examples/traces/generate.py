@@ -83,6 +83,27 @@ def livekit_egress_burst():
           rows)
 
 
+def egress_recording_ramp():
+    # Seed 002 §2.1, issue 15: LiveKit egress recordings in use climb by 1
+    # every 10 s, from 1 at t=60 to 20 at t=250, hold 20 minutes, then end.
+    # One recording per egress pod (capacityPerReplica 1): the Headroom
+    # signal reads max(0, ready - in use), 0 spare however many are refused.
+    # Audio recordings are light: CPU 0.2 and memory 0.25 (replica units) per
+    # recording, below the seed's 50 % / 65 % until 2.5 recordings are
+    # wanted per ready pod.
+    rows = []
+    for t in range(0, 2401, 5):
+        if t < 60:
+            busy = 0
+        elif t < 1450:
+            busy = min(20, (t - 60) // 10 + 1)
+        else:
+            busy = 0
+        rows.append((t, 0.2 * busy, 0.25 * busy, busy))
+    write("egress-recording-ramp.csv", ["t", "cpu", "memory",
+                                        "egress_available"], rows)
+
+
 def bursty_queue():
     # A queue that starts and ends at zero: bursts of jobs that workers drain
     # (the queue empties as capacity catches up); CPU 0.12 per job waiting.
@@ -133,6 +154,7 @@ if __name__ == "__main__":
     io_bound_agent_spike()
     voice_agent_ramp()
     livekit_egress_burst()
+    egress_recording_ramp()
     bursty_queue()
     daily_curve()
     flash_crowd()
