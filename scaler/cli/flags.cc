@@ -1,5 +1,6 @@
 #include "scaler/cli/flags.h"
 
+#include <cmath>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -93,6 +94,50 @@ absl::StatusOr<double> FlagSet::GetDouble(const std::string& name) const {
         "flag --", name, " must be a number, got \"", Get(name), "\""));
   }
   return v;
+}
+
+absl::StatusOr<double> FlagSet::GetDouble(const std::string& name, double min,
+                                          bool min_allowed) const {
+  absl::StatusOr<double> v = GetDouble(name);
+  if (!v.ok()) return v.status();
+  if (!std::isfinite(*v) || *v < min || (!min_allowed && *v == min)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "flag --", name, " must be a number ", min_allowed ? ">= " : "> ", min,
+        ", got \"", Get(name), "\""));
+  }
+  return v;
+}
+
+absl::StatusOr<int64_t> FlagSet::GetInt(const std::string& name,
+                                        int64_t min) const {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(Get(name), &v) || v < min) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("flag --", name, " must be an integer >= ", min,
+                     ", got \"", Get(name), "\""));
+  }
+  return v;
+}
+
+absl::StatusOr<int64_t> FlagSet::GetCount(const std::string& name, int64_t min,
+                                          int64_t max) const {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(Get(name), &v) || v < min || v > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--", name, " must be a whole number from ", min, " to ", max));
+  }
+  return v;
+}
+
+absl::StatusOr<absl::Duration> FlagSet::GetSeconds(const std::string& name,
+                                                   double min) const {
+  double v = 0;
+  if (!absl::SimpleAtod(Get(name), &v) || !(v >= min)) {
+    // StrCat prints a double as %g does.
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be a number of seconds >= ", min));
+  }
+  return absl::Seconds(v);
 }
 
 std::string FlagSet::Usage() const {

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -66,15 +65,11 @@ std::vector<std::string> TakeCompare(int& argc, char** argv) {
   return out;
 }
 
+// A duration flag in whole microseconds: >= 0, or > 0 unless zero_ok.
 absl::StatusOr<int64_t> SecondsFlag(const FlagSet& flags,
                                     const std::string& name, bool zero_ok) {
-  absl::StatusOr<double> v = flags.GetDouble(name);
+  absl::StatusOr<double> v = flags.GetDouble(name, 0, zero_ok);
   if (!v.ok()) return v.status();
-  if (!std::isfinite(*v) || *v < 0 || (!zero_ok && *v == 0)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "flag --", name, " must be a number ", zero_ok ? ">= 0" : "> 0",
-        ", got \"", flags.Get(name), "\""));
-  }
   return std::llround(*v * kMicrosPerSecond);
 }
 
@@ -170,13 +165,9 @@ int SimulateCommand(int argc, char** argv) {
     options.tick_us = *tick;
   }
   if (flags.IsSet("initial-replicas")) {
-    int64_t n = 0;
-    if (!absl::SimpleAtoi(flags.Get("initial-replicas"), &n) || n < 0) {
-      return Usage(absl::StrCat(
-          "flag --initial-replicas must be an integer >= 0, got \"",
-          flags.Get("initial-replicas"), "\""));
-    }
-    options.initial_replicas = n;
+    absl::StatusOr<int64_t> n = flags.GetInt("initial-replicas", 0);
+    if (!n.ok()) return Usage(std::string(n.status().message()));
+    options.initial_replicas = *n;
   }
   const std::string report = flags.Get("report");
   const bool html = absl::EndsWith(report, ".html");

@@ -12,7 +12,6 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
-#include "scaler/common/http_server.h"
 
 namespace signalscaler {
 
@@ -203,45 +202,6 @@ struct Metrics::Impl {
     }
     counters.erase(owner);
   }
-
-  std::mutex health_mu;
-  HealthCheck liveness;                       // guarded by health_mu
-  HealthCheck readiness;                      // guarded by health_mu
-  std::function<std::string()> ready_detail;  // guarded by health_mu
-
-  // /livez or /readyz: 200 "ok", or 503 "not live|not ready: <why>".
-  HttpResponse Probe(bool ready) {
-    HealthCheck check;
-    std::function<std::string()> detail;
-    {
-      std::lock_guard<std::mutex> lock(health_mu);
-      check = ready ? readiness : liveness;
-      if (ready) detail = ready_detail;
-    }
-    absl::Status s = absl::OkStatus();
-    if (check != nullptr) {
-      s = check();
-    } else if (ready) {
-      s = absl::UnavailableError("not started");
-    }
-    HttpResponse r;
-    r.status = s.ok() ? 200 : 503;
-    if (s.ok() && detail != nullptr) {
-      if (std::string d = detail(); !d.empty()) {
-        r.body = absl::StrCat("ok (", d, ")\n");
-        return r;
-      }
-    }
-    r.body = s.ok()
-                 ? "ok\n"
-                 : absl::StrCat(
-                       ready ? "not ready: " : "not live: ", s.message(), "\n");
-    return r;
-  }
-
-  // Last, so that it stops (and no handler runs) before the rest goes.
-  mutable std::mutex http_mu;
-  std::unique_ptr<HttpServer> http;  // guarded by http_mu
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
@@ -255,41 +215,6 @@ Metrics::~Metrics() = default;
 Metrics& Metrics::Get() {
   static Metrics* metrics = new Metrics();  // never destroyed: used at exit
   return *metrics;
-}
-
-absl::Status Metrics::Serve(const std::string& listen) {
-  HttpServerOptions options;
-  options.name = "metrics";
-  auto http = std::make_unique<HttpServer>(options);
-  http->Handle("/metrics", [this] {
-    HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = Text();
-    return r;
-  });
-  Impl* impl = impl_.get();
-  http->Handle("/livez", [impl] { return impl->Probe(/*ready=*/false); });
-  http->Handle("/readyz", [impl] { return impl->Probe(/*ready=*/true); });
-  if (absl::Status s = http->Start(listen); !s.ok()) return s;
-  std::lock_guard<std::mutex> lock(impl_->http_mu);
-  impl_->http.swap(http);  // a previous server, if any, stops below
-  return absl::OkStatus();
-}
-
-int Metrics::port() const {
-  std::lock_guard<std::mutex> lock(impl_->http_mu);
-  return impl_->http == nullptr ? 0 : impl_->http->port();
-}
-
-void Metrics::SetHealthChecks(HealthCheck liveness, HealthCheck readiness) {
-  std::lock_guard<std::mutex> lock(impl_->health_mu);
-  impl_->liveness = std::move(liveness);
-  impl_->readiness = std::move(readiness);
-}
-
-void Metrics::SetReadyDetail(std::function<std::string()> detail) {
-  std::lock_guard<std::mutex> lock(impl_->health_mu);
-  impl_->ready_detail = std::move(detail);
 }
 
 std::string Metrics::Text() const {

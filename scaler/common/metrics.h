@@ -5,13 +5,11 @@
 //
 //   Metrics& m = Metrics::Get();
 //   m.RecordSourceRead("prometheus", query_id, absl::OkStatus(), latency, now);
-//   m.SetHealthChecks(nullptr, [&server] { return server.Readiness(); });
-//   absl::Status s = m.Serve("0.0.0.0:9091");  // /metrics, /livez, /readyz
+//   std::string text = m.Text();  // what OpsServer's /metrics answers
 #ifndef SIGNALSCALER_SCALER_COMMON_METRICS_H_
 #define SIGNALSCALER_SCALER_COMMON_METRICS_H_
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,30 +26,6 @@ class Metrics {
   Metrics();
   ~Metrics();
   static Metrics& Get();
-
-  // Serves on `listen` (HOST:PORT, HOST an IPv4 literal, a name or empty;
-  // not IPv6: Debian's CivetWeb is built without it; port 0 picks one), on
-  // CivetWeb's worker threads:
-  //   GET /metrics  Text(), as text/plain; version=0.0.4
-  //   GET /livez    200 "ok", or 503 "not live: <why>" (the liveness check)
-  //   GET /readyz   200 "ok", or 503 "not ready: <why>" (the readiness check)
-  // HEAD as well; 404 for any other path, 405 for any other method.
-  // UNAVAILABLE "cannot serve metrics on <listen>: <why>" when it cannot
-  // bind, INVALID_ARGUMENT when `listen` is not HOST:PORT.
-  absl::Status Serve(const std::string& listen);
-  int port() const;  // 0 when not serving
-
-  // The checks behind /livez and /readyz, called on each request (quick,
-  // thread-safe; OK or a status whose message says why not). Null liveness:
-  // always live (the process answers). Null readiness: not ready, "not
-  // started". What they capture must outlive serving (Get() serves until
-  // the process exits) or be replaced first. May be called at any time.
-  using HealthCheck = std::function<absl::Status()>;
-  void SetHealthChecks(HealthCheck liveness, HealthCheck readiness);
-  // What /readyz adds to a 200 "ok" (e.g. "degraded: ..."): the pod stays
-  // ready, and a person reading the probe learns why it is not quite well.
-  // Empty or null: just "ok".
-  void SetReadyDetail(std::function<std::string()> detail);
 
   // The text exposition of every metric (what /metrics answers).
   std::string Text() const;

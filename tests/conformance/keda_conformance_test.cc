@@ -2,10 +2,14 @@
 // GetMetricSpec, then GetMetrics with the spec's metric name, then IsActive;
 // StreamIsActive kept open across an inactive -> active transition and a
 // server shutdown; StreamMetricSpec; every error case of the trigger
-// metadata; health checking and reflection.
+// metadata; health checking and reflection. The server is the one `serve`
+// runs: an Application built from a ServeConfig, with a ManualClock and no
+// background loops (the tests drive time and evaluation).
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,22 +22,46 @@
 #include "proto/admin.grpc.pb.h"
 #include "proto/externalscaler.grpc.pb.h"
 #include "reflection.pb.h"
+#include "scaler/app/application.h"
+#include "scaler/app/serve_config.h"
 #include "scaler/engine/clock.h"
 #include "scaler/policy/loader.h"
-#include "scaler/server/decision_board.h"
-#include "scaler/server/evaluator.h"
 #include "scaler/server/policy_registry.h"
-#include "scaler/server/scaler_server.h"
-#include "sources/observer.h"
-#include "sources/push/push_source.h"
 
 namespace signalscaler {
 namespace {
 
-EvaluatorOptions DecideAtOnce() {
-  EvaluatorOptions o;
-  o.wait_without_history = false;
-  return o;
+// serve's defaults on loopback ports of its own, without the ops port,
+// serving `policies` as its built-in policies (no --policies). These tests
+// are about the wire, not about a restart's wait: decide at once, as
+// `serve --no-history=decide` (the wait: UnknownHistory tests). Admin calls
+// from any peer, as --admin-allow-any.
+ServeConfig TestConfig(const std::string& policies) {
+  ServeConfig c;
+  c.listen = "127.0.0.1:0";
+  c.metrics_listen = "";
+  c.builtin_policies = policies;
+  c.builtin_policies_name = "test policies";
+  c.evaluator.wait_without_history = false;
+  c.evaluator.replica_id = "conformance";
+  c.access.allow_any = true;
+  c.shutdown_grace = absl::Seconds(1);
+  return c;
+}
+
+// The Application on `clock`, started, its loops left to the test.
+std::unique_ptr<Application> StartApp(const ServeConfig& config,
+                                      const Clock& clock) {
+  ApplicationOptions options;
+  options.clock = &clock;
+  options.background_loops = false;
+  absl::StatusOr<std::unique_ptr<Application>> app =
+      Application::Create(config, options);
+  EXPECT_TRUE(app.ok()) << app.status();
+  if (!app.ok()) return nullptr;
+  absl::Status s = (*app)->Start();
+  EXPECT_TRUE(s.ok()) << s;
+  return s.ok() ? *std::move(app) : nullptr;
 }
 
 using ::testing::ElementsAre;
@@ -58,6 +86,13 @@ spec:
 std::string SourceDir() {
   const char* dir = std::getenv("SIGNALSCALER_SOURCE_DIR");
   return dir != nullptr ? dir : ".";
+}
+
+std::string QuickstartText() {
+  std::ifstream in(SourceDir() + "/deploy/examples/quickstart/policies.yaml");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::vector<LoadedPolicy> QuickstartPolicies(bool with_other) {
@@ -88,21 +123,25 @@ externalscaler::ScaledObjectRef Ref(const std::string& ns,
 class KedaConformanceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    registry_.Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(true)));
-    ServerDeps deps;
-    deps.registry = &registry_;
-    deps.board = &board_;
-    deps.push = &push_;
-    deps.evaluator = &evaluator_;
-    deps.clock = &clock_;
-    server_ = std::make_unique<ScalerServer>(deps);
-    ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+    app_ = StartApp(TestConfig(QuickstartText()), clock_);
+    ASSERT_NE(app_, nullptr);
+    // The quickstart's policies, and one of another namespace.
+    registry().Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(true)));
+    Connect();
+  }
+  void TearDown() override {
+    if (app_ != nullptr) app_->Stop();
+  }
+
+  void Connect() {
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", app_->port()),
                                    grpc::InsecureChannelCredentials());
     scaler_ = externalscaler::ExternalScaler::NewStub(channel_);
     admin_ = admin::v1::Admin::NewStub(channel_);
   }
-  void TearDown() override { server_->Shutdown(absl::Seconds(1)); }
+
+  PolicyRegistry& registry() { return app_->registry(); }
+  ScalerServer& server() { return app_->server(); }
 
   static void Deadline(grpc::ClientContext& ctx) {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
@@ -150,14 +189,7 @@ class KedaConformanceTest : public ::testing::Test {
   }
 
   ManualClock clock_{absl::FromUnixSeconds(1'700'000'000)};
-  PolicyRegistry registry_;
-  DecisionBoard board_;
-  PushStore push_;
-  SourceObserver observer_{push_};
-  // These tests are about the wire, not about a restart's wait: decide at
-  // once, as `serve --no-history=decide` (the wait: UnknownHistory tests).
-  Evaluator evaluator_{registry_, observer_, board_, clock_, DecideAtOnce()};
-  std::unique_ptr<ScalerServer> server_;
+  std::unique_ptr<Application> app_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<externalscaler::ExternalScaler::Stub> scaler_;
   std::unique_ptr<admin::v1::Admin::Stub> admin_;
@@ -437,8 +469,8 @@ TEST_F(KedaConformanceTest, StreamIsActiveSendsStateThenTransitionsThenEndsOk) {
 
   // Shutdown ends the stream with OK (KEDA then retries after 2 s), and no
   // other message was queued before it.
-  EXPECT_EQ(server_->open_streams(), 1u);
-  server_->Shutdown(absl::Seconds(2));
+  EXPECT_EQ(server().open_streams(), 1u);
+  server().Shutdown(absl::Seconds(2));
   EXPECT_FALSE(reader->Read(&msg));
   grpc::Status s = reader->Finish();
   EXPECT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
@@ -472,12 +504,12 @@ TEST_F(KedaConformanceTest, StreamMetricSpecSendsSpecAndEndsWhenPolicyRemoved) {
 
   // A reload that leaves the spec unchanged sends nothing; one that removes
   // the policy ends the stream with NOT_FOUND.
-  registry_.Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(true)));
+  registry().Set(std::make_shared<PolicySnapshot>(QuickstartPolicies(true)));
   std::vector<LoadedPolicy> without;
   for (const LoadedPolicy& p : QuickstartPolicies(true)) {
     if (p.policy.metadata().name() != "egress-jobs") without.push_back(p);
   }
-  registry_.Set(std::make_shared<PolicySnapshot>(without));
+  registry().Set(std::make_shared<PolicySnapshot>(without));
   EXPECT_FALSE(reader->Read(&msg));
   grpc::Status s = reader->Finish();
   EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
@@ -490,7 +522,7 @@ TEST_F(KedaConformanceTest, StreamMetricSpecEndsOkOnShutdown) {
   auto reader = scaler_->StreamMetricSpec(&ctx, Ref("demo", "voice-agent"));
   externalscaler::GetMetricSpecResponse msg;
   ASSERT_TRUE(reader->Read(&msg));
-  server_->Shutdown(absl::Seconds(2));
+  server().Shutdown(absl::Seconds(2));
   EXPECT_FALSE(reader->Read(&msg));
   EXPECT_TRUE(reader->Finish().ok());
 }
@@ -516,7 +548,7 @@ TEST_F(KedaConformanceTest, StalePushedValueHoldsAndExplainSaysSo) {
   ASSERT_TRUE(Push("demo", "egress-jobs", "queue_depth", 25).ok());
   // Three evaluation intervals (3 x 5 s) later the value is stale.
   clock_.Advance(absl::Seconds(16));
-  evaluator_.EvaluateDue();
+  app_->evaluator().EvaluateDue();
   admin::v1::ExplainRequest req;
   req.set_namespace_("demo");
   req.set_policy("egress-jobs");
@@ -583,20 +615,13 @@ TEST_F(KedaConformanceTest, ReflectionListsTheServices) {
 
 TEST_F(KedaConformanceTest, NamespaceOutsideServedSetIsPermissionDenied) {
   // A scaler started with --namespaces=demo answers no other namespace.
-  server_->Shutdown(absl::Seconds(1));
-  NamespaceSet served = {"demo"};
-  ServerDeps deps;
-  deps.registry = &registry_;
-  deps.board = &board_;
-  deps.push = &push_;
-  deps.evaluator = &evaluator_;
-  deps.clock = &clock_;
-  deps.namespaces = &served;
-  server_ = std::make_unique<ScalerServer>(deps);
-  ASSERT_TRUE(server_->Start("127.0.0.1:0").ok());
-  scaler_ = externalscaler::ExternalScaler::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                          grpc::InsecureChannelCredentials()));
+  app_->Stop();
+  ServeConfig config =
+      TestConfig(QuickstartText() + "\n---\n" + kOtherNamespace);
+  config.namespaces = {"demo"};
+  app_ = StartApp(config, clock_);
+  ASSERT_NE(app_, nullptr);
+  Connect();
   externalscaler::GetMetricSpecResponse spec;
   grpc::Status s = GetMetricSpec(Ref("secret-ns", "hidden"), spec);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
@@ -606,19 +631,10 @@ TEST_F(KedaConformanceTest, NamespaceOutsideServedSetIsPermissionDenied) {
 
 TEST(HealthBeforePolicies, ReadyOnlyWithPoliciesAndNotDraining) {
   ManualClock clock;
-  PolicyRegistry registry;
-  DecisionBoard board;
-  PushStore push;
-  SourceObserver observer(push);
-  Evaluator evaluator(registry, observer, board, clock, DecideAtOnce());
-  ServerDeps deps;
-  deps.registry = &registry;
-  deps.board = &board;
-  deps.push = &push;
-  deps.evaluator = &evaluator;
-  deps.clock = &clock;
-  ScalerServer server(deps);
-  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  std::unique_ptr<Application> app = StartApp(TestConfig(""), clock);
+  ASSERT_NE(app, nullptr);
+  PolicyRegistry& registry = app->registry();
+  ScalerServer& server = app->server();
   auto health = grpc::health::v1::Health::NewStub(
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", server.port()),
                           grpc::InsecureChannelCredentials()));
@@ -642,10 +658,10 @@ TEST(HealthBeforePolicies, ReadyOnlyWithPoliciesAndNotDraining) {
   EXPECT_EQ(check("readiness"), HC::SERVING);
   EXPECT_EQ(check("externalscaler.ExternalScaler"), HC::SERVING);
   // Draining: not ready, still alive, every call still answered.
-  server.StartDrain();
+  app->StartDrain();
   EXPECT_EQ(check("readiness"), HC::NOT_SERVING);
   EXPECT_EQ(check(""), HC::SERVING);
-  server.Shutdown(absl::Seconds(1));
+  app->Stop();
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scaler/common/metrics.h"
+#include "scaler/common/ops_server.h"
 #include "tests/testing/raw_http.h"
 
 namespace signalscaler {
@@ -383,8 +384,9 @@ TEST(HttpServerStartTest, ServesOnAnyAddressANameAndIpv6OnlyIfBuiltWithIt) {
 TEST(MetricsHttpTest, ServesMetricsLivezAndReadyz) {
   Metrics metrics;
   metrics.SetPoliciesLoaded(3);
-  ASSERT_TRUE(metrics.Serve("127.0.0.1:0").ok());
-  const int port = metrics.port();
+  OpsServer ops(metrics);
+  ASSERT_TRUE(ops.Start("127.0.0.1:0").ok());
+  const int port = ops.port();
   ASSERT_GT(port, 0);
 
   RawHttpAnswer m = HttpGet(port, "/metrics");
@@ -402,7 +404,7 @@ TEST(MetricsHttpTest, ServesMetricsLivezAndReadyz) {
   EXPECT_EQ(ready.body, "not ready: not started\n");
 
   std::atomic<bool> draining{false};
-  metrics.SetHealthChecks(nullptr, [&draining] {
+  ops.SetHealthChecks(nullptr, [&draining] {
     return draining ? absl::UnavailableError("draining") : absl::OkStatus();
   });
   EXPECT_EQ(HttpGet(port, "/readyz").status, 200);
@@ -414,18 +416,20 @@ TEST(MetricsHttpTest, ServesMetricsLivezAndReadyz) {
   EXPECT_EQ(HttpGet(port, "/livez").status, 200);  // liveness is apart
   EXPECT_EQ(HttpGet(port, "/metrics").status, 200);
 
-  metrics.SetHealthChecks(
-      [] { return absl::UnavailableError("shutting down"); }, nullptr);
+  ops.SetHealthChecks([] { return absl::UnavailableError("shutting down"); },
+                      nullptr);
   live = HttpGet(port, "/livez");
   EXPECT_EQ(live.status, 503);
   EXPECT_EQ(live.body, "not live: shutting down\n");
 
   EXPECT_EQ(HttpGet(port, "/").status, 404);
   EXPECT_EQ(HttpGet(port, "/readyz", "POST").status, 405);
-  EXPECT_EQ(metrics.Serve(absl::StrCat("127.0.0.1:", port)).message(),
+  OpsServer second(metrics);
+  EXPECT_EQ(second.Start(absl::StrCat("127.0.0.1:", port)).message(),
             absl::StrCat("cannot serve metrics on 127.0.0.1:", port,
                          ": Address already in use"));
-  EXPECT_EQ(metrics.port(), port);  // still serving
+  EXPECT_EQ(ops.port(), port);  // still serving
+  EXPECT_EQ(HttpGet(port, "/livez").status, 503);
 }
 
 }  // namespace
