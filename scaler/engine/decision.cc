@@ -71,6 +71,8 @@ const char* ReasonCodeName(ReasonCode code) {
       return "saturated_no_spare";
     case ReasonCode::kSaturatedAtCeiling:
       return "saturated_at_ceiling";
+    case ReasonCode::kForecast:
+      return "forecast";
   }
   return "unknown";
 }
@@ -169,6 +171,9 @@ std::string RenderReason(const Reason& r) {
     case ReasonCode::kSaturatedAtCeiling:
       return absl::StrCat(r.subject, " saturated (", Num(r.a),
                           " >= saturatesAt ", Num(r.b), "): x", Num(r.c));
+    case ReasonCode::kForecast:
+      return absl::StrCat("forecast: ", r.subject, " ", Num(r.a), " in ",
+                          Num(r.b), " s -> ", Num(r.c));
   }
   return ReasonCodeName(r.code);
 }

@@ -87,6 +87,10 @@ enum class ReasonCode {
   kSaturatedNoSpare,    // subject: Headroom signal; a: spare (0); c: factor
   kSaturatedAtCeiling,  // subject: Average signal; a: value, b: saturatesAt,
                         // c: factor
+  // A forecast raised the signal's proposal: subject: signal; a: the value
+  // projected (in the signal's own unit), b: lead seconds, c: the proposal
+  // on it.
+  kForecast,
 };
 const char* ReasonCodeName(ReasonCode code);  // stable snake_case identifier
 
@@ -129,12 +133,26 @@ struct Decision {
   std::string Summary() const;
 };
 
+// A signal's load at one time, for its forecast (internal/forecast.h): a
+// Total's value, an Average's value times the ready pods, a Headroom's
+// capacity in use.
+struct LoadPoint {
+  absl::Time time;
+  double load = 0;
+};
+struct LoadHistory {
+  std::string signal;
+  std::deque<LoadPoint> points;  // in time order, inside its history
+};
+
 // Per-policy memory across evaluations (kept by a StateStore).
 struct EngineState {
   std::deque<Recommendation> recommendations;  // inside the longest window
   std::deque<ScaleEvent> scale_events;         // inside the longest period
   std::optional<int64_t> last_decision;
   bool ever_had_reading = false;
+  // One per signal with a forecast, in no particular order.
+  std::vector<LoadHistory> load_history;
   // Set by a caller that may have lost a history it cannot see (the server:
   // a process start, a state store out of reach). Then, with neither a
   // current count nor a last decision, Decide() answers UNAVAILABLE until it

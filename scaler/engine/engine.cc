@@ -97,6 +97,7 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
   engine_internal::ProposalInput in;
   in.current = current.value_or(blind ? bounds.upper : bounds.lower);
   in.ready = ready;
+  if (current) in.load_history = &state.load_history;
   in.zero_allowed = bounds.min_replicas == 0;
   in.now = now;
   engine_internal::Proposals p = engine_internal::Propose(spec, inputs, in);

@@ -1,5 +1,7 @@
 #include "scaler/policy/defaults.h"
 
+#include <algorithm>
+
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -53,6 +55,26 @@ double CapacityPerReplica(const v1::Signal& signal) {
 double SaturationFactor(const v1::Signal& signal) {
   return signal.has_saturation_factor() ? signal.saturation_factor()
                                         : kDefaultSaturationFactor;
+}
+
+absl::Duration ForecastLead(const v1::PolicySpec& spec,
+                            const v1::Signal& signal) {
+  if (signal.forecast().has_lead_seconds()) {
+    return absl::Seconds(signal.forecast().lead_seconds());
+  }
+  if (spec.has_pod_startup_seconds()) {
+    return absl::Seconds(spec.pod_startup_seconds());
+  }
+  return absl::ZeroDuration();
+}
+
+absl::Duration ForecastHistory(const v1::PolicySpec& spec,
+                               const v1::Signal& signal) {
+  if (signal.forecast().has_history_seconds()) {
+    return absl::Seconds(signal.forecast().history_seconds());
+  }
+  return std::max(2 * ForecastLead(spec, signal),
+                  kDefaultForecastHistoryIntervals * EvaluationInterval(spec));
 }
 
 double Target(const v1::Signal& signal) {

@@ -67,6 +67,20 @@ double CapacityPerReplica(const v1::Signal& signal);
 // The multiple a saturated signal proposes (saturationFactor, else 2). A
 // Total signal, and an Average without saturatesAt, are never saturated.
 double SaturationFactor(const v1::Signal& signal);
+// A signal's forecast: how far ahead (forecast.leadSeconds, else
+// spec.podStartupSeconds; 0 when neither is set, which validation refuses)
+// and over which history (forecast.historySeconds, else
+// max(2 x lead, 12 evaluation intervals)).
+absl::Duration ForecastLead(const v1::PolicySpec& spec,
+                            const v1::Signal& signal);
+absl::Duration ForecastHistory(const v1::PolicySpec& spec,
+                               const v1::Signal& signal);
+// The most a lead or pod start-up time may be, in seconds.
+inline constexpr double kMaxLeadSeconds = 3600;
+inline constexpr double kMaxForecastHistorySeconds = 86400;
+inline constexpr int kMinForecastHistoryIntervals = 4;
+inline constexpr int kDefaultForecastHistoryIntervals = 12;
+
 // Average and Headroom: the explicit target, else the middle of the band.
 // Total: targetPerReplica.
 double Target(const v1::Signal& signal);

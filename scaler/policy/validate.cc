@@ -146,6 +146,7 @@ class Validator {
                            it->second, ")"));
       }
       Signal(signal, path);
+      if (signal.has_forecast()) Forecast(spec, signal, path + ".forecast");
     }
     if (min == 0 && !spec.signals().empty() && !any_total) {
       Error("spec.minReplicas",
@@ -158,6 +159,14 @@ class Validator {
     }
     if (spec.behavior().has_scale_down()) {
       Rules(spec.behavior().scale_down(), "spec.behavior.scaleDown");
+    }
+    if (spec.has_pod_startup_seconds()) {
+      const double v = spec.pod_startup_seconds();
+      if (!(v > 0 && v <= kMaxLeadSeconds)) {
+        Error("spec.podStartupSeconds",
+              absl::StrCat("must be within (0, ", kMaxLeadSeconds,
+                           "] seconds, got ", v));
+      }
     }
     if (spec.has_replicas()) Source(spec.replicas(), "spec.replicas");
     if (spec.has_ready_replicas()) {
@@ -241,6 +250,41 @@ class Validator {
         }
         Saturation(s, path);
         break;
+    }
+  }
+
+  // forecast: a lead in (0, 3600] s (its own or spec.podStartupSeconds) and
+  // a history of at least 4 evaluation intervals (the trend needs points).
+  void Forecast(const v1::PolicySpec& spec, const v1::Signal& s,
+                const std::string& path) {
+    const v1::Forecast& f = s.forecast();
+    if (f.has_lead_seconds()) {
+      if (!(f.lead_seconds() > 0 && f.lead_seconds() <= kMaxLeadSeconds)) {
+        Error(path + ".leadSeconds",
+              absl::StrCat("must be within (0, ", kMaxLeadSeconds,
+                           "] seconds, got ", f.lead_seconds()));
+        return;
+      }
+    } else if (!spec.has_pod_startup_seconds()) {
+      Error(path + ".leadSeconds",
+            "required without spec.podStartupSeconds: how far ahead to "
+            "forecast (a new pod's start-up time)");
+      return;
+    }
+    if (f.has_history_seconds()) {
+      const absl::Duration min =
+          kMinForecastHistoryIntervals * EvaluationInterval(spec);
+      const double h = f.history_seconds();
+      if (!(h >= absl::ToDoubleSeconds(min) &&
+            h <= kMaxForecastHistorySeconds)) {
+        Error(path + ".historySeconds",
+              absl::StrCat("must be within [", absl::ToDoubleSeconds(min), ", ",
+                           kMaxForecastHistorySeconds, "] seconds (at least ",
+                           kMinForecastHistoryIntervals,
+                           " evaluation intervals, so that the trend has "
+                           "points), got ",
+                           h));
+      }
     }
   }
 

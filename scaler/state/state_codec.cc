@@ -278,6 +278,15 @@ std::string EncodeRecord(const PolicyRecord& record) {
     engine->set_last_decision(*record.engine.last_decision);
   }
   engine->set_ever_had_reading(record.engine.ever_had_reading);
+  for (const LoadHistory& h : record.engine.load_history) {
+    pb::LoadHistory* out_h = engine->add_load_history();
+    out_h->set_signal(h.signal);
+    TimeColumnWriter times(out_h->mutable_time_ms());
+    for (const LoadPoint& p : h.points) {
+      times.Add(p.time);
+      out_h->add_load(p.load);
+    }
+  }
   if (record.decision != nullptr) {
     PutDecision(*record.decision, record.engine, out.mutable_decision());
   }
@@ -326,6 +335,27 @@ absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
     out.engine.last_decision = engine.last_decision();
   }
   out.engine.ever_had_reading = engine.ever_had_reading();
+  for (const pb::LoadHistory& h : engine.load_history()) {
+    if (h.load_size() != h.time_ms_size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("engine.load_history: ", h.time_ms_size(), " times for ",
+                       h.load_size(), " loads"));
+    }
+    LoadHistory out_h;
+    out_h.signal = h.signal();
+    TimeColumnReader times;
+    absl::Time previous = absl::InfinitePast();
+    for (int i = 0; i < h.time_ms_size(); ++i) {
+      const absl::Time t = times.Next(h.time_ms(i));
+      if (t < previous) {
+        return absl::InvalidArgumentError(
+            "engine.load_history: times out of order");
+      }
+      previous = t;
+      out_h.points.push_back(LoadPoint{t, h.load(i)});
+    }
+    out.engine.load_history.push_back(std::move(out_h));
+  }
   if (in.has_decision()) {
     absl::StatusOr<std::shared_ptr<const Decision>> d =
         GetDecision(in.decision(), out.engine);

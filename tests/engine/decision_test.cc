@@ -22,7 +22,7 @@ TEST(SignalStateName, IsStable) {
 
 TEST(ReasonCodeName, EveryCodeHasADistinctSnakeCaseName) {
   std::set<std::string> names;
-  for (int i = 0; i <= static_cast<int>(ReasonCode::kSmallStep); ++i) {
+  for (int i = 0; i <= static_cast<int>(ReasonCode::kForecast); ++i) {
     const std::string name = ReasonCodeName(static_cast<ReasonCode>(i));
     EXPECT_NE(name, "unknown") << i;
     EXPECT_EQ(name.find_first_not_of("abcdefghijklmnopqrstuvwxyz_"),
@@ -33,7 +33,7 @@ TEST(ReasonCodeName, EveryCodeHasADistinctSnakeCaseName) {
 }
 
 TEST(RenderReason, EveryCodeRendersText) {
-  for (int i = 0; i <= static_cast<int>(ReasonCode::kSmallStep); ++i) {
+  for (int i = 0; i <= static_cast<int>(ReasonCode::kForecast); ++i) {
     const Reason r{static_cast<ReasonCode>(i), "x", 1, 2, 3};
     EXPECT_FALSE(RenderReason(r).empty());
   }

@@ -135,8 +135,9 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     Headroom, ProposalTest,
     ::testing::Values(
-        // s 0 <= 1: 4 + ceil((2-0)/1) = 6
-        Case{"UpEmpty", kSpare, 1, 4, 0, 6},
+        // s 0 <= 1: 4 + ceil((2-0)/1) = 6; 0 spare is saturated (issue 15):
+        // the formula asks for more than current: max(6, 2 * 4) = 8
+        Case{"UpEmpty", kSpare, 1, 4, 0, 8},
         // s 1 <= 1: 4 + ceil(1) = 5
         Case{"UpAtThreshold", kSpare, 1, 4, 1, 5},
         // s 2 in (1, 3): 4
@@ -147,20 +148,23 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"Down", kSpare, 1, 4, 5, 1},
         // s 9: 4 - 7 < 0: 0 (then minReplicas)
         Case{"DownFloorsAtZero", kSpare, 1, 4, 9, 0},
-        // capacity 2, band [2, 6], target 4: s 0: 3 + ceil(4/2) = 5
+        // capacity 2, band [2, 6], target 4: s 0: 3 + ceil(4/2) = 5;
+        // saturated: max(5, 2 * 3) = 6
         Case{"CapacityUp",
              "type: Headroom scale_up_below: 2 scale_down_above: 6 "
              "capacity_per_replica: 2",
-             1, 3, 0, 5},
+             1, 3, 0, 6},
         // capacity 2: s 9: 3 - floor(5/2) = 1
         Case{"CapacityDown",
              "type: Headroom scale_up_below: 2 scale_down_above: 6 "
              "capacity_per_replica: 2",
              1, 3, 9, 1},
-        // ready 3 of 5: spare 0 + (5-3)*1 = 2, inside the band: 5
+        // ready 3 of 5: spare 0 + (5-3)*1 = 2, inside the band: 5 (0 spare
+        // is saturated, but the pods on the way cover the formula: 5)
         Case{"ReadyCountsStarting", kSpare, 1, 5, 0, 5, 3},
-        // ready 4 of 5: spare 0 + 1 = 1 <= 1: 5 + ceil(1) = 6
-        Case{"ReadyStillShort", kSpare, 1, 5, 0, 6, 4},
+        // ready 4 of 5: spare 0 + 1 = 1 <= 1: 5 + ceil(1) = 6; saturated:
+        // max(6, 2 * 4) = 8
+        Case{"ReadyStillShort", kSpare, 1, 5, 0, 8, 4},
         // current 0: a Headroom cannot wake the service: 0
         Case{"NoPods", kSpare, 0, 0, 0, 0}),
     [](const auto& info) { return info.param.name; });

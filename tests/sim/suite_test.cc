@@ -44,7 +44,7 @@ std::vector<Entry> Suite() {
 TEST(SimulateSuiteTest, EveryTraceRunsAndBeatsTheCpuHpaWhereItShould) {
   const std::string traces = SourceDir() + "/deploy/examples/traces/";
   const std::vector<Entry> suite = Suite();
-  ASSERT_EQ(suite.size(), 6u);
+  ASSERT_EQ(suite.size(), 7u);
   const std::string dir = MakeTempDir();
   for (const Entry& e : suite) {
     SCOPED_TRACE(e.trace);

@@ -42,6 +42,12 @@ PolicyRecord FullRecord(bool own_history) {
   r.engine.scale_events = {{kT0, 1, 3}, {kT0 + absl::Seconds(60), 3, 2}};
   r.engine.last_decision = 4;
   r.engine.ever_had_reading = true;
+  LoadHistory requests{"requests", {}};
+  for (int i = 0; i < 12; ++i) {
+    requests.points.push_back(
+        {kT0 + absl::Milliseconds(5000 * i + i % 2), 10.25 * i + 0.125});
+  }
+  r.engine.load_history = {requests, LoadHistory{"cpu", {{kT0, 2.5}}}};
   auto d = std::make_shared<Decision>();
   d->replicas = 4;
   d->current = 3;
@@ -103,6 +109,17 @@ void ExpectSame(const PolicyRecord& got, const PolicyRecord& want) {
   }
   EXPECT_EQ(got.engine.last_decision, want.engine.last_decision);
   EXPECT_EQ(got.engine.ever_had_reading, want.engine.ever_had_reading);
+  ASSERT_EQ(got.engine.load_history.size(), want.engine.load_history.size());
+  for (size_t i = 0; i < want.engine.load_history.size(); ++i) {
+    const LoadHistory& g = got.engine.load_history[i];
+    const LoadHistory& w = want.engine.load_history[i];
+    EXPECT_EQ(g.signal, w.signal);
+    ASSERT_EQ(g.points.size(), w.points.size()) << w.signal;
+    for (size_t j = 0; j < w.points.size(); ++j) {
+      EXPECT_EQ(g.points[j].time, w.points[j].time) << w.signal << " " << j;
+      EXPECT_EQ(g.points[j].load, w.points[j].load) << w.signal << " " << j;
+    }
+  }
   EXPECT_EQ(got.history_since, want.history_since);
   EXPECT_EQ(got.sequence, want.sequence);
   EXPECT_EQ(got.evaluated_by, want.evaluated_by);
@@ -163,8 +180,7 @@ state::v1::PolicyRecord AsProto(const PolicyRecord& record) {
 
 TEST(StateCodecTest, EveryReasonCodeIsCovered) {
   // decision_test pins the list; the codec must know each of them.
-  EXPECT_EQ(LastReasonCode(),
-            static_cast<int>(ReasonCode::kSaturatedAtCeiling));
+  EXPECT_EQ(LastReasonCode(), static_cast<int>(ReasonCode::kForecast));
 }
 
 TEST(StateCodecTest, FullRecordRoundTrips) {

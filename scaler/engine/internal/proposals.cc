@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "scaler/engine/internal/forecast.h"
 #include "scaler/engine/internal/numeric.h"
 #include "scaler/policy/defaults.h"
 
@@ -66,7 +67,7 @@ int64_t SaturatedProposal(double factor, int64_t formula, int64_t current,
 // more replica when at or above scaleUpAbove. `n` is the ready count (or
 // current when unknown); a scale-up proposal never goes below current.
 Proposal ProposeAverage(const v1::Signal& s, double v, int64_t current,
-                        int64_t n) {
+                        int64_t n, bool saturation = true) {
   // Cannot wake a service that has no pods (a reading of no pods is never
   // saturated either: a Total signal wakes it).
   if (current == 0) return {0, std::nullopt};
@@ -79,7 +80,7 @@ Proposal ProposeAverage(const v1::Signal& s, double v, int64_t current,
     p = std::min(current, std::max<int64_t>(0, CeilCount(scaled)));
   }
   const double f = SaturationFactor(s);
-  if (s.has_saturates_at() && f > 1 && v >= s.saturates_at()) {
+  if (saturation && s.has_saturates_at() && f > 1 && v >= s.saturates_at()) {
     const int64_t q = SaturatedProposal(f, p, current, n);
     std::optional<Reason> why;
     if (q > current) {
@@ -94,7 +95,7 @@ Proposal ProposeAverage(const v1::Signal& s, double v, int64_t current,
 // Headroom: spare capacity s; pods still starting (current - ready) count as
 // spare they will bring. Saturated when the reading itself is 0 spare.
 Proposal ProposeHeadroom(const v1::Signal& s, double reading, int64_t current,
-                         int64_t n) {
+                         int64_t n, bool saturation = true) {
   if (current == 0) return {0, std::nullopt};  // as ProposeAverage
   const double t = Target(s);
   const double c = CapacityPerReplica(s);
@@ -106,7 +107,7 @@ Proposal ProposeHeadroom(const v1::Signal& s, double reading, int64_t current,
     p = std::max<int64_t>(0, current - FloorCount((spare - t) / c));
   }
   const double f = SaturationFactor(s);
-  if (f > 1 && reading <= 0) {
+  if (saturation && f > 1 && reading <= 0) {
     const int64_t q = SaturatedProposal(f, p, current, n);
     std::optional<Reason> why;
     if (q > current) {
@@ -115,6 +116,84 @@ Proposal ProposeHeadroom(const v1::Signal& s, double reading, int64_t current,
     return {q, why};
   }
   return {p, std::nullopt};
+}
+
+// A signal's load (forecast.h): what its readings add up to whatever the
+// replica count, so that a trend survives the scaling it causes. A Total's
+// value; an Average's value times the ready pods; a Headroom's capacity in
+// use (ready pods' capacity minus the spare read).
+double LoadOf(const v1::Signal& s, double v, int64_t n) {
+  switch (s.type()) {
+    case v1::Signal::Average:
+      return v * static_cast<double>(n);
+    case v1::Signal::Headroom:
+      return static_cast<double>(n) * CapacityPerReplica(s) - v;
+    default:
+      return v;
+  }
+}
+
+// The reading that `load` amounts to with `n` ready pods (LoadOf's inverse).
+double ValueOfLoad(const v1::Signal& s, double load, int64_t n) {
+  switch (s.type()) {
+    case v1::Signal::Average:
+      return load / static_cast<double>(n);
+    case v1::Signal::Headroom:
+      return static_cast<double>(n) * CapacityPerReplica(s) - load;
+    default:
+      return load;
+  }
+}
+
+LoadHistory& HistoryOf(std::vector<LoadHistory>& histories,
+                       const std::string& signal) {
+  for (LoadHistory& h : histories) {
+    if (h.signal == signal) return h;
+  }
+  histories.push_back(LoadHistory{signal, {}});
+  return histories.back();
+}
+
+// Records the load of a signal with a forecast whose reading is usable, and
+// proposes on the load projected one lead ahead, with the signal's own
+// formula (never its saturation rule: a projection is not a reading that
+// cannot show the deficit). 0 when the forecast is off; the reason is set
+// only when it asks for more than `reactive`.
+int64_t ForecastProposal(const v1::PolicySpec& spec, const v1::Signal& s,
+                         const Reading& r, const ProposalInput& in, int64_t n,
+                         int64_t reactive, std::optional<Reason>& why) {
+  const absl::Duration history = ForecastHistory(spec, s);
+  const absl::Duration lead = ForecastLead(spec, s);
+  LoadHistory& h = HistoryOf(*in.load_history, s.name());
+  // An Average or Headroom reading of no ready pod says nothing of load.
+  if (s.type() == v1::Signal::Total || n > 0) {
+    RememberLoad(h.points, r.sample_time, LoadOf(s, r.value, n), in.now,
+                 history);
+  }
+  if (in.current == 0 || n == 0) return 0;  // waking stays reactive
+  const std::optional<Trend> trend =
+      ProjectLoad(h.points, in.now, lead, history);
+  if (!trend) return 0;
+  const double v = ValueOfLoad(s, trend->projected, n);
+  int64_t p = 0;
+  switch (s.type()) {
+    case v1::Signal::Total:
+      p = ProposeTotal(spec, s, v, in.current).replicas;
+      break;
+    case v1::Signal::Average:
+      p = ProposeAverage(s, v, in.current, n, /*saturation=*/false).replicas;
+      break;
+    case v1::Signal::Headroom:
+      p = ProposeHeadroom(s, v, in.current, n, /*saturation=*/false).replicas;
+      break;
+    default:
+      return 0;
+  }
+  if (p > reactive) {
+    why = Reason{ReasonCode::kForecast, s.name(), v,
+                 absl::ToDoubleSeconds(lead), static_cast<double>(p)};
+  }
+  return p;
 }
 
 }  // namespace
@@ -229,6 +308,17 @@ Proposals Propose(const v1::PolicySpec& spec, const Inputs& inputs,
           e.message = "unknown signal type";
           break;
       }
+      // A forecast only ever raises the proposal (never at zero, nor while
+      // the service goes to zero).
+      if (s.has_forecast() && in.load_history != nullptr && !out.zero_ok) {
+        std::optional<Reason> why;
+        const int64_t f =
+            ForecastProposal(spec, s, *c.reading, in, n, e.proposal, why);
+        if (why) {
+          e.proposal = f;
+          out.reasons.push_back(*why);
+        }
+      }
     }
     // The max wins; on a tie a signal with a usable reading is named.
     const bool ok = c.state == SignalState::kOk;
@@ -244,6 +334,19 @@ Proposals Propose(const v1::PolicySpec& spec, const Inputs& inputs,
   if (have_any) {
     out.reasons.push_back(Reason{ReasonCode::kSignalWon, out.winner,
                                  static_cast<double>(out.desired), 0, 0});
+  }
+  if (in.load_history != nullptr) {
+    // The histories of signals that no longer forecast go.
+    std::vector<LoadHistory>& histories = *in.load_history;
+    histories.erase(
+        std::remove_if(histories.begin(), histories.end(),
+                       [&spec](const LoadHistory& h) {
+                         for (const v1::Signal& s : spec.signals()) {
+                           if (s.name() == h.signal) return !s.has_forecast();
+                         }
+                         return true;
+                       }),
+        histories.end());
   }
   return out;
 }

@@ -31,6 +31,10 @@ struct ProposalInput {
   std::optional<int64_t> ready;  // fresh ready count, if known
   bool zero_allowed = false;     // minReplicas is 0
   absl::Time now;
+  // The load histories of the signals with a forecast (EngineState's),
+  // updated with the usable readings; null: no forecast (the count the
+  // proposals start from is not known).
+  std::vector<LoadHistory>* load_history = nullptr;
 };
 
 struct Proposals {
