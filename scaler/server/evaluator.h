@@ -17,6 +17,12 @@
 //     and the others keep their local answers until a fresh shared decision
 //     exists, so decisions go on without a jump.
 //
+// The pieces: each policy has one Role (policy_role.h: mirror, acquired,
+// holder, local, local-until-fresh; the transition table is there, and
+// Transition() below is the one place roles change); LeaseKeeper
+// (lease_keeper.h) keeps the heartbeat and the leases; the rules by which a
+// local history meets the shared one are pure functions in history_merge.h.
+//
 //   Evaluator ev(registry, observer, board, clock, options);
 //   ev.Start();            // background loop on a thread of its own
 //   ev.EvaluateNow(key);   // e.g. right after a pushed value
@@ -24,27 +30,29 @@
 #ifndef SIGNALSCALER_SCALER_SERVER_EVALUATOR_H_
 #define SIGNALSCALER_SCALER_SERVER_EVALUATOR_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/time/time.h"
 #include "scaler/engine/clock.h"
 #include "scaler/engine/decision.h"
 #include "scaler/server/decision_board.h"
+#include "scaler/server/history_merge.h"
+#include "scaler/server/lease_keeper.h"
 #include "scaler/server/policy_registry.h"
+#include "scaler/server/policy_role.h"
 #include "scaler/state/state_store.h"
 #include "sources/observer.h"
 
 namespace signalscaler {
+
+class Ticker;
 
 struct EvaluatorOptions {
   // Where histories, decisions and leases live. Null: a private in-memory
@@ -114,39 +122,50 @@ class Evaluator {
     return e;
   }
   struct PolicyState {
+    RoleState role;  // changed by Transition() only
     // The holder's history, or a local one.
-    EngineState engine = UnknownHistory();
-    absl::Time history_since = absl::InfinitePast();
+    LocalHistory history = {UnknownHistory()};
+    LeaseSlot lease;  // held in kAcquired and kHolder only
     absl::Time next_due = absl::InfinitePast();
-    std::string fingerprint;     // the spec it was evaluated with
-    std::optional<Lease> lease;  // ours, while we hold it
-    bool synced = false;  // `engine` merged with the store since acquiring
-    bool evaluated_locally = false;  // decisions not in the store since sync
-    // After an outage: keep evaluating locally until the store holds a
-    // decision made after `local_since`.
-    bool local_until_fresh = false;
-    absl::Time local_since = absl::InfinitePast();
-    uint64_t sequence = 0;  // highest record sequence seen or written
-    absl::Time shared_time = absl::InfinitePast();  // of that record
-    absl::Time first_seen = absl::InfinitePast();
-    absl::Time orphan_taken = absl::InfinitePast();
-    int64_t published = -1;  // replicas of the last decision published
+    std::string fingerprint;  // the spec it was evaluated with
+    SharedMark seen;          // the highest record seen or written
+    int64_t published = -1;   // replicas of the last decision published
   };
   // Node-based: references to a PolicyState stay valid while others are
   // added (Housekeep adds every served policy).
   using States = absl::node_hash_map<PolicyKey, PolicyState>;
 
-  bool Holds(const PolicyState& st, absl::Time now) const;
+  // The one place a role changes: NextRole(), then the event's side effects.
+  void Transition(PolicyState& st, RoleEvent event, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How `st` acts now (its lease may have expired unrenewed).
+  Role Acting(const PolicyState& st, absl::Time now) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `key`'s state, made (as a mirror, or local while degraded) if new.
+  PolicyState& StateOf(const PolicyKey& key, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Housekeep(const PolicySnapshot& snap, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
+                     absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Decides for a policy this replica evaluates (local or holder).
   void Evaluate(const LoadedPolicy& loaded, PolicyState& st, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvaluateLocally(const LoadedPolicy& loaded, PolicyState& st,
+                       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
                         absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // kAcquired: loads the shared record and merges; false when it cannot
+  // (the policy is then not decided by the holder this time).
+  bool Sync(const LoadedPolicy& loaded, PolicyState& st, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SaveAndPublish(const PolicyKey& key, PolicyState& st,
+                      std::shared_ptr<const Decision> d, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Mirror(const PolicySnapshot& snap, const std::vector<PolicyKey>& keys,
               absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Runs the engine on `st.engine`; null (and the board told why) when there
-  // is no decision yet.
+  // Runs the engine on `st.history`; null (and the board told why) when
+  // there is no decision yet.
   std::shared_ptr<const Decision> Run(const LoadedPolicy& loaded,
                                       PolicyState& st, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -158,12 +177,10 @@ class Evaluator {
   void LeaveDegraded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  StateStatus StatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExportStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Inputs Gather(const LoadedPolicy& loaded) const;
   // Each store call's own deadline (a tick's many calls do not share one).
   absl::Time Deadline() const { return clock_.Now() + options_.store_timeout; }
-  absl::Duration LeaseTtl() const { return options_.lease_period * 0.7; }
-  absl::Duration HousekeepEvery() const { return options_.lease_period * 0.2; }
 
   const PolicyRegistry& registry_;
   const Observer& observer_;
@@ -175,34 +192,23 @@ class Evaluator {
 
   mutable std::mutex mu_;
   States states_ ABSL_GUARDED_BY(mu_);
+  LeaseKeeper leases_ ABSL_GUARDED_BY(mu_);
   // The policies states_ was last matched with.
   std::shared_ptr<const PolicySnapshot> last_snapshot_ ABSL_GUARDED_BY(mu_);
+  // Every state is kLocal while set.
   bool degraded_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time degraded_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string degraded_why_ ABSL_GUARDED_BY(mu_);
-  absl::Time next_housekeeping_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::vector<std::string> members_ ABSL_GUARDED_BY(mu_);
-  // When each live replica was first seen (handoffs wait until it is
-  // stable for a lease period).
-  absl::flat_hash_map<std::string, absl::Time> member_since_
-      ABSL_GUARDED_BY(mu_);
 
   // Keys another replica saved (from the store's Watch thread).
   std::mutex saved_mu_;
   absl::flat_hash_set<PolicyKey> saved_ ABSL_GUARDED_BY(saved_mu_);
 
-  std::mutex run_mu_;
-  std::condition_variable run_cv_;
-  bool stopping_ ABSL_GUARDED_BY(run_mu_) = false;
-  bool wake_ ABSL_GUARDED_BY(run_mu_) = false;
-  std::unique_ptr<std::thread> thread_;
+  // Calls EvaluateDue() from Start() to Stop() (internal/ticker.h).
+  std::unique_ptr<Ticker> ticker_;
 };
 
-// The replica that should hold `key`'s lease among `replicas`: the highest
-// rendezvous score (a stable hash of both, the same in every process).
-// Empty when `replicas` is.
-std::string PreferredReplica(const PolicyKey& key,
-                             const std::vector<std::string>& replicas);
+// PreferredReplica(): see lease_keeper.h.
 
 }  // namespace signalscaler
 

@@ -1,0 +1,92 @@
+#include "scaler/server/internal/decision_step.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "scaler/common/log.h"
+#include "scaler/common/metrics.h"
+#include "scaler/engine/engine.h"
+#include "scaler/server/policy_registry.h"
+
+namespace signalscaler {
+namespace {
+
+Inputs GatherInputs(const Observer& observer, const LoadedPolicy& loaded) {
+  const PolicyKey key = KeyOf(loaded.policy);
+  const v1::PolicySpec& spec = loaded.policy.spec();
+  Inputs in;
+  for (const v1::Signal& s : spec.signals()) {
+    in.signals[s.name()] = observer.Observe(key, s.name(), s.source());
+  }
+  if (spec.has_replicas()) {
+    in.replicas = observer.Observe(key, kReplicasSignal, spec.replicas());
+  }
+  if (spec.has_ready_replicas()) {
+    in.ready_replicas =
+        observer.Observe(key, kReadyReplicasSignal, spec.ready_replicas());
+  }
+  return in;
+}
+
+}  // namespace
+
+std::shared_ptr<const Decision> DecideOrExplain(const Observer& observer,
+                                                DecisionBoard& board,
+                                                const LoadedPolicy& loaded,
+                                                EngineState& engine,
+                                                absl::Time now) {
+  const Inputs inputs = GatherInputs(observer, loaded);
+  absl::StatusOr<Decision> d = Decide(loaded.policy, inputs, engine, now);
+  if (!d.ok()) {
+    const PolicyKey key = KeyOf(loaded.policy);
+    board.SetUnavailable(key, d.status(),
+                         ExplainSignals(loaded.policy, inputs, now));
+    LogDebug("no decision", {{"policy", key.ToString()},
+                             {"reason", std::string(d.status().message())}});
+    return nullptr;
+  }
+  return std::make_shared<const Decision>(*std::move(d));
+}
+
+void PublishDecision(DecisionBoard& board, const PolicyKey& key,
+                     std::shared_ptr<const Decision> d, absl::string_view by,
+                     bool here, int64_t& published) {
+  const bool changed = published != d->replicas;
+  std::vector<Metrics::SignalSample> samples;
+  for (const SignalExplanation& s : d->signals) {
+    Metrics::SignalSample m;
+    m.name = s.name;
+    m.has_value = s.value.has_value();
+    m.value = s.value.value_or(0);
+    m.proposal = s.proposal;
+    m.held = s.state != SignalState::kOk;
+    samples.push_back(std::move(m));
+  }
+  std::vector<std::string> change_reasons;
+  if (changed && here && published >= 0) {
+    for (const Reason& r : d->reasons) {
+      change_reasons.push_back(ReasonCodeName(r.code));
+    }
+  }
+  Metrics::Get().RecordDecision(key.ns, key.name, d->replicas, d->current,
+                                d->max_replicas, samples, change_reasons);
+  if (changed) {
+    LogFields fields = {{"policy", key.ToString()},
+                        {"from", published >= 0 ? absl::StrCat(published)
+                                                : std::string("none")},
+                        {"to", absl::StrCat(d->replicas)},
+                        {"explanation", d->Summary()}};
+    if (!here) fields.push_back({"decided_by", std::string(by)});
+    if (here) {
+      LogInfo("decision changed", fields);
+    } else {
+      LogDebug("decision changed", fields);
+    }
+  }
+  published = d->replicas;
+  board.Publish(key, std::move(d));
+}
+
+}  // namespace signalscaler

@@ -1,0 +1,41 @@
+// One policy's engine step, for the Evaluator: gather its inputs, run
+// Decide(), and tell the DecisionBoard (which KEDA's calls read) either the
+// decision, with the decision metrics and a log line when the count changes,
+// or why there is none. No store, no lease: the Evaluator decides who runs
+// it.
+#ifndef SIGNALSCALER_SCALER_SERVER_INTERNAL_DECISION_STEP_H_
+#define SIGNALSCALER_SCALER_SERVER_INTERNAL_DECISION_STEP_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "scaler/engine/decision.h"
+#include "scaler/policy/loader.h"
+#include "scaler/server/decision_board.h"
+#include "scaler/server/policy_key.h"
+#include "sources/observer.h"
+
+namespace signalscaler {
+
+// Decides for `loaded` from the readings of its signals and replicas
+// sources, updating `engine`; when there is no decision yet, tells `board`
+// why (with every signal's state) and returns null.
+std::shared_ptr<const Decision> DecideOrExplain(const Observer& observer,
+                                                DecisionBoard& board,
+                                                const LoadedPolicy& loaded,
+                                                EngineState& engine,
+                                                absl::Time now);
+
+// Publishes `d` for `key` on `board`, made by replica `by` (`here`: this
+// one). `published` is the count last published for `key` (-1: none), and
+// becomes d's. A change is counted (and logged at info) only by the replica
+// that made the decision, so that a fleet's sum counts each once.
+void PublishDecision(DecisionBoard& board, const PolicyKey& key,
+                     std::shared_ptr<const Decision> d, absl::string_view by,
+                     bool here, int64_t& published);
+
+}  // namespace signalscaler
+
+#endif  // SIGNALSCALER_SCALER_SERVER_INTERNAL_DECISION_STEP_H_

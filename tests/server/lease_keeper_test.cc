@@ -1,0 +1,221 @@
+// LeaseKeeper on the in-process store and a manual clock: the preferred
+// replica takes a lease, hands it over only to a replica alive a whole lease
+// period, an orphan is taken and kept a while, renewals keep the epoch, and
+// an outage is returned while other errors are not.
+#include "scaler/server/lease_keeper.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "scaler/engine/clock.h"
+#include "scaler/state/state_store.h"
+
+namespace signalscaler {
+namespace {
+
+constexpr absl::Duration kPeriod = absl::Seconds(10);
+constexpr absl::Duration kInterval = absl::Seconds(1);
+
+class LeaseKeeperTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<LeaseKeeper> Keeper(const std::string& id,
+                                      StateStore* store = nullptr) {
+    return std::make_unique<LeaseKeeper>(store ? *store : *store_, clock_, id,
+                                         kPeriod, absl::Milliseconds(500));
+  }
+  // A key whose preferred replica among {a, b} is `preferred`.
+  PolicyKey KeyPreferring(const std::string& preferred) {
+    for (int i = 0;; ++i) {
+      PolicyKey k{"ns", absl::StrCat("p", i)};
+      if (PreferredReplica(k, {"a", "b"}) == preferred) return k;
+    }
+  }
+  LeaseChange Upkeep(LeaseKeeper& k, const PolicyKey& key, LeaseSlot& slot,
+                     absl::Time last_shared = absl::InfinitePast()) {
+    EXPECT_TRUE(k.Heartbeat(clock_.Now()).ok());
+    absl::StatusOr<LeaseChange> c =
+        k.Upkeep(key, slot, last_shared, kInterval, clock_.Now());
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.value_or(LeaseChange::kNone);
+  }
+
+  ManualClock clock_{absl::FromUnixSeconds(1'000'000)};
+  std::unique_ptr<StateStore> store_ = MakeMemoryStateStore(clock_);
+};
+
+TEST_F(LeaseKeeperTest, PreferredTakesOthersWaitAndRenewalsKeepTheEpoch) {
+  auto a = Keeper("a");
+  auto b = Keeper("b");
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  const PolicyKey key = KeyPreferring("b");
+  LeaseSlot sa, sb;
+  sa.first_seen = sb.first_seen = clock_.Now();
+  EXPECT_EQ(Upkeep(*a, key, sa), LeaseChange::kNone) << "not preferred";
+  EXPECT_FALSE(sa.lease.has_value());
+  EXPECT_EQ(Upkeep(*b, key, sb), LeaseChange::kTaken);
+  ASSERT_TRUE(b->Holds(sb, clock_.Now()));
+  EXPECT_FALSE(a->Holds(sb, clock_.Now())) << "b's lease, not a's";
+  const uint64_t epoch = sb.lease->epoch;
+  const absl::Time until = sb.lease->valid_until;
+  EXPECT_EQ(until, clock_.Now() + kPeriod * 0.7) << "70 % of the period";
+
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(Upkeep(*b, key, sb), LeaseChange::kNone) << "a renewal";
+  EXPECT_EQ(sb.lease->epoch, epoch);
+  EXPECT_GT(sb.lease->valid_until, until);
+  EXPECT_EQ(sb.orphan_taken, absl::InfinitePast());
+}
+
+TEST_F(LeaseKeeperTest, HandsOverOnlyToAReplicaAliveAWholeLeasePeriod) {
+  auto a = Keeper("a");
+  const PolicyKey key = KeyPreferring("b");
+  LeaseSlot sa;
+  sa.first_seen = clock_.Now();
+  ASSERT_EQ(Upkeep(*a, key, sa), LeaseChange::kTaken) << "alone: a's";
+
+  auto b = Keeper("b");
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());  // b appears
+  ASSERT_TRUE(a->Heartbeat(clock_.Now()).ok());  // and a sees it
+  const absl::Time appeared = clock_.Now();
+  while (clock_.Now() - appeared < kPeriod) {
+    clock_.Advance(absl::Seconds(2));
+    ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+    if (clock_.Now() - appeared < kPeriod) {
+      EXPECT_EQ(Upkeep(*a, key, sa), LeaseChange::kNone)
+          << "b is not stable yet at +" << clock_.Now() - appeared;
+      EXPECT_TRUE(a->Holds(sa, clock_.Now()));
+    }
+  }
+  EXPECT_EQ(Upkeep(*a, key, sa), LeaseChange::kGone);
+  EXPECT_FALSE(sa.lease.has_value());
+  LeaseSlot sb;
+  sb.first_seen = appeared;
+  EXPECT_EQ(Upkeep(*b, key, sb), LeaseChange::kTaken)
+      << "released at once: no wait for the TTL";
+}
+
+TEST_F(LeaseKeeperTest, AnOrphanIsTakenAfterALeasePeriodAndKeptAWhile) {
+  auto a = Keeper("a");
+  auto b = Keeper("b");
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());  // b alive, never takes it
+  const PolicyKey key = KeyPreferring("b");
+  LeaseSlot sa;
+  sa.first_seen = clock_.Now();
+  clock_.Advance(kPeriod - absl::Seconds(1));
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  EXPECT_EQ(Upkeep(*a, key, sa), LeaseChange::kNone) << "served < a period";
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  // A shared decision seen lately: not an orphan.
+  EXPECT_EQ(Upkeep(*a, key, sa, clock_.Now() - absl::Seconds(5)),
+            LeaseChange::kNone);
+  // None for longer than a lease period and two intervals: an orphan.
+  EXPECT_EQ(Upkeep(*a, key, sa, clock_.Now() - absl::Seconds(13)),
+            LeaseChange::kTaken);
+  EXPECT_EQ(sa.orphan_taken, clock_.Now());
+
+  // b is stable, but a took the policy lately: kept for 5 lease periods.
+  const absl::Time taken = clock_.Now();
+  while (clock_.Now() - taken < 5 * kPeriod - absl::Seconds(2)) {
+    clock_.Advance(absl::Seconds(2));
+    ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+    ASSERT_EQ(Upkeep(*a, key, sa), LeaseChange::kNone)
+        << "+" << clock_.Now() - taken;
+  }
+  clock_.Advance(absl::Seconds(2));
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  EXPECT_EQ(Upkeep(*a, key, sa), LeaseChange::kGone);
+}
+
+TEST_F(LeaseKeeperTest, AnotherReplicasLeaseIsGone) {
+  auto a = Keeper("a");
+  const PolicyKey key = KeyPreferring("a");
+  LeaseSlot sa;
+  sa.first_seen = clock_.Now();
+  ASSERT_EQ(Upkeep(*a, key, sa), LeaseChange::kTaken);
+  // a stalls past its TTL; b (alone alive) takes the policy.
+  clock_.Advance(kPeriod);
+  auto b = Keeper("b");
+  LeaseSlot sb;
+  sb.first_seen = clock_.Now();
+  ASSERT_EQ(Upkeep(*b, key, sb), LeaseChange::kTaken);
+  EXPECT_FALSE(a->Holds(sa, clock_.Now())) << "expired";
+  EXPECT_EQ(Upkeep(*a, key, sa), LeaseChange::kGone);
+  EXPECT_FALSE(sa.lease.has_value());
+}
+
+// A store whose every call fails with `error`.
+class FailingStore final : public StateStore {
+ public:
+  explicit FailingStore(absl::Status error) : error_(std::move(error)) {}
+  absl::string_view kind() const override { return "failing"; }
+  bool shared() const override { return true; }
+  absl::StatusOr<std::vector<std::optional<PolicyRecord>>> Load(
+      absl::Span<const PolicyKey>, absl::Time) override {
+    return error_;
+  }
+  absl::Status Save(const PolicyKey&, const PolicyRecord&, const Lease&,
+                    absl::Duration, absl::Time) override {
+    return error_;
+  }
+  absl::StatusOr<Lease> AcquireOrRenew(const PolicyKey&, const std::string&,
+                                       absl::Duration, absl::Time) override {
+    return error_;
+  }
+  absl::Status Release(const PolicyKey&, const Lease&, absl::Time) override {
+    return error_;
+  }
+  absl::StatusOr<std::vector<std::string>> Heartbeat(const std::string&,
+                                                     absl::Duration,
+                                                     absl::Time) override {
+    return error_;
+  }
+  void Watch(std::function<void(const PolicyKey&)>) override {}
+
+ private:
+  absl::Status error_;
+};
+
+TEST_F(LeaseKeeperTest, AnOutageIsReturnedOtherErrorsAreNot) {
+  FailingStore down(absl::UnavailableError("refused"));
+  auto a = Keeper("a", &down);
+  EXPECT_TRUE(a->Due(clock_.Now()));
+  EXPECT_TRUE(absl::IsUnavailable(a->Heartbeat(clock_.Now())));
+  EXPECT_FALSE(a->Due(clock_.Now())) << "next upkeep in 20 % of the period";
+  clock_.Advance(kPeriod * 0.2);
+  EXPECT_TRUE(a->Due(clock_.Now()));
+  LeaseSlot slot;
+  slot.first_seen = clock_.Now();
+  // members() is empty: nobody preferred, and not an orphan yet.
+  EXPECT_EQ(*a->Upkeep({"ns", "p"}, slot, absl::InfinitePast(), kInterval,
+                       clock_.Now()),
+            LeaseChange::kNone);
+
+  // Alone on a working store, then the store fails.
+  auto b = Keeper("b");
+  LeaseSlot sb;
+  sb.first_seen = clock_.Now();
+  ASSERT_EQ(Upkeep(*b, {"ns", "p"}, sb), LeaseChange::kTaken);
+  FailingStore broken(absl::InternalError("bad reply"));
+  auto b2 = std::make_unique<LeaseKeeper>(broken, clock_, "b", kPeriod,
+                                          absl::Milliseconds(500));
+  absl::StatusOr<LeaseChange> c = b2->Upkeep(
+      {"ns", "p"}, sb, absl::InfinitePast(), kInterval, clock_.Now());
+  ASSERT_TRUE(c.ok()) << "not an outage: logged, the lease kept";
+  EXPECT_EQ(*c, LeaseChange::kNone);
+  EXPECT_TRUE(sb.lease.has_value());
+  auto b3 = std::make_unique<LeaseKeeper>(down, clock_, "b", kPeriod,
+                                          absl::Milliseconds(500));
+  c = b3->Upkeep({"ns", "p"}, sb, absl::InfinitePast(), kInterval,
+                 clock_.Now());
+  EXPECT_TRUE(absl::IsUnavailable(c.status()));
+  EXPECT_TRUE(IsStoreOutage(absl::DeadlineExceededError("slow")));
+  EXPECT_TRUE(IsStoreOutage(absl::UnauthenticatedError("auth")));
+  EXPECT_FALSE(IsStoreOutage(absl::FailedPreconditionError("fenced")));
+  EXPECT_FALSE(IsStoreOutage(absl::InternalError("bad")));
+}
+
+}  // namespace
+}  // namespace signalscaler
