@@ -94,7 +94,11 @@ absl::Status Application::Build() {
                                            clock_, evaluator_options);
   Wire();
   if (absl::Status s = LoadPolicies(); !s.ok()) return s;
+  BuildEdge();
+  return absl::OkStatus();
+}
 
+void Application::BuildEdge() {
   ServerDeps deps;
   deps.registry = &registry_;
   deps.board = &board_;
@@ -130,7 +134,6 @@ absl::Status Application::Build() {
                           " unreachable, evaluating locally: ", st.why);
     });
   }
-  return absl::OkStatus();
 }
 
 void Application::Wire() {

@@ -97,9 +97,11 @@ class Application {
 
  private:
   Application(ServeConfig config, ApplicationOptions options);
+  // Parts 2 to 7 (see the list above), then BuildEdge(): 8 and 9.
   absl::Status Build();
-  absl::Status LoadPolicies();
   void Wire();
+  absl::Status LoadPolicies();
+  void BuildEdge();
   void LogServing() const;
 
   // Members in construction order (see the list above).

@@ -4,7 +4,6 @@
 #include <civetweb.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,12 +17,12 @@
 #include <utility>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "scaler/common/internal/listen_address.h"
 #include "scaler/common/log.h"
 
 namespace signalscaler {
@@ -35,37 +34,6 @@ namespace {
 constexpr absl::Duration kLinger = absl::Seconds(1);
 // How often Stop() wakes CivetWeb's threads (see WakeThreads()).
 constexpr absl::Duration kStopWake = absl::Milliseconds(10);
-
-// Splits "HOST:PORT" or "[IPV6]:PORT" (HOST may be empty; PORT 0 to 65535,
-// digits only); false when `listen` is neither.
-bool SplitListen(absl::string_view listen, std::string& host,
-                 std::string& port) {
-  absl::string_view port_text;
-  if (absl::StartsWith(listen, "[")) {
-    const size_t close = listen.find(']');
-    if (close == absl::string_view::npos || close + 1 >= listen.size() ||
-        listen[close + 1] != ':') {
-      return false;
-    }
-    host = std::string(listen.substr(1, close - 1));
-    port_text = listen.substr(close + 2);
-  } else {
-    const size_t colon = listen.rfind(':');
-    if (colon == absl::string_view::npos) return false;
-    host = std::string(listen.substr(0, colon));
-    if (host.find(':') != std::string::npos) return false;  // unbracketed v6
-    port_text = listen.substr(colon + 1);
-  }
-  int n = 0;
-  if (port_text.empty() || port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(),
-                   [](char c) { return absl::ascii_isdigit(c); }) ||
-      !absl::SimpleAtoi(port_text, &n) || n > 65535) {
-    return false;
-  }
-  port = std::string(port_text);
-  return true;
-}
 
 void InitCivetWeb() {
   static std::once_flag once;
@@ -285,42 +253,15 @@ absl::Status HttpServer::Start(const std::string& listen) {
   }
   std::string host;
   std::string port;
-  if (!SplitListen(listen, host, port)) {
+  if (!internal::SplitListen(listen, host, port)) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, "not HOST:PORT (e.g. 0.0.0.0:9091, 127.0.0.1:0)"));
   }
   InitCivetWeb();
-  // CivetWeb's listening_ports: "IP:PORT" or "PORT" (every IPv4 address).
-  std::string ports = port;
-  std::string knock_ip = "127.0.0.1";
-  if (host.find(':') != std::string::npos) {
-    if (mg_check_feature(MG_FEATURES_IPV6) == 0) {
-      return absl::UnavailableError(absl::StrCat(
-          what,
-          "IPv6 is not available (this CivetWeb is built without it); "
-          "use an IPv4 address, e.g. 0.0.0.0:",
-          port));
-    }
-    // Stop() cannot knock on an IPv6 port; it wakes within 2 s anyway.
-    ports = absl::StrCat("[", host, "]:", port);
-    knock_ip.clear();
-  } else if (!host.empty()) {
-    addrinfo hints{};
-    hints.ai_family = AF_INET;
-    hints.ai_socktype = SOCK_STREAM;
-    addrinfo* addrs = nullptr;
-    if (const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &addrs);
-        rc != 0) {
-      return absl::UnavailableError(absl::StrCat(what, ::gai_strerror(rc)));
-    }
-    char ip[INET_ADDRSTRLEN] = "";
-    ::inet_ntop(AF_INET,
-                &reinterpret_cast<const sockaddr_in*>(addrs->ai_addr)->sin_addr,
-                ip, sizeof(ip));
-    ::freeaddrinfo(addrs);
-    ports = absl::StrCat(ip, ":", port);
-    if (std::string(ip) != "0.0.0.0") knock_ip = ip;
-  }
+  absl::StatusOr<internal::Listening> listening = internal::ResolveListening(
+      host, port, mg_check_feature(MG_FEATURES_IPV6) != 0, what);
+  if (!listening.ok()) return listening.status();
+  const std::string& ports = listening->ports;
 
   const std::string threads =
       absl::StrCat(std::max<size_t>(options_.max_connections, 1));
@@ -364,7 +305,7 @@ absl::Status HttpServer::Start(const std::string& listen) {
     return absl::UnavailableError(absl::StrCat(what, "no port bound"));
   }
   impl_->ctx = ctx;
-  impl_->knock_ip = knock_ip;
+  impl_->knock_ip = listening->knock_ip;
   impl_->port = bound.port;
   impl_->started = true;
   return absl::OkStatus();
