@@ -122,7 +122,9 @@ int SimulateCommand(int argc, char** argv) {
             "the policy (NAME or NAMESPACE/NAME) when the file "
             "holds several");
   flags.Add("trace", "", "the load trace, CSV (- for stdin)");
-  flags.Add("pod-startup-seconds", "30", "seconds until a new pod is ready");
+  flags.Add("pod-startup-seconds", "30",
+            "seconds until a new pod is ready (unset: the policy's "
+            "spec.podStartupSeconds, else 30)");
   flags.Add("tick-seconds", "",
             "seconds between evaluations; default the policy's "
             "evaluationIntervalSeconds");
@@ -159,6 +161,7 @@ int SimulateCommand(int argc, char** argv) {
       SecondsFlag(flags, "pod-startup-seconds", true);
   if (!startup.ok()) return Usage(std::string(startup.status().message()));
   options.pod_startup_us = *startup;
+  const bool startup_given = flags.IsSet("pod-startup-seconds");
   if (flags.IsSet("tick-seconds")) {
     absl::StatusOr<int64_t> tick = SecondsFlag(flags, "tick-seconds", false);
     if (!tick.ok()) return Usage(std::string(tick.status().message()));
@@ -187,6 +190,11 @@ int SimulateCommand(int argc, char** argv) {
   absl::StatusOr<v1::ScalingPolicy> policy =
       PickPolicy(loaded, policy_path, flags.Get("name"));
   if (!policy.ok()) return Usage(std::string(policy.status().message()));
+  // The policy says how long its pods take, unless the flag does.
+  if (!startup_given && policy->spec().has_pod_startup_seconds()) {
+    options.pod_startup_us = static_cast<int64_t>(
+        std::llround(policy->spec().pod_startup_seconds() * kMicrosPerSecond));
+  }
 
   const std::string trace_path = flags.Get("trace");
   std::ifstream trace_file;
