@@ -2,7 +2,6 @@
 // ServeConfig, says why it cannot (with the code serve turns into its exit
 // code), starts them, reloads, drains, and stops them in reverse order: the
 // ops port is closed before the gRPC server ends its streams.
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,6 +15,7 @@
 #include "scaler/app/application.h"
 #include "scaler/app/serve_config.h"
 #include "tests/testing/raw_http.h"
+#include "tests/testing/scaler_process.h"
 #include "tests/testing/subprocess.h"
 
 namespace signalscaler {
@@ -26,6 +26,7 @@ using ::testing::HasSubstr;
 using testing::HttpGet;
 using testing::MakeTempDir;
 using testing::RawHttpAnswer;
+using testing::WriteFile;
 
 constexpr char kPolicy[] = R"(apiVersion: signalscaler.io/v1
 kind: ScalingPolicy
@@ -40,10 +41,6 @@ std::string Policy(const std::string& name) {
   std::string text = kPolicy;
   text.replace(text.find("NAME"), 4, name);
   return text;
-}
-
-void Write(const std::string& path, const std::string& text) {
-  std::ofstream(path, std::ios::binary) << text;
 }
 
 // Loopback ports picked by the kernel, the ops port included.
@@ -148,7 +145,7 @@ TEST(ApplicationTest, CreateSaysWhyWithTheCodeServeExitsOn) {
   const std::string dir = MakeTempDir();
   config = LoopbackConfig();
   config.access.file = dir + "/authz.yaml";
-  Write(config.access.file, "kind: AdminAccess\n");
+  WriteFile(config.access.file, "kind: AdminAccess\n");
   app = Application::Create(config);
   ASSERT_FALSE(app.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(app.status())) << "exit 2, as a flag";
@@ -166,7 +163,7 @@ TEST(ApplicationTest, CreateSaysWhyWithTheCodeServeExitsOn) {
 
 TEST(ApplicationTest, PoliciesFromAPathAndReload) {
   const std::string dir = MakeTempDir();
-  Write(dir + "/a.yaml", Policy("a"));
+  WriteFile(dir + "/a.yaml", Policy("a"));
   ServeConfig config = LoopbackConfig();
   config.policies_path = dir;
   ApplicationOptions options;
@@ -177,7 +174,7 @@ TEST(ApplicationTest, PoliciesFromAPathAndReload) {
   EXPECT_EQ((*app)->registry().Get()->policies().size(), 1u)
       << "loaded when built, before Start()";
   ASSERT_TRUE((*app)->Start().ok());
-  Write(dir + "/b.yaml", Policy("b"));
+  WriteFile(dir + "/b.yaml", Policy("b"));
   (*app)->Reload();
   EXPECT_EQ((*app)->registry().Get()->policies().size(), 2u);
 }
