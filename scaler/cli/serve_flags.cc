@@ -253,6 +253,12 @@ absl::Status ParseEdge(const FlagSet& flags, ServeConfig& config) {
       GetCountInto(flags, "max-policies", 1, kMax, policies.max_policies));
   config.access.file = flags.Get("authz-file");
   config.access.allow_any = flags.GetBool("admin-allow-any");
+  if (!config.access.file.empty() && config.access.allow_any) {
+    // As AccessControl::Create says it, for callers without flags.
+    return absl::InvalidArgumentError(
+        "--admin-allow-any and --authz-file exclude each other: the authz "
+        "file says who may call");
+  }
   config.access.client_certificates = !tls.client_ca_file.empty();
   ASSIGN_OR_RETURN(config.access.refresh,
                    flags.GetSeconds("authz-refresh-seconds", 0.1));

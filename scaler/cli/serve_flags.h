@@ -1,6 +1,7 @@
 // serve's flags, and their parse into the ServeConfig that the Application
 // runs. Every usage error of serve (exit 2) is decided by ParseServeConfig,
-// but for the authz file's content, which only Application::Create reads.
+// but for the authz file's content: Application::Create reads it (and
+// returns INVALID_ARGUMENT, which serve also exits 2 on).
 //
 //   FlagSet flags = ServeFlags();
 //   absl::Status s = flags.Parse(argc, argv, 2);

@@ -196,6 +196,9 @@ TEST(ServeConfigTest, EveryUsageErrorNamesItsFlag) {
       {{"--tls-key=/k"}, "--tls-cert and --tls-key go together"},
       {{"--tls-client-ca=/ca"},
        "--tls-client-ca needs --tls-cert and --tls-key"},
+      {{"--admin-allow-any", "--authz-file=/authz.yaml"},
+       "--admin-allow-any and --authz-file exclude each other: the authz "
+       "file says who may call"},
       {{"--no-history=maybe"},
        "--no-history must be wait or decide, got \"maybe\""},
       {{"--state-store=redis"},
