@@ -190,6 +190,9 @@ class Evaluator {
   std::unique_ptr<StateStore> own_store_;  // when options.store was null
   StateStore& store_;
 
+  // Locks: mu_ (every evaluation and all the state below it), saved_mu_
+  // (the Watch thread's keys) and the Ticker's own are never held together,
+  // so they have no order.
   mutable std::mutex mu_;
   States states_ ABSL_GUARDED_BY(mu_);
   LeaseKeeper leases_ ABSL_GUARDED_BY(mu_);
