@@ -138,8 +138,9 @@ def daily_curve():
 
 
 def flash_crowd():
-    # The flapping test: a flash crowd arrives, drops at once, comes back
-    # briefly and drops again. 2 requests per replica (agentic-backend).
+    # A flash crowd arrives, drops at once, comes back briefly (within the
+    # scale-down window) and drops again. 2 requests per replica
+    # (agentic-backend).
     rows = []
     for t in range(0, 2401, 15):
         if 600 <= t < 900 or 1080 <= t < 1200:
@@ -150,6 +151,64 @@ def flash_crowd():
     write("flash-crowd.csv", ["t", "in_flight_requests", "cpu", "memory"], rows)
 
 
+def linear_ramp():
+    # Seed 000 §1, as a ramp: requests in flight at the Parlant agent climb
+    # linearly from 10 to 95 over 15 minutes (one more every ~10 s), hold 10
+    # minutes, then fall back. 95 stays within the db-connections cap (5
+    # pods of 20), so every controller can meet it. CPU as the spike's (5 %).
+    rng = random.Random(5)
+    rows = []
+    for t in range(0, 2401, 15):
+        if t < 300:
+            req = 10.0
+        elif t < 1200:
+            req = 10 + 85 * (t - 300) / 900
+        elif t < 1800:
+            req = 95.0
+        else:
+            req = 10.0
+        req = max(0, int(round(req)) + rng.randint(-1, 1))
+        rows.append((t, req, 0.0025 * req))
+    write("linear-ramp.csv", ["t", "active_requests", "cpu"], rows)
+
+
+def morning_ramp():
+    # Seed 004's capacity planning at the resolution of a scrape: a morning
+    # of Consoul requests in flight, 40 at night, a half-cosine ramp from
+    # 07:00 to 10:00 up to ~720 (80 per replica: 9 replicas), the day's
+    # plateau until 13:00; one row every 30 s from 05:00 (t=0), noise 3 %.
+    # CPU and memory per request as daily-curve.csv.
+    rng = random.Random(6)
+    rows = []
+    for t in range(0, 8 * 3600 + 1, 30):
+        h = 5 + t / 3600.0
+        if h < 7:
+            req = 40.0
+        elif h < 10:
+            req = 40 + 680 * (1 - math.cos(math.pi * (h - 7) / 3)) / 2
+        else:
+            req = 720.0
+        req *= 1 + rng.uniform(-0.03, 0.03)
+        rows.append((t, req, 0.0075 * req, 0.008 * req))
+    write("morning-ramp.csv", ["t", "in_flight_requests", "cpu", "memory"],
+          rows)
+
+
+def flapping():
+    # The flapping trace: requests in flight at the agentic backend oscillate
+    # around a threshold, 9 to 11 against 2 per replica (5 pods carry 10, the
+    # peaks need 6), with a period of 3 minutes for 40 minutes, then settle
+    # at 8. A controller that follows each swing reverses every period.
+    rows = []
+    for t in range(0, 2401, 15):
+        if t < 2100:
+            req = 10 + 1.4 * math.sin(2 * math.pi * t / 180)
+        else:
+            req = 8.0
+        rows.append((t, req, 0.3 * req / 2, 0.25 * req / 2))
+    write("flapping.csv", ["t", "in_flight_requests", "cpu", "memory"], rows)
+
+
 if __name__ == "__main__":
     io_bound_agent_spike()
     voice_agent_ramp()
@@ -158,3 +217,6 @@ if __name__ == "__main__":
     bursty_queue()
     daily_curve()
     flash_crowd()
+    linear_ramp()
+    morning_ramp()
+    flapping()
