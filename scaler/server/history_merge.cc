@@ -37,6 +37,23 @@ EngineState Merge(const EngineState& local, const EngineState& shared,
   merged.last_decision =
       local_last >= shared_last ? local.last_decision : shared.last_decision;
   merged.ever_had_reading = local.ever_had_reading || shared.ever_had_reading;
+  // Forecast points: per signal, both sides' readings ordered by time
+  // (readings are facts, whoever recorded them); the forecast thins and
+  // trims them at its next evaluation.
+  merged.load_history = shared.load_history;
+  for (const LoadHistory& mine : local.load_history) {
+    auto it = std::find_if(
+        merged.load_history.begin(), merged.load_history.end(),
+        [&mine](const LoadHistory& h) { return h.signal == mine.signal; });
+    if (it == merged.load_history.end()) {
+      merged.load_history.push_back(mine);
+      continue;
+    }
+    it->points = Union(mine.points, it->points,
+                       [](const LoadPoint& x, const LoadPoint& y) {
+                         return x.time == y.time;
+                       });
+  }
   return merged;
 }
 
@@ -74,6 +91,9 @@ LocalHistory RestartLocally(LocalHistory old, std::optional<int64_t> published,
   local.engine.ever_had_reading =
       old.engine.ever_had_reading || local.engine.last_decision.has_value();
   local.engine.scale_events = std::move(old.engine.scale_events);
+  // So are the forecast's readings: a forecast raises proposals only, and
+  // the outage does not make them less true.
+  local.engine.load_history = std::move(old.engine.load_history);
   local.since = now;
   local.unshared = true;
   return local;

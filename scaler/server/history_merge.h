@@ -44,7 +44,8 @@ struct SharedMark {
 //   - "Redis back": unshared local history is merged into the shared one:
 //     both histories ordered by time without exact duplicates, the newer
 //     last decision (local: its last recommendation's time; shared: its
-//     decision's), the earlier start, a reading if either had one.
+//     decision's), the earlier start, a reading if either had one, and
+//     per signal both sides' forecast readings by time.
 //   - no record on a shared store that answered: none was lost (a new
 //     policy), so the history is known; on a store of this process, as it
 //     was (it may have been lost in a restart).
@@ -58,7 +59,7 @@ LocalHistory SyncWithShared(LocalHistory local,
 // that no scale-down happens before a full scale-down window of local
 // history exists (Decide() seeds the window with that count) while scale-ups
 // stay immediate. Scale events are kept (rate periods go on: they are facts,
-// whoever recorded them). The result is unknown history (a restart) and
+// whoever recorded them), and so are the forecast's readings. The result is unknown history (a restart) and
 // unshared.
 LocalHistory RestartLocally(LocalHistory old, std::optional<int64_t> published,
                             absl::Time now);

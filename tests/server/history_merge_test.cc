@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 #include "scaler/engine/engine.h"
@@ -118,6 +119,36 @@ TEST(HistoryMergeTest, RedisBackMergesBothHistoriesInTimeOrder) {
   EXPECT_EQ(h.engine.scale_events[0].time, At(20));
   EXPECT_EQ(h.engine.scale_events[1].time, At(30));
   EXPECT_TRUE(h.unshared) << "cleared only by a saved decision";
+}
+
+TEST(HistoryMergeTest, RedisBackMergesTheForecastsReadingsPerSignal) {
+  LocalHistory local;
+  local.unshared = true;
+  local.engine.load_history = {
+      LoadHistory{"requests", {{At(10), 100}, {At(30), 140}}},
+      LoadHistory{"queue", {{At(25), 7}}}};
+  PolicyRecord rec = Shared(9, 20, 5);
+  rec.engine.load_history = {
+      LoadHistory{"requests", {{At(5), 90}, {At(20), 120}, {At(30), 140}}},
+      LoadHistory{"cpu", {{At(20), 2.5}}}};
+
+  const LocalHistory h = SyncWithShared(local, rec, true);
+  ASSERT_EQ(h.engine.load_history.size(), 3u);
+  std::string requests;
+  for (const LoadHistory& l : h.engine.load_history) {
+    if (l.signal != "requests") continue;
+    for (const LoadPoint& p : l.points) {
+      requests += absl::StrCat(absl::ToUnixSeconds(p.time) - 1'000'000, ":",
+                               p.load, " ");
+    }
+  }
+  EXPECT_EQ(requests, "5:90 10:100 20:120 30:140 ")
+      << "both sides' readings, by time, once each";
+  // Without unshared local history, the shared one as it is.
+  local.unshared = false;
+  const LocalHistory adopted = SyncWithShared(local, rec, true);
+  ASSERT_EQ(adopted.engine.load_history.size(), 2u);
+  EXPECT_EQ(adopted.engine.load_history[0].points.size(), 3u);
 }
 
 TEST(HistoryMergeTest, RedisBackKeepsEntriesThatDifferAtTheSameTime) {
@@ -237,6 +268,8 @@ TEST(HistoryMergeTest, RedisUnreachableRestartsFromTheLastDecisionKnown) {
   LocalHistory shared;
   shared.engine.recommendations = {Rec(1, 9), Rec(20, 9), Rec(40, 1)};
   shared.engine.scale_events = {Event(20, 4, 9)};
+  shared.engine.load_history = {
+      LoadHistory{"requests", {{At(20), 90}, {At(40), 95}}}};
   shared.engine.last_decision = 8;
   shared.engine.ever_had_reading = true;
   shared.since = At(1);
@@ -247,6 +280,8 @@ TEST(HistoryMergeTest, RedisUnreachableRestartsFromTheLastDecisionKnown) {
   EXPECT_TRUE(h.engine.history_unknown);
   EXPECT_TRUE(h.engine.ever_had_reading);
   ASSERT_EQ(h.engine.scale_events.size(), 1u) << "rate periods go on";
+  ASSERT_EQ(h.engine.load_history.size(), 1u) << "so do forecast readings";
+  EXPECT_EQ(h.engine.load_history[0].points.size(), 2u);
   EXPECT_EQ(h.since, At(45));
   EXPECT_TRUE(h.unshared) << "the next holder merges it, not replaces it";
 
