@@ -59,8 +59,8 @@ LocalHistory SyncWithShared(LocalHistory local,
 // that no scale-down happens before a full scale-down window of local
 // history exists (Decide() seeds the window with that count) while scale-ups
 // stay immediate. Scale events are kept (rate periods go on: they are facts,
-// whoever recorded them), and so are the forecast's readings. The result is unknown history (a restart) and
-// unshared.
+// whoever recorded them), and so are the forecast's readings. The result is
+// unknown history (a restart) and unshared.
 LocalHistory RestartLocally(LocalHistory old, std::optional<int64_t> published,
                             absl::Time now);
 
