@@ -38,7 +38,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/policy.pb.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
 #include "scaler/policy/loader.h"
 #include "scaler/server/policy_key.h"

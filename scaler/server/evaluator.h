@@ -40,7 +40,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/time/time.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/history_merge.h"

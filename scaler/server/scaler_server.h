@@ -17,7 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
 #include "scaler/server/limits.h"

@@ -10,7 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "proto/policy.pb.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/source.h"
 
 namespace signalscaler {

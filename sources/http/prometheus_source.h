@@ -20,7 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "proto/policy.pb.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
 #include "sources/http/http_client.h"
 #include "sources/http/prometheus_response.h"

@@ -21,7 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/policy.pb.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
 #include "sources/http/http_client.h"
 #include "sources/http/metric_text.h"

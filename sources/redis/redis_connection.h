@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/redis/redis_errors.h"
 
 namespace signalscaler {

@@ -24,7 +24,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/policy.pb.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/source.h"
 
 namespace signalscaler {

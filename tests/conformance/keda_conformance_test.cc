@@ -24,7 +24,7 @@
 #include "reflection.pb.h"
 #include "scaler/app/application.h"
 #include "scaler/app/serve_config.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/policy/loader.h"
 #include "scaler/server/policy_registry.h"
 

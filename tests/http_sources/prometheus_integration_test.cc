@@ -18,7 +18,7 @@
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/http/prometheus_source.h"
 #include "tests/testing/prometheus_test_server.h"
 

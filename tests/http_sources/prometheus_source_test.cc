@@ -16,7 +16,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/http/http_source.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_http_server.h"

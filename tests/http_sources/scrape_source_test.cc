@@ -14,7 +14,7 @@
 #include "prometheus/exposer.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/http/http_source.h"
 #include "tests/testing/test_http_server.h"
 

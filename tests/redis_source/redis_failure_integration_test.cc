@@ -10,7 +10,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/redis/redis_source.h"
 #include "tests/testing/redis_test_server.h"
 

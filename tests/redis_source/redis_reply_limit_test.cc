@@ -21,7 +21,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/state/internal/shared_redis_connection.h"
 #include "scaler/state/redis_state_store.h"
 #include "sources/redis/redis_connection.h"

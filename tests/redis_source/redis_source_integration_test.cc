@@ -12,7 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/redis/redis_connection.h"
 #include "sources/redis/redis_source.h"
 #include "tests/testing/redis_test_server.h"

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/redis/redis_notifier.h"
 #include "sources/redis/redis_source.h"
 #include "tests/testing/redis_test_server.h"

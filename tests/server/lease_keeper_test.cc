@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/state/state_store.h"
 
 namespace signalscaler {

@@ -6,7 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/state/state_store.h"
 #include "tests/state/state_store_contract.h"
 

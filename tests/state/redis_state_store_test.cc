@@ -22,7 +22,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "scaler/state/state_codec.h"
 #include "tests/state/state_store_contract.h"
 #include "tests/testing/redis_test_server.h"

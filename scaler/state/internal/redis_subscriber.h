@@ -23,7 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "scaler/engine/clock.h"
+#include "scaler/common/clock.h"
 #include "sources/redis/redis_connection.h"
 
 namespace signalscaler::state_internal {

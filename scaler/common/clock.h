@@ -1,10 +1,11 @@
-// The engine's only notion of time: an injected Clock. The server uses
-// SystemClock; tests and the simulator use ManualClock.
+// Every layer's notion of time: an injected Clock (the engine takes `now`
+// from one). The server uses SystemClock; tests and the simulator use
+// ManualClock.
 //
 //   ManualClock clock(absl::FromUnixSeconds(1000));
 //   clock.Advance(absl::Seconds(15));
-#ifndef SIGNALSCALER_SCALER_ENGINE_CLOCK_H_
-#define SIGNALSCALER_SCALER_ENGINE_CLOCK_H_
+#ifndef SIGNALSCALER_SCALER_COMMON_CLOCK_H_
+#define SIGNALSCALER_SCALER_COMMON_CLOCK_H_
 
 #include <mutex>
 #include "absl/time/clock.h"
@@ -48,4 +49,4 @@ class ManualClock final : public Clock {
 
 }  // namespace signalscaler
 
-#endif  // SIGNALSCALER_SCALER_ENGINE_CLOCK_H_
+#endif  // SIGNALSCALER_SCALER_COMMON_CLOCK_H_
