@@ -16,7 +16,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proto/policy.pb.h"
 #include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
 

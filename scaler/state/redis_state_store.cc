@@ -1,12 +1,13 @@
 // MakeRedisStateStore(): leases, fenced saves and membership as Lua scripts
 // (internal/redis_scripts.h) on one shared connection
 // (internal/shared_redis_connection.h), records through state_codec.h,
-// saves watched through internal/redis_subscriber.h.
+// saves watched through sources/redis/client/redis_subscriber.h.
 #include "scaler/state/redis_state_store.h"
 
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -16,11 +17,12 @@
 #include "scaler/common/log.h"
 #include "scaler/common/status_macros.h"
 #include "scaler/state/internal/redis_scripts.h"
-#include "scaler/state/internal/redis_subscriber.h"
 #include "scaler/state/internal/shared_redis_connection.h"
 #include "scaler/state/state_codec.h"
-#include "sources/redis/redis_connection.h"
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_connection.h"
+#include "sources/redis/client/redis_errors.h"
+#include "sources/redis/client/redis_reply.h"
+#include "sources/redis/client/redis_subscriber.h"
 
 namespace signalscaler {
 namespace {
@@ -28,17 +30,10 @@ namespace {
 using state_internal::LeaseValue;
 using state_internal::ParseLeaseValue;
 using state_internal::RedisScript;
-using state_internal::RedisSubscriber;
-using state_internal::RedisSubscriberOptions;
 using state_internal::SharedRedisConnection;
 
 // GETs sent before their replies are read, per round trip of a Load.
 constexpr size_t kPipelineDepth = 256;
-
-absl::string_view Str(const redisReply& r) {
-  return r.str == nullptr ? absl::string_view()
-                          : absl::string_view(r.str, r.len);
-}
 
 // "<what>: <message>", same code: every error says which call it was.
 absl::Status Context(const absl::Status& status, absl::string_view what) {
@@ -131,6 +126,9 @@ class RedisStateStore final : public StateStore {
                      "\": unexpected reply (", reply, ")"));
   }
   void OnMessage(absl::string_view message);
+  // The subscriber's hooks: OnMessage, and a warning when watching fails
+  // (once, until it works again, which is logged once too).
+  RedisSubscriberHooks WatchHooks(const std::string& channel);
 
   const RedisStateStoreOptions options_;
   const Clock& clock_;
@@ -182,7 +180,7 @@ absl::StatusOr<std::optional<PolicyRecord>> RedisStateStore::RecordFrom(
     return absl::InternalError(absl::StrCat(
         "redis ", shared_.server(), ": GET \"", name, "\": unexpected reply"));
   }
-  absl::StatusOr<PolicyRecord> record = DecodeRecord(Str(reply));
+  absl::StatusOr<PolicyRecord> record = DecodeRecord(ReplyText(reply));
   if (!record.ok()) {
     WarnOnce(key, name, record.status());
     return std::optional<PolicyRecord>();
@@ -286,7 +284,7 @@ absl::Status RedisStateStore::Save(const PolicyKey& key,
   }
   if (r.element[0]->integer == 1) return absl::OkStatus();
   Lease held;
-  const absl::string_view value = Str(*r.element[1]);
+  const absl::string_view value = ReplyText(*r.element[1]);
   std::string now = "held under a malformed value";
   if (value.empty()) {
     now = "no replica holds it";
@@ -320,7 +318,7 @@ absl::StatusOr<Lease> RedisStateStore::AcquireOrRenew(
   if (!reply.ok()) return Context(reply.status(), what);
   Lease lease;
   if ((*reply)->type != REDIS_REPLY_STRING ||
-      !ParseLeaseValue(Str(**reply), lease)) {
+      !ParseLeaseValue(ReplyText(**reply), lease)) {
     return Unexpected(what, names.lease, "not \"<epoch> <replica>\"");
   }
   lease.valid_until =
@@ -367,7 +365,7 @@ absl::StatusOr<std::vector<std::string>> RedisStateStore::Heartbeat(
     if (r.element[i]->type != REDIS_REPLY_STRING) {
       return Unexpected(what, replicas_key_, "not a member");
     }
-    alive.emplace_back(Str(*r.element[i]));
+    alive.emplace_back(ReplyText(*r.element[i]));
   }
   std::sort(alive.begin(), alive.end());
   return alive;
@@ -384,10 +382,37 @@ void RedisStateStore::Watch(std::function<void(const PolicyKey&)> on_saved) {
   options.poll_interval = options_.watch_poll_interval;
   options.setup_timeout = options_.watch_setup_timeout;
   options.ping_interval = options_.watch_ping_interval;
-  subscriber_ = std::make_unique<RedisSubscriber>(
-      std::move(options), clock_,
-      [this](absl::string_view message) { OnMessage(message); });
+  subscriber_ = std::make_unique<RedisSubscriber>(std::move(options), clock_,
+                                                  WatchHooks(channel_));
   subscriber_->Start();
+}
+
+RedisSubscriberHooks RedisStateStore::WatchHooks(const std::string& channel) {
+  // Touched by the subscriber's thread only.
+  auto failing = std::make_shared<bool>(false);
+  const std::string server = shared_.server();
+  RedisSubscriberHooks hooks;
+  hooks.on_message = [this](absl::string_view, absl::string_view message) {
+    OnMessage(message);
+  };
+  hooks.on_subscribed = [failing, server, channel](const absl::Status&, bool) {
+    if (*failing) {
+      LogInfo("redis state store: watching saves again",
+              {{"server", server}, {"channel", channel}});
+    }
+    *failing = false;
+  };
+  hooks.on_failure = [failing, server, channel](const absl::Status& why) {
+    if (*failing) return;
+    LogWarn(
+        "redis state store: cannot watch saves (keeps trying; "
+        "replicas refresh at their next poll meanwhile)",
+        {{"server", server},
+         {"channel", channel},
+         {"error", std::string(why.message())}});
+    *failing = true;
+  };
+  return hooks;
 }
 
 void RedisStateStore::OnMessage(absl::string_view message) {

@@ -8,24 +8,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "scaler/common/status_macros.h"
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_reply.h"
 
 namespace signalscaler {
 namespace {
 
 constexpr absl::string_view kAllClasses = "g$lshzxetd";  // what 'A' means
-
-absl::string_view Str(const redisReply& r) {
-  return r.str == nullptr ? absl::string_view()
-                          : absl::string_view(r.str, r.len);
-}
-
-bool IsArrayStartingWith(const redisReply& r, absl::string_view word,
-                         size_t min_elements) {
-  return r.type == REDIS_REPLY_ARRAY && r.elements >= min_elements &&
-         r.element[0]->type == REDIS_REPLY_STRING &&
-         absl::EqualsIgnoreCase(Str(*r.element[0]), word);
-}
 
 }  // namespace
 
@@ -53,165 +41,89 @@ std::optional<std::string> MergeNotifyFlags(absl::string_view current,
   return merged;
 }
 
+namespace {
+
+RedisSubscriberOptions SubscriberOptions(const RedisNotifierOptions& o) {
+  RedisSubscriberOptions options;
+  options.connection = o.connection;
+  options.channel = EscapeGlob(
+      absl::StrCat("__keyspace@", o.connection.database, "__:", o.key));
+  options.pattern = true;
+  options.poll_interval = o.poll_interval;
+  options.setup_timeout = o.setup_timeout;
+  options.ping_interval = o.ping_interval;
+  return options;
+}
+
+}  // namespace
+
 RedisKeyspaceNotifier::RedisKeyspaceNotifier(RedisNotifierOptions options,
                                              const Clock& clock,
                                              std::function<void()> on_change)
     : options_(std::move(options)),
-      clock_(clock),
-      on_change_(std::move(on_change)),
-      pattern_(EscapeGlob(absl::StrCat(
-          "__keyspace@", options_.connection.database, "__:", options_.key))),
-      connection_(options_.connection, clock) {}
-
-RedisKeyspaceNotifier::~RedisKeyspaceNotifier() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+      subscriber_(SubscriberOptions(options_), clock, [&] {
+        RedisSubscriberHooks hooks;
+        hooks.on_message = [on_change](absl::string_view, absl::string_view) {
+          on_change();
+        };
+        hooks.prepare = [this](RedisConnection& connection,
+                               absl::Time deadline) {
+          return EnsureEventsEnabled(connection, deadline);
+        };
+        hooks.on_subscribed = [on_change](const absl::Status&, bool again) {
+          if (again) on_change();  // events may have been missed meanwhile
+        };
+        return hooks;
+      }()) {}
 
 absl::Status RedisKeyspaceNotifier::Start() {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (thread_.joinable()) {
+  if (!subscriber_.Start()) {
     return absl::FailedPreconditionError("the notifier is already started");
   }
-  thread_ = std::thread([this] { Run(); });
   const absl::Duration bound =
       options_.setup_timeout * 4 + options_.connection.connect_timeout;
-  if (!cv_.wait_for(lock, absl::ToChronoMilliseconds(bound),
-                    [this] { return first_.has_value(); })) {
+  std::optional<absl::Status> first = subscriber_.WaitForFirstAttempt(bound);
+  if (!first.has_value()) {
     return absl::DeadlineExceededError(absl::StrCat(
-        "redis ", connection_.server(),
+        "redis ", subscriber_.server(),
         ": keyspace subscription still being set up (keeps trying)"));
   }
-  return *first_;
+  return *first;
 }
 
-void RedisKeyspaceNotifier::Report(const absl::Status& status) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (first_.has_value()) return;
-    first_ = status;
-  }
-  cv_.notify_all();
-}
-
-void RedisKeyspaceNotifier::WaitFor(absl::Duration d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoMilliseconds(d),
-               [this] { return stop_.load(); });
-}
-
-void RedisKeyspaceNotifier::Run() {
-  bool subscribed_before = false;
-  while (!stop_) {
-    const absl::Status setup = SetUp();
-    const bool subscribed = setup.ok() || absl::IsFailedPrecondition(setup);
-    Report(setup);
-    if (subscribed) {
-      // Events may have been missed while the connection was down.
-      if (subscribed_before) on_change_();
-      subscribed_before = true;
-      Listen().IgnoreError();  // lost or stopping: the loop decides
-    }
-    if (stop_) break;
-    // Backs off as the connection says, but never spins.
-    const absl::Duration wait = std::max(connection_.retry_at() - clock_.Now(),
-                                         options_.connection.initial_backoff);
-    WaitFor(std::min(wait, options_.connection.max_backoff));
-  }
-  connection_.Disconnect();
-}
-
-absl::Status RedisKeyspaceNotifier::SetUp() {
-  connection_.Disconnect();  // a fresh connection: no stale subscription
-  const absl::Time deadline = clock_.Now() + options_.setup_timeout;
-  const absl::Status events = EnsureEventsEnabled(deadline);
-  if (!events.ok() && !absl::IsFailedPrecondition(events)) return events;
-  RETURN_IF_ERROR(connection_.Send({"PSUBSCRIBE", pattern_}, deadline));
-  while (!stop_) {
-    if (clock_.Now() >= deadline) {
-      connection_.Disconnect();
-      return absl::DeadlineExceededError(absl::StrCat(
-          "redis ", connection_.server(), ": PSUBSCRIBE not confirmed"));
-    }
-    ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                     connection_.NextReply(options_.poll_interval));
-    if (reply == nullptr) continue;
-    if (reply->type == REDIS_REPLY_ERROR) {
-      const absl::Status status = RedisErrorToStatus(
-          RedisCall{connection_.server(), "PSUBSCRIBE", options_.key},
-          FailureFromReply(*reply));
-      connection_.Fail(status);
-      return status;
-    }
-    if (IsArrayStartingWith(*reply, "psubscribe", 1)) return events;
-  }
-  return absl::CancelledError("stopping");
-}
-
-absl::Status RedisKeyspaceNotifier::EnsureEventsEnabled(absl::Time deadline) {
+absl::Status RedisKeyspaceNotifier::EnsureEventsEnabled(
+    RedisConnection& connection, absl::Time deadline) const {
   const std::string needed = absl::StrCat("K", options_.classes);
   const std::string advice = absl::StrCat(
       "; keyspace events arrive only if the server's notify-keyspace-events "
       "already include \"",
       needed, "\" (until then changes are seen by polling only)");
   ASSIGN_OR_RETURN(RedisReplyPtr got,
-                   connection_.Command(
+                   connection.Command(
                        {"CONFIG", "GET", "notify-keyspace-events"}, deadline));
   if (got->type == REDIS_REPLY_ERROR) {
     return absl::FailedPreconditionError(
-        absl::StrCat("redis ", connection_.server(),
-                     ": CONFIG GET notify-keyspace-events refused (", Str(*got),
-                     ")", advice));
+        absl::StrCat("redis ", connection.server(),
+                     ": CONFIG GET notify-keyspace-events refused (",
+                     ReplyText(*got), ")", advice));
   }
   if (got->type != REDIS_REPLY_ARRAY || got->elements < 2 ||
       got->element[1]->type != REDIS_REPLY_STRING) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "redis ", connection_.server(),
+        "redis ", connection.server(),
         ": unexpected answer to CONFIG GET notify-keyspace-events", advice));
   }
   const std::optional<std::string> merged =
-      MergeNotifyFlags(Str(*got->element[1]), needed);
+      MergeNotifyFlags(ReplyText(*got->element[1]), needed);
   if (!merged.has_value()) return absl::OkStatus();
   ASSIGN_OR_RETURN(
       RedisReplyPtr set,
-      connection_.Command({"CONFIG", "SET", "notify-keyspace-events", *merged},
-                          deadline));
+      connection.Command({"CONFIG", "SET", "notify-keyspace-events", *merged},
+                         deadline));
   if (set->type == REDIS_REPLY_ERROR) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "redis ", connection_.server(), ": CONFIG SET notify-keyspace-events ",
-        *merged, " refused (", Str(*set), ")", advice));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status RedisKeyspaceNotifier::Listen() {
-  absl::Time last_data = absl::Now();
-  bool ping_sent = false;
-  while (!stop_) {
-    ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                     connection_.NextReply(options_.poll_interval));
-    if (reply == nullptr) {
-      if (absl::Now() - last_data < options_.ping_interval) continue;
-      if (ping_sent) {
-        const absl::Status silent = absl::UnavailableError(
-            absl::StrCat("redis ", connection_.server(),
-                         ": no answer to PING on the keyspace subscription"));
-        connection_.Fail(silent);
-        return silent;
-      }
-      RETURN_IF_ERROR(
-          connection_.Send({"PING"}, clock_.Now() + options_.setup_timeout));
-      ping_sent = true;
-      last_data = absl::Now();
-      continue;
-    }
-    last_data = absl::Now();
-    ping_sent = false;
-    if (IsArrayStartingWith(*reply, "pmessage", 4)) on_change_();
+        "redis ", connection.server(), ": CONFIG SET notify-keyspace-events ",
+        *merged, " refused (", ReplyText(*set), ")", advice));
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,8 @@
-// Keyspace notifications for one key: a connection of its own, PSUBSCRIBEd
-// to `__keyspace@<db>__:<key>`, read by a thread of its own, which calls
-// `on_change` on every event so that the sampler re-reads at once. Before
+// Keyspace notifications for one key: a RedisSubscriber
+// (sources/redis/client/redis_subscriber.h) PSUBSCRIBEd to
+// `__keyspace@<db>__:<key>`, whose thread calls `on_change` on every event
+// (and after every resubscription, since events may have been missed) so
+// that the sampler re-reads at once. Before
 // subscribing (and again after every reconnect, since a restarted server
 // forgets a CONFIG SET) it makes sure that the server's
 // notify-keyspace-events include K and the classes the key needs, asking
@@ -14,19 +16,16 @@
 #ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_NOTIFIER_H_
 #define SIGNALSCALER_SOURCES_REDIS_REDIS_NOTIFIER_H_
 
-#include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
-#include "sources/redis/redis_connection.h"
+#include "sources/redis/client/redis_connection.h"
+#include "sources/redis/client/redis_subscriber.h"
 
 namespace signalscaler {
 
@@ -56,7 +55,7 @@ class RedisKeyspaceNotifier {
  public:
   RedisKeyspaceNotifier(RedisNotifierOptions options, const Clock& clock,
                         std::function<void()> on_change);
-  ~RedisKeyspaceNotifier();  // stops the thread promptly and joins it
+  ~RedisKeyspaceNotifier() = default;  // stops the thread promptly, joins it
   RedisKeyspaceNotifier(const RedisKeyspaceNotifier&) = delete;
   RedisKeyspaceNotifier& operator=(const RedisKeyspaceNotifier&) = delete;
 
@@ -68,23 +67,12 @@ class RedisKeyspaceNotifier {
   absl::Status Start();
 
  private:
-  void Run();
-  absl::Status SetUp();  // connect, CONFIG, PSUBSCRIBE; OK or degraded
-  absl::Status EnsureEventsEnabled(absl::Time deadline);
-  absl::Status Listen();  // until the connection is lost or stop
-  void Report(const absl::Status& status);
-  void WaitFor(absl::Duration d);
+  // The subscriber's prepare step: CONFIG GET, and SET if needed.
+  absl::Status EnsureEventsEnabled(RedisConnection& connection,
+                                   absl::Time deadline) const;
 
   const RedisNotifierOptions options_;
-  const Clock& clock_;
-  const std::function<void()> on_change_;
-  const std::string pattern_;
-  RedisConnection connection_;  // used by the thread only
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<absl::Status> first_;  // guarded by mu_
-  std::thread thread_;
+  RedisSubscriber subscriber_;  // the thread; last, so destroyed first
 };
 
 }  // namespace signalscaler

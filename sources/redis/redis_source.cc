@@ -10,8 +10,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "scaler/common/status_macros.h"
-#include "sources/redis/redis_connection.h"
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_connection.h"
+#include "sources/redis/client/redis_errors.h"
+#include "sources/redis/client/redis_reply.h"
 #include "sources/redis/redis_notifier.h"
 
 namespace signalscaler {
@@ -24,11 +25,6 @@ enum class Measure {
   kPending,
   kLag
 };
-
-absl::string_view Str(const redisReply& r) {
-  return r.str == nullptr ? absl::string_view()
-                          : absl::string_view(r.str, r.len);
-}
 
 absl::string_view FirstWord(absl::string_view text) {
   return text.substr(0, text.find(' '));
@@ -157,11 +153,11 @@ class RedisSourceImpl final : public Source {
       const redisReply* name = nullptr;
       const redisReply* lag = nullptr;
       for (size_t i = 0; i + 1 < group.elements; i += 2) {
-        const absl::string_view field = Str(*group.element[i]);
+        const absl::string_view field = ReplyText(*group.element[i]);
         if (field == "name") name = group.element[i + 1];
         if (field == "lag") lag = group.element[i + 1];
       }
-      if (name == nullptr || Str(*name) != spec_.group()) continue;
+      if (name == nullptr || ReplyText(*name) != spec_.group()) continue;
       if (lag == nullptr) {
         return absl::InvalidArgumentError(
             absl::StrCat(Describe(),
@@ -209,7 +205,7 @@ class RedisSourceImpl final : public Source {
       return RedisErrorToStatus(RedisCall{connection_.server(), "TYPE", key_},
                                 FailureFromReply(*type));
     }
-    failure.key_type = std::string(Str(*type));
+    failure.key_type = std::string(ReplyText(*type));
     if (failure.key_type == "none") return 0.0;  // the key vanished: empty
     if (failure.key_type != ExpectedKeyType(command)) {
       failure.error_reply = "WRONGTYPE";

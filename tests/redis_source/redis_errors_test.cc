@@ -1,6 +1,6 @@
 // The one hiredis -> absl::Status translation, on synthetic contexts (a
 // redisContext filled in by hand) and replies (parsed by hiredis' reader).
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_errors.h"
 
 #include <hiredis/hiredis.h>
 

@@ -24,7 +24,7 @@
 #include "scaler/common/clock.h"
 #include "scaler/state/internal/shared_redis_connection.h"
 #include "scaler/state/redis_state_store.h"
-#include "sources/redis/redis_connection.h"
+#include "sources/redis/client/redis_connection.h"
 #include "sources/redis/redis_source.h"
 #include "tests/redis_source/fake_redis_server.h"
 #include "tests/testing/subprocess.h"

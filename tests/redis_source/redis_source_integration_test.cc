@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 
 #include "scaler/common/clock.h"
-#include "sources/redis/redis_connection.h"
+#include "sources/redis/client/redis_connection.h"
 #include "sources/redis/redis_source.h"
 #include "tests/testing/redis_test_server.h"
 

@@ -6,18 +6,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "scaler/common/status_macros.h"
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_errors.h"
+#include "sources/redis/client/redis_reply.h"
 
 namespace signalscaler::state_internal {
 namespace {
 
-absl::string_view Str(const redisReply& r) {
-  return r.str == nullptr ? absl::string_view()
-                          : absl::string_view(r.str, r.len);
-}
-
 bool IsErrorStartingWith(const redisReply& r, absl::string_view prefix) {
-  return r.type == REDIS_REPLY_ERROR && absl::StartsWith(Str(r), prefix);
+  return r.type == REDIS_REPLY_ERROR && absl::StartsWith(ReplyText(r), prefix);
 }
 
 }  // namespace
@@ -46,7 +42,7 @@ absl::StatusOr<RedisReplyPtr> RedisScript::Run(
         RedisReplyPtr loaded,
         connection.Command({"SCRIPT", "LOAD", body_}, deadline, key));
     if (loaded->type == REDIS_REPLY_STRING) {
-      sha_ = std::string(Str(*loaded));
+      sha_ = std::string(ReplyText(*loaded));
     } else if (IsErrorStartingWith(*loaded, "NOPERM")) {
       eval_only_ = true;
     } else if (loaded->type == REDIS_REPLY_ERROR) {

@@ -16,7 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "scaler/state/state_store.h"
-#include "sources/redis/redis_connection.h"
+#include "sources/redis/client/redis_connection.h"
 
 namespace signalscaler::state_internal {
 

@@ -22,7 +22,7 @@
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
 #include "scaler/state/state_codec.h"
-#include "sources/redis/redis_connection.h"
+#include "sources/redis/client/redis_connection.h"
 
 namespace signalscaler::state_internal {
 

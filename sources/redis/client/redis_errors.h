@@ -17,8 +17,8 @@
 //
 // Messages name the server, the command and the key; never a command's
 // arguments (AUTH's is the password) and so never a secret.
-#ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_ERRORS_H_
-#define SIGNALSCALER_SOURCES_REDIS_REDIS_ERRORS_H_
+#ifndef SIGNALSCALER_SOURCES_REDIS_CLIENT_REDIS_ERRORS_H_
+#define SIGNALSCALER_SOURCES_REDIS_CLIENT_REDIS_ERRORS_H_
 
 #include <cstddef>
 #include <string>
@@ -66,4 +66,4 @@ absl::string_view ExpectedKeyType(absl::string_view command);
 
 }  // namespace signalscaler
 
-#endif  // SIGNALSCALER_SOURCES_REDIS_REDIS_ERRORS_H_
+#endif  // SIGNALSCALER_SOURCES_REDIS_CLIENT_REDIS_ERRORS_H_

@@ -1,4 +1,4 @@
-#include "sources/redis/redis_connection.h"
+#include "sources/redis/client/redis_connection.h"
 
 #include <hiredis/hiredis.h>
 #include <poll.h>

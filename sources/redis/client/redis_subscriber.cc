@@ -1,44 +1,24 @@
-#include "scaler/state/internal/redis_subscriber.h"
+#include "sources/redis/client/redis_subscriber.h"
 
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "scaler/common/log.h"
 #include "scaler/common/status_macros.h"
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_errors.h"
+#include "sources/redis/client/redis_reply.h"
 
-namespace signalscaler::state_internal {
-namespace {
+namespace signalscaler {
 
-absl::string_view Str(const redisReply& r) {
-  return r.str == nullptr ? absl::string_view()
-                          : absl::string_view(r.str, r.len);
-}
-
-// A pub/sub push: ["message", channel, payload], ["subscribe", channel, n],
-// ["pong", ""]: an array whose first element is `word`.
-bool IsPush(const redisReply& r, absl::string_view word, size_t elements) {
-  if (r.type != REDIS_REPLY_ARRAY || r.elements < elements || r.elements == 0) {
-    return false;
-  }
-  for (size_t i = 0; i < elements; ++i) {
-    if (r.element[i]->type != REDIS_REPLY_STRING) return false;
-  }
-  return absl::EqualsIgnoreCase(Str(*r.element[0]), word);
-}
-
-}  // namespace
-
-RedisSubscriber::RedisSubscriber(
-    RedisSubscriberOptions options, const Clock& clock,
-    std::function<void(absl::string_view)> on_message)
+RedisSubscriber::RedisSubscriber(RedisSubscriberOptions options,
+                                 const Clock& clock, RedisSubscriberHooks hooks)
     : options_(std::move(options)),
       clock_(clock),
-      on_message_(std::move(on_message)),
+      hooks_(std::move(hooks)),
+      command_(options_.pattern ? "PSUBSCRIBE" : "SUBSCRIBE"),
+      ack_(options_.pattern ? "psubscribe" : "subscribe"),
       connection_(options_.connection, clock) {}
 
 RedisSubscriber::~RedisSubscriber() {
@@ -50,10 +30,28 @@ RedisSubscriber::~RedisSubscriber() {
   if (thread_.joinable()) thread_.join();
 }
 
-void RedisSubscriber::Start() {
+bool RedisSubscriber::Start() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (thread_.joinable() || stop_) return;
+  if (thread_.joinable() || stop_) return false;
   thread_ = std::thread([this] { Run(); });
+  return true;
+}
+
+std::optional<absl::Status> RedisSubscriber::WaitForFirstAttempt(
+    absl::Duration bound) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, absl::ToChronoMilliseconds(bound),
+               [this] { return first_.has_value(); });
+  return first_;
+}
+
+void RedisSubscriber::Report(const absl::Status& status) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (first_.has_value()) return;
+    first_ = status;
+  }
+  cv_.notify_all();
 }
 
 void RedisSubscriber::WaitFor(absl::Duration d) {
@@ -63,30 +61,19 @@ void RedisSubscriber::WaitFor(absl::Duration d) {
 }
 
 void RedisSubscriber::Run() {
-  bool failing = false;  // log a failure once, and the recovery once
+  bool subscribed_before = false;
   while (!stop_) {
     absl::Status status = SetUp();
-    if (status.ok()) {
+    if (!stop_) Report(status);
+    if (status.ok() || absl::IsFailedPrecondition(status)) {
       subscribed_ = true;
-      if (failing) {
-        LogInfo(
-            "redis state store: watching saves again",
-            {{"server", connection_.server()}, {"channel", options_.channel}});
-      }
-      failing = false;
-      status = Listen();
+      if (hooks_.on_subscribed) hooks_.on_subscribed(status, subscribed_before);
+      subscribed_before = true;
+      status = Listen();  // lost or stopping: the loop decides
       subscribed_ = false;
     }
     if (stop_) break;
-    if (!failing) {
-      LogWarn(
-          "redis state store: cannot watch saves (keeps trying; "
-          "replicas refresh at their next poll meanwhile)",
-          {{"server", connection_.server()},
-           {"channel", options_.channel},
-           {"error", std::string(status.message())}});
-      failing = true;
-    }
+    if (hooks_.on_failure) hooks_.on_failure(status);
     // Backs off as the connection says, but never spins.
     const absl::Duration wait = std::max(connection_.retry_at() - clock_.Now(),
                                          options_.connection.initial_backoff);
@@ -98,11 +85,18 @@ void RedisSubscriber::Run() {
 absl::Status RedisSubscriber::SetUp() {
   connection_.Disconnect();  // a fresh connection: no stale subscription
   const absl::Time deadline = clock_.Now() + options_.setup_timeout;
-  RETURN_IF_ERROR(connection_.Send({"SUBSCRIBE", options_.channel}, deadline));
+  absl::Status prepared = absl::OkStatus();
+  if (hooks_.prepare) {
+    prepared = hooks_.prepare(connection_, deadline);
+    if (!prepared.ok() && !absl::IsFailedPrecondition(prepared)) {
+      return prepared;
+    }
+  }
+  RETURN_IF_ERROR(connection_.Send({command_, options_.channel}, deadline));
   while (!stop_) {
     if (clock_.Now() >= deadline) {
       const absl::Status late = absl::DeadlineExceededError(
-          absl::StrCat("redis ", connection_.server(), ": SUBSCRIBE \"",
+          absl::StrCat("redis ", connection_.server(), ": ", command_, " \"",
                        options_.channel, "\" not confirmed in time"));
       connection_.Disconnect();
       return late;
@@ -112,24 +106,24 @@ absl::Status RedisSubscriber::SetUp() {
     if (reply == nullptr) continue;
     if (reply->type == REDIS_REPLY_ERROR) {
       const absl::Status status = RedisErrorToStatus(
-          RedisCall{connection_.server(), "SUBSCRIBE", options_.channel},
+          RedisCall{connection_.server(), command_, options_.channel},
           FailureFromReply(*reply));
       connection_.Fail(status);
       return status;
     }
-    if (IsPush(*reply, "subscribe", 2)) return absl::OkStatus();
+    if (IsPush(*reply, ack_, 2)) return prepared;
   }
   return absl::CancelledError("stopping");
 }
 
 absl::Status RedisSubscriber::Listen() {
-  absl::Time last_data = absl::Now();
+  absl::Time last_data = clock_.Now();
   bool ping_sent = false;
   while (!stop_) {
     ASSIGN_OR_RETURN(RedisReplyPtr reply,
                      connection_.NextReply(options_.poll_interval));
     if (reply == nullptr) {
-      if (absl::Now() - last_data < options_.ping_interval) continue;
+      if (clock_.Now() - last_data < options_.ping_interval) continue;
       if (ping_sent) {
         const absl::Status silent = absl::UnavailableError(
             absl::StrCat("redis ", connection_.server(), ": no answer to PING",
@@ -140,17 +134,21 @@ absl::Status RedisSubscriber::Listen() {
       RETURN_IF_ERROR(
           connection_.Send({"PING"}, clock_.Now() + options_.setup_timeout));
       ping_sent = true;
-      last_data = absl::Now();
+      last_data = clock_.Now();
       continue;
     }
-    last_data = absl::Now();
+    last_data = clock_.Now();
     ping_sent = false;
-    if (IsPush(*reply, "message", 3) &&
-        Str(*reply->element[1]) == options_.channel) {
-      on_message_(Str(*reply->element[2]));
+    // ["message", channel, payload] or
+    // ["pmessage", pattern, channel, payload].
+    const size_t at = options_.pattern ? 1 : 0;
+    if (IsPush(*reply, options_.pattern ? "pmessage" : "message", at + 3) &&
+        ReplyText(*reply->element[1]) == options_.channel) {
+      hooks_.on_message(ReplyText(*reply->element[at + 1]),
+                        ReplyText(*reply->element[at + 2]));
     }
   }
   return absl::OkStatus();
 }
 
-}  // namespace signalscaler::state_internal
+}  // namespace signalscaler

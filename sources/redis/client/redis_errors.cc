@@ -1,4 +1,4 @@
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_errors.h"
 
 #include <hiredis/hiredis.h>
 
@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "sources/redis/client/redis_reply.h"
 #include "sources/text_excerpt.h"
 
 namespace signalscaler {
@@ -147,7 +148,7 @@ RedisFailure FailureFromContext(const redisContext& context, int saved_errno) {
 RedisFailure FailureFromReply(const redisReply& reply) {
   RedisFailure failure;
   if (reply.type == REDIS_REPLY_ERROR && reply.str != nullptr) {
-    failure.error_reply = TextExcerpt(absl::string_view(reply.str, reply.len));
+    failure.error_reply = TextExcerpt(ReplyText(reply));
   } else {
     failure.error_reply = "ERR unexpected reply type";
   }

@@ -12,8 +12,8 @@
 //   absl::StatusOr<RedisReplyPtr> r = conn.Command({"LLEN", "jobs"}, deadline);
 //
 // Thread-compatible: one thread at a time.
-#ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_
-#define SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_
+#ifndef SIGNALSCALER_SOURCES_REDIS_CLIENT_REDIS_CONNECTION_H_
+#define SIGNALSCALER_SOURCES_REDIS_CLIENT_REDIS_CONNECTION_H_
 
 #include <cstddef>
 #include <memory>
@@ -25,7 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
-#include "sources/redis/redis_errors.h"
+#include "sources/redis/client/redis_errors.h"
 
 namespace signalscaler {
 
@@ -148,4 +148,4 @@ class RedisConnection {
 
 }  // namespace signalscaler
 
-#endif  // SIGNALSCALER_SOURCES_REDIS_REDIS_CONNECTION_H_
+#endif  // SIGNALSCALER_SOURCES_REDIS_CLIENT_REDIS_CONNECTION_H_
