@@ -116,6 +116,8 @@ void Application::BuildEdge() {
   server_ = std::make_unique<ScalerServer>(deps);
   // Health follows the policies: SERVING once at least one is in force.
   ScalerServer* server = server_.get();
+  // A changed authz file reaches the KEDA streams already open.
+  access_->SetOnChange([server] { server->EndOpenStreams(); });
   listeners_.push_back(registry_.AddListener(
       [server](const PolicySnapshot&) { server->RefreshHealth(); }));
 

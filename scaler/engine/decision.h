@@ -3,6 +3,7 @@
 #ifndef SIGNALSCALER_SCALER_ENGINE_DECISION_H_
 #define SIGNALSCALER_SCALER_ENGINE_DECISION_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -140,6 +141,8 @@ struct LoadPoint {
   absl::Time time;
   double load = 0;
 };
+// The most points a LoadHistory keeps (one per 1/64 of its history).
+inline constexpr size_t kMaxLoadPoints = 64;
 struct LoadHistory {
   std::string signal;
   std::deque<LoadPoint> points;  // in time order, inside its history

@@ -57,8 +57,11 @@ bool IsLoopbackPeer(absl::string_view peer) {
       absl::StartsWith(rest, "unix-abstract:")) {
     return true;
   }
+  // 127.0.0.1 and ::1 only, not all of 127/8: a sidecar proxy forwards
+  // remote callers from other loopback addresses (Istio from 127.0.0.6),
+  // and they are not this pod's.
   if (absl::ConsumePrefix(&rest, "ipv4:")) {
-    return absl::StartsWith(rest, "127.");
+    return absl::StartsWith(rest, "127.0.0.1:");
   }
   if (absl::ConsumePrefix(&rest, "ipv6:")) {
     if (!absl::ConsumePrefix(&rest, "[")) return false;
@@ -66,7 +69,7 @@ bool IsLoopbackPeer(absl::string_view peer) {
     if (end == absl::string_view::npos) return false;
     const std::string host = absl::AsciiStrToLower(rest.substr(0, end));
     return host == "::1" || host == "0:0:0:0:0:0:0:1" ||
-           absl::StartsWith(host, "::ffff:127.");
+           host == "::ffff:127.0.0.1";
   }
   return false;
 }
@@ -242,8 +245,13 @@ absl::Status AccessControl::AuthorizeKeda(const CallerCredentials& creds,
                    "\" may not keda in namespace \"", ns, "\""));
 }
 
+void AccessControl::SetOnChange(std::function<void()> on_change) {
+  on_change_ = std::move(on_change);
+}
+
 absl::Status AccessControl::Reload() {
   if (mode_ != AccessMode::kFile) return absl::OkStatus();
+  std::lock_guard<std::mutex> serialized(reload_mu_);
   std::string content;
   absl::Status status;
   {
@@ -283,11 +291,13 @@ absl::Status AccessControl::Reload() {
   bool log = false;
   size_t clients = 0;
   bool first = false;
+  bool keda_involved = false;  // KEDA calls were or are checked
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (parsed.has_value()) {
       clients = parsed->clients.size();
       first = good_ == 0;
+      keda_involved = policy_->keda_restricted || parsed->keda_restricted;
       policy_ = std::make_shared<const AccessPolicy>(*std::move(parsed));
       content_ = std::move(content);
       rejected_content_.reset();
@@ -306,6 +316,7 @@ absl::Status AccessControl::Reload() {
   if (status.ok()) {
     LogInfo(first ? "authz file loaded" : "authz file reloaded",
             {{"file", options_.file}, {"clients", absl::StrCat(clients)}});
+    if (!first && keda_involved && on_change_) on_change_();
   } else if (log && good_reloads() > 0) {
     LogError("authz file rejected: the last good one stays in force",
              {{"error", std::string(status.message())}});

@@ -46,6 +46,7 @@
 #include <array>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -159,8 +160,15 @@ class AccessControl {
   bool keda_restricted() const;
 
   // Re-reads the file (kFile); keeps the last good policy when it fails.
-  // Returns the read's result.
+  // Returns the read's result. Reloads are serialized (the refresh thread
+  // and SIGHUP): an older read never replaces a newer one.
   absl::Status Reload();
+  // Called (on the reloading thread, no lock held) after a reload put a
+  // changed file in force while KEDA calls were or are checked (a `keda`
+  // client before or after): the server ends its open KEDA streams with OK,
+  // so that KEDA reconnects (after 2 s) and each stream is authorized again
+  // under the new file. Set before Start().
+  void SetOnChange(std::function<void()> on_change);
   // Reloads every options.refresh on a thread of its own (kFile only).
   void Start();
   void Stop();
@@ -176,6 +184,8 @@ class AccessControl {
 
   const AccessOptions options_;
   const AccessMode mode_;
+  std::function<void()> on_change_;  // set before Start()
+  std::mutex reload_mu_;             // serializes Reload(); before mu_
 
   mutable std::mutex mu_;
   std::shared_ptr<const AccessPolicy> policy_ ABSL_GUARDED_BY(mu_);

@@ -38,8 +38,7 @@ EngineState Merge(const EngineState& local, const EngineState& shared,
       local_last >= shared_last ? local.last_decision : shared.last_decision;
   merged.ever_had_reading = local.ever_had_reading || shared.ever_had_reading;
   // Forecast points: per signal, both sides' readings ordered by time
-  // (readings are facts, whoever recorded them); the forecast thins and
-  // trims them at its next evaluation.
+  // (readings are facts, whoever recorded them), the newest kMaxLoadPoints.
   merged.load_history = shared.load_history;
   for (const LoadHistory& mine : local.load_history) {
     auto it = std::find_if(
@@ -53,6 +52,9 @@ EngineState Merge(const EngineState& local, const EngineState& shared,
                        [](const LoadPoint& x, const LoadPoint& y) {
                          return x.time == y.time;
                        });
+  }
+  for (LoadHistory& h : merged.load_history) {
+    while (h.points.size() > kMaxLoadPoints) h.points.pop_front();
   }
   return merged;
 }

@@ -205,6 +205,13 @@ void ScalerServer::StartDrain() {
 
 size_t ScalerServer::open_streams() const { return impl_->hub.size(); }
 
+void ScalerServer::EndOpenStreams() {
+  const size_t n = impl_->hub.size();
+  impl_->hub.FinishOpen();
+  LogInfo("open streams ended, to be authorized again",
+          {{"streams", absl::StrCat(n)}});
+}
+
 void ScalerServer::Shutdown(absl::Duration grace) {
   {
     std::lock_guard<std::mutex> lock(impl_->mu);

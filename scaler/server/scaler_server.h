@@ -109,6 +109,9 @@ class ScalerServer {
   // reconnects after 2 s, not 60 s), then stops both ports, cancelling
   // unary calls still running after `grace`. Idempotent.
   void Shutdown(absl::Duration grace);
+  // Ends every open stream with OK (KEDA reconnects after 2 s), e.g. so that
+  // each is authorized again after the authz file changed.
+  void EndOpenStreams();
   size_t open_streams() const;
 
  private:

@@ -1,5 +1,6 @@
 #include "scaler/state/state_codec.h"
 
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -341,6 +342,19 @@ absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
           absl::StrCat("engine.load_history: ", h.time_ms_size(), " times for ",
                        h.load_size(), " loads"));
     }
+    // A forecast keeps kMaxLoadPoints; a merge of two replicas' at most
+    // twice that until the next evaluation thins it.
+    if (h.time_ms_size() > static_cast<int>(2 * kMaxLoadPoints)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("engine.load_history: ", h.time_ms_size(),
+                       " points; at most ", 2 * kMaxLoadPoints));
+    }
+    for (const LoadHistory& seen : out.engine.load_history) {
+      if (seen.signal == h.signal()) {
+        return absl::InvalidArgumentError(
+            "engine.load_history: a signal's history twice");
+      }
+    }
     LoadHistory out_h;
     out_h.signal = h.signal();
     TimeColumnReader times;
@@ -352,6 +366,10 @@ absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
             "engine.load_history: times out of order");
       }
       previous = t;
+      if (!std::isfinite(h.load(i))) {
+        return absl::InvalidArgumentError(
+            "engine.load_history: a load that is not a finite number");
+      }
       out_h.points.push_back(LoadPoint{t, h.load(i)});
     }
     out.engine.load_history.push_back(std::move(out_h));

@@ -468,6 +468,42 @@ TEST_F(AuthzTest, CertificatesAndKedaCallsPerNamespace) {
   ExpectNoSecret(m);
 }
 
+TEST_F(AuthzTest, AnAuthzChangeEndsKedaStreamsToAuthorizeThemAgain) {
+  AuthzPki pki;
+  ASSERT_EQ(pki.errors(), "");
+  WriteFile(authz_, TokenClients() + CertificateClients());
+  Start({"--authz-file=" + authz_, "--admin-listen=127.0.0.1:0",
+         "--tls-cert=" + pki.Crt("server"), "--tls-key=" + pki.Key("server"),
+         "--tls-client-ca=" + pki.Crt("ca")});
+  auto keda_b = externalscaler::ExternalScaler::NewStub(
+      Channel(server_.address(), pki.Creds("ca", "keda-b")));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> stream =
+      keda_b->StreamIsActive(&ctx, Ref("team-b"));
+  externalscaler::IsActiveResponse msg;
+  ASSERT_TRUE(stream->Read(&msg)) << "the stream's first state";
+
+  // team-b's KEDA certificate is revoked: the open stream ends with OK (KEDA
+  // reconnects), and the reconnect is refused.
+  WriteFile(authz_, TokenClients() +
+                        "- name: ops\n  certificate: {commonName: ops}\n"
+                        "  namespaces: [\"*\"]\n  verbs: [explain]\n"
+                        "- name: team-a-keda\n  certificate: {dnsSAN: " +
+                        std::string(kKedaADns) +
+                        "}\n  namespaces: [team-a]\n  verbs: [keda]\n");
+  const absl::Time edited = absl::Now();
+  while (stream->Read(&msg)) {
+  }
+  const grpc::Status ended = stream->Finish();
+  EXPECT_TRUE(ended.ok()) << ended.error_message();
+  EXPECT_LT(absl::Now() - edited, absl::Seconds(10));
+  EXPECT_EQ(StreamIsActive(*keda_b, "team-b").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(GetMetricSpec(*keda_b, "team-b").error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+}
+
 TEST_F(AuthzTest, WithoutAFileLoopbackOnlyWithAWarning) {
   Start({});
   bool warned = false;

@@ -101,7 +101,8 @@ TEST(ForecastTest, RememberKeepsTheHistoryAndThinsIt) {
   std::deque<LoadPoint> points;
   // One point per 60/64 s at most: readings 0.1 s apart collapse.
   for (int i = 0; i < 100; ++i) {
-    RememberLoad(points, kNow + absl::Milliseconds(100 * i), i, kNow, kHistory);
+    const absl::Time t = kNow + absl::Milliseconds(100 * i);
+    RememberLoad(points, t, i, /*now=*/t, kHistory);
   }
   EXPECT_EQ(points.size(), 10u);  // 0, 1.0, 2.0, ... 9.0 s (0.9375 s apart)
   // Points older than the history go.
@@ -117,6 +118,39 @@ TEST(ForecastTest, RememberKeepsTheHistoryAndThinsIt) {
   RememberLoad(points, kNow + absl::Seconds(80), std::nan(""),
                kNow + absl::Seconds(80), kHistory);
   EXPECT_EQ(points.size(), n);
+}
+
+TEST(ForecastTest, AFuturePointDoesNotKeepLaterReadingsOut) {
+  // A stored point 10 minutes ahead (another replica's clock): it goes at
+  // the next reading, which is kept.
+  std::deque<LoadPoint> points = {{kNow + absl::Minutes(10), 500}};
+  RememberLoad(points, kNow, 100, kNow, kHistory);
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].time, kNow);
+  // A reading stamped ahead of now by its source's clock counts as now.
+  points.clear();
+  RememberLoad(points, kNow + absl::Seconds(3), 100, kNow, kHistory);
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0].time, kNow);
+}
+
+TEST(ForecastTest, AtMostTheNewestKMaxForecastPoints) {
+  // A history merged from two replicas (or read from a store) may hold more
+  // points, closer together, until it is thinned: the fit reads the newest
+  // 64, and the next reading trims it to 64.
+  std::deque<LoadPoint> points;
+  for (int i = 0; i < 200; ++i) {
+    points.push_back({kNow - absl::Milliseconds(250 * (200 - i)), 100.0 + i});
+  }
+  // 200 points 0.25 s apart ending at now - 0.25 s: a clean ramp of 4/s.
+  const std::optional<Trend> t =
+      ProjectLoad(points, kNow, kLead, absl::Seconds(30));
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->points, kMaxForecastPoints);
+  EXPECT_NEAR(t->slope_per_second, 4.0, 1e-9);
+  RememberLoad(points, kNow + absl::Seconds(1), 1000, kNow + absl::Seconds(1),
+               absl::Seconds(600));
+  EXPECT_EQ(points.size(), kMaxForecastPoints);
 }
 
 }  // namespace

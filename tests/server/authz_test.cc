@@ -340,9 +340,35 @@ TEST(AccessControlTest, ABrokenEditKeepsTheLastGoodFile) {
   EXPECT_EQ(ac->good_reloads(), 2u);
 }
 
+TEST(AccessControlTest, AChangeThatInvolvesKedaIsAnnounced) {
+  std::string path;
+  std::unique_ptr<AccessControl> ac = Control(Policy(), &path);
+  ASSERT_NE(ac, nullptr);
+  int changes = 0;
+  ac->SetOnChange([&changes] { ++changes; });
+  // team-b-keda gone: KEDA's open streams must be authorized again.
+  std::ofstream(path) << Header()
+                      << TokenClient("a", kTokenA, "[team-a]", "[push]");
+  ASSERT_TRUE(ac->Reload().ok());
+  EXPECT_EQ(changes, 1);
+  // Unchanged bytes, a broken edit, and a change with no keda client before
+  // or after: nothing to announce.
+  ASSERT_TRUE(ac->Reload().ok());
+  std::ofstream(path) << "kind: AdminAccess\n";
+  EXPECT_FALSE(ac->Reload().ok());
+  std::ofstream(path) << Header()
+                      << TokenClient("b", kTokenB, "[team-b]", "[push]");
+  ASSERT_TRUE(ac->Reload().ok());
+  EXPECT_EQ(changes, 1);
+}
+
 TEST(IsLoopbackPeerTest, GrpcPeerStrings) {
   EXPECT_TRUE(IsLoopbackPeer("ipv4:127.0.0.1:5000"));
-  EXPECT_TRUE(IsLoopbackPeer("ipv4:127.10.0.3:5000"));
+  // Not all of 127/8: a sidecar forwards remote callers from other loopback
+  // addresses (Istio from 127.0.0.6).
+  EXPECT_FALSE(IsLoopbackPeer("ipv4:127.10.0.3:5000"));
+  EXPECT_FALSE(IsLoopbackPeer("ipv4:127.0.0.6:5000"));
+  EXPECT_FALSE(IsLoopbackPeer("ipv4:127.0.0.10:5000"));
   EXPECT_TRUE(IsLoopbackPeer("ipv6:[::1]:5000"));
   EXPECT_TRUE(IsLoopbackPeer("ipv6:%5B::1%5D:5000"));
   EXPECT_TRUE(IsLoopbackPeer("ipv6:[::ffff:127.0.0.1]:5000"));
@@ -350,6 +376,7 @@ TEST(IsLoopbackPeerTest, GrpcPeerStrings) {
   EXPECT_FALSE(IsLoopbackPeer("ipv4:10.0.0.7:5000"));
   EXPECT_FALSE(IsLoopbackPeer("ipv4:128.0.0.1:5000"));
   EXPECT_FALSE(IsLoopbackPeer("ipv6:[::ffff:10.0.0.7]:5000"));
+  EXPECT_FALSE(IsLoopbackPeer("ipv6:[::ffff:127.0.0.6]:5000"));
   EXPECT_FALSE(IsLoopbackPeer("ipv6:[fe80::1]:5000"));
   EXPECT_FALSE(IsLoopbackPeer("ipv6:[::1"));
   EXPECT_FALSE(IsLoopbackPeer(""));

@@ -183,6 +183,33 @@ TEST(StateCodecTest, EveryReasonCodeIsCovered) {
   EXPECT_EQ(LastReasonCode(), static_cast<int>(ReasonCode::kForecast));
 }
 
+TEST(StateCodecTest, HostileLoadHistoriesAreRefused) {
+  const auto decode_with = [](const auto& edit) {
+    state::v1::PolicyRecord p = AsProto(FullRecord(false));
+    edit(*p.mutable_engine()->mutable_load_history(0));
+    return DecodeRecord(p.SerializeAsString()).status();
+  };
+  // More points than a merge of two replicas can hold.
+  absl::Status many = decode_with([](state::v1::LoadHistory& h) {
+    for (int i = 0; i < 200; ++i) {
+      h.add_time_ms(1);
+      h.add_load(1);
+    }
+  });
+  EXPECT_EQ(many.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(many.message(), HasSubstr("points; at most 128"));
+  // A load that is not a number.
+  absl::Status nan = decode_with([](state::v1::LoadHistory& h) {
+    h.set_load(0, std::numeric_limits<double>::quiet_NaN());
+  });
+  EXPECT_THAT(nan.message(), HasSubstr("not a finite number"));
+  // The same signal twice.
+  state::v1::PolicyRecord p = AsProto(FullRecord(false));
+  *p.mutable_engine()->add_load_history() = p.engine().load_history(0);
+  EXPECT_THAT(DecodeRecord(p.SerializeAsString()).status().message(),
+              HasSubstr("a signal's history twice"));
+}
+
 TEST(StateCodecTest, FullRecordRoundTrips) {
   const PolicyRecord record = FullRecord(/*own_history=*/false);
   ExpectSame(RoundTrip(record), record);

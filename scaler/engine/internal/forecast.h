@@ -28,7 +28,7 @@
 
 namespace signalscaler::engine_internal {
 
-inline constexpr size_t kMaxForecastPoints = 64;
+inline constexpr size_t kMaxForecastPoints = kMaxLoadPoints;
 inline constexpr size_t kMinForecastPoints = 5;
 inline constexpr double kMinTrendTau = 0.6;
 

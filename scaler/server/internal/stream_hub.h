@@ -58,6 +58,12 @@ class StreamHub {
     closing_ = true;
     for (auto& [id, finish] : finishers_) finish();
   }
+  // Ends every open stream with OK, and goes on taking new ones (their
+  // clients reconnect: KEDA after 2 s).
+  void FinishOpen() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, finish] : finishers_) finish();
+  }
   size_t size() const {
     std::lock_guard<std::mutex> lock(mu_);
     return finishers_.size();
