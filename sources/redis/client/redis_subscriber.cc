@@ -64,9 +64,10 @@ void RedisSubscriber::Run() {
   bool subscribed_before = false;
   while (!stop_) {
     absl::Status status = SetUp();
+    const bool subscribed = status.ok() || absl::IsFailedPrecondition(status);
+    subscribed_ = subscribed;  // before Report: subscribed() agrees with it
     if (!stop_) Report(status);
-    if (status.ok() || absl::IsFailedPrecondition(status)) {
-      subscribed_ = true;
+    if (subscribed) {
       if (hooks_.on_subscribed) hooks_.on_subscribed(status, subscribed_before);
       subscribed_before = true;
       status = Listen();  // lost or stopping: the loop decides
