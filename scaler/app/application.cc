@@ -177,20 +177,23 @@ absl::Status Application::LoadPolicies() {
   return absl::OkStatus();
 }
 
+// The ports first: a process that cannot serve (a bad TLS file, a port in
+// use) exits before its evaluator ever takes a lease or saves a decision,
+// and no loop calls into a server still being started.
 absl::Status Application::Start() {
-  if (background_loops_) {
-    threads_started_ = true;
-    access_->Start();
-    sampler_->Start();
-    evaluator_->Start();
-    if (reloader_ != nullptr) reloader_->Start(config_.policy_reload_period);
-  }
   server_started_ = true;
   absl::Status s = server_->Start(config_.listen, config_.admin_listen);
   if (s.ok() && ops_ != nullptr) s = ops_->Start(config_.metrics_listen);
   if (!s.ok()) {
     Stop();
     return s;
+  }
+  if (background_loops_) {
+    threads_started_ = true;
+    access_->Start();
+    sampler_->Start();
+    evaluator_->Start();
+    if (reloader_ != nullptr) reloader_->Start(config_.policy_reload_period);
   }
   LogServing();
   return absl::OkStatus();

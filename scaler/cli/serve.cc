@@ -74,17 +74,20 @@ int NextSignal(const sigset_t& signals, absl::Duration timeout) {
 // once). Returns once everything has stopped.
 void RunUntilTerminated(Application& app, const sigset_t& signals,
                         absl::Duration drain) {
+  // Not a sentinel end time: a drain may itself be infinite
+  // (--drain-seconds=inf), and a second signal must still exit at once.
+  bool draining = false;
   absl::Time drain_end = absl::InfiniteFuture();
-  while (absl::Now() < drain_end) {
-    const int sig = NextSignal(signals, drain_end == absl::InfiniteFuture()
-                                            ? absl::InfiniteDuration()
-                                            : drain_end - absl::Now());
+  while (!draining || absl::Now() < drain_end) {
+    const int sig = NextSignal(
+        signals, draining ? drain_end - absl::Now() : absl::InfiniteDuration());
     if (sig == 0) continue;  // interrupted, or the drain is over
     if (sig == SIGHUP) {
       app.Reload();
       continue;
     }
-    if (drain_end != absl::InfiniteFuture()) ExitAtOnce();
+    if (draining) ExitAtOnce();
+    draining = true;
     LogInfo("termination signal: draining",
             {{"signal", absl::StrCat(sig)},
              {"drain", absl::FormatDuration(drain)}});

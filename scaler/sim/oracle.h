@@ -10,10 +10,13 @@
 //     escapes.
 //   - Down: when demand needs fewer, it removes at once (starting pods first,
 //     as the pod model does) every pod that demand will not need again within
-//     one start-up time, and keeps the others. Removing a pod needed again
-//     after a gap of g seconds saves g replica-seconds and leaves the service
-//     short for up to a start-up time S while its replacement starts: for
-//     g < S that trade loses, for g >= S it does not. Keeping through a short
+//     one start-up time, and keeps the others. Removing a whole pod needed
+//     again after a gap of g seconds saves g replica-seconds and, for a
+//     controller that starts no pod before demand asks, leaves the service
+//     short of it for a start-up time S while its replacement starts: for
+//     g < S that trade loses, for g >= S it does not (against a fractional
+//     demand, 12.1, the shortfall is the fraction's, so this is a rule of
+//     thumb there, not an optimum). Keeping through a short
 //     dip is what a controller that follows demand at once would otherwise
 //     pay for twice (a noisy plateau of 12-13 replicas made the plain "exactly
 //     ceil(demand), always" rule 6x shorter of pods than the HPA, at every
@@ -21,19 +24,21 @@
 //     only removes pods; it never starts one early.
 //
 // So its under-provisioned replica-seconds are the start-up lateness of every
-// rise, which a controller that holds only the pods demand asks for cannot
-// beat (one that holds more, as the HPA's utilization targets do, can:
-// the cost ratio shows what it paid for that). Its total replica-seconds are
-// the least cost at which that under-provisioning is reached: a pod is paid
-// for only while demand needs it, or while keeping it is cheaper than its
-// replacement's lateness.
+// rise, which a reactive controller (one that never starts a pod before
+// demand asks for it) holding only the pods demand asks for cannot beat. One
+// that holds more, as the HPA's utilization targets do, can: the cost ratio
+// shows what it paid for that; and so can one that starts pods early, which
+// is what a forecast does. Among reactive controllers its total
+// replica-seconds are about the least cost at which that under-provisioning
+// is reached: a pod is paid for only while demand needs it, or while keeping
+// it is cheaper than its replacement's lateness.
 //
 // Its count is clamped to the policy's hard range [min(minReplicas, upper),
 // upper], upper = min(maxReplicas, floor(budget / perReplica) per limit): the
 // same bounds our engine may never leave. So the oracle is the best a
-// controller bound by the policy can do, and a ratio to it measures lateness
-// and waste, not the policy's own caps (a demand above a limit leaves the
-// oracle short too, by exactly what the limit forbids).
+// reactive controller bound by the policy can do, and a ratio to it measures
+// lateness and waste, not the policy's own caps (a demand above a limit leaves
+// the oracle short too, by exactly what the limit forbids).
 //
 //   OracleController oracle(spec, lower, upper, initial, startup_us, window);
 //   oracle.Foresee(row);  // every row, at least S ahead of its decisions
