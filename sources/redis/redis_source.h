@@ -10,9 +10,9 @@
 //   absl::StatusOr<Reading> r = (*s)->Read(clock.Now() + absl::Seconds(2));
 //
 // Errors follow Source::Read's contract; the mapping from hiredis is in
-// redis_errors.h. After a connection loss the source backs off (100 ms
+// client/redis_errors.h. After a connection loss the source backs off (100 ms
 // doubling to 5 s), answering UNAVAILABLE at once until the next attempt. A
-// reply over kMaxRedisReplyBytes (1 MiB, redis_connection.h) is
+// reply over kMaxRedisReplyBytes (1 MiB, client/redis_connection.h) is
 // RESOURCE_EXHAUSTED naming the command and the limit: the source stops
 // reading it, drops the connection and reconnects on the next Read().
 #ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_SOURCE_H_
