@@ -7,7 +7,7 @@
 
 #include "proto/policy.pb.h"
 #include "scaler/engine/decision.h"
-#include "scaler/server/policy_key.h"
+#include "scaler/policy/policy_key.h"
 
 namespace signalscaler {
 

@@ -79,8 +79,7 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
   std::map<std::string, Want> wanted;
   for (const LoadedPolicy& p : policies) {
     const v1::PolicySpec& spec = p.policy.spec();
-    const PolicyKey user{p.policy.metadata().namespace_(),
-                         p.policy.metadata().name()};
+    const PolicyKey user = KeyOf(p.policy);
     for (const v1::Source* source : SampledSources(spec)) {
       const std::string key = SampleKey(*source);
       if (key.empty()) continue;

@@ -41,7 +41,7 @@
 #include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
 #include "scaler/policy/loader.h"
-#include "scaler/server/policy_key.h"
+#include "scaler/policy/policy_key.h"
 #include "sources/source.h"
 
 namespace signalscaler {

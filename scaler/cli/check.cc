@@ -23,6 +23,7 @@
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
 #include "scaler/policy/loader.h"
+#include "scaler/policy/policy_key.h"
 #include "scaler/policy/warnings.h"
 #include "scaler/server/authz.h"
 #include "sources/factory.h"
@@ -38,11 +39,6 @@ std::string Canonical(const std::string& file) {
   std::error_code ec;
   fs::path p = fs::weakly_canonical(file, ec);
   return ec ? file : p.string();
-}
-
-std::string PolicyId(const LoadedPolicy& p) {
-  return absl::StrCat(p.policy.metadata().namespace_(), "/",
-                      p.policy.metadata().name());
 }
 
 // Everything `check` found over all the paths.
@@ -61,26 +57,20 @@ CheckResult CheckPaths(const std::vector<std::string>& paths,
   CheckResult out;
   std::set<std::string> files_seen;
   std::set<std::string> errors_seen;
-  // policy id -> where it was first defined ("canonical file", line, file).
+  // policy id -> where it was first defined (canonical file, the policy).
   struct Seen {
     std::string canonical;
-    int line;
-    std::string file;
+    LoadedPolicy first;
   };
   std::map<std::string, Seen> by_id;
+  // As `serve` checks each file before composing them: a file with a source
+  // it refuses is rejected, and so is not a duplicate of another.
+  const PolicyFileCheck confine = [&access](std::vector<LoadedPolicy>& policies,
+                                            std::vector<PolicyError>& errors) {
+    for (LoadedPolicy& p : policies) ConfineSources(p, access, errors);
+  };
   for (const std::string& path : paths) {
-    LoadResult r = LoadPolicies(path);
-    if (!access.credentials_root.empty() || !access.allowed_hosts.empty()) {
-      // As `serve` does where the policies are loaded; a policy it refuses
-      // is not counted as OK.
-      std::vector<LoadedPolicy> kept;
-      for (LoadedPolicy& p : r.policies) {
-        const size_t before = r.errors.size();
-        ConfineSources(p, access, r.errors);
-        if (r.errors.size() == before) kept.push_back(std::move(p));
-      }
-      r.policies = std::move(kept);
-    }
+    LoadResult r = LoadPolicies(path, confine);
     for (const std::string& f : r.files) files_seen.insert(Canonical(f));
     for (PolicyError& e : r.errors) {
       const std::string key =
@@ -97,24 +87,16 @@ CheckResult CheckPaths(const std::vector<std::string>& paths,
     for (const LoadedPolicy& p : r.policies) {
       const std::string canonical = Canonical(p.file);
       auto [it, inserted] =
-          by_id.emplace(PolicyId(p), Seen{canonical, p.line, p.file});
+          by_id.emplace(KeyOf(p.policy).ToString(), Seen{canonical, p});
       if (inserted) {
         ++out.policies;
         continue;
       }
-      if (it->second.canonical == canonical && it->second.line == p.line) {
+      if (it->second.canonical == canonical &&
+          it->second.first.line == p.line) {
         continue;  // The same document, reached through two paths.
       }
-      PolicyError e;
-      e.file = p.file;
-      e.line = p.line;
-      e.policy = PolicyId(p);
-      e.field = "metadata.name";
-      e.message = absl::StrCat(
-          "duplicate policy name `", p.policy.metadata().name(),
-          "` in namespace `", p.policy.metadata().namespace_(),
-          "`: also defined at ", it->second.file, ":", it->second.line);
-      out.errors.push_back(std::move(e));
+      out.errors.push_back(DuplicatePolicyError(p, it->second.first));
     }
   }
   out.files = files_seen.size();

@@ -1,16 +1,10 @@
 // Parsing of policy files (YAML documents -> ScalingPolicy, then
-// ValidatePolicy) and loading of a file or a directory of them.
+// ValidatePolicy). Loading files and directories: load_files.cc.
 #include "scaler/policy/loader.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -21,12 +15,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "scaler/policy/internal/yaml_to_proto.h"
+#include "scaler/policy/policy_key.h"
 #include "scaler/policy/warnings.h"
 
 namespace signalscaler {
 namespace {
 
-namespace fs = std::filesystem;
 using policy_internal::LineIndex;
 using policy_internal::LineOf;
 
@@ -52,9 +46,10 @@ std::string PeekPolicyId(const YAML::Node& doc) {
   const YAML::Node name = Get(meta, "name");
   if (!name.IsScalar() || name.Scalar().empty()) return "";
   const YAML::Node ns = Get(meta, "namespace");
-  return absl::StrCat(
+  return PolicyKey{
       ns.IsScalar() && !ns.Scalar().empty() ? ns.Scalar() : kDefaultNamespace,
-      "/", name.Scalar());
+      name.Scalar()}
+      .ToString();
 }
 
 // `field` is `path` or lies below it.
@@ -141,44 +136,18 @@ bool ParseDocument(const YAML::Node& doc, absl::string_view file,
   return ok;
 }
 
-std::string PolicyIdOf(const LoadedPolicy& p) {
-  return absl::StrCat(p.policy.metadata().namespace_(), "/",
-                      p.policy.metadata().name());
-}
-
 PolicyError DuplicateError(const LoadedPolicy& again,
                            const LoadedPolicy& first) {
   PolicyError e;
   e.file = again.file;
   e.line = again.line;
-  e.policy = PolicyIdOf(again);
+  e.policy = KeyOf(again.policy).ToString();
   e.field = "metadata.name";
   e.message =
       absl::StrCat("duplicate policy name `", again.policy.metadata().name(),
                    "` in namespace `", again.policy.metadata().namespace_(),
                    "`: also defined at ", first.file, ":", first.line);
   return e;
-}
-
-// Reads and parses one file: its errors go to `result`, and its policies are
-// returned only if it has none (all or nothing).
-std::vector<LoadedPolicy> ReadFile(const std::string& file,
-                                   LoadResult& result) {
-  std::ifstream in(file, std::ios::binary);
-  std::stringstream text;
-  if (in) text << in.rdbuf();
-  if (!in || in.bad()) {
-    PolicyError e;
-    e.file = file;
-    e.message = absl::StrCat("cannot read: ", std::strerror(errno));
-    result.errors.push_back(std::move(e));
-    return {};
-  }
-  result.files.push_back(file);
-  LoadResult parsed = ParsePolicies(text.str(), file);
-  for (PolicyError& e : parsed.errors) result.errors.push_back(std::move(e));
-  for (PolicyError& w : parsed.warnings) result.warnings.push_back(w);
-  return std::move(parsed.policies);
 }
 
 // Splits a multi-document YAML text at its `---` (document start) and `...`
@@ -216,11 +185,6 @@ std::vector<std::string> SplitYamlDocuments(absl::string_view text) {
   }
   flush(line);
   return docs;
-}
-
-bool IsPolicyFileName(const std::string& name) {
-  return !absl::StartsWith(name, ".") &&
-         (absl::EndsWith(name, ".yaml") || absl::EndsWith(name, ".yml"));
 }
 
 }  // namespace
@@ -290,7 +254,7 @@ LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file) {
       result.errors.push_back(std::move(error));
     }
     if (!ok) continue;
-    const std::string id = PolicyIdOf(loaded);
+    const std::string id = KeyOf(loaded.policy).ToString();
     if (auto it = by_id.find(id); it != by_id.end()) {
       result.errors.push_back(DuplicateError(loaded, policies[it->second]));
       continue;
@@ -307,141 +271,9 @@ LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file) {
   return result;
 }
 
-absl::StatusOr<std::vector<std::string>> ListPolicyFiles(
-    const std::string& path) {
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot load policies: ",
-                     ec ? ec.message() : "no such file or directory"));
-  }
-  if (!fs::is_directory(status)) return std::vector<std::string>{path};
-  std::vector<std::string> files;
-  for (fs::directory_iterator it(path, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    std::error_code type_ec;
-    // is_regular_file follows symlinks (kubelet's `egress.yaml -> ..data/`).
-    if (IsPolicyFileName(name) && fs::is_regular_file(it->path(), type_ec)) {
-      files.push_back(it->path().string());
-    }
-  }
-  if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat(path, ": cannot list directory: ", ec.message()));
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-LoadResult LoadPolicyFile(const std::string& file) {
-  LoadResult result;
-  result.policies = ReadFile(file, result);
-  return result;
-}
-
 PolicyError DuplicatePolicyError(const LoadedPolicy& again,
                                  const LoadedPolicy& first) {
   return DuplicateError(again, first);
-}
-
-PolicyError DuplicateAcrossFilesError(
-    const LoadedPolicy& again, const std::vector<const LoadedPolicy*>& others) {
-  PolicyError e = DuplicateError(again, *others.front());
-  for (size_t i = 1; i < others.size(); ++i) {
-    absl::StrAppend(&e.message, ", ", others[i]->file, ":", others[i]->line);
-  }
-  absl::StrAppend(&e.message,
-                  "; with none of them in force, none is loaded while more "
-                  "than one defines it, whatever their names (remove all "
-                  "but one)");
-  return e;
-}
-
-LoadResult LoadPolicies(const std::string& path) {
-  LoadResult result;
-  std::error_code ec;
-  const bool is_dir = fs::is_directory(path, ec);
-  absl::StatusOr<std::vector<std::string>> listed = ListPolicyFiles(path);
-  if (!listed.ok()) {
-    // "PATH: message": the path is the error's file.
-    const std::string message(listed.status().message());
-    PolicyError e;
-    e.file = path;
-    e.message = message.substr(std::min(message.size(), path.size() + 2));
-    result.errors.push_back(std::move(e));
-    return result;
-  }
-  const std::vector<std::string>& files = *listed;
-  if (!is_dir) {
-    result.policies = ReadFile(path, result);
-    if (result.errors.empty() && result.policies.empty()) {
-      PolicyError e;
-      e.file = path;
-      e.message = "no policy document in this file";
-      result.errors.push_back(std::move(e));
-    }
-    return result;
-  }
-  if (files.empty()) {
-    PolicyError e;
-    e.file = path;
-    e.message =
-        "no policy file: the directory has no *.yaml or *.yml file (names "
-        "starting with '.' are skipped)";
-    result.errors.push_back(std::move(e));
-    return result;
-  }
-  // Each file alone first, then duplicates across files. No file is in
-  // force here (this is what `serve` does when it starts), so the first file
-  // by name does not win: every file defining a policy that another clean
-  // file also defines is rejected, whatever the names.
-  struct Read {
-    std::vector<LoadedPolicy> policies;  // empty when the file has an error
-    std::vector<PolicyError> errors;
-    std::vector<PolicyError> warnings;
-  };
-  std::vector<Read> read(files.size());
-  for (size_t i = 0; i < files.size(); ++i) {
-    LoadResult one;
-    read[i].policies = ReadFile(files[i], one);
-    read[i].errors = std::move(one.errors);
-    read[i].warnings = std::move(one.warnings);
-    result.files.insert(result.files.end(), one.files.begin(), one.files.end());
-  }
-  std::map<std::string, std::vector<const LoadedPolicy*>> by_id;
-  for (const Read& r : read) {
-    for (const LoadedPolicy& p : r.policies) by_id[PolicyIdOf(p)].push_back(&p);
-  }
-  for (Read& r : read) {
-    for (const LoadedPolicy& p : r.policies) {
-      const std::vector<const LoadedPolicy*>& all = by_id[PolicyIdOf(p)];
-      if (all.size() < 2) continue;
-      std::vector<const LoadedPolicy*> others;
-      for (const LoadedPolicy* o : all) {
-        if (o != &p) others.push_back(o);
-      }
-      r.errors.push_back(DuplicateAcrossFilesError(p, others));
-    }
-  }
-  for (Read& r : read) {
-    result.errors.insert(result.errors.end(), r.errors.begin(), r.errors.end());
-    if (!r.errors.empty()) continue;  // (Nor its warnings.)
-    result.policies.insert(result.policies.end(), r.policies.begin(),
-                           r.policies.end());
-    result.warnings.insert(result.warnings.end(), r.warnings.begin(),
-                           r.warnings.end());
-  }
-  if (result.errors.empty() && result.policies.empty()) {
-    PolicyError e;
-    e.file = path;
-    e.message =
-        absl::StrCat("no policy document in the directory's ", files.size(),
-                     " file(s): ", absl::StrJoin(files, ", "));
-    result.errors.push_back(std::move(e));
-  }
-  return result;
 }
 
 }  // namespace signalscaler

@@ -10,6 +10,7 @@
 #ifndef SIGNALSCALER_SCALER_POLICY_LOADER_H_
 #define SIGNALSCALER_SCALER_POLICY_LOADER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,14 +66,22 @@ LoadResult ParsePolicies(absl::string_view yaml_text, absl::string_view file);
 void ValidatePolicy(const LoadedPolicy& loaded,
                     std::vector<PolicyError>& errors);
 
+// Further checks of one file's valid policies (as `serve` makes them: their
+// sources' confinement, ConfineSources in sources/factory.h): appends the
+// errors that reject the file.
+using PolicyFileCheck = std::function<void(std::vector<LoadedPolicy>& policies,
+                                           std::vector<PolicyError>& errors)>;
+
 // Loads a file, or every `*.yaml` / `*.yml` file of a directory (not
 // recursive; entries starting with '.' skipped, symlinks followed, as in a
-// kubelet-mounted ConfigMap or projected volume). Also reports duplicate
-// policy names within one namespace across files, and a directory with no
-// policy at all. A duplicate across files rejects every file defining it
-// (each error naming the others), not the later one by name: this is what
-// `serve` does when it starts, with no file in force yet.
-LoadResult LoadPolicies(const std::string& path);
+// kubelet-mounted ConfigMap or projected volume), each file all or nothing
+// (its parse, then `check`). Also reports a directory with no policy at all,
+// and composes the files with no file in force (ComposePolicySet in
+// scaler/policy/policy_set.h): a duplicate across files rejects every file
+// defining it (each error naming the others), not the later one by name.
+// This is what `serve` does when it starts.
+LoadResult LoadPolicies(const std::string& path,
+                        const PolicyFileCheck& check = nullptr);
 
 // The policy files LoadPolicies reads for `path`: a file gives itself, a
 // directory its *.yaml / *.yml entries (sorted, dot-names skipped, symlinks
@@ -91,12 +100,6 @@ bool IsDns1123Label(absl::string_view s);
 // The error for `again` having the namespace/name of `first`.
 PolicyError DuplicatePolicyError(const LoadedPolicy& again,
                                  const LoadedPolicy& first);
-
-// The error for `again` having the namespace/name of `others` (at least one,
-// each in another file) while no file has it in force: every one of these
-// files is rejected.
-PolicyError DuplicateAcrossFilesError(
-    const LoadedPolicy& again, const std::vector<const LoadedPolicy*>& others);
 
 }  // namespace signalscaler
 

@@ -21,7 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "scaler/engine/decision.h"
-#include "scaler/server/policy_key.h"
+#include "scaler/policy/policy_key.h"
 
 namespace signalscaler {
 

@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
-#include "scaler/server/policy_key.h"
+#include "scaler/policy/policy_key.h"
 #include "scaler/state/state_store.h"
 
 namespace signalscaler {

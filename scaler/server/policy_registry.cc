@@ -5,10 +5,6 @@
 
 namespace signalscaler {
 
-PolicyKey KeyOf(const v1::ScalingPolicy& policy) {
-  return PolicyKey{policy.metadata().namespace_(), policy.metadata().name()};
-}
-
 PolicySnapshot::PolicySnapshot(std::vector<LoadedPolicy> policies)
     : policies_(std::move(policies)) {
   std::sort(policies_.begin(), policies_.end(),

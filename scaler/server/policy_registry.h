@@ -17,7 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "scaler/policy/loader.h"
-#include "scaler/server/policy_key.h"
+#include "scaler/policy/policy_key.h"
 
 namespace signalscaler {
 
@@ -34,8 +34,6 @@ class PolicySnapshot {
   std::vector<LoadedPolicy> policies_;
   absl::flat_hash_map<PolicyKey, size_t> index_;
 };
-
-PolicyKey KeyOf(const v1::ScalingPolicy& policy);
 
 // Thread-safe.
 class PolicyRegistry {

@@ -12,8 +12,10 @@
 // --allowed-source-hosts does not allow (SourceAccess). Other files' changes
 // still apply.
 //
-// Duplicates across files (one namespace/name in several files) never
-// depend on file names, which a tenant chooses:
+// Duplicates across files and the caps (PolicyLimits) are settled by
+// ComposePolicySet (scaler/policy/policy_set.h), which `check` and the first
+// load call too, so that they cannot disagree. In short, never by file names,
+// which a tenant chooses:
 // - the file in force keeps its policy while it still defines it (edited,
 //   or broken and so serving its previous version); any other file defining
 //   it is rejected, naming the file in force;
@@ -23,12 +25,12 @@
 //   only one defines it. GetMetrics for that policy then fails (NOT_FOUND),
 //   so the HPA holds and KEDA's fallback applies: no file can take over a
 //   policy, nor change its number, by its name.
-// This is also what `check` reports (LoadPolicies: no file in force).
+// - caps: files are taken in name order, and a file whose policies would
+//   take a namespace past max_policies_per_namespace, or the scaler past
+//   max_policies, is rejected with an error naming the limit; its previous
+//   policies keep serving if they still fit.
 //
-// Caps (PolicyLimits): files are taken in name order, and a file whose
-// policies would take a namespace past max_policies_per_namespace, or the
-// scaler past max_policies, is rejected with an error naming the limit; its
-// previous policies keep serving if they still fit.
+// The inotify watch is scaler/server/internal/dir_watch.h.
 //
 //   PolicyReloader reloader(dir, registry, {});
 //   reloader.Reload();                 // initial load
@@ -46,9 +48,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "scaler/policy/loader.h"
+#include "scaler/policy/policy_set.h"
 #include "scaler/server/limits.h"
 #include "scaler/server/policy_registry.h"
 #include "sources/factory.h"
@@ -75,7 +79,8 @@ struct ReloadReport {
   std::vector<PolicyError> errors;  // of this reload
 };
 
-// Thread-safe; reloads are serialized.
+// Thread-safe, but for Start() and Stop() (one caller at a time); reloads
+// are serialized.
 class PolicyReloader {
  public:
   // `access`: where the policies' sources may read credentials from and
@@ -115,6 +120,19 @@ class PolicyReloader {
     std::optional<std::string> content;
     LoadResult parsed;
   };
+  // Reload()'s steps, under mu_.
+  PolicyError ListError(const std::string& error)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One file as read now (its own errors, and what it served before);
+  // `changed` is set when what it gives may differ from the last reload.
+  PolicyFileInput ReadFile(const std::string& file, FileState& st,
+                           bool& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records (and logs) one file's outcome of the composition.
+  void Settle(const PolicyFileOutcome& outcome, FileState& st,
+              ReloadReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Installs what files_ serves, if it is not what the registry has.
+  void Install(ReloadReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   void Watch(absl::Duration period, std::promise<void>& armed);
   bool NamespaceServed(const std::string& ns) const;
 
@@ -124,13 +142,17 @@ class PolicyReloader {
   const PolicyLimits limits_;
   const SourceAccess access_;
 
-  mutable std::mutex mu_;  // serializes Reload(); guards the fields below
-  std::map<std::string, FileState> files_;
-  std::string last_list_error_;
-  uint64_t reloads_ = 0;
-  uint64_t rejected_ = 0;
-  uint64_t parses_ = 0;
+  // Serializes Reload() and guards what the reloads keep: these fields.
+  mutable std::mutex mu_;
+  std::map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);
+  std::string last_list_error_ ABSL_GUARDED_BY(mu_);
+  uint64_t reloads_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t parses_ ABSL_GUARDED_BY(mu_) = 0;
 
+  // Not guarded: set by Start() and cleared by Stop() on the owner's thread
+  // (neither may run beside the other); the watch thread only reads
+  // wake_pipe_[0], which stays open until Stop() has joined it.
   std::unique_ptr<std::thread> thread_;
   int wake_pipe_[2] = {-1, -1};
 };

@@ -36,7 +36,7 @@
 #include "absl/types/span.h"
 #include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
-#include "scaler/server/policy_key.h"
+#include "scaler/policy/policy_key.h"
 
 namespace signalscaler {
 

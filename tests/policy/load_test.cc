@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scaler/policy/loader.h"
+#include "scaler/policy/policy_key.h"
 
 namespace signalscaler {
 namespace {
@@ -42,8 +43,7 @@ std::vector<std::string> Errors(const LoadResult& r) {
 std::vector<std::string> Names(const LoadResult& r) {
   std::vector<std::string> out;
   for (const LoadedPolicy& p : r.policies) {
-    out.push_back(p.policy.metadata().namespace_() + "/" +
-                  p.policy.metadata().name());
+    out.push_back(KeyOf(p.policy).ToString());
   }
   return out;
 }
@@ -205,6 +205,36 @@ TEST_F(LoadTest, DuplicateAcrossFilesDoesNotDependOnFileNames) {
   const LoadResult one = LoadPolicies(dir_.string());
   EXPECT_THAT(Errors(one), IsEmpty());
   EXPECT_THAT(Names(one), ElementsAre("prod/api", "prod/web"));
+}
+
+// The per-file check (`check` passes serve's source confinement) rejects a
+// file before the composition, as serve's reloader does: the rejected file
+// is then no duplicate of another, which loads.
+TEST_F(LoadTest, FileCheckRejectsTheFileBeforeDuplicatesAreSettled) {
+  const std::string a = Write("a.yaml", PolicyYaml("web", "prod") + "---\n" +
+                                            PolicyYaml("api", "prod"));
+  Write("b.yaml", PolicyYaml("web", "prod"));
+  std::vector<std::string> checked;
+  const PolicyFileCheck refuse_a = [&](std::vector<LoadedPolicy>& policies,
+                                       std::vector<PolicyError>& errors) {
+    checked.push_back(policies.front().file);
+    if (policies.front().file != a) return;
+    PolicyError e;
+    e.file = a;
+    e.message = "refused";
+    errors.push_back(std::move(e));
+  };
+  const LoadResult r = LoadPolicies(dir_.string(), refuse_a);
+  EXPECT_THAT(checked, ElementsAre(a, (dir_ / "b.yaml").string()));
+  EXPECT_THAT(Errors(r), ElementsAre(a + ": refused"));
+  EXPECT_THAT(Names(r), ElementsAre("prod/web"));  // From b.yaml only.
+  // Without the check both define prod/web: neither file loads.
+  EXPECT_THAT(Names(LoadPolicies(dir_.string())), IsEmpty());
+
+  // A single file is checked too, all or nothing.
+  const LoadResult one = LoadPolicies(a, refuse_a);
+  EXPECT_THAT(Errors(one), ElementsAre(a + ": refused"));
+  EXPECT_THAT(one.policies, IsEmpty());
 }
 
 TEST_F(LoadTest, SameNameInTwoNamespacesIsFine) {

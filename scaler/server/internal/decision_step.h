@@ -13,8 +13,8 @@
 #include "absl/time/time.h"
 #include "scaler/engine/decision.h"
 #include "scaler/policy/loader.h"
+#include "scaler/policy/policy_key.h"
 #include "scaler/server/decision_board.h"
-#include "scaler/server/policy_key.h"
 #include "sources/observer.h"
 
 namespace signalscaler {
