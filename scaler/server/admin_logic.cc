@@ -185,7 +185,9 @@ admin::v1::PoliciesResponse ListPolicies(const PolicyReloader* reloader,
   }
   for (const PolicyFileStatus& st : reloader->Status()) {
     bool any = visible == nullptr;
-    bool all = true;
+    // A file whose errors name no policy may hold another namespace's
+    // documents: only a caller who reads every namespace sees its errors.
+    bool all = visible == nullptr || st.namespaces_known;
     for (const std::string& ns : st.namespaces) {
       const bool readable = visible == nullptr || visible(ns);
       any |= readable;

@@ -48,8 +48,9 @@ absl::StatusOr<admin::v1::ExplainResponse> Explain(
 // be null (embedded policies): then every policy is listed under `source`.
 // With `visible`, a caller sees a file only if it declares a namespace the
 // caller may read, only the policies in force of such namespaces, and the
-// file's errors only if every namespace it declares is readable (else one
-// line says how many were withheld); the reload counters are left at 0.
+// file's errors only if every namespace it declares is readable and none of
+// its errors is of an unknown namespace (else one line says how many were
+// withheld); the reload counters are left at 0.
 admin::v1::PoliciesResponse ListPolicies(
     const PolicyReloader* reloader, const std::string& source,
     const PolicySnapshot& snap, const NamespaceVisible& visible = nullptr);

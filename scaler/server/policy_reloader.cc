@@ -248,6 +248,9 @@ std::vector<PolicyFileStatus> PolicyReloader::Status() const {
       if (const size_t slash = e.policy.find('/');
           slash != std::string::npos && slash > 0) {
         namespaces.insert(e.policy.substr(0, slash));
+      } else {
+        // Invalid YAML, a document without a name...: whose it is, unknown.
+        s.namespaces_known = false;
       }
     }
     s.namespaces.assign(namespaces.begin(), namespaces.end());

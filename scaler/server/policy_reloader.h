@@ -71,6 +71,9 @@ struct PolicyFileStatus {
   // and those its errors name) and those it serves, sorted, unique: who may
   // read the file's status (a file that parses into nothing has none).
   std::vector<std::string> namespaces;
+  // False when an error names no policy (invalid YAML, a document without
+  // a name): the file may declare namespaces that `namespaces` lacks.
+  bool namespaces_known = true;
 };
 
 struct ReloadReport {

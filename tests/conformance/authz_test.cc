@@ -21,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -366,6 +368,57 @@ TEST_F(AuthzTest, TokensActOnTheirNamespacesAndVerbsOnly) {
            &push.output, &explain.output, &denied.output, &no_token.output}) {
     ExpectNoSecret(*text);
   }
+}
+
+TEST_F(AuthzTest, AFileOfUnknownNamespacesIsShownOnlyToReadersOfAll) {
+  // A file with a team-a document and one that names no policy (its
+  // namespace is team-b's): a rejected file keeps none of its documents, and
+  // whose the nameless one is nobody can tell. A team-a reader does not see
+  // the file at all; a reader of every namespace sees its errors.
+  WriteFile(policies_ + "/mixed.yaml",
+            absl::StrReplaceAll(TeamPolicy("team-a"),
+                                {{"name: agent", "name: second"}}) +
+                "---\napiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+                "metadata: {namespace: team-b}\nspec: {maxReplicas: 1}\n");
+  WriteFile(authz_, TokenClients() + TokenClient("root", kWrongToken, "[\"*\"]",
+                                                 "[explain]"));
+  Start({"--authz-file=" + authz_});
+  auto admin = admin::v1::Admin::NewStub(Channel(server_.admin_address()));
+  const Listed a = Policies(*admin, kTokenA);
+  ASSERT_TRUE(a.status.ok()) << a.status.error_message();
+  EXPECT_THAT(a.text, HasSubstr("team-a.yaml"));
+  EXPECT_THAT(a.text, Not(HasSubstr("mixed.yaml")));
+  const Listed root = Policies(*admin, kWrongToken);
+  ASSERT_TRUE(root.status.ok()) << root.status.error_message();
+  EXPECT_THAT(root.text, HasSubstr("mixed.yaml"));
+  EXPECT_THAT(root.text, HasSubstr("metadata.name"));
+
+  // The file made good: team-a/second serves from it. Broken again the same
+  // way, it keeps serving team-a/second, so a team-a reader sees the file,
+  // and only how many errors it has.
+  WriteFile(policies_ + "/mixed.yaml",
+            absl::StrReplaceAll(TeamPolicy("team-a"),
+                                {{"name: agent", "name: second"}}));
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return absl::StrContains(Policies(*admin, kTokenA).text,
+                                 "team-a/second");
+      },
+      absl::Seconds(15)));
+  WriteFile(policies_ + "/mixed.yaml",
+            absl::StrReplaceAll(TeamPolicy("team-a"),
+                                {{"name: agent", "name: second"}}) +
+                "---\napiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+                "metadata: {namespace: team-b}\nspec: {maxReplicas: 1}\n");
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return absl::StrContains(Policies(*admin, kTokenA).text, "withheld");
+      },
+      absl::Seconds(15)))
+      << Policies(*admin, kTokenA).text;
+  const Listed again = Policies(*admin, kTokenA);
+  EXPECT_THAT(again.text, HasSubstr("mixed.yaml"));
+  EXPECT_THAT(again.text, Not(HasSubstr("metadata.name")));
 }
 
 // CA `ca` signs the server and the clients; CA `other` signs an `ops` of
