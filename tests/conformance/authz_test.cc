@@ -223,6 +223,14 @@ class AuthzTest : public ::testing::Test {
       EXPECT_THAT(log, Not(HasSubstr("PRIVATE KEY")));
     }
   }
+  // Every client (tokens and certificates), mTLS on both ports, the admin
+  // API on a port of its own.
+  void StartWithMtls(const Pki& pki) {
+    WriteFile(authz_, TokenClients() + CertificateClients());
+    Start({"--authz-file=" + authz_, "--admin-listen=127.0.0.1:0",
+           "--tls-cert=" + pki.Crt("server"), "--tls-key=" + pki.Key("server"),
+           "--tls-client-ca=" + pki.Crt("ca")});
+  }
   void Start(std::vector<std::string> flags) {
     flags.insert(flags.begin(),
                  {"--no-history=decide", "--policies=" + policies_,
@@ -442,10 +450,7 @@ class AuthzPki : public Pki {
 TEST_F(AuthzTest, CertificatesAndKedaCallsPerNamespace) {
   AuthzPki pki;
   ASSERT_EQ(pki.errors(), "");
-  WriteFile(authz_, TokenClients() + CertificateClients());
-  Start({"--authz-file=" + authz_, "--admin-listen=127.0.0.1:0",
-         "--tls-cert=" + pki.Crt("server"), "--tls-key=" + pki.Key("server"),
-         "--tls-client-ca=" + pki.Crt("ca")});
+  StartWithMtls(pki);
   const std::string admin_address = server_.admin_address();
   const std::string keda_address = server_.address();
 
@@ -524,10 +529,7 @@ TEST_F(AuthzTest, CertificatesAndKedaCallsPerNamespace) {
 TEST_F(AuthzTest, AnAuthzChangeEndsKedaStreamsToAuthorizeThemAgain) {
   AuthzPki pki;
   ASSERT_EQ(pki.errors(), "");
-  WriteFile(authz_, TokenClients() + CertificateClients());
-  Start({"--authz-file=" + authz_, "--admin-listen=127.0.0.1:0",
-         "--tls-cert=" + pki.Crt("server"), "--tls-key=" + pki.Key("server"),
-         "--tls-client-ca=" + pki.Crt("ca")});
+  StartWithMtls(pki);
   auto keda_b = externalscaler::ExternalScaler::NewStub(
       Channel(server_.address(), pki.Creds("ca", "keda-b")));
   grpc::ClientContext ctx;
