@@ -74,7 +74,7 @@ struct CallerCredentials {
   std::vector<std::string> uri_sans;
   std::vector<std::string> dns_sans;
   std::string common_name;
-  // The peer's address is loopback (127.0.0.0/8, ::1) or a Unix socket.
+  // The peer is 127.0.0.1, ::1 or a Unix socket (IsLoopbackPeer).
   bool loopback = false;
   // The peer certificate's first identity (a SAN, else the CN), printable
   // and bounded, for the audit trail in the modes without a file; empty
