@@ -1,5 +1,8 @@
 // ValidatePolicy: the semantic rules of a ScalingPolicy that its schema
 // cannot express (required fields, ranges, bands, uniqueness, source kinds).
+// Here the policy's identity and its spec (replica bounds, signal names,
+// limits, behavior); one signal's checks are internal/validate_signal.cc's,
+// one source's internal/validate_source.cc's.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -28,23 +31,6 @@ bool IsSignalName(const std::string& s) {
     }
   }
   return true;
-}
-
-const char* TypeName(v1::Signal::Type type) {
-  switch (type) {
-    case v1::Signal::Total:
-      return "Total";
-    case v1::Signal::Average:
-      return "Average";
-    case v1::Signal::Headroom:
-      return "Headroom";
-    default:
-      return "unspecified";
-  }
-}
-
-const char* Article(v1::Signal::Type type) {
-  return type == v1::Signal::Average ? "an " : "a ";
 }
 
 class Validator {
@@ -145,8 +131,7 @@ class Validator {
               absl::StrCat("duplicate signal name `", signal.name(), "` (also ",
                            it->second, ")"));
       }
-      Signal(signal, path);
-      if (signal.has_forecast()) Forecast(spec, signal, path + ".forecast");
+      policy_internal::ValidateSignal(spec, signal, path, report_);
     }
     if (min == 0 && !spec.signals().empty() && !any_total) {
       Error("spec.minReplicas",
@@ -171,194 +156,6 @@ class Validator {
     if (spec.has_replicas()) Source(spec.replicas(), "spec.replicas");
     if (spec.has_ready_replicas()) {
       Source(spec.ready_replicas(), "spec.readyReplicas");
-    }
-  }
-
-  void Signal(const v1::Signal& s, const std::string& path) {
-    if (s.has_source()) {
-      Source(s.source(), path + ".source");
-    } else {
-      Error(path + ".source", "required: where the signal's value is read");
-    }
-    // Which type each type-specific field belongs to.
-    struct Owned {
-      const char* field;
-      bool set;
-      const char* owners;
-      bool total, average, headroom;
-    };
-    const Owned owned[] = {
-        {"targetPerReplica", s.has_target_per_replica(), "Total", 1, 0, 0},
-        {"tolerance", s.has_tolerance(), "Total", 1, 0, 0},
-        {"activationAbove", s.has_activation_above(), "Total", 1, 0, 0},
-        {"target", s.has_target(), "Average and Headroom", 0, 1, 1},
-        {"scaleUpAbove", s.has_scale_up_above(), "Average", 0, 1, 0},
-        {"scaleDownBelow", s.has_scale_down_below(), "Average", 0, 1, 0},
-        {"scaleUpBelow", s.has_scale_up_below(), "Headroom", 0, 0, 1},
-        {"scaleDownAbove", s.has_scale_down_above(), "Headroom", 0, 0, 1},
-        {"capacityPerReplica", s.has_capacity_per_replica(), "Headroom", 0, 0,
-         1},
-        {"saturatesAt", s.has_saturates_at(), "Average", 0, 1, 0},
-        {"saturationFactor", s.has_saturation_factor(), "Average and Headroom",
-         0, 1, 1},
-    };
-    switch (s.type()) {
-      case v1::Signal::Total:
-      case v1::Signal::Average:
-      case v1::Signal::Headroom:
-        break;
-      default:
-        Error(path + ".type", "required: one of Total, Average, Headroom");
-        return;
-    }
-    for (const Owned& o : owned) {
-      const bool allowed = s.type() == v1::Signal::Total     ? o.total
-                           : s.type() == v1::Signal::Average ? o.average
-                                                             : o.headroom;
-      if (o.set && !allowed) {
-        Error(absl::StrCat(path, ".", o.field),
-              absl::StrCat("does not apply to ", Article(s.type()),
-                           TypeName(s.type()), " signal (it is a field of ",
-                           o.owners, " signals)"));
-      }
-    }
-    switch (s.type()) {
-      case v1::Signal::Total:
-        if (!s.has_target_per_replica()) {
-          Error(path + ".targetPerReplica",
-                "required for a Total signal: the value one replica handles "
-                "(> 0)");
-        } else {
-          Positive(path + ".targetPerReplica", s.target_per_replica(),
-                   "the value one replica handles");
-        }
-        if (s.has_tolerance()) Tolerance(path + ".tolerance", s.tolerance());
-        break;
-      case v1::Signal::Average:
-        Band(s, path, s.has_scale_down_below(), s.scale_down_below(),
-             "scaleDownBelow", s.has_scale_up_above(), s.scale_up_above(),
-             "scaleUpAbove");
-        Saturation(s, path);
-        break;
-      default:
-        Band(s, path, s.has_scale_up_below(), s.scale_up_below(),
-             "scaleUpBelow", s.has_scale_down_above(), s.scale_down_above(),
-             "scaleDownAbove");
-        if (s.has_capacity_per_replica()) {
-          Positive(path + ".capacityPerReplica", s.capacity_per_replica(),
-                   "the spare capacity one replica adds");
-        }
-        Saturation(s, path);
-        break;
-    }
-  }
-
-  // forecast: a lead in (0, 3600] s (its own or spec.podStartupSeconds) and
-  // a history of at least 4 evaluation intervals (the trend needs points).
-  void Forecast(const v1::PolicySpec& spec, const v1::Signal& s,
-                const std::string& path) {
-    const v1::Forecast& f = s.forecast();
-    if (f.has_lead_seconds()) {
-      if (!(f.lead_seconds() > 0 && f.lead_seconds() <= kMaxLeadSeconds)) {
-        Error(path + ".leadSeconds",
-              absl::StrCat("must be within (0, ", kMaxLeadSeconds,
-                           "] seconds, got ", f.lead_seconds()));
-        return;
-      }
-    } else if (!spec.has_pod_startup_seconds()) {
-      Error(path + ".leadSeconds",
-            "required without spec.podStartupSeconds: how far ahead to "
-            "forecast (a new pod's start-up time)");
-      return;
-    }
-    if (f.has_history_seconds()) {
-      const absl::Duration min =
-          kMinForecastHistoryIntervals * EvaluationInterval(spec);
-      const double h = f.history_seconds();
-      if (!(h >= absl::ToDoubleSeconds(min) &&
-            h <= kMaxForecastHistorySeconds)) {
-        Error(path + ".historySeconds",
-              absl::StrCat("must be within [", absl::ToDoubleSeconds(min), ", ",
-                           kMaxForecastHistorySeconds, "] seconds (at least ",
-                           kMinForecastHistoryIntervals,
-                           " evaluation intervals, so that the trend has "
-                           "points), got ",
-                           h));
-      }
-    }
-  }
-
-  // saturatesAt (Average): the ceiling the value cannot rise past, finite
-  // and at or above scaleUpAbove (a reading pinned there asks for more).
-  // saturationFactor: within [1, 10]; on an Average signal only with
-  // saturatesAt (without it the signal is never saturated).
-  void Saturation(const v1::Signal& s, const std::string& path) {
-    if (s.has_saturates_at()) {
-      const double at = s.saturates_at();
-      if (!(std::abs(at) <= policy_internal::kMaxMagnitude)) {
-        Error(path + ".saturatesAt",
-              absl::StrCat("must be finite, within +/-",
-                           policy_internal::kMaxMagnitude, ", got ", at));
-      } else if (s.has_scale_up_above() && !(at >= s.scale_up_above())) {
-        Error(path + ".saturatesAt",
-              absl::StrCat("must be >= scaleUpAbove (", s.scale_up_above(),
-                           "): the value the signal cannot rise past, at "
-                           "which more replicas are needed, got ",
-                           at));
-      }
-    }
-    if (s.has_saturation_factor()) {
-      const double f = s.saturation_factor();
-      if (!(f >= kMinSaturationFactor && f <= kMaxSaturationFactor)) {
-        Error(path + ".saturationFactor",
-              absl::StrCat("must be within [", kMinSaturationFactor, ", ",
-                           kMaxSaturationFactor,
-                           "] (the multiple of its ready replicas a saturated "
-                           "signal proposes; 1 turns saturation off), got ",
-                           f));
-      } else if (s.type() == v1::Signal::Average && !s.has_saturates_at()) {
-        Error(path + ".saturationFactor",
-              "needs saturatesAt: an Average signal is saturated only at the "
-              "ceiling it states");
-      }
-    }
-  }
-
-  // Average and Headroom: lo < hi, both required, target strictly inside.
-  void Band(const v1::Signal& s, const std::string& path, bool has_lo,
-            double lo, const char* lo_name, bool has_hi, double hi,
-            const char* hi_name) {
-    const std::string type = TypeName(s.type());
-    if (!has_lo) {
-      Error(absl::StrCat(path, ".", lo_name),
-            absl::StrCat("required for ", Article(s.type()), type, " signal"));
-    }
-    if (!has_hi) {
-      Error(absl::StrCat(path, ".", hi_name),
-            absl::StrCat("required for ", Article(s.type()), type, " signal"));
-    }
-    if (!has_lo || !has_hi) return;
-    bool bounded = true;
-    for (const auto& [value, name] :
-         {std::pair<double, const char*>{lo, lo_name}, {hi, hi_name}}) {
-      if (!(std::abs(value) <= policy_internal::kMaxMagnitude)) {
-        Error(absl::StrCat(path, ".", name),
-              absl::StrCat("must be within +/-", policy_internal::kMaxMagnitude,
-                           ", got ", value));
-        bounded = false;
-      }
-    }
-    if (!bounded) return;
-    if (!(lo < hi)) {
-      Error(absl::StrCat(path, ".", lo_name),
-            absl::StrCat("must be below ", hi_name, " (", hi, "), got ", lo));
-      return;
-    }
-    const double target = Target(s);
-    if (!(lo < target && target < hi)) {
-      Error(path + ".target",
-            absl::StrCat("must lie strictly inside the band (", lo_name, " ",
-                         lo, ", ", hi_name, " ", hi, "), got ", target));
     }
   }
 
@@ -390,21 +187,10 @@ class Validator {
     }
   }
 
-  // As Kubernetes validates behavior.scaleUp/scaleDown.tolerance: a
-  // non-negative ratio (finite here). 1 and above are accepted as there: a
-  // down tolerance >= 1 keeps a Total signal from ever proposing a scale-down
-  // (scale to zero still applies), an up tolerance of 1 lets the fleet run at
-  // twice its stated per-replica target before it scales up.
-  void Tolerance(const std::string& field, double value) {
-    if (!(value >= 0) || !std::isfinite(value)) {
-      Error(field,
-            absl::StrCat("must be a ratio >= 0 (0.1 is 10 %), got ", value));
-    }
-  }
-
   void Rules(const v1::ScalingRules& rules, const std::string& path) {
     if (rules.has_tolerance()) {
-      Tolerance(path + ".tolerance", rules.tolerance());
+      policy_internal::ValidateTolerance(path + ".tolerance", rules.tolerance(),
+                                         report_);
     }
     if (rules.has_stabilization_window_seconds()) {
       IntervalInRange(path + ".stabilizationWindowSeconds",

@@ -1,7 +1,9 @@
-// Internals of ValidatePolicy: where its checks write their errors, and the
-// checks of a Source, shared by signals and the replica-count sources.
+// Internals of ValidatePolicy: where its checks write their errors, the
+// checks of one signal (validate_signal.cc), and the checks of a Source
+// (validate_source.cc), shared by signals and the replica-count sources.
 //
 //   Reporter report(loaded, errors);
+//   ValidateSignal(spec, spec.signals(0), "spec.signals[0]", report);
 //   ValidateSource(spec.replicas(), "spec.replicas", report);
 #ifndef SIGNALSCALER_SCALER_POLICY_INTERNAL_VALIDATION_H_
 #define SIGNALSCALER_SCALER_POLICY_INTERNAL_VALIDATION_H_
@@ -42,6 +44,23 @@ class Reporter {
   std::vector<PolicyError>& errors_;
   std::string policy_;
 };
+
+// One signal of `spec` at `path`: its source (ValidateSource), its type and
+// the fields that type owns (a field of another type is an error), a Total's
+// targetPerReplica and tolerance, an Average's or a Headroom's band with the
+// target strictly inside, saturation, and the forecast (a lead, its own or
+// spec.podStartupSeconds, and a history of enough evaluation intervals).
+// Not the checks across signals (unique names), which are ValidatePolicy's.
+void ValidateSignal(const v1::PolicySpec& spec, const v1::Signal& signal,
+                    const std::string& path, Reporter& report);
+
+// As Kubernetes validates behavior.scaleUp/scaleDown.tolerance: a
+// non-negative ratio (finite here). 1 and above are accepted as there: a
+// down tolerance >= 1 keeps a Total signal from ever proposing a scale-down
+// (scale to zero still applies), an up tolerance of 1 lets the fleet run at
+// twice its stated per-replica target before it scales up.
+void ValidateTolerance(const std::string& field, double value,
+                       Reporter& report);
 
 // Interval range, exactly one kind, and the kind's required fields; the
 // credentials files (bearerTokenFile, caFile, passwordFile) relative to the
