@@ -7,8 +7,11 @@
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -104,10 +107,7 @@ bool WriteFile(const std::string& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
-}  // namespace
-
-int SimulateCommand(int argc, char** argv) {
-  std::vector<std::string> compare = TakeCompare(argc, argv);
+FlagSet SimulateFlags() {
   FlagSet flags(
       "simulate",
       "Replays a load trace (CSV: t, then one column per signal, optional "
@@ -139,6 +139,176 @@ int SimulateCommand(int argc, char** argv) {
             "oracle (the trace's demand at once, the limit of reactive "
             "scaling; adds each run's ratios to it); repeatable, or "
             "comma-separated");
+  return flags;
+}
+
+// What simulate's flags say.
+struct SimulateArgs {
+  std::string policy_path;   // --policy
+  std::string name;          // --name: empty, NAME or NAMESPACE/NAME
+  std::string trace_path;    // --trace; "-" is stdin
+  std::string out;           // --out: the timeline CSV, or empty
+  std::string summary_json;  // --summary-json, or empty
+  std::string report;        // --report, or empty
+  bool html = false;         // --report names an .html page (else .svg)
+  // --pod-startup-seconds was given: it wins over the policy's
+  // spec.podStartupSeconds.
+  bool startup_given = false;
+  sim::SimOptions options;
+};
+
+// The parsed `flags` (of SimulateFlags()) and the --compare values; a usage
+// error (INVALID_ARGUMENT, the message printed after "signalscaler
+// simulate: ") otherwise.
+absl::StatusOr<SimulateArgs> ParseSimulateArgs(
+    const FlagSet& flags, std::vector<std::string> compare) {
+  if (!flags.positional().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument \"", flags.positional()[0], "\""));
+  }
+  if (flags.Get("policy").empty()) {
+    return absl::InvalidArgumentError("--policy is required");
+  }
+  if (flags.Get("trace").empty()) {
+    return absl::InvalidArgumentError("--trace is required");
+  }
+  SimulateArgs args;
+  args.policy_path = flags.Get("policy");
+  args.name = flags.Get("name");
+  args.trace_path = flags.Get("trace");
+  args.out = flags.Get("out");
+  args.summary_json = flags.Get("summary-json");
+  sim::SimOptions& options = args.options;
+  for (const std::string& c : compare) {
+    if (c.empty())
+      return absl::InvalidArgumentError("--compare needs a baseline");
+  }
+  options.compare = std::move(compare);
+  absl::StatusOr<int64_t> startup =
+      SecondsFlag(flags, "pod-startup-seconds", true);
+  if (!startup.ok()) return startup.status();
+  options.pod_startup_us = *startup;
+  args.startup_given = flags.IsSet("pod-startup-seconds");
+  if (flags.IsSet("tick-seconds")) {
+    absl::StatusOr<int64_t> tick = SecondsFlag(flags, "tick-seconds", false);
+    if (!tick.ok()) return tick.status();
+    options.tick_us = *tick;
+  }
+  if (flags.IsSet("initial-replicas")) {
+    absl::StatusOr<int64_t> n = flags.GetInt("initial-replicas", 0);
+    if (!n.ok()) return n.status();
+    options.initial_replicas = *n;
+  }
+  args.report = flags.Get("report");
+  args.html = absl::EndsWith(args.report, ".html");
+  if (!args.report.empty() && !args.html &&
+      !absl::EndsWith(args.report, ".svg")) {
+    return absl::InvalidArgumentError(
+        "--report must name a .svg or .html file");
+  }
+  options.record_report = !args.report.empty();
+  return args;
+}
+
+// Runs the trace (a file, or stdin) through `policy`, writing the timeline
+// to --out when given. A file that cannot be read or written is
+// FAILED_PRECONDITION; Simulate's own errors pass through.
+absl::StatusOr<sim::SimResult> Run(const SimulateArgs& args,
+                                   const v1::ScalingPolicy& policy) {
+  std::ifstream trace_file;
+  std::istream* trace_in = &std::cin;
+  if (args.trace_path != "-") {
+    trace_file.open(args.trace_path, std::ios::binary);
+    if (!trace_file) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot read ", args.trace_path));
+    }
+    trace_in = &trace_file;
+  }
+  std::ofstream timeline;
+  if (!args.out.empty()) {
+    timeline.open(args.out, std::ios::binary);
+    if (!timeline) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write ", args.out));
+    }
+  }
+  sim::TraceReader trace(*trace_in, args.trace_path, sim::SignalNames(policy));
+  absl::StatusOr<sim::SimResult> r = sim::Simulate(
+      policy, args.options, trace, timeline.is_open() ? &timeline : nullptr);
+  if (!r.ok()) return r;
+  if (timeline.is_open()) {
+    timeline.close();
+    if (!timeline) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write ", args.out));
+    }
+  }
+  return r;
+}
+
+// What the run was, for the heading and the summary JSON.
+sim::RunInfo RunInfoOf(const SimulateArgs& args,
+                       const v1::ScalingPolicy& policy,
+                       const sim::SimResult& r) {
+  sim::RunInfo info;
+  info.policy = absl::StrCat(policy.metadata().namespace_(), "/",
+                             policy.metadata().name());
+  info.trace = args.trace_path;
+  info.duration_seconds = static_cast<double>(r.duration_us) / kMicrosPerSecond;
+  info.rows = r.rows;
+  info.tick_seconds = static_cast<double>(r.tick_us) / kMicrosPerSecond;
+  info.pod_startup_seconds =
+      static_cast<double>(args.options.pod_startup_us) / kMicrosPerSecond;
+  info.initial_replicas = r.initial_replicas;
+  return info;
+}
+
+// The --report picture: an SVG, or an HTML page with it and the table.
+std::string ReportText(const SimulateArgs& args, const sim::RunInfo& info,
+                       const std::string& table, const sim::SimResult& r) {
+  sim::ReportInfo ri;
+  ri.title =
+      absl::StrCat(info.policy, " on ",
+                   std::filesystem::path(args.trace_path).filename().string());
+  ri.subtitle = absl::StrCat("tick ", info.tick_seconds, " s, pod startup ",
+                             info.pod_startup_seconds, " s, ",
+                             info.initial_replicas, " initial replicas");
+  ri.table_lines = absl::StrSplit(table, '\n', absl::SkipEmpty());
+  ri.notes = r.notes;
+  return args.html ? r.report->Html(ri) : r.report->Svg(ri);
+}
+
+// Prints the heading, the summary table and the notes, then writes
+// --summary-json and --report; the exit code.
+int Print(const SimulateArgs& args, const v1::ScalingPolicy& policy,
+          const sim::SimResult& r) {
+  const sim::RunInfo info = RunInfoOf(args, policy, r);
+  const std::string heading = absl::StrCat(
+      "simulated ", info.policy, " on ", args.trace_path, ": ",
+      info.duration_seconds, " s, ", info.rows, " rows, tick ",
+      info.tick_seconds, " s, pod startup ", info.pod_startup_seconds, " s, ",
+      info.initial_replicas, " initial replicas");
+  const std::string table = sim::SummaryTable(r.runs);
+  std::printf("%s\n%s", heading.c_str(), table.c_str());
+  for (const std::string& n : r.notes) std::printf("note: %s\n", n.c_str());
+
+  if (!args.summary_json.empty() &&
+      !WriteFile(args.summary_json, sim::SummaryJson(info, r.runs, r.notes))) {
+    return Fail(absl::StrCat("cannot write ", args.summary_json));
+  }
+  if (!args.report.empty() &&
+      !WriteFile(args.report, ReportText(args, info, table, r))) {
+    return Fail(absl::StrCat("cannot write ", args.report));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int SimulateCommand(int argc, char** argv) {
+  std::vector<std::string> compare = TakeCompare(argc, argv);
+  FlagSet flags = SimulateFlags();
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
     return Usage(std::string(s.message()));
   }
@@ -146,124 +316,35 @@ int SimulateCommand(int argc, char** argv) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
-  if (!flags.positional().empty()) {
-    return Usage(
-        absl::StrCat("unexpected argument \"", flags.positional()[0], "\""));
-  }
-  if (flags.Get("policy").empty()) return Usage("--policy is required");
-  if (flags.Get("trace").empty()) return Usage("--trace is required");
-  sim::SimOptions options;
-  options.compare = compare;
-  for (const std::string& c : compare) {
-    if (c.empty()) return Usage("--compare needs a baseline");
-  }
-  absl::StatusOr<int64_t> startup =
-      SecondsFlag(flags, "pod-startup-seconds", true);
-  if (!startup.ok()) return Usage(std::string(startup.status().message()));
-  options.pod_startup_us = *startup;
-  const bool startup_given = flags.IsSet("pod-startup-seconds");
-  if (flags.IsSet("tick-seconds")) {
-    absl::StatusOr<int64_t> tick = SecondsFlag(flags, "tick-seconds", false);
-    if (!tick.ok()) return Usage(std::string(tick.status().message()));
-    options.tick_us = *tick;
-  }
-  if (flags.IsSet("initial-replicas")) {
-    absl::StatusOr<int64_t> n = flags.GetInt("initial-replicas", 0);
-    if (!n.ok()) return Usage(std::string(n.status().message()));
-    options.initial_replicas = *n;
-  }
-  const std::string report = flags.Get("report");
-  const bool html = absl::EndsWith(report, ".html");
-  if (!report.empty() && !html && !absl::EndsWith(report, ".svg")) {
-    return Usage("--report must name a .svg or .html file");
-  }
-  options.record_report = !report.empty();
+  absl::StatusOr<SimulateArgs> args =
+      ParseSimulateArgs(flags, std::move(compare));
+  if (!args.ok()) return Usage(std::string(args.status().message()));
 
-  const std::string policy_path = flags.Get("policy");
-  const LoadResult loaded = LoadPolicies(policy_path);
+  const LoadResult loaded = LoadPolicies(args->policy_path);
   if (!loaded.errors.empty()) {
     for (const PolicyError& e : loaded.errors) {
       std::fprintf(stderr, "%s\n", e.ToString().c_str());
     }
-    return Fail(absl::StrCat(policy_path, ": invalid policy"));
+    return Fail(absl::StrCat(args->policy_path, ": invalid policy"));
   }
   absl::StatusOr<v1::ScalingPolicy> policy =
-      PickPolicy(loaded, policy_path, flags.Get("name"));
+      PickPolicy(loaded, args->policy_path, args->name);
   if (!policy.ok()) return Usage(std::string(policy.status().message()));
   // The policy says how long its pods take, unless the flag does.
-  if (!startup_given && policy->spec().has_pod_startup_seconds()) {
-    options.pod_startup_us = static_cast<int64_t>(
+  if (!args->startup_given && policy->spec().has_pod_startup_seconds()) {
+    args->options.pod_startup_us = static_cast<int64_t>(
         std::llround(policy->spec().pod_startup_seconds() * kMicrosPerSecond));
   }
 
-  const std::string trace_path = flags.Get("trace");
-  std::ifstream trace_file;
-  std::istream* trace_in = &std::cin;
-  if (trace_path != "-") {
-    trace_file.open(trace_path, std::ios::binary);
-    if (!trace_file) return Fail(absl::StrCat("cannot read ", trace_path));
-    trace_in = &trace_file;
-  }
-  std::ofstream timeline;
-  if (!flags.Get("out").empty()) {
-    timeline.open(flags.Get("out"), std::ios::binary);
-    if (!timeline) return Fail(absl::StrCat("cannot write ", flags.Get("out")));
-  }
-  sim::TraceReader trace(*trace_in, trace_path, sim::SignalNames(*policy));
-  absl::StatusOr<sim::SimResult> r = sim::Simulate(
-      *policy, options, trace, timeline.is_open() ? &timeline : nullptr);
+  absl::StatusOr<sim::SimResult> r = Run(*args, *policy);
   if (!r.ok()) {
+    // Simulate's complaint about an option names the flag: a usage error.
     return absl::IsInvalidArgument(r.status()) &&
                    absl::StartsWith(r.status().message(), "--")
                ? Usage(std::string(r.status().message()))
                : Fail(std::string(r.status().message()));
   }
-  if (timeline.is_open()) {
-    timeline.close();
-    if (!timeline) return Fail(absl::StrCat("cannot write ", flags.Get("out")));
-  }
-
-  sim::RunInfo info;
-  info.policy = absl::StrCat(policy->metadata().namespace_(), "/",
-                             policy->metadata().name());
-  info.trace = trace_path;
-  info.duration_seconds =
-      static_cast<double>(r->duration_us) / kMicrosPerSecond;
-  info.rows = r->rows;
-  info.tick_seconds = static_cast<double>(r->tick_us) / kMicrosPerSecond;
-  info.pod_startup_seconds =
-      static_cast<double>(options.pod_startup_us) / kMicrosPerSecond;
-  info.initial_replicas = r->initial_replicas;
-  const std::string heading = absl::StrCat(
-      "simulated ", info.policy, " on ", trace_path, ": ",
-      info.duration_seconds, " s, ", info.rows, " rows, tick ",
-      info.tick_seconds, " s, pod startup ", info.pod_startup_seconds, " s, ",
-      info.initial_replicas, " initial replicas");
-  const std::string table = sim::SummaryTable(r->runs);
-  std::printf("%s\n%s", heading.c_str(), table.c_str());
-  for (const std::string& n : r->notes) std::printf("note: %s\n", n.c_str());
-
-  if (!flags.Get("summary-json").empty() &&
-      !WriteFile(flags.Get("summary-json"),
-                 sim::SummaryJson(info, r->runs, r->notes))) {
-    return Fail(absl::StrCat("cannot write ", flags.Get("summary-json")));
-  }
-  if (!report.empty()) {
-    sim::ReportInfo ri;
-    ri.title =
-        absl::StrCat(info.policy, " on ",
-                     std::filesystem::path(trace_path).filename().string());
-    ri.subtitle = absl::StrCat("tick ", info.tick_seconds, " s, pod startup ",
-                               info.pod_startup_seconds, " s, ",
-                               info.initial_replicas, " initial replicas");
-    ri.table_lines = absl::StrSplit(table, '\n', absl::SkipEmpty());
-    ri.notes = r->notes;
-    const std::string text = html ? r->report->Html(ri) : r->report->Svg(ri);
-    if (!WriteFile(report, text)) {
-      return Fail(absl::StrCat("cannot write ", report));
-    }
-  }
-  return 0;
+  return Print(*args, *policy, *r);
 }
 
 }  // namespace signalscaler
