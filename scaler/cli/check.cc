@@ -19,7 +19,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
 #include "scaler/policy/loader.h"
@@ -107,9 +110,13 @@ std::string Plural(size_t n, const char* one, const char* many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);
 }
 
-}  // namespace
+int UsageError(absl::string_view message) {
+  std::fprintf(stderr, "signalscaler check: %s\n",
+               std::string(message).c_str());
+  return 2;
+}
 
-int CheckCommand(int argc, char** argv) {
+FlagSet CheckFlags() {
   FlagSet flags("check",
                 "Validate ScalingPolicy files or directories (PATH...) exactly "
                 "as `serve --policies` loads them, plus duplicate policy names "
@@ -133,6 +140,77 @@ int CheckCommand(int argc, char** argv) {
   flags.Add("quiet", "false",
             "print the errors and warnings only, no summary (a bare --quiet "
             "means true)");
+  return flags;
+}
+
+// Validates the AdminAccess file `path` as `serve --authz-file` reads it
+// (with --tls-client-ca): prints its error, or unless `quiet` that it is
+// OK. 1 on an error, else 0.
+int CheckAuthzFile(const std::string& path, bool quiet) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  if (in) text << in.rdbuf();
+  absl::StatusOr<AccessPolicy> access =
+      in ? ParseAccessPolicy(text.str(), path,
+                             /*client_certificates=*/true)
+         : absl::InvalidArgumentError(absl::StrCat(path, ": cannot be read"));
+  if (!access.ok()) {
+    std::printf("%s\n", std::string(access.status().message()).c_str());
+    return 1;
+  }
+  if (!quiet) {
+    std::printf("%s: AdminAccess OK, %s\n", path.c_str(),
+                Plural(access->clients.size(), "client", "clients").c_str());
+  }
+  return 0;
+}
+
+// The confinement of sources that --credentials-root and
+// --allowed-source-hosts ask for, as serve's; INVALID_ARGUMENT naming the
+// flag.
+absl::StatusOr<SourceAccess> SourceAccessOf(const FlagSet& flags) {
+  SourceAccess access;
+  access.credentials_root = flags.Get("credentials-root");
+  absl::StatusOr<AllowedSourceHosts> hosts =
+      AllowedSourceHosts::Parse(flags.Get("allowed-source-hosts"));
+  if (!hosts.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--allowed-source-hosts: ", hosts.status().message()));
+  }
+  access.allowed_hosts = *std::move(hosts);
+  return access;
+}
+
+// Every error, every warning, then unless `quiet` the summary line.
+void PrintCheckResult(const CheckResult& r, bool quiet) {
+  for (const PolicyError& e : r.errors) {
+    std::printf("%s\n", e.ToString().c_str());
+  }
+  for (const PolicyError& w : r.warnings) {
+    std::printf("%s\n", PolicyWarningToString(w).c_str());
+  }
+  if (quiet) return;
+  const std::string warnings =
+      r.warnings.empty()
+          ? ""
+          : ", " + Plural(r.warnings.size(), "warning", "warnings");
+  if (r.errors.empty()) {
+    std::printf("%s OK in %s%s\n",
+                Plural(r.policies, "policy", "policies").c_str(),
+                Plural(r.files, "file", "files").c_str(), warnings.c_str());
+  } else {
+    std::printf("%s%s (%s OK in %s)\n",
+                Plural(r.errors.size(), "error", "errors").c_str(),
+                warnings.c_str(),
+                Plural(r.policies, "policy", "policies").c_str(),
+                Plural(r.files, "file", "files").c_str());
+  }
+}
+
+}  // namespace
+
+int CheckCommand(int argc, char** argv) {
+  FlagSet flags = CheckFlags();
   // FlagSet flags all take a value: a bare --quiet (or -q) is rewritten.
   std::vector<char*> args(argv, argv + argc);
   std::string quiet_true = "--quiet=true";
@@ -142,87 +220,35 @@ int CheckCommand(int argc, char** argv) {
       args[i] = quiet_true.data();
   }
   if (absl::Status s = flags.Parse(argc, args.data(), 2); !s.ok()) {
-    std::fprintf(stderr, "signalscaler check: %s\n",
-                 std::string(s.message()).c_str());
-    return 2;
+    return UsageError(s.message());
   }
   if (flags.help_requested()) {
     std::fputs(flags.Usage().c_str(), stdout);
     return 0;
   }
-  const std::string quiet = flags.Get("quiet");
-  if (quiet != "true" && quiet != "false") {
-    std::fprintf(stderr,
-                 "signalscaler check: --quiet must be true or false, got "
-                 "\"%s\"\n",
-                 quiet.c_str());
-    return 2;
+  const std::string quiet_flag = flags.Get("quiet");
+  if (quiet_flag != "true" && quiet_flag != "false") {
+    return UsageError(absl::StrCat("--quiet must be true or false, got \"",
+                                   quiet_flag, "\""));
   }
+  const bool quiet = quiet_flag == "true";
   const std::string authz_file = flags.Get("authz-file");
-  int authz_errors = 0;
-  if (!authz_file.empty()) {
-    std::ifstream in(authz_file, std::ios::binary);
-    std::ostringstream text;
-    if (in) text << in.rdbuf();
-    absl::StatusOr<AccessPolicy> access =
-        in ? ParseAccessPolicy(text.str(), authz_file,
-                               /*client_certificates=*/true)
-           : absl::InvalidArgumentError(
-                 absl::StrCat(authz_file, ": cannot be read"));
-    if (!access.ok()) {
-      std::printf("%s\n", std::string(access.status().message()).c_str());
-      authz_errors = 1;
-    } else if (quiet == "false") {
-      std::printf("%s: AdminAccess OK, %s\n", authz_file.c_str(),
-                  Plural(access->clients.size(), "client", "clients").c_str());
-    }
-    if (flags.positional().empty()) {
-      std::fflush(stdout);
-      return authz_errors;
-    }
-  }
+  const int authz_errors =
+      authz_file.empty() ? 0 : CheckAuthzFile(authz_file, quiet);
   if (flags.positional().empty()) {
-    std::fprintf(stderr,
-                 "signalscaler check: no PATH given\nusage: signalscaler check "
-                 "[--quiet] PATH... (files or directories of policies)\n");
-    return 2;
+    if (authz_file.empty()) {
+      return UsageError(
+          "no PATH given\nusage: signalscaler check [--quiet] PATH... (files "
+          "or directories of policies)");
+    }
+    std::fflush(stdout);
+    return authz_errors;
   }
 
-  SourceAccess access;
-  access.credentials_root = flags.Get("credentials-root");
-  if (absl::StatusOr<AllowedSourceHosts> hosts =
-          AllowedSourceHosts::Parse(flags.Get("allowed-source-hosts"));
-      hosts.ok()) {
-    access.allowed_hosts = *std::move(hosts);
-  } else {
-    std::fprintf(stderr, "signalscaler check: --allowed-source-hosts: %s\n",
-                 std::string(hosts.status().message()).c_str());
-    return 2;
-  }
-  const CheckResult r = CheckPaths(flags.positional(), access);
-  for (const PolicyError& e : r.errors) {
-    std::printf("%s\n", e.ToString().c_str());
-  }
-  for (const PolicyError& w : r.warnings) {
-    std::printf("%s\n", PolicyWarningToString(w).c_str());
-  }
-  if (quiet == "false") {
-    const std::string warnings =
-        r.warnings.empty()
-            ? ""
-            : ", " + Plural(r.warnings.size(), "warning", "warnings");
-    if (r.errors.empty()) {
-      std::printf("%s OK in %s%s\n",
-                  Plural(r.policies, "policy", "policies").c_str(),
-                  Plural(r.files, "file", "files").c_str(), warnings.c_str());
-    } else {
-      std::printf("%s%s (%s OK in %s)\n",
-                  Plural(r.errors.size(), "error", "errors").c_str(),
-                  warnings.c_str(),
-                  Plural(r.policies, "policy", "policies").c_str(),
-                  Plural(r.files, "file", "files").c_str());
-    }
-  }
+  absl::StatusOr<SourceAccess> access = SourceAccessOf(flags);
+  if (!access.ok()) return UsageError(access.status().message());
+  const CheckResult r = CheckPaths(flags.positional(), *access);
+  PrintCheckResult(r, quiet);
   std::fflush(stdout);
   return r.errors.empty() && authz_errors == 0 ? 0 : 1;
 }
