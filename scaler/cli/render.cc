@@ -10,8 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/strings/substitute.h"
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
@@ -260,7 +263,9 @@ std::string RenderScaledObjects(const std::vector<LoadedPolicy>& policies,
   return text;
 }
 
-int RenderCommand(int argc, char** argv) {
+namespace {
+
+FlagSet RenderFlags() {
   FlagSet flags(
       "render",
       "Print the KEDA ScaledObject (and, with --tls-secret, the "
@@ -288,19 +293,15 @@ int RenderCommand(int argc, char** argv) {
   flags.Add("target-name", "",
             "scaleTargetRef.name (only for a file with a single policy); "
             "default: the policy's name");
-  auto usage_error = [](const std::string& message) {
-    std::fprintf(stderr, "signalscaler render: %s\n", message.c_str());
-    return 2;
-  };
-  if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
-    return usage_error(std::string(s.message()));
-  }
-  if (flags.help_requested()) {
-    std::fputs(flags.Usage().c_str(), stdout);
-    return 0;
-  }
+  return flags;
+}
+
+// The options the parsed `flags` (of RenderFlags()) say; INVALID_ARGUMENT
+// with the usage error otherwise (a --target-name with a file of several
+// policies is found once the file is read).
+absl::StatusOr<RenderOptions> ParseRenderOptions(const FlagSet& flags) {
   if (flags.positional().size() != 1) {
-    return usage_error(
+    return absl::InvalidArgumentError(
         "expected one POLICY_FILE\nusage: signalscaler render POLICY_FILE "
         "[--address HOST:PORT] [--trigger external|external-push] "
         "[--tls-secret NAME]");
@@ -314,13 +315,39 @@ int RenderCommand(int argc, char** argv) {
   options.target_name = flags.Get("target-name");
   if (options.trigger_type != "external" &&
       options.trigger_type != "external-push") {
-    return usage_error("--trigger must be external or external-push, got \"" +
-                       options.trigger_type + "\"");
+    return absl::InvalidArgumentError(
+        "--trigger must be external or external-push, got \"" +
+        options.trigger_type + "\"");
   }
-  if (options.address.empty()) return usage_error("--address is empty");
+  if (options.address.empty()) {
+    return absl::InvalidArgumentError("--address is empty");
+  }
   if (options.target_kind.empty() || options.target_api_version.empty()) {
-    return usage_error("--target-kind and --target-api-version must be set");
+    return absl::InvalidArgumentError(
+        "--target-kind and --target-api-version must be set");
   }
+  return options;
+}
+
+int UsageError(absl::string_view message) {
+  std::fprintf(stderr, "signalscaler render: %s\n",
+               std::string(message).c_str());
+  return 2;
+}
+
+}  // namespace
+
+int RenderCommand(int argc, char** argv) {
+  FlagSet flags = RenderFlags();
+  if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
+    return UsageError(s.message());
+  }
+  if (flags.help_requested()) {
+    std::fputs(flags.Usage().c_str(), stdout);
+    return 0;
+  }
+  absl::StatusOr<RenderOptions> options = ParseRenderOptions(flags);
+  if (!options.ok()) return UsageError(options.status().message());
 
   const LoadResult r = LoadPolicies(flags.positional()[0]);
   if (!r.errors.empty()) {
@@ -332,13 +359,12 @@ int RenderCommand(int argc, char** argv) {
                  r.errors.size());
     return 1;
   }
-  if (!options.target_name.empty() && r.policies.size() != 1) {
-    return usage_error(
-        absl::StrCat("--target-name needs a file with a single "
-                     "policy; ",
+  if (!options->target_name.empty() && r.policies.size() != 1) {
+    return UsageError(
+        absl::StrCat("--target-name needs a file with a single policy; ",
                      flags.positional()[0], " has ", r.policies.size()));
   }
-  std::fputs(RenderScaledObjects(r.policies, options).c_str(), stdout);
+  std::fputs(RenderScaledObjects(r.policies, *options).c_str(), stdout);
   return 0;
 }
 
