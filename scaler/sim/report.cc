@@ -20,6 +20,8 @@ constexpr double kTop = 80;
 constexpr double kPlotBottom = 370;  // the x axis
 constexpr double kLaneUp = 405;      // scale events
 constexpr double kLaneWhy = 425;     // limits and holds
+constexpr double kPlotWidth = kWidth - kLeft - kRight;
+constexpr double kPlotHeight = kPlotBottom - kTop;
 constexpr const char* kSeriesColors[] = {"#d62728", "#ff7f0e", "#2ca02c",
                                          "#9467bd", "#8c564b"};
 constexpr char kOurColor[] = "#1f77b4";
@@ -114,6 +116,37 @@ std::string TimeLabel(double seconds, double end_seconds) {
   return absl::StrFormat("%g h", seconds / 3600);
 }
 
+// The legend above the plot, and the key to the markers below it.
+void AppendLegend(const std::vector<std::string>& series, std::string& o) {
+  const std::vector<LineStyle> styles = Styles(series);
+  double lx = kLeft;
+  const auto legend = [&](const std::string& label, const std::string& swatch) {
+    absl::StrAppend(&o, swatch,
+                    absl::StrFormat("<text x=\"%s\" y=\"%s\">%s</text>\n",
+                                    F(lx + 22), F(kTop - 16), Escape(label)));
+    lx += 30 + 7.0 * static_cast<double>(label.size());
+  };
+  const auto line = [&](const LineStyle& style) {
+    return absl::StrFormat(
+        "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" "
+        "stroke-width=\"2.5\"%s/>",
+        F(lx), F(kTop - 20), F(lx + 18), F(kTop - 20), style.color, style.dash);
+  };
+  legend("demand", absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"18\" "
+                                   "height=\"9\" fill=\"%s\"/>",
+                                   F(lx), F(kTop - 25), kDemandColor));
+  for (size_t i = 1; i < series.size(); ++i) {
+    legend(series[i] + " ready", line(styles[i]));
+  }
+  absl::StrAppend(
+      &o, absl::StrFormat(
+              "<text x=\"%s\" y=\"%s\" fill=\"#555\">markers (ours): green up "
+              "/ blue down; red: held back (up window, rate limit, cap), "
+              "orange: a signal held, grey: kept up (down window, rate "
+              "limit)</text>\n",
+              F(kLeft), F(kLaneWhy + 28)));
+}
+
 }  // namespace
 
 ReportRecorder::ReportRecorder(std::vector<std::string> series)
@@ -182,50 +215,52 @@ void ReportRecorder::Mark(int64_t t_us, int direction, uint32_t reason_mask) {
   b.reasons |= reason_mask;
 }
 
-std::string ReportRecorder::Svg(const ReportInfo& info) const {
-  const double end_s = std::max<double>(
+// Where the picture puts a time (seconds) and a replica count.
+struct ReportRecorder::Frame {
+  double end_s;     // the x axis' end: the trace's (at least 1 s)
+  double ymax;      // the y axis' top: a whole number of ysteps
+  double ystep;     // between grid lines
+  double bucket_s;  // a bucket's width
+  double X(double s) const { return kLeft + kPlotWidth * s / end_s; }
+  double Y(double v) const { return kPlotBottom - kPlotHeight * v / ymax; }
+};
+
+ReportRecorder::Frame ReportRecorder::FrameOf() const {
+  Frame f;
+  f.end_s = std::max<double>(
       1, static_cast<double>(end_us_) / static_cast<double>(kMicrosPerSecond));
   double ymax = 1;
   for (const Bucket& b : buckets_) {
     for (const Stat& s : b.stats) ymax = std::max(ymax, s.max);
   }
-  const double ystep = NiceStep(ymax, 8, {1, 2, 5, 10, 20, 50, 100, 200, 500});
-  ymax = ystep * std::ceil(ymax / ystep + 0.05);
-  const double pw = kWidth - kLeft - kRight;
-  const double ph = kPlotBottom - kTop;
-  const auto x = [&](double s) { return kLeft + pw * s / end_s; };
-  const auto y = [&](double v) { return kPlotBottom - ph * v / ymax; };
-  const double bucket_s =
+  f.ystep = NiceStep(ymax, 8, {1, 2, 5, 10, 20, 50, 100, 200, 500});
+  f.ymax = f.ystep * std::ceil(ymax / f.ystep + 0.05);
+  f.bucket_s =
       static_cast<double>(width_us_) / static_cast<double>(kMicrosPerSecond);
+  return f;
+}
 
-  std::string o = absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-      "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
-      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"%g\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s</text>"
-      "\n<text x=\"%g\" y=\"38\" fill=\"#555\">%s</text>\n",
-      kWidth, kHeight, kWidth, kHeight, kLeft, Escape(info.title), kLeft,
-      Escape(info.subtitle));
-  // Axes, grid and labels.
-  for (double v = 0; v <= ymax + 1e-9; v += ystep) {
+// The grid, its labels and the axes.
+void ReportRecorder::AppendAxes(const Frame& f, std::string& o) {
+  for (double v = 0; v <= f.ymax + 1e-9; v += f.ystep) {
     absl::StrAppend(
         &o, absl::StrFormat("<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" "
                             "stroke=\"#eee\"/><text x=\"%s\" y=\"%s\" "
                             "text-anchor=\"end\">%g</text>\n",
-                            F(kLeft), F(y(v)), F(kLeft + pw), F(y(v)),
-                            F(kLeft - 6), F(y(v) + 4), v));
+                            F(kLeft), F(f.Y(v)), F(kLeft + kPlotWidth),
+                            F(f.Y(v)), F(kLeft - 6), F(f.Y(v) + 4), v));
   }
-  const double xstep = NiceStep(end_s, 10,
+  const double xstep = NiceStep(f.end_s, 10,
                                 {1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900,
                                  1800, 3600, 7200, 10800, 21600, 43200, 86400});
-  for (double s = 0; s <= end_s + 1e-9; s += xstep) {
+  for (double s = 0; s <= f.end_s + 1e-9; s += xstep) {
     absl::StrAppend(
         &o, absl::StrFormat("<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" "
                             "stroke=\"#999\"/><text x=\"%s\" y=\"%s\" "
                             "text-anchor=\"middle\">%s</text>\n",
-                            F(x(s)), F(kPlotBottom), F(x(s)),
-                            F(kPlotBottom + 5), F(x(s)), F(kPlotBottom + 18),
-                            Escape(TimeLabel(s, end_s))));
+                            F(f.X(s)), F(kPlotBottom), F(f.X(s)),
+                            F(kPlotBottom + 5), F(f.X(s)), F(kPlotBottom + 18),
+                            Escape(TimeLabel(s, f.end_s))));
   }
   absl::StrAppend(
       &o,
@@ -236,10 +271,13 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
           "text-anchor=\"middle\">replicas</text>\n"
           "<text x=\"%s\" y=\"%s\" text-anchor=\"end\">time</text>\n",
           F(kLeft), F(kTop), F(kLeft), F(kPlotBottom), F(kLeft), F(kPlotBottom),
-          F(kLeft + pw), F(kPlotBottom), F((kTop + kPlotBottom) / 2),
-          F((kTop + kPlotBottom) / 2), F(kLeft + pw), F(kPlotBottom + 32)));
+          F(kLeft + kPlotWidth), F(kPlotBottom), F((kTop + kPlotBottom) / 2),
+          F((kTop + kPlotBottom) / 2), F(kLeft + kPlotWidth),
+          F(kPlotBottom + 32)));
+}
 
-  // Series as steps: demand's peak as an area, the others' means as lines.
+// Series as steps: demand's peak as an area, the others' means as lines.
+void ReportRecorder::AppendSeries(const Frame& f, std::string& o) const {
   const std::vector<LineStyle> styles = Styles(series_);
   for (size_t i = 0; i < series_.size(); ++i) {
     std::string points;
@@ -251,12 +289,12 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
       const double v =
           i == 0 ? k.stats[i].max
                  : k.stats[i].weighted / static_cast<double>(k.covered_us);
-      const double x0 = x(static_cast<double>(b) * bucket_s);
+      const double x0 = f.X(static_cast<double>(b) * f.bucket_s);
       const double x1 =
-          x(std::min(end_s, static_cast<double>(b + 1) * bucket_s));
+          f.X(std::min(f.end_s, static_cast<double>(b + 1) * f.bucket_s));
       if (first_x < 0) first_x = x0;
-      absl::StrAppend(&points, F(x0), ",", F(y(v)), " ", F(x1), ",", F(y(v)),
-                      " ");
+      absl::StrAppend(&points, F(x0), ",", F(f.Y(v)), " ", F(x1), ",",
+                      F(f.Y(v)), " ");
       last_x = x1;
     }
     if (first_x < 0) continue;
@@ -276,8 +314,10 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
                   Escape(series_[i])));
     }
   }
+}
 
-  // Markers: our scale events, and what held or limited our decisions.
+// Markers: our scale events, and what held or limited our decisions.
+void ReportRecorder::AppendMarkers(const Frame& f, std::string& o) const {
   absl::StrAppend(
       &o, absl::StrFormat("<text x=\"%s\" y=\"%s\" text-anchor=\"end\" "
                           "fill=\"#555\">scaled</text><text x=\"%s\" "
@@ -288,7 +328,7 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
   for (size_t b = 0; b < buckets_.size(); ++b) {
     const Bucket& k = buckets_[b];
     const double cx =
-        x(std::min(end_s, (static_cast<double>(b) + 0.5) * bucket_s));
+        f.X(std::min(f.end_s, (static_cast<double>(b) + 0.5) * f.bucket_s));
     const std::string why = Escape(ReasonNames(k.reasons));
     if (k.ups > 0) {
       absl::StrAppend(
@@ -314,33 +354,23 @@ std::string ReportRecorder::Svg(const ReportInfo& info) const {
                           F(cx - 1.5), F(kLaneWhy - 4), color, why));
     }
   }
+}
 
-  // Legend.
-  double lx = kLeft;
-  const auto legend = [&](const std::string& label, const std::string& swatch) {
-    absl::StrAppend(&o, swatch,
-                    absl::StrFormat("<text x=\"%s\" y=\"%s\">%s</text>\n",
-                                    F(lx + 22), F(kTop - 16), Escape(label)));
-    lx += 30 + 7.0 * static_cast<double>(label.size());
-  };
-  const auto line = [&](const LineStyle& style) {
-    return absl::StrFormat(
-        "<line x1=\"%s\" y1=\"%s\" x2=\"%s\" y2=\"%s\" stroke=\"%s\" "
-        "stroke-width=\"2.5\"%s/>",
-        F(lx), F(kTop - 20), F(lx + 18), F(kTop - 20), style.color, style.dash);
-  };
-  legend("demand", absl::StrFormat("<rect x=\"%s\" y=\"%s\" width=\"18\" "
-                                   "height=\"9\" fill=\"%s\"/>",
-                                   F(lx), F(kTop - 25), kDemandColor));
-  for (size_t i = 1; i < series_.size(); ++i) {
-    legend(series_[i] + " ready", line(styles[i]));
-  }
-  const std::string key = absl::StrFormat(
-      "<text x=\"%s\" y=\"%s\" fill=\"#555\">markers (ours): green up / blue "
-      "down; red: held back (up window, rate limit, cap), orange: a signal "
-      "held, grey: kept up (down window, rate limit)</text>\n",
-      F(kLeft), F(kLaneWhy + 28));
-  absl::StrAppend(&o, key, "</svg>\n");
+std::string ReportRecorder::Svg(const ReportInfo& info) const {
+  std::string o = absl::StrFormat(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+      "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
+      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+      "<text x=\"%g\" y=\"20\" font-size=\"15\" font-weight=\"bold\">%s</text>"
+      "\n<text x=\"%g\" y=\"38\" fill=\"#555\">%s</text>\n",
+      kWidth, kHeight, kWidth, kHeight, kLeft, Escape(info.title), kLeft,
+      Escape(info.subtitle));
+  const Frame frame = FrameOf();
+  AppendAxes(frame, o);
+  AppendSeries(frame, o);
+  AppendMarkers(frame, o);
+  AppendLegend(series_, o);
+  absl::StrAppend(&o, "</svg>\n");
   return o;
 }
 

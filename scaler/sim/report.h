@@ -56,8 +56,15 @@ class ReportRecorder {
     int downs = 0;
     uint32_t reasons = 0;
   };
+  struct Frame;  // where the picture puts a time and a count (report.cc)
   void Grow(int64_t t_us);
   static void MergeInto(Bucket& into, const Bucket& from);
+  // The parts of Svg(), in the order it draws them (the legend is not the
+  // recorder's: report.cc's AppendLegend).
+  Frame FrameOf() const;
+  static void AppendAxes(const Frame& frame, std::string& svg);
+  void AppendSeries(const Frame& frame, std::string& svg) const;
+  void AppendMarkers(const Frame& frame, std::string& svg) const;
 
   std::vector<std::string> series_;
   std::vector<Bucket> buckets_;
