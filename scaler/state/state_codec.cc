@@ -5,103 +5,22 @@
 #include <limits>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proto/state.pb.h"
+#include "scaler/state/internal/time_column.h"
 
 namespace signalscaler {
 namespace {
 
 namespace pb = ::signalscaler::state::v1;
-using Int64Column = ::google::protobuf::RepeatedField<int64_t>;
-
-constexpr int64_t kPastMs = std::numeric_limits<int64_t>::min();
-constexpr int64_t kFutureMs = std::numeric_limits<int64_t>::max();
-
-int64_t TimeToMs(absl::Time t) {
-  if (t == absl::InfinitePast()) return kPastMs;
-  if (t == absl::InfiniteFuture()) return kFutureMs;
-  return absl::ToUnixMillis(t);  // floors; saturates
-}
-
-absl::Time MsToTime(int64_t ms) {
-  if (ms == kPastMs) return absl::InfinitePast();
-  if (ms == kFutureMs) return absl::InfiniteFuture();
-  return absl::FromUnixMillis(ms);
-}
-
-int64_t DurationToMs(absl::Duration d) {
-  if (d == absl::InfiniteDuration()) return kFutureMs;
-  if (d == -absl::InfiniteDuration()) return kPastMs;
-  return absl::ToInt64Milliseconds(d);
-}
-
-absl::Duration MsToDuration(int64_t ms) {
-  if (ms == kFutureMs) return absl::InfiniteDuration();
-  if (ms == kPastMs) return -absl::InfiniteDuration();
-  return absl::Milliseconds(ms);
-}
-
-// Two's complement reinterpretation, both ways: the delta arithmetic wraps
-// (well defined on uint64_t), so any pair of times round-trips exactly.
-int64_t Signed(uint64_t v) {
-  int64_t out;
-  std::memcpy(&out, &v, sizeof out);
-  return out;
-}
-uint64_t Unsigned(int64_t v) {
-  uint64_t out;
-  std::memcpy(&out, &v, sizeof out);
-  return out;
-}
-
-// Appends the delta-of-delta form of `times` (see proto/state.proto).
-class TimeColumnWriter {
- public:
-  explicit TimeColumnWriter(Int64Column* out) : out_(out) {}
-  void Add(absl::Time time) {
-    const uint64_t t = Unsigned(TimeToMs(time));
-    if (count_ == 0) {
-      out_->Add(Signed(t));
-    } else {
-      const uint64_t delta = t - prev_;
-      out_->Add(Signed(count_ == 1 ? delta : delta - prev_delta_));
-      prev_delta_ = delta;
-    }
-    prev_ = t;
-    ++count_;
-  }
-
- private:
-  Int64Column* out_;
-  int count_ = 0;
-  uint64_t prev_ = 0;
-  uint64_t prev_delta_ = 0;
-};
-
-// The inverse: the times of a delta-of-delta column, in order.
-class TimeColumnReader {
- public:
-  absl::Time Next(int64_t element) {
-    const uint64_t v = Unsigned(element);
-    uint64_t t;
-    if (count_ == 0) {
-      t = v;
-    } else {
-      const uint64_t delta = count_ == 1 ? v : prev_delta_ + v;
-      t = prev_ + delta;
-      prev_delta_ = delta;
-    }
-    prev_ = t;
-    ++count_;
-    return MsToTime(Signed(t));
-  }
-
- private:
-  int count_ = 0;
-  uint64_t prev_ = 0;
-  uint64_t prev_delta_ = 0;
-};
+using state_internal::DurationToMs;
+using state_internal::MsToDuration;
+using state_internal::MsToTime;
+using state_internal::TimeColumnReader;
+using state_internal::TimeColumnWriter;
+using state_internal::TimeToMs;
 
 template <typename Container>
 void PutRecommendations(const Container& in, pb::Recommendations* out) {
@@ -266,21 +185,13 @@ absl::StatusOr<std::shared_ptr<const Decision>> GetDecision(
   return std::shared_ptr<const Decision>(std::move(d));
 }
 
-}  // namespace
-
-std::string EncodeRecord(const PolicyRecord& record) {
-  pb::PolicyRecord out;
-  out.set_format(kStateRecordFormat);
-  pb::EngineState* engine = out.mutable_engine();
-  PutRecommendations(record.engine.recommendations,
-                     engine->mutable_recommendations());
-  PutScaleEvents(record.engine.scale_events, engine->mutable_scale_events());
-  if (record.engine.last_decision.has_value()) {
-    engine->set_last_decision(*record.engine.last_decision);
-  }
-  engine->set_ever_had_reading(record.engine.ever_had_reading);
-  for (const LoadHistory& h : record.engine.load_history) {
-    pb::LoadHistory* out_h = engine->add_load_history();
+void PutEngineState(const EngineState& in, pb::EngineState* out) {
+  PutRecommendations(in.recommendations, out->mutable_recommendations());
+  PutScaleEvents(in.scale_events, out->mutable_scale_events());
+  if (in.last_decision.has_value()) out->set_last_decision(*in.last_decision);
+  out->set_ever_had_reading(in.ever_had_reading);
+  for (const LoadHistory& h : in.load_history) {
+    pb::LoadHistory* out_h = out->add_load_history();
     out_h->set_signal(h.signal);
     TimeColumnWriter times(out_h->mutable_time_ms());
     for (const LoadPoint& p : h.points) {
@@ -288,25 +199,75 @@ std::string EncodeRecord(const PolicyRecord& record) {
       out_h->add_load(p.load);
     }
   }
-  if (record.decision != nullptr) {
-    PutDecision(*record.decision, record.engine, out.mutable_decision());
-  }
-  if (record.history_since != absl::InfinitePast()) {
-    out.set_history_since_ms(TimeToMs(record.history_since));
-  }
-  out.set_sequence(record.sequence);
-  out.set_evaluated_by(record.evaluated_by);
-  out.set_epoch(record.epoch);
-  return out.SerializeAsString();
 }
 
-absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
+// One signal's load history, bounded and in time order; `seen` are the
+// histories read before it (a signal has one).
+absl::StatusOr<LoadHistory> GetLoadHistory(
+    const pb::LoadHistory& h, const std::vector<LoadHistory>& seen) {
+  if (h.load_size() != h.time_ms_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine.load_history: ", h.time_ms_size(), " times for ",
+                     h.load_size(), " loads"));
+  }
+  // A forecast keeps kMaxLoadPoints; a merge of two replicas' at most
+  // twice that until the next evaluation thins it.
+  if (h.time_ms_size() > static_cast<int>(2 * kMaxLoadPoints)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("engine.load_history: ", h.time_ms_size(),
+                     " points; at most ", 2 * kMaxLoadPoints));
+  }
+  for (const LoadHistory& other : seen) {
+    if (other.signal == h.signal()) {
+      return absl::InvalidArgumentError(
+          "engine.load_history: a signal's history twice");
+    }
+  }
+  LoadHistory out;
+  out.signal = h.signal();
+  TimeColumnReader times;
+  absl::Time previous = absl::InfinitePast();
+  for (int i = 0; i < h.time_ms_size(); ++i) {
+    const absl::Time t = times.Next(h.time_ms(i));
+    if (t < previous) {
+      return absl::InvalidArgumentError(
+          "engine.load_history: times out of order");
+    }
+    previous = t;
+    if (!std::isfinite(h.load(i))) {
+      return absl::InvalidArgumentError(
+          "engine.load_history: a load that is not a finite number");
+    }
+    out.points.push_back(LoadPoint{t, h.load(i)});
+  }
+  return out;
+}
+
+absl::Status GetEngineState(const pb::EngineState& in, EngineState& out) {
+  absl::Status s = GetRecommendations(
+      in.recommendations(), "engine.recommendations", out.recommendations);
+  if (!s.ok()) return s;
+  s = GetScaleEvents(in.scale_events(), "engine.scale_events",
+                     out.scale_events);
+  if (!s.ok()) return s;
+  if (in.has_last_decision()) out.last_decision = in.last_decision();
+  out.ever_had_reading = in.ever_had_reading();
+  for (const pb::LoadHistory& h : in.load_history()) {
+    absl::StatusOr<LoadHistory> history = GetLoadHistory(h, out.load_history);
+    if (!history.ok()) return history.status();
+    out.load_history.push_back(*std::move(history));
+  }
+  return absl::OkStatus();
+}
+
+// `bytes` as a record's message, if they are one in a format this version
+// reads.
+absl::Status ParseRecord(absl::string_view bytes, pb::PolicyRecord& in) {
   if (bytes.size() > kMaxStateRecordBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("state record of ", bytes.size(), " bytes is over the ",
                      kMaxStateRecordBytes, "-byte limit"));
   }
-  pb::PolicyRecord in;
   if (!in.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::InvalidArgumentError(
         absl::StrCat("not a state record (", bytes.size(),
@@ -323,57 +284,34 @@ absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
                      ", written by a newer version (this one reads up to ",
                      kStateRecordFormat, ")"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string EncodeRecord(const PolicyRecord& record) {
+  pb::PolicyRecord out;
+  out.set_format(kStateRecordFormat);
+  PutEngineState(record.engine, out.mutable_engine());
+  if (record.decision != nullptr) {
+    PutDecision(*record.decision, record.engine, out.mutable_decision());
+  }
+  if (record.history_since != absl::InfinitePast()) {
+    out.set_history_since_ms(TimeToMs(record.history_since));
+  }
+  out.set_sequence(record.sequence);
+  out.set_evaluated_by(record.evaluated_by);
+  out.set_epoch(record.epoch);
+  return out.SerializeAsString();
+}
+
+absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
+  pb::PolicyRecord in;
+  absl::Status s = ParseRecord(bytes, in);
+  if (!s.ok()) return s;
   PolicyRecord out;
-  const pb::EngineState& engine = in.engine();
-  absl::Status s =
-      GetRecommendations(engine.recommendations(), "engine.recommendations",
-                         out.engine.recommendations);
+  s = GetEngineState(in.engine(), out.engine);
   if (!s.ok()) return s;
-  s = GetScaleEvents(engine.scale_events(), "engine.scale_events",
-                     out.engine.scale_events);
-  if (!s.ok()) return s;
-  if (engine.has_last_decision()) {
-    out.engine.last_decision = engine.last_decision();
-  }
-  out.engine.ever_had_reading = engine.ever_had_reading();
-  for (const pb::LoadHistory& h : engine.load_history()) {
-    if (h.load_size() != h.time_ms_size()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("engine.load_history: ", h.time_ms_size(), " times for ",
-                       h.load_size(), " loads"));
-    }
-    // A forecast keeps kMaxLoadPoints; a merge of two replicas' at most
-    // twice that until the next evaluation thins it.
-    if (h.time_ms_size() > static_cast<int>(2 * kMaxLoadPoints)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("engine.load_history: ", h.time_ms_size(),
-                       " points; at most ", 2 * kMaxLoadPoints));
-    }
-    for (const LoadHistory& seen : out.engine.load_history) {
-      if (seen.signal == h.signal()) {
-        return absl::InvalidArgumentError(
-            "engine.load_history: a signal's history twice");
-      }
-    }
-    LoadHistory out_h;
-    out_h.signal = h.signal();
-    TimeColumnReader times;
-    absl::Time previous = absl::InfinitePast();
-    for (int i = 0; i < h.time_ms_size(); ++i) {
-      const absl::Time t = times.Next(h.time_ms(i));
-      if (t < previous) {
-        return absl::InvalidArgumentError(
-            "engine.load_history: times out of order");
-      }
-      previous = t;
-      if (!std::isfinite(h.load(i))) {
-        return absl::InvalidArgumentError(
-            "engine.load_history: a load that is not a finite number");
-      }
-      out_h.points.push_back(LoadPoint{t, h.load(i)});
-    }
-    out.engine.load_history.push_back(std::move(out_h));
-  }
   if (in.has_decision()) {
     absl::StatusOr<std::shared_ptr<const Decision>> d =
         GetDecision(in.decision(), out.engine);
