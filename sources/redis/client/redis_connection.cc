@@ -2,8 +2,6 @@
 
 #include <hiredis/hiredis.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -16,125 +14,15 @@
 #include "absl/strings/str_replace.h"
 #include "scaler/common/status_macros.h"
 #include "sources/credential_file.h"
+#include "sources/redis/client/internal/no_sigpipe.h"
+#include "sources/redis/client/internal/reply_budget.h"
 
 namespace signalscaler {
 namespace {
 
-// hiredis writes with write(2): a write to a connection the server has
-// reset raises SIGPIPE, which kills a process that does not ignore it. Block
-// it on this thread for the duration of a call, and swallow one it raised.
-class ScopedNoSigpipe {
- public:
-  ScopedNoSigpipe() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-  }
-  ~ScopedNoSigpipe() {
-    const int saved_errno = errno;
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_, nullptr, &zero) == -1 && errno == EINTR) {
-        }
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    errno = saved_errno;
-  }
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
-
 timeval HiredisTimeout(absl::Duration d) {
   d = std::max(d, absl::Milliseconds(1));  // a zero timeval means "forever"
   return absl::ToTimeval(d);
-}
-
-}  // namespace
-
-// hiredis' reader makes a reply object by object through a table of
-// functions (read.h). The connection puts its own table in front of the
-// reader's: each object is charged to the reply being read before hiredis
-// makes it, and a refusal (nullptr) makes hiredis drop the partial reply and
-// fail the read. An array header is charged for its pointers before hiredis
-// allocates them, so "*2000000000" fails at once.
-struct RedisReplyBudget {
-  redisReplyObjectFunctions* hiredis = nullptr;  // the reader's own table
-  redisReplyObjectFunctions bounded = {};        // charges, then calls it
-  size_t limit = 0;
-  size_t used = 0;  // by the objects made of the reply in progress
-  bool exceeded = false;
-
-  bool Charge(size_t bytes) {
-    if (exceeded || bytes > limit || used > limit - bytes) {
-      exceeded = true;
-      return false;
-    }
-    used += bytes;
-    return true;
-  }
-  void Reset() {
-    used = 0;
-    exceeded = false;
-  }
-};
-
-namespace {
-
-RedisReplyBudget& BudgetOf(const redisReadTask* task) {
-  return *static_cast<RedisReplyBudget*>(task->privdata);
-}
-
-void* BoundedString(const redisReadTask* task, char* str, size_t len) {
-  RedisReplyBudget& budget = BudgetOf(task);
-  if (!budget.Charge(sizeof(redisReply) + len + 1)) return nullptr;
-  return budget.hiredis->createString(task, str, len);
-}
-
-void* BoundedArray(const redisReadTask* task, int elements) {
-  RedisReplyBudget& budget = BudgetOf(task);
-  const size_t n = elements > 0 ? static_cast<size_t>(elements) : 0;
-  if (n > budget.limit / sizeof(redisReply*) ||
-      !budget.Charge(sizeof(redisReply) + n * sizeof(redisReply*))) {
-    budget.exceeded = true;
-    return nullptr;
-  }
-  return budget.hiredis->createArray(task, elements);
-}
-
-void* BoundedInteger(const redisReadTask* task, long long value) {
-  RedisReplyBudget& budget = BudgetOf(task);
-  if (!budget.Charge(sizeof(redisReply))) return nullptr;
-  return budget.hiredis->createInteger(task, value);
-}
-
-void* BoundedNil(const redisReadTask* task) {
-  RedisReplyBudget& budget = BudgetOf(task);
-  if (!budget.Charge(sizeof(redisReply))) return nullptr;
-  return budget.hiredis->createNil(task);
-}
-
-// Puts `budget` in front of the fresh `context`'s reader.
-void BoundReplies(redisContext& context, RedisReplyBudget& budget) {
-  redisReader& reader = *context.reader;
-  budget.hiredis = reader.fn;
-  budget.bounded = *reader.fn;
-  budget.bounded.createString = BoundedString;
-  budget.bounded.createArray = BoundedArray;
-  budget.bounded.createInteger = BoundedInteger;
-  budget.bounded.createNil = BoundedNil;
-  budget.Reset();
-  reader.fn = &budget.bounded;
-  reader.privdata = &budget;
 }
 
 }  // namespace
@@ -210,7 +98,7 @@ absl::Status RedisConnection::Write(const std::vector<std::string>& argv,
     args.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  ScopedNoSigpipe no_sigpipe;
+  redis_internal::ScopedNoSigpipe no_sigpipe;
   errno = 0;
   if (redisAppendCommandArgv(context_, static_cast<int>(args.size()),
                              args.data(), lengths.data()) != REDIS_OK) {
@@ -328,7 +216,7 @@ absl::Status RedisConnection::Connect(absl::Time deadline) {
   if (context_->err != 0) {
     status = TransportFailure("connect", "", saved_errno);
   } else {
-    BoundReplies(*context_, *budget_);
+    redis_internal::BoundReplies(*context_, *budget_);
     status = SetUp(deadline);
   }
   if (!status.ok()) {

@@ -39,7 +39,7 @@ namespace signalscaler {
 // 4 MiB bound on a body is. A larger reply is refused while it is read.
 inline constexpr size_t kMaxRedisReplyBytes = size_t{1} << 20;  // 1 MiB
 
-struct RedisReplyBudget;  // how much of the bound the reply being read took
+struct RedisReplyBudget;  // what the reply being read took (internal/)
 
 struct RedisReplyDeleter {
   void operator()(redisReply* reply) const;
