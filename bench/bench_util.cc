@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -20,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/admin.grpc.pb.h"
 #include "tests/testing/scaler_process.h"
@@ -249,7 +249,7 @@ absl::Status PushAll(const std::string& address, const PushPolicySet& set,
   std::unique_ptr<admin::v1::Admin::Stub> stub =
       admin::v1::Admin::NewStub(channel);
   std::atomic<int> next{0};
-  std::mutex mu;
+  absl::Mutex mu;
   absl::Status first_error;
   auto work = [&] {
     for (int i = next++; i < set.policies; i = next++) {
@@ -265,7 +265,7 @@ absl::Status PushAll(const std::string& address, const PushPolicySet& set,
                          std::chrono::seconds(30));
         const grpc::Status s = stub->Push(&ctx, req, &resp);
         if (!s.ok()) {
-          std::lock_guard<std::mutex> lock(mu);
+          absl::MutexLock lock(&mu);
           if (first_error.ok()) {
             first_error = absl::Status(
                 static_cast<absl::StatusCode>(s.error_code()),

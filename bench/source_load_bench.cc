@@ -26,7 +26,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +34,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "bench/bench_util.h"
 #include "tests/testing/keda_client.h"
@@ -65,7 +65,7 @@ class FakePrometheus {
 
   std::string address() const { return server_.Url(""); }
   std::map<std::string, int> Counts() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return counts_;
   }
   int Total() const {
@@ -86,7 +86,7 @@ class FakePrometheus {
         head.substr(kPrefix.size(),
                     head.find_first_of(" &", kPrefix.size()) - kPrefix.size());
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++counts_[query];
     }
     r.body = absl::StrFormat(
@@ -96,7 +96,7 @@ class FakePrometheus {
     return r;
   }
 
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<std::string, int> counts_;
   testing::TestHttpServer server_;  // last: stops first
 };
@@ -187,7 +187,7 @@ int Run(const Options& o) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> calls{0};
   std::atomic<int64_t> errors{0};
-  std::mutex error_mu;
+  absl::Mutex error_mu;
   std::string first_error;
   const int before = prom.Total();
   const absl::Time start = absl::Now();
@@ -206,7 +206,7 @@ int Run(const Options& o) {
       calls += 3;
       if (!s.ok()) {
         ++errors;
-        std::lock_guard<std::mutex> lock(error_mu);
+        absl::MutexLock lock(&error_mu);
         if (first_error.empty()) first_error = s.ToString();
       }
     }

@@ -60,7 +60,7 @@ Sampler::~Sampler() {
   // Destroy the sources (and their notifier threads) before the rest.
   std::map<std::string, Entry> entries;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     entries.swap(entries_);
   }
 }
@@ -95,7 +95,7 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
   std::vector<std::string> to_create;
   std::vector<std::shared_ptr<Source>> to_destroy;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (auto it = entries_.begin(); it != entries_.end();) {
       if (wanted.count(it->first) == 0) {
         Metrics::Get().ForgetSourceQuery(it->second.kind, it->second.query_id);
@@ -132,12 +132,12 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
     if (s.ok()) {
       e.source = std::shared_ptr<Source>(std::move(*s));
       absl::Status sub = e.source->Subscribe([this, key] {
-        std::lock_guard<std::mutex> lock(mu_);
+        absl::MutexLock lock(&mu_);
         auto it = entries_.find(key);
         if (it == entries_.end()) return;
         it->second.notified = true;
         it->second.next_due = clock_.Now();
-        cv_.notify_all();
+        cv_.SignalAll();
       });
       if (!sub.ok() && sub.code() != absl::StatusCode::kUnimplemented) {
         LogWarn("source notifications unavailable; polling only",
@@ -148,7 +148,7 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
       e.create_error = s.status();
       LogError("cannot create source", {{"error", s.status().ToString()}});
     }
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     // The first poll comes soon (a new scaler, or a new policy, answers
     // UNAVAILABLE until then), spread over at most a second; later polls
@@ -157,11 +157,11 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
         clock_.Now() + std::min(e.interval, absl::Seconds(1)) * u(rng_);
     entries_[key] = std::move(e);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 Observation Sampler::Get(const v1::Source& source) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(SampleKey(source));
   if (it == entries_.end()) {
     return Observation{std::nullopt,
@@ -175,7 +175,7 @@ Observation Sampler::Get(const v1::Source& source) const {
 
 void Sampler::SetOnNotified(
     std::function<void(const std::vector<PolicyKey>&)> f) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   on_notified_ = std::move(f);
 }
 
@@ -184,7 +184,7 @@ void Sampler::ReadOne(const std::string& key) {
   absl::Duration interval;
   bool notified = false;  // this read answers a notification
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
     source = it->second.source;
@@ -198,7 +198,7 @@ void Sampler::ReadOne(const std::string& key) {
   std::vector<PolicyKey> notify;
   std::function<void(const std::vector<PolicyKey>&)> on_notified;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ++reads_;
     auto it = entries_.find(key);
     if (it == entries_.end()) return;
@@ -230,12 +230,12 @@ void Sampler::ReadOne(const std::string& key) {
       on_notified = on_notified_;
     }
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (!notify.empty() && on_notified) on_notified(notify);
 }
 
 void Sampler::Schedule() {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!stopping_) {
     const absl::Time now = clock_.Now();
     absl::Time next = now + absl::Seconds(1);
@@ -248,26 +248,26 @@ void Sampler::Schedule() {
         next = std::min(next, e.next_due);
       }
     }
-    if (!queue_.empty()) work_cv_.notify_all();
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(next - now));
+    if (!queue_.empty()) work_cv_.SignalAll();
+    cv_.WaitWithTimeout(&mu_, next - now);
   }
 }
 
 void Sampler::Work() {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (true) {
-    work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    while (!stopping_ && queue_.empty()) work_cv_.Wait(&mu_);
     if (stopping_) return;
     const std::string key = std::move(queue_.front());
     queue_.pop_front();
-    lock.unlock();
+    mu_.Unlock();
     ReadOne(key);
-    lock.lock();
+    mu_.Lock();
   }
 }
 
 void Sampler::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!threads_.empty()) return;
   stopping_ = false;
   threads_.emplace_back([this] { Schedule(); });
@@ -279,14 +279,14 @@ void Sampler::Start() {
 void Sampler::Stop() {
   std::vector<std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
     threads.swap(threads_);
   }
-  cv_.notify_all();
-  work_cv_.notify_all();
+  cv_.SignalAll();
+  work_cv_.SignalAll();
   for (std::thread& t : threads) t.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   queue_.clear();
   for (auto& [key, e] : entries_) e.in_flight = false;
 }
@@ -294,7 +294,7 @@ void Sampler::Stop() {
 void Sampler::PollDue() {
   std::vector<std::string> due;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     for (auto& [key, e] : entries_) {
       if (!e.in_flight && e.source != nullptr && e.next_due <= now) {
@@ -307,12 +307,12 @@ void Sampler::PollDue() {
 }
 
 size_t Sampler::queries() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return entries_.size();
 }
 
 uint64_t Sampler::reads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return reads_;
 }
 

@@ -23,19 +23,19 @@
 #ifndef SIGNALSCALER_SOURCES_SAMPLER_H_
 #define SIGNALSCALER_SOURCES_SAMPLER_H_
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proto/policy.pb.h"
 #include "scaler/common/clock.h"
@@ -105,25 +105,27 @@ class Sampler {
     std::string kind;      // for metrics: "prometheus", "redis", "scrape"
     std::string query_id;  // for metrics: a stable short hash of the key
   };
-  void Schedule();
-  void Work();
-  void ReadOne(const std::string& key);
-  absl::Duration Jittered(absl::Duration interval);
+  void Schedule() ABSL_LOCKS_EXCLUDED(mu_);
+  void Work() ABSL_LOCKS_EXCLUDED(mu_);
+  void ReadOne(const std::string& key) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Duration Jittered(absl::Duration interval)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const SourceFactory factory_;
   const Clock& clock_;
   const SamplerOptions options_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;  // scheduler: new work, stop, notifications
-  std::condition_variable work_cv_;
-  std::map<std::string, Entry> entries_;
-  std::deque<std::string> queue_;
-  std::mt19937_64 rng_;
-  bool stopping_ = false;
-  uint64_t reads_ = 0;
-  std::function<void(const std::vector<PolicyKey>&)> on_notified_;
-  std::vector<std::thread> threads_;
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;  // scheduler: new work, stop, notifications
+  absl::CondVar work_cv_;
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t reads_ ABSL_GUARDED_BY(mu_) = 0;
+  std::function<void(const std::vector<PolicyKey>&)> on_notified_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace signalscaler

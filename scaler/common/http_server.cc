@@ -11,17 +11,18 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
+#include <mutex>  // std::call_once
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "scaler/common/internal/listen_address.h"
 #include "scaler/common/log.h"
 
@@ -154,10 +155,10 @@ struct HttpServer::Impl {
 
   const HttpServerOptions& options;
   const std::map<std::string, Handler>& handlers;
-  std::mutex stop_mu;  // serializes Start() and Stop()
-  bool started = false;
-  bool stopped = false;
-  mg_context* ctx = nullptr;
+  absl::Mutex stop_mu;  // serializes Start() and Stop()
+  bool started ABSL_GUARDED_BY(stop_mu) = false;
+  bool stopped ABSL_GUARDED_BY(stop_mu) = false;
+  mg_context* ctx ABSL_GUARDED_BY(stop_mu) = nullptr;
   std::atomic<int> port{0};
   std::string knock_ip;  // where Stop() knocks: the bound IPv4 address
 
@@ -245,7 +246,7 @@ void HttpServer::Handle(const std::string& path, Handler handler) {
 int HttpServer::port() const { return impl_->port.load(); }
 
 absl::Status HttpServer::Start(const std::string& listen) {
-  std::lock_guard<std::mutex> lock(impl_->stop_mu);
+  absl::MutexLock lock(&impl_->stop_mu);
   const std::string what =
       absl::StrCat("cannot serve ", options_.name, " on ", listen, ": ");
   if (impl_->started) {
@@ -312,31 +313,32 @@ absl::Status HttpServer::Start(const std::string& listen) {
 }
 
 void HttpServer::Stop() {
-  std::lock_guard<std::mutex> lock(impl_->stop_mu);
+  absl::MutexLock lock(&impl_->stop_mu);
   if (!impl_->started || impl_->stopped) return;
   impl_->stopped = true;
   const int port = impl_->port.load();
   // mg_stop() sets the stop flag, then joins threads that look at it only
   // every 2 s while they poll: wake them until it returns.
-  std::mutex mu;
-  std::condition_variable cv;
+  absl::Mutex mu;
+  absl::CondVar cv;
   bool done = false;
   std::thread stopper([ctx = impl_->ctx, &mu, &cv, &done] {
     mg_stop(ctx);
-    std::lock_guard<std::mutex> l(mu);
+    absl::MutexLock l(&mu);
     done = true;
-    cv.notify_all();
+    cv.SignalAll();
   });
-  std::unique_lock<std::mutex> l(mu);
+  mu.Lock();
   while (!done) {
-    l.unlock();
+    mu.Unlock();
     if (!impl_->knock_ip.empty()) Knock(impl_->knock_ip, port);
     ShutdownAccepted(port);
-    l.lock();
-    cv.wait_for(l, absl::ToChronoMilliseconds(kStopWake),
-                [&done] { return done; });
+    mu.Lock();
+    const absl::Time due = absl::Now() + kStopWake;
+    while (!done && !cv.WaitWithDeadline(&mu, due)) {
+    }
   }
-  l.unlock();
+  mu.Unlock();
   stopper.join();
   impl_->ctx = nullptr;
   impl_->port = 0;

@@ -1,11 +1,12 @@
 #include "scaler/common/metrics.h"
 
 #include <map>
-#include <mutex>
 #include <sstream>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -135,20 +136,22 @@ struct Metrics::Impl {
           .Help("Scaler replicas alive according to the state store")
           .Register(*registry);
 
-  std::mutex mu;  // guards the bookkeeping below (families are thread-safe)
+  // Guards the bookkeeping below (the families are thread-safe). Lock order:
+  // cache_mu, then mu.
+  absl::Mutex mu ABSL_ACQUIRED_AFTER(cache_mu);
   // Every labelled series a policy or a query owns, to drop them together.
   std::multimap<std::string, std::pair<prometheus::Family<prometheus::Gauge>*,
                                        prometheus::Gauge*>>
-      gauges;
+      gauges ABSL_GUARDED_BY(mu);
   std::multimap<std::string, std::pair<prometheus::Family<prometheus::Counter>*,
                                        prometheus::Counter*>>
-      counters;
+      counters ABSL_GUARDED_BY(mu);
 
   prometheus::Gauge& OwnedGauge(const std::string& owner,
                                 prometheus::Family<prometheus::Gauge>& f,
                                 const prometheus::Labels& labels) {
     prometheus::Gauge& g = f.Add(labels);
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     auto range = gauges.equal_range(owner);
     for (auto it = range.first; it != range.second; ++it) {
       if (it->second.second == &g) return g;
@@ -160,7 +163,7 @@ struct Metrics::Impl {
                                     prometheus::Family<prometheus::Counter>& f,
                                     const prometheus::Labels& labels) {
     prometheus::Counter& c = f.Add(labels);
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     auto range = counters.equal_range(owner);
     for (auto it = range.first; it != range.second; ++it) {
       if (it->second.second == &c) return c;
@@ -172,8 +175,9 @@ struct Metrics::Impl {
   // sets ~3 + 3 x signals series, and prometheus-cpp's Family::Add (a map of
   // labels under the family's mutex) for each was most of an evaluation's
   // cost. Lock order: cache_mu, then mu.
-  std::mutex cache_mu;
-  std::map<std::string, std::map<std::string, prometheus::Gauge*>> cache;
+  absl::Mutex cache_mu;
+  std::map<std::string, std::map<std::string, prometheus::Gauge*>> cache
+      ABSL_GUARDED_BY(cache_mu);
 
   template <typename LabelsFn>
   prometheus::Gauge& CachedGauge(std::map<std::string, prometheus::Gauge*>& own,
@@ -188,9 +192,9 @@ struct Metrics::Impl {
   }
 
   void Forget(const std::string& owner) {
-    std::lock_guard<std::mutex> cache_lock(cache_mu);
+    absl::MutexLock cache_lock(&cache_mu);
     cache.erase(owner);
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     auto g = gauges.equal_range(owner);
     for (auto it = g.first; it != g.second; ++it) {
       it->second.first->Remove(it->second.second);
@@ -274,7 +278,7 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
   const prometheus::Labels labels = {{"namespace", ns}, {"policy", policy}};
   const auto same = [&labels] { return labels; };
   {
-    std::lock_guard<std::mutex> lock(impl_->cache_mu);
+    absl::MutexLock lock(&impl_->cache_mu);
     std::map<std::string, prometheus::Gauge*>& own = impl_->cache[owner];
     impl_->CachedGauge(own, owner, impl_->decision, "d", same)
         .Set(static_cast<double>(replicas));

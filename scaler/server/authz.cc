@@ -143,7 +143,7 @@ AccessControl::AccessControl(AccessOptions options, AccessMode mode)
 AccessControl::~AccessControl() { Stop(); }
 
 std::shared_ptr<const AccessPolicy> AccessControl::Current() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return policy_;
 }
 
@@ -251,7 +251,7 @@ void AccessControl::SetOnChange(std::function<void()> on_change) {
 
 absl::Status AccessControl::Reload() {
   if (mode_ != AccessMode::kFile) return absl::OkStatus();
-  std::lock_guard<std::mutex> serialized(reload_mu_);
+  absl::MutexLock serialized(&reload_mu_);
   std::string content;
   absl::Status status;
   {
@@ -268,7 +268,7 @@ absl::Status AccessControl::Reload() {
   const bool read = status.ok();
   std::optional<AccessPolicy> parsed;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     // Unchanged bytes are not parsed (nor counted, nor logged) again.
     if (status.ok() && content == content_ && good_ > 0) {
       return absl::OkStatus();
@@ -293,7 +293,7 @@ absl::Status AccessControl::Reload() {
   bool first = false;
   bool keda_involved = false;  // KEDA calls were or are checked
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (parsed.has_value()) {
       clients = parsed->clients.size();
       first = good_ == 0;
@@ -327,35 +327,36 @@ absl::Status AccessControl::Reload() {
 void AccessControl::Start() {
   if (mode_ != AccessMode::kFile || thread_ != nullptr) return;
   thread_ = std::make_unique<std::thread>([this] {
-    std::unique_lock<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     while (!stop_) {
-      cv_.wait_for(lock, absl::ToChronoMilliseconds(options_.refresh),
-                   [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_; });
+      const absl::Time due = absl::Now() + options_.refresh;
+      while (!stop_ && !cv_.WaitWithDeadline(&mu_, due)) {
+      }
       if (stop_) break;
-      lock.unlock();
+      mu_.Unlock();
       Reload().IgnoreError();  // logged there
-      lock.lock();
+      mu_.Lock();
     }
   });
 }
 
 void AccessControl::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_ != nullptr && thread_->joinable()) thread_->join();
   thread_.reset();
 }
 
 uint64_t AccessControl::good_reloads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return good_;
 }
 
 uint64_t AccessControl::failed_reloads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return failed_;
 }
 

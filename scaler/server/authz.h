@@ -44,11 +44,9 @@
 #define SIGNALSCALER_SCALER_SERVER_AUTHZ_H_
 
 #include <array>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -58,6 +56,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "scaler/server/access_policy.h"
 
@@ -185,9 +184,10 @@ class AccessControl {
   const AccessOptions options_;
   const AccessMode mode_;
   std::function<void()> on_change_;  // set before Start()
-  std::mutex reload_mu_;             // serializes Reload(); before mu_
+  absl::Mutex reload_mu_;            // serializes Reload()
 
-  mutable std::mutex mu_;
+  // Lock order: reload_mu_, then mu_.
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(reload_mu_);
   std::shared_ptr<const AccessPolicy> policy_ ABSL_GUARDED_BY(mu_);
   std::string content_ ABSL_GUARDED_BY(mu_);  // in force
   // Of the latest rejected read, so that it is parsed and counted once.
@@ -196,7 +196,7 @@ class AccessControl {
   uint64_t good_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::condition_variable cv_;
+  absl::CondVar cv_;
   std::unique_ptr<std::thread> thread_;
 };
 

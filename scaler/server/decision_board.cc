@@ -9,7 +9,7 @@ namespace signalscaler {
 
 absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
     const PolicyKey& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   if (it == entries_.end()) {
     return absl::UnavailableError(absl::StrCat(
@@ -26,10 +26,10 @@ absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
 
 void DecisionBoard::Publish(const PolicyKey& key,
                             std::shared_ptr<const Decision> decision) {
-  std::lock_guard<std::mutex> order(publish_mu_);
+  absl::MutexLock order(&publish_mu_);
   std::vector<std::shared_ptr<Watcher>> to_call;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     Entry& e = entries_[key];
     e.decision = decision;
     e.unavailable = absl::OkStatus();
@@ -43,7 +43,7 @@ void DecisionBoard::Publish(const PolicyKey& key,
 
 void DecisionBoard::SetUnavailable(const PolicyKey& key, absl::Status why,
                                    std::vector<SignalExplanation> signals) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   Entry& e = entries_[key];
   if (e.decision != nullptr) return;
   e.unavailable = std::move(why);
@@ -52,20 +52,20 @@ void DecisionBoard::SetUnavailable(const PolicyKey& key, absl::Status why,
 
 std::vector<SignalExplanation> DecisionBoard::SignalsWithoutDecision(
     const PolicyKey& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   if (it == entries_.end() || it->second.decision != nullptr) return {};
   return it->second.unavailable_signals;
 }
 
 void DecisionBoard::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::erase_if(entries_,
                  [&](const auto& kv) { return !keep.contains(kv.first); });
 }
 
 uint64_t DecisionBoard::Watch(const PolicyKey& key, Watcher watcher) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
   watchers_[id] =
       WatchEntry{key, std::make_shared<Watcher>(std::move(watcher))};
@@ -73,7 +73,7 @@ uint64_t DecisionBoard::Watch(const PolicyKey& key, Watcher watcher) {
 }
 
 void DecisionBoard::Unwatch(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   watchers_.erase(id);
 }
 

@@ -13,13 +13,13 @@
 #include <memory>
 #include <vector>
 
-#include <mutex>
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
-#include "absl/base/thread_annotations.h"
 #include "scaler/engine/decision.h"
 #include "scaler/policy/policy_key.h"
 
@@ -60,12 +60,13 @@ class DecisionBoard {
     PolicyKey key;
     std::shared_ptr<Watcher> watcher;
   };
-  mutable std::mutex mu_;
+  // Lock order: publish_mu_, then mu_.
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(publish_mu_);
   absl::flat_hash_map<PolicyKey, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, WatchEntry> watchers_ ABSL_GUARDED_BY(mu_);
   // Serializes notification so that watchers see decisions in order.
-  std::mutex publish_mu_;
+  absl::Mutex publish_mu_;
 };
 
 }  // namespace signalscaler

@@ -29,7 +29,7 @@ Evaluator::Evaluator(const PolicyRegistry& registry, const Observer& observer,
       ticker_(std::make_unique<Ticker>()) {
   store_.Watch([this](const PolicyKey& key) {
     {
-      std::lock_guard<std::mutex> lock(saved_mu_);
+      absl::MutexLock lock(&saved_mu_);
       saved_.insert(key);
     }
     ticker_->Wake();
@@ -141,8 +141,8 @@ bool Evaluator::Sync(const LoadedPolicy& loaded, PolicyState& st,
 void Evaluator::SaveAndPublish(const PolicyKey& key, PolicyState& st,
                                std::shared_ptr<const Decision> d,
                                absl::Time now) {
-  const auto saved_as = [&](uint64_t sequence) {
-    st.seen = SharedMark{sequence, now};
+  const auto saved_as = [&](uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    st.seen = SharedMark{seq, now};
     Transition(st, RoleEvent::kSaved, now);
     Publish(key, st, std::move(d), options_.replica_id);
   };
@@ -313,10 +313,10 @@ void Evaluator::EvaluateDue() {
   const absl::Time now = clock_.Now();
   absl::flat_hash_set<PolicyKey> saved;
   {
-    std::lock_guard<std::mutex> lock(saved_mu_);
+    absl::MutexLock lock(&saved_mu_);
     saved.swap(saved_);
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   // New policies (a reload): only then are specs compared and removed
   // policies forgotten, not on every tick.
   if (snap != last_snapshot_) MatchSnapshot(snap, now);
@@ -354,7 +354,7 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
     return absl::NotFoundError(absl::StrCat("no policy ", key.ToString()));
   }
   const absl::Time now = clock_.Now();
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (leases_.Due(now)) Housekeep(*snap, now);
   PolicyState& st = StateOf(key, now);
   Evaluate(*loaded, st, now);  // a no-op for a mirror: another one decides
@@ -381,12 +381,12 @@ void Evaluator::ExportStatus() {
 }
 
 StateStatus Evaluator::Status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return StatusLocked();
 }
 
 bool Evaluator::HoldsLease(const PolicyKey& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto it = states_.find(key);
   return it != states_.end() && leases_.Holds(it->second.lease, clock_.Now());
 }

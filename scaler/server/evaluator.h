@@ -32,13 +32,13 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
@@ -193,7 +193,7 @@ class Evaluator {
   // Locks: mu_ (every evaluation and all the state below it), saved_mu_
   // (the Watch thread's keys) and the Ticker's own are never held together,
   // so they have no order.
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   States states_ ABSL_GUARDED_BY(mu_);
   LeaseKeeper leases_ ABSL_GUARDED_BY(mu_);
   // The policies states_ was last matched with.
@@ -204,7 +204,7 @@ class Evaluator {
   std::string degraded_why_ ABSL_GUARDED_BY(mu_);
 
   // Keys another replica saved (from the store's Watch thread).
-  std::mutex saved_mu_;
+  absl::Mutex saved_mu_;
   absl::flat_hash_set<PolicyKey> saved_ ABSL_GUARDED_BY(saved_mu_);
 
   // Calls EvaluateDue() from Start() to Stop() (internal/ticker.h).

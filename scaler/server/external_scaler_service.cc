@@ -37,12 +37,12 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
     key_ = key;
     std::shared_ptr<Handle> h = handle();
     watch_id_ = board_.Watch(key, [h](const Decision& d) {
-      std::lock_guard<std::mutex> lock(h->mu);
+      absl::MutexLock lock(&h->mu);
       if (h->stream != nullptr) {
         static_cast<IsActiveStream*>(h->stream)->OnDecision(d);
       }
     });
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     absl::StatusOr<std::shared_ptr<const Decision>> d = board_.Get(key_);
     last_active_ = d.ok() && (*d)->active();
     started_ = true;
@@ -53,7 +53,7 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
 
  private:
   void OnDecision(const Decision& d) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!started_) return;  // Begin() reads the newest state itself
     const bool active = d.active();
     if (active && !last_active_) {
@@ -70,7 +70,7 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
   DecisionBoard& board_;
   PolicyKey key_;
   uint64_t watch_id_ = 0;
-  std::mutex mu_;
+  absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool last_active_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -86,7 +86,7 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
     key_ = key;
     std::shared_ptr<Handle> h = handle();
     listener_id_ = registry_.AddListener([h](const PolicySnapshot& snap) {
-      std::lock_guard<std::mutex> lock(h->mu);
+      absl::MutexLock lock(&h->mu);
       if (h->stream != nullptr) {
         static_cast<MetricSpecStream*>(h->stream)->OnPolicies(snap);
       }
@@ -96,7 +96,7 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
 
  private:
   void OnPolicies(const PolicySnapshot& snap) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const LoadedPolicy* p = snap.Find(key_);
     if (p == nullptr) {
       FinishWith(grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -118,7 +118,7 @@ class MetricSpecStream final : public StreamWriter<GetMetricSpecResponse> {
   PolicyRegistry& registry_;
   PolicyKey key_;
   uint64_t listener_id_ = 0;
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::string last_sent_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -25,19 +25,19 @@ PolicyRegistry::PolicyRegistry()
     : current_(std::make_shared<PolicySnapshot>(std::vector<LoadedPolicy>{})) {}
 
 std::shared_ptr<const PolicySnapshot> PolicyRegistry::Get() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return current_;
 }
 
 bool PolicyRegistry::loaded() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return loaded_;
 }
 
 void PolicyRegistry::Set(std::shared_ptr<const PolicySnapshot> snapshot) {
   std::vector<std::shared_ptr<Listener>> listeners;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     current_ = snapshot;
     loaded_ = loaded_ || !snapshot->policies().empty();
     for (const auto& [id, l] : listeners_) listeners.push_back(l);
@@ -46,14 +46,14 @@ void PolicyRegistry::Set(std::shared_ptr<const PolicySnapshot> snapshot) {
 }
 
 uint64_t PolicyRegistry::AddListener(Listener listener) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
   listeners_[id] = std::make_shared<Listener>(std::move(listener));
   return id;
 }
 
 void PolicyRegistry::RemoveListener(uint64_t id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   listeners_.erase(id);
 }
 

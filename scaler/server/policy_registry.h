@@ -12,10 +12,10 @@
 #include <memory>
 #include <vector>
 
-#include <mutex>
-#include "absl/container/flat_hash_map.h"
-
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+
 #include "scaler/policy/loader.h"
 #include "scaler/policy/policy_key.h"
 
@@ -52,7 +52,7 @@ class PolicyRegistry {
   void RemoveListener(uint64_t id);
 
  private:
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::shared_ptr<const PolicySnapshot> current_ ABSL_GUARDED_BY(mu_);
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -75,7 +75,7 @@ bool PolicyReloader::NamespaceServed(const std::string& ns) const {
 }
 
 ReloadReport PolicyReloader::Reload() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   ReloadReport report;
   ++reloads_;
   absl::StatusOr<std::vector<std::string>> listed = ListPolicyFiles(path_);
@@ -229,7 +229,7 @@ void PolicyReloader::Install(ReloadReport& report) {
 }
 
 std::vector<PolicyFileStatus> PolicyReloader::Status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   std::vector<PolicyFileStatus> out;
   for (const auto& [file, st] : files_) {
     PolicyFileStatus s;
@@ -260,17 +260,17 @@ std::vector<PolicyFileStatus> PolicyReloader::Status() const {
 }
 
 uint64_t PolicyReloader::reloads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return reloads_;
 }
 
 uint64_t PolicyReloader::parses() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return parses_;
 }
 
 uint64_t PolicyReloader::rejected() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return rejected_;
 }
 

@@ -42,7 +42,6 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -50,6 +49,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "scaler/policy/loader.h"
 #include "scaler/policy/policy_set.h"
@@ -146,7 +146,7 @@ class PolicyReloader {
   const SourceAccess access_;
 
   // Serializes Reload() and guards what the reloads keep: these fields.
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   std::map<std::string, FileState> files_ ABSL_GUARDED_BY(mu_);
   std::string last_list_error_ ABSL_GUARDED_BY(mu_);
   uint64_t reloads_ ABSL_GUARDED_BY(mu_) = 0;

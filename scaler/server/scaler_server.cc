@@ -2,13 +2,13 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
-#include <mutex>
-#include <thread>
-#include "absl/strings/str_cat.h"
-
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
 #include "grpcpp/ext/health_check_service_server_builder_option.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -51,7 +51,7 @@ struct ScalerServer::Impl {
   std::unique_ptr<grpc::Server> admin_server;
   int port = 0;
   int admin_port = 0;
-  mutable std::mutex mu;
+  mutable absl::Mutex mu;
   bool started ABSL_GUARDED_BY(mu) = false;
   bool draining ABSL_GUARDED_BY(mu) = false;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -157,7 +157,7 @@ absl::Status ScalerServer::Start(const std::string& listen,
     }
   }
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    absl::MutexLock lock(&impl_->mu);
     impl_->started = true;
   }
   RefreshHealth();
@@ -179,25 +179,25 @@ int ScalerServer::port() const { return impl_->port; }
 int ScalerServer::admin_port() const { return impl_->admin_port; }
 
 void ScalerServer::RefreshHealth() {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  absl::MutexLock lock(&impl_->mu);
   if (impl_->shut_down) return;
   impl_->SetHealth(/*alive=*/true, /*ready=*/impl_->ReadinessLocked().ok());
 }
 
 absl::Status ScalerServer::Liveness() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  absl::MutexLock lock(&impl_->mu);
   return impl_->shut_down ? absl::UnavailableError("shutting down")
                           : absl::OkStatus();
 }
 
 absl::Status ScalerServer::Readiness() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  absl::MutexLock lock(&impl_->mu);
   return impl_->ReadinessLocked();
 }
 
 void ScalerServer::StartDrain() {
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    absl::MutexLock lock(&impl_->mu);
     impl_->draining = true;
   }
   RefreshHealth();
@@ -214,7 +214,7 @@ void ScalerServer::EndOpenStreams() {
 
 void ScalerServer::Shutdown(absl::Duration grace) {
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    absl::MutexLock lock(&impl_->mu);
     if (impl_->shut_down || impl_->server == nullptr) return;
     impl_->shut_down = true;
     impl_->SetHealth(false, false);

@@ -4,11 +4,11 @@
 // the same lease, fencing and membership semantics as with Redis, on the
 // store's Clock.
 #include <map>
-#include <mutex>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "scaler/state/state_store.h"
 
 namespace signalscaler {
@@ -23,7 +23,7 @@ class MemoryStateStore final : public StateStore {
 
   absl::StatusOr<std::vector<std::optional<PolicyRecord>>> Load(
       absl::Span<const PolicyKey> keys, absl::Time /*deadline*/) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     std::vector<std::optional<PolicyRecord>> out;
     out.reserve(keys.size());
@@ -41,7 +41,7 @@ class MemoryStateStore final : public StateStore {
   absl::Status Save(const PolicyKey& key, const PolicyRecord& record,
                     const Lease& lease, absl::Duration ttl,
                     absl::Time /*deadline*/) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     const Held* held = Current(key, now);
     if (held == nullptr || held->holder != lease.holder ||
@@ -58,7 +58,7 @@ class MemoryStateStore final : public StateStore {
                                        const std::string& replica,
                                        absl::Duration ttl,
                                        absl::Time /*deadline*/) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     const Held* current = Current(key, now);
     Lease out;
@@ -81,7 +81,7 @@ class MemoryStateStore final : public StateStore {
 
   absl::Status Release(const PolicyKey& key, const Lease& lease,
                        absl::Time /*deadline*/) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const Held* held = Current(key, clock_.Now());
     if (held != nullptr && held->holder == lease.holder &&
         held->epoch == lease.epoch) {
@@ -93,7 +93,7 @@ class MemoryStateStore final : public StateStore {
   absl::StatusOr<std::vector<std::string>> Heartbeat(
       const std::string& replica, absl::Duration ttl,
       absl::Time /*deadline*/) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     members_[replica] = now + ttl;
     std::vector<std::string> alive;
@@ -132,7 +132,7 @@ class MemoryStateStore final : public StateStore {
   }
 
   const Clock& clock_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::map<PolicyKey, Stored> records_ ABSL_GUARDED_BY(mu_);
   std::map<PolicyKey, Held> leases_ ABSL_GUARDED_BY(mu_);
   std::map<PolicyKey, uint64_t> epochs_ ABSL_GUARDED_BY(mu_);

@@ -1,14 +1,13 @@
 // MakeRedisStateStore(): leases, fenced saves and membership as Lua scripts
 // (internal/redis_scripts.h) on one shared connection
 // (internal/shared_redis_connection.h), records through state_codec.h,
-// saves watched through sources/redis/client/redis_subscriber.h.
+// saves watched by internal/save_watcher.h.
 #include "scaler/state/redis_state_store.h"
 
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <utility>
 #include <vector>
@@ -17,6 +16,7 @@
 #include "scaler/common/log.h"
 #include "scaler/common/status_macros.h"
 #include "scaler/state/internal/redis_scripts.h"
+#include "scaler/state/internal/save_watcher.h"
 #include "scaler/state/internal/shared_redis_connection.h"
 #include "scaler/state/state_codec.h"
 #include "sources/redis/client/redis_connection.h"
@@ -65,9 +65,16 @@ RedisConnectionOptions ConnectionOptions(const RedisStateStoreOptions& o) {
   return c;
 }
 
-// The store whose watcher this thread is running (a watcher may call Watch()
-// of its own store without waiting for itself).
-thread_local const void* running_watcher_of = nullptr;
+RedisSubscriberOptions WatcherOptions(const RedisStateStoreOptions& o,
+                                      const std::string& channel) {
+  RedisSubscriberOptions options;
+  options.connection = ConnectionOptions(o);
+  options.channel = channel;
+  options.poll_interval = o.watch_poll_interval;
+  options.setup_timeout = o.watch_setup_timeout;
+  options.ping_interval = o.watch_ping_interval;
+  return options;
+}
 
 class RedisStateStore final : public StateStore {
  public:
@@ -76,17 +83,8 @@ class RedisStateStore final : public StateStore {
         clock_(clock),
         shared_(ConnectionOptions(options_), clock),
         replicas_key_(RedisReplicasKey(options_.key_prefix)),
-        channel_(RedisSavedChannel(options_.key_prefix)) {}
-
-  ~RedisStateStore() override {
-    std::unique_ptr<RedisSubscriber> subscriber;
-    {
-      std::lock_guard<std::mutex> lock(watch_mu_);
-      on_saved_ = nullptr;
-      subscriber = std::move(subscriber_);
-    }
-    subscriber.reset();  // joins its thread (outside watch_mu_, which it takes)
-  }
+        channel_(RedisSavedChannel(options_.key_prefix)),
+        watcher_(WatcherOptions(options_, channel_), shared_.server(), clock) {}
 
   absl::string_view kind() const override { return "redis"; }
   bool shared() const override { return true; }
@@ -125,10 +123,6 @@ class RedisStateStore final : public StateStore {
         absl::StrCat(what, ": redis ", shared_.server(), ": EVALSHA \"", key,
                      "\": unexpected reply (", reply, ")"));
   }
-  void OnMessage(absl::string_view message);
-  // The subscriber's hooks: OnMessage, and a warning when watching fails
-  // (once, until it works again, which is logged once too).
-  RedisSubscriberHooks WatchHooks(const std::string& channel);
 
   const RedisStateStoreOptions options_;
   const Clock& clock_;
@@ -143,12 +137,7 @@ class RedisStateStore final : public StateStore {
 
   const std::string replicas_key_;
   const std::string channel_;
-
-  // Held while the watcher runs, so that Watch() returns only once the
-  // watcher it replaces has returned (and never calls it again).
-  std::mutex watch_mu_;
-  std::function<void(const PolicyKey&)> on_saved_;  // guarded by watch_mu_
-  std::unique_ptr<RedisSubscriber> subscriber_;     // guarded by watch_mu_
+  state_internal::SaveWatcher watcher_;  // last: stops first
 };
 
 void RedisStateStore::WarnOnce(const PolicyKey& key, const std::string& name,
@@ -372,61 +361,7 @@ absl::StatusOr<std::vector<std::string>> RedisStateStore::Heartbeat(
 }
 
 void RedisStateStore::Watch(std::function<void(const PolicyKey&)> on_saved) {
-  std::unique_lock<std::mutex> lock(watch_mu_, std::defer_lock);
-  if (running_watcher_of != this) lock.lock();
-  on_saved_ = std::move(on_saved);
-  if (subscriber_ != nullptr || on_saved_ == nullptr) return;
-  RedisSubscriberOptions options;
-  options.connection = ConnectionOptions(options_);
-  options.channel = channel_;
-  options.poll_interval = options_.watch_poll_interval;
-  options.setup_timeout = options_.watch_setup_timeout;
-  options.ping_interval = options_.watch_ping_interval;
-  subscriber_ = std::make_unique<RedisSubscriber>(std::move(options), clock_,
-                                                  WatchHooks(channel_));
-  subscriber_->Start();
-}
-
-RedisSubscriberHooks RedisStateStore::WatchHooks(const std::string& channel) {
-  // Touched by the subscriber's thread only.
-  auto failing = std::make_shared<bool>(false);
-  const std::string server = shared_.server();
-  RedisSubscriberHooks hooks;
-  hooks.on_message = [this](absl::string_view, absl::string_view message) {
-    OnMessage(message);
-  };
-  hooks.on_subscribed = [failing, server, channel](const absl::Status&, bool) {
-    if (*failing) {
-      LogInfo("redis state store: watching saves again",
-              {{"server", server}, {"channel", channel}});
-    }
-    *failing = false;
-  };
-  hooks.on_failure = [failing, server, channel](const absl::Status& why) {
-    if (*failing) return;
-    LogWarn(
-        "redis state store: cannot watch saves (keeps trying; "
-        "replicas refresh at their next poll meanwhile)",
-        {{"server", server},
-         {"channel", channel},
-         {"error", std::string(why.message())}});
-    *failing = true;
-  };
-  return hooks;
-}
-
-void RedisStateStore::OnMessage(absl::string_view message) {
-  const size_t slash = message.find('/');
-  if (slash == absl::string_view::npos) return;  // not ours
-  const PolicyKey key{std::string(message.substr(0, slash)),
-                      std::string(message.substr(slash + 1))};
-  std::lock_guard<std::mutex> lock(watch_mu_);
-  if (on_saved_ == nullptr) return;
-  // A copy: the watcher may replace itself while it runs.
-  const std::function<void(const PolicyKey&)> call = on_saved_;
-  running_watcher_of = this;
-  call(key);
-  running_watcher_of = nullptr;
+  watcher_.Set(std::move(on_saved));
 }
 
 }  // namespace

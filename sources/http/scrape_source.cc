@@ -7,8 +7,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -18,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace signalscaler {
@@ -55,8 +54,8 @@ std::string PrefixError(const absl::Status& status, absl::string_view prefix) {
 absl::StatusOr<std::vector<std::string>> ResolveAddresses(
     const std::string& host, absl::Duration timeout) {
   struct Lookup {
-    std::mutex mu;
-    std::condition_variable done_cv;
+    absl::Mutex mu;
+    absl::CondVar done_cv;
     bool done = false;
     int rc = 0;
     std::vector<std::string> addresses;
@@ -89,18 +88,18 @@ absl::StatusOr<std::vector<std::string>> ResolveAddresses(
     std::sort(addresses.begin(), addresses.end());
     addresses.erase(std::unique(addresses.begin(), addresses.end()),
                     addresses.end());
-    std::lock_guard<std::mutex> lock(lookup->mu);
+    absl::MutexLock lock(&lookup->mu);
     lookup->rc = rc;
     lookup->addresses = std::move(addresses);
     lookup->done = true;
-    lookup->done_cv.notify_all();
+    lookup->done_cv.SignalAll();
   }).detach();
 
-  std::unique_lock<std::mutex> lock(lookup->mu);
-  if (!lookup->done_cv.wait_for(
-          lock,
-          absl::ToChronoNanoseconds(std::max(timeout, absl::ZeroDuration())),
-          [&] { return lookup->done; })) {
+  absl::MutexLock lock(&lookup->mu);
+  const absl::Time due = absl::Now() + std::max(timeout, absl::ZeroDuration());
+  while (!lookup->done && !lookup->done_cv.WaitWithDeadline(&lookup->mu, due)) {
+  }
+  if (!lookup->done) {
     return absl::DeadlineExceededError(
         absl::StrCat("resolving ", host, ": no answer in time"));
   }

@@ -4,13 +4,13 @@ namespace signalscaler {
 
 void PushStore::Record(const PolicyKey& policy, const std::string& signal,
                        const Reading& reading) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   values_[policy][signal] = reading;
 }
 
 std::optional<Reading> PushStore::Get(const PolicyKey& policy,
                                       const std::string& signal) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   auto p = values_.find(policy);
   if (p == values_.end()) return std::nullopt;
   auto s = p->second.find(signal);
@@ -19,7 +19,7 @@ std::optional<Reading> PushStore::Get(const PolicyKey& policy,
 }
 
 void PushStore::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   absl::erase_if(values_,
                  [&](const auto& kv) { return !keep.contains(kv.first); });
 }

@@ -11,11 +11,11 @@
 #include <optional>
 #include <string>
 
-#include <mutex>
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 
-#include "absl/base/thread_annotations.h"
 #include "scaler/engine/decision.h"
 #include "scaler/policy/policy_key.h"
 
@@ -36,7 +36,7 @@ class PushStore {
   void RetainOnly(const absl::flat_hash_set<PolicyKey>& keep);
 
  private:
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   absl::flat_hash_map<PolicyKey, absl::flat_hash_map<std::string, Reading>>
       values_ ABSL_GUARDED_BY(mu_);
 };

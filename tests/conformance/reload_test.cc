@@ -10,14 +10,15 @@
 
 #include <atomic>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -134,7 +135,7 @@ class ReloadTest : public ::testing::Test {
         if (!s.ok() || resp.metricvalues_size() != 1) {
           ++failures_;
         } else {
-          std::lock_guard<std::mutex> lock(mu_);
+          absl::MutexLock lock(&mu_);
           values_.push_back(resp.metricvalues(0).metricvaluefloat());
         }
         absl::SleepFor(absl::Milliseconds(20));
@@ -146,7 +147,7 @@ class ReloadTest : public ::testing::Test {
     if (poller_.joinable()) poller_.join();
   }
   double Latest() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return values_.empty() ? -1 : values_.back();
   }
   // Polls until the latest answer is `want`; returns how long it took.
@@ -159,11 +160,11 @@ class ReloadTest : public ::testing::Test {
     return absl::InfiniteDuration();
   }
   std::vector<double> ValuesSince(size_t from) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return std::vector<double>(values_.begin() + from, values_.end());
   }
   size_t Count() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return values_.size();
   }
 
@@ -176,8 +177,8 @@ class ReloadTest : public ::testing::Test {
   std::thread poller_;
   std::atomic<bool> stop_{false};
   std::atomic<int> failures_{0};
-  std::mutex mu_;
-  std::vector<double> values_;
+  absl::Mutex mu_;
+  std::vector<double> values_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST_F(ReloadTest, KubeletSwapGoodBrokenFixedWhileKedaPolls) {

@@ -6,12 +6,12 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -101,7 +101,7 @@ TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
 
   // KEDA's unary polling, without pause, through the whole shutdown.
   std::atomic<bool> stop{false};
-  std::mutex mu;
+  absl::Mutex mu;
   std::vector<std::pair<absl::Time, bool>> calls;  // start, ok
   std::thread poller([&] {
     while (!stop.load()) {
@@ -113,7 +113,7 @@ TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
       ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
       const absl::Time start = absl::Now();
       const bool ok = scaler->GetMetrics(&ctx, req, &resp).ok();
-      std::lock_guard<std::mutex> lock(mu);
+      absl::MutexLock lock(&mu);
       calls.emplace_back(start, ok);
     }
   });
@@ -154,7 +154,7 @@ TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
 
   // No call started during the drain failed (calls started once the
   // server was closing may be refused: they were never in flight).
-  std::lock_guard<std::mutex> lock(mu);
+  absl::MutexLock lock(&mu);
   int during_drain = 0;
   for (const auto& [start, ok] : calls) {
     if (start < sigterm + absl::Seconds(kDrainSeconds) * 0.9) {

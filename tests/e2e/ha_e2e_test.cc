@@ -18,14 +18,15 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/keda_client.h"
@@ -157,7 +158,7 @@ class HaE2eTest : public ::testing::Test {
         if (!alive_[i]) continue;
         const int64_t v = Answer(i);
         if (v >= 0) {
-          std::lock_guard<std::mutex> lock(mu_);
+          absl::MutexLock lock(&mu_);
           seen_.push_back({absl::Now(), static_cast<int>(i), v});
         }
         absl::SleepFor(absl::Milliseconds(20));
@@ -169,7 +170,7 @@ class HaE2eTest : public ::testing::Test {
     if (client_.joinable()) client_.join();
   }
   std::vector<Observation> Seen() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return seen_;
   }
 
@@ -184,8 +185,8 @@ class HaE2eTest : public ::testing::Test {
   std::deque<bool> alive_;
   std::thread client_;
   std::atomic<bool> client_stop_{false};
-  std::mutex mu_;
-  std::vector<Observation> seen_;
+  absl::Mutex mu_;
+  std::vector<Observation> seen_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST_F(HaE2eTest, OneDecisionSequenceAndTheLeaseMovesWithoutAChange) {

@@ -6,10 +6,11 @@
 // it fall at once) and explain names the state "invalid"; before, each
 // showed "ok" and the decision fell 25 -> 1.
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_harness.h"
@@ -26,7 +27,7 @@ class NegativeReadingsE2eTest : public ::testing::Test {
     exporter_ = std::make_unique<TestHttpServer>([this](const std::string&) {
       TestResponse r;
       r.content_type = "text/plain; version=0.0.4";
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       r.body = absl::StrCat("e2e_depth ", depth_, "\n");
       return r;
     });
@@ -37,12 +38,12 @@ class NegativeReadingsE2eTest : public ::testing::Test {
     redis_.AnswerWith(":25\r\n");
   }
   void SetDepth(const std::string& v) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     depth_ = v;
   }
 
-  std::mutex mu_;
-  std::string depth_ = "25";
+  absl::Mutex mu_;
+  std::string depth_ ABSL_GUARDED_BY(mu_) = "25";
   std::unique_ptr<TestHttpServer> exporter_;
   std::unique_ptr<TestPrometheus> prometheus_;
   FakeRedisServer redis_;

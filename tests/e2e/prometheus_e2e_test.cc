@@ -10,13 +10,14 @@
 #include <atomic>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "prometheus/exposer.h"
@@ -125,7 +126,7 @@ class ExporterE2eTest : public ::testing::Test {
     exporter_ = std::make_unique<TestHttpServer>([this](const std::string&) {
       TestResponse r;
       r.content_type = "text/plain; version=0.0.4";
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       r.body = metrics_;
       return r;
     });
@@ -136,7 +137,7 @@ class ExporterE2eTest : public ::testing::Test {
   }
 
   void Set(const std::string& metrics) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     metrics_ = metrics;
   }
   // The port closes: Prometheus' next scrape fails, `up` goes to 0 and the
@@ -149,8 +150,8 @@ class ExporterE2eTest : public ::testing::Test {
                         extra, "}");
   }
 
-  std::mutex mu_;
-  std::string metrics_;
+  absl::Mutex mu_;
+  std::string metrics_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<TestHttpServer> exporter_;
   std::unique_ptr<TestPrometheus> prometheus_;
 };

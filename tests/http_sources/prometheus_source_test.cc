@@ -4,15 +4,16 @@
 
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -129,7 +130,7 @@ class PresencePrometheus {
   PresencePrometheus()
       : server_([this](const std::string& head) {
           TestResponse r;
-          std::lock_guard<std::mutex> lock(mu_);
+          absl::MutexLock lock(&mu_);
           if (absl::StartsWith(head, "GET /api/v1/query?query=jobs ")) {
             r.body = main_;
           } else {
@@ -139,7 +140,7 @@ class PresencePrometheus {
           return r;
         }) {}
   void Set(std::string main, int status, std::string presence) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     main_ = std::move(main);
     status_ = status;
     presence_ = std::move(presence);
@@ -148,10 +149,10 @@ class PresencePrometheus {
   std::vector<std::string> Requests() const { return server_.Requests(); }
 
  private:
-  std::mutex mu_;
-  std::string main_ = kNoSeries;
-  int status_ = 200;
-  std::string presence_;
+  absl::Mutex mu_;
+  std::string main_ ABSL_GUARDED_BY(mu_) = kNoSeries;
+  int status_ ABSL_GUARDED_BY(mu_) = 200;
+  std::string presence_ ABSL_GUARDED_BY(mu_);
   TestHttpServer server_;  // last: stops first
 };
 

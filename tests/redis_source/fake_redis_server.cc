@@ -81,7 +81,7 @@ FakeRedisServer::FakeRedisServer() {
 FakeRedisServer::~FakeRedisServer() {
   std::vector<std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
     // Unblocks a send() to a client that stopped reading.
     for (int fd : open_fds_) shutdown(fd, SHUT_RDWR);
@@ -90,7 +90,7 @@ FakeRedisServer::~FakeRedisServer() {
   (void)!write(wake_pipe_[1], &byte, 1);
   acceptor_.join();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     threads.swap(threads_);
   }
   for (std::thread& t : threads) t.join();
@@ -104,35 +104,38 @@ std::string FakeRedisServer::address() const {
 }
 
 void FakeRedisServer::AnswerWith(std::string reply) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   answer_ = Answer{std::move(reply), "", 0, "", false};
 }
 
 void FakeRedisServer::AnswerHostile(std::string header, std::string pattern,
                                     size_t body_bytes, std::string trailer) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   answer_ = Answer{std::move(header), std::move(pattern), body_bytes,
                    std::move(trailer), true};
 }
 
 FakeRedisServer::Stats FakeRedisServer::stats() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return stats_;
 }
 
 bool FakeRedisServer::WaitFor(const std::function<bool(const Stats&)>& done,
                               absl::Duration timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return changed_.wait_for(lock, absl::ToChronoMilliseconds(timeout),
-                           [&] { return done(stats_); });
+  absl::MutexLock lock(&mu_);
+  const absl::Time due = absl::Now() + timeout;
+  while (!done(stats_)) {
+    if (changed_.WaitWithDeadline(&mu_, due)) return done(stats_);
+  }
+  return true;
 }
 
 void FakeRedisServer::Update(const std::function<void(Stats&)>& change) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     change(stats_);
   }
-  changed_.notify_all();
+  changed_.SignalAll();
 }
 
 void FakeRedisServer::Accept() {
@@ -143,14 +146,14 @@ void FakeRedisServer::Accept() {
     if ((fds[0].revents & POLLIN) == 0) continue;
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopping_) {
       close(fd);
       return;
     }
     open_fds_.insert(fd);
     ++stats_.connections;
-    changed_.notify_all();
+    changed_.SignalAll();
     threads_.emplace_back([this, fd] { Serve(fd); });
   }
 }
@@ -171,16 +174,16 @@ void FakeRedisServer::Serve(int fd) {
     while (open && TakeCommand(buffer, argv)) {
       Answer answer;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        absl::MutexLock lock(&mu_);
         ++stats_.commands;
         stats_.last_command = absl::StrJoin(argv, " ");
         answer = answer_;
       }
-      changed_.notify_all();
+      changed_.SignalAll();
       open = Send(fd, answer);
     }
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   open_fds_.erase(fd);
   close(fd);
 }

@@ -14,15 +14,15 @@
 #ifndef SIGNALSCALER_TESTS_REDIS_SOURCE_FAKE_REDIS_SERVER_H_
 #define SIGNALSCALER_TESTS_REDIS_SOURCE_FAKE_REDIS_SERVER_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace signalscaler::testing {
@@ -78,13 +78,13 @@ class FakeRedisServer {
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   int port_ = 0;
-  mutable std::mutex mu_;
-  mutable std::condition_variable changed_;
-  bool stopping_ = false;             // guarded by mu_
-  Answer answer_;                     // guarded by mu_
-  Stats stats_;                       // guarded by mu_
-  std::set<int> open_fds_;            // guarded by mu_
-  std::vector<std::thread> threads_;  // guarded by mu_
+  mutable absl::Mutex mu_;
+  mutable absl::CondVar changed_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  Answer answer_ ABSL_GUARDED_BY(mu_);
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::set<int> open_fds_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   std::thread acceptor_;
 };
 

@@ -7,14 +7,15 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -38,38 +39,39 @@ class Recorder {
     RedisSubscriberHooks hooks;
     hooks.on_message = [this](absl::string_view channel,
                               absl::string_view payload) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       messages_.emplace_back(std::string(channel), std::string(payload));
     };
     hooks.on_subscribed = [this](const absl::Status& outcome, bool again) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       subscribes_.push_back({outcome, again});
     };
     hooks.on_failure = [this](const absl::Status& why) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       failures_.push_back(why);
     };
     return hooks;
   }
 
   std::vector<std::pair<std::string, std::string>> messages() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return messages_;
   }
   std::vector<std::pair<absl::Status, bool>> subscribes() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return subscribes_;
   }
   std::vector<absl::Status> failures() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return failures_;
   }
 
  private:
-  std::mutex mu_;
-  std::vector<std::pair<std::string, std::string>> messages_;
-  std::vector<std::pair<absl::Status, bool>> subscribes_;
-  std::vector<absl::Status> failures_;
+  absl::Mutex mu_;
+  std::vector<std::pair<std::string, std::string>> messages_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<absl::Status, bool>> subscribes_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Status> failures_ ABSL_GUARDED_BY(mu_);
 };
 
 // Polls `done` every 10 ms (calling `step` before each poll) for up to

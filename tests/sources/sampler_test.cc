@@ -7,11 +7,12 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,11 +25,22 @@ using ::testing::UnorderedElementsAre;
 
 // What the fake sources of one test share: per query, reads and the value.
 struct FakeWorld {
-  std::mutex mu;
-  std::map<std::string, int> reads;
-  std::map<std::string, absl::StatusOr<double>> values;
-  std::map<std::string, std::function<void()>> subscribers;
-  std::map<std::string, absl::Duration> delays;  // real time, per read
+  absl::Mutex mu;
+  std::map<std::string, int> reads ABSL_GUARDED_BY(mu);
+  std::map<std::string, absl::StatusOr<double>> values ABSL_GUARDED_BY(mu);
+  std::map<std::string, std::function<void()>> subscribers ABSL_GUARDED_BY(mu);
+  // Real time, per read.
+  std::map<std::string, absl::Duration> delays ABSL_GUARDED_BY(mu);
+
+  int Reads(const std::string& query) ABSL_LOCKS_EXCLUDED(mu) {
+    absl::MutexLock lock(&mu);
+    return reads[query];
+  }
+  std::function<void()> Subscriber(const std::string& query)
+      ABSL_LOCKS_EXCLUDED(mu) {
+    absl::MutexLock lock(&mu);
+    return subscribers[query];
+  }
 };
 
 class FakeSource : public Source {
@@ -39,7 +51,7 @@ class FakeSource : public Source {
     absl::Duration delay;
     absl::StatusOr<double> v = 0.0;
     {
-      std::lock_guard<std::mutex> lock(world_.mu);
+      absl::MutexLock lock(&world_.mu);
       ++world_.reads[query_];
       delay = world_.delays[query_];
       if (world_.values.count(query_)) v = world_.values.at(query_);
@@ -52,7 +64,7 @@ class FakeSource : public Source {
     return Reading{*v, clock_.Now()};
   }
   absl::Status Subscribe(std::function<void()> on_change) override {
-    std::lock_guard<std::mutex> lock(world_.mu);
+    absl::MutexLock lock(&world_.mu);
     world_.subscribers[query_] = std::move(on_change);
     return absl::OkStatus();
   }
@@ -120,8 +132,8 @@ TEST(SamplerTest, FiftyPoliciesSharingAQueryPollItOncePerInterval) {
     clock.Advance(absl::Seconds(1));
     sampler.PollDue();
   }
-  EXPECT_GE(world.reads["sum(active)"], 10);
-  EXPECT_LE(world.reads["sum(active)"], 14);
+  EXPECT_GE(world.Reads("sum(active)"), 10);
+  EXPECT_LE(world.Reads("sum(active)"), 14);
 }
 
 TEST(SamplerTest, SharedQueryUsesTheShortestIntervalAndSpecKeysIgnoreIt) {
@@ -143,7 +155,7 @@ TEST(SamplerTest, SharedQueryUsesTheShortestIntervalAndSpecKeysIgnoreIt) {
     clock.Advance(absl::Seconds(1));
     sampler.PollDue();
   }
-  EXPECT_GE(world.reads["q"], 25);  // every ~2 s, not every 30 s
+  EXPECT_GE(world.Reads("q"), 25);  // every ~2 s, not every 30 s
 }
 
 TEST(SamplerTest, ReloadsStartAndStopPolls) {
@@ -160,13 +172,16 @@ TEST(SamplerTest, ReloadsStartAndStopPolls) {
     clock.Advance(absl::Seconds(1));
     sampler.PollDue();
   }
-  EXPECT_EQ(world.reads["qa"], 0);
-  EXPECT_GE(world.reads["qc"], 2);
+  EXPECT_EQ(world.Reads("qa"), 0);
+  EXPECT_GE(world.Reads("qc"), 2);
 }
 
 TEST(SamplerTest, ErrorsKeepTheLastGoodReadingAndCreationErrorsShow) {
   FakeWorld world;
-  world.values["q"] = 7.0;
+  {
+    absl::MutexLock lock(&world.mu);
+    world.values["q"] = 7.0;
+  }
   ManualClock clock(absl::FromUnixSeconds(1000));
   Sampler sampler(FakeFactory(world, clock), clock, {});
   sampler.Update({Policy("a", "q"), Policy("b", "broken")});
@@ -179,7 +194,7 @@ TEST(SamplerTest, ErrorsKeepTheLastGoodReadingAndCreationErrorsShow) {
   EXPECT_TRUE(o.error.ok());
 
   {
-    std::lock_guard<std::mutex> lock(world.mu);
+    absl::MutexLock lock(&world.mu);
     world.values["q"] = absl::UnavailableError("prometheus down");
   }
   clock.Advance(absl::Seconds(6));
@@ -203,17 +218,20 @@ TEST(SamplerTest, NotificationRereadsAtOnceAndNamesThePolicies) {
   sampler.Update({Policy("a", "q"), Policy("b", "q"), Policy("c", "other")});
   clock.Advance(absl::Seconds(6));
   sampler.PollDue();
-  const int before = world.reads["q"];
-  world.subscribers["q"]();  // a keyspace event
-  sampler.PollDue();         // no time has passed: read because notified
-  EXPECT_EQ(world.reads["q"], before + 1);
+  const int before = world.Reads("q");
+  world.Subscriber("q")();  // a keyspace event
+  sampler.PollDue();        // no time has passed: read because notified
+  EXPECT_EQ(world.Reads("q"), before + 1);
   EXPECT_THAT(notified,
               UnorderedElementsAre(PolicyKey{"ns", "a"}, PolicyKey{"ns", "b"}));
 }
 
 TEST(SamplerTest, SlowSourceDoesNotDelayAnother) {
   FakeWorld world;
-  world.delays["slow"] = absl::Seconds(30);  // cut by its deadline (1 s)
+  {
+    absl::MutexLock lock(&world.mu);
+    world.delays["slow"] = absl::Seconds(30);  // cut by its deadline (1 s)
+  }
   SystemClock clock;
   SamplerOptions options;
   options.workers = 2;
@@ -222,18 +240,14 @@ TEST(SamplerTest, SlowSourceDoesNotDelayAnother) {
   sampler.Start();
   const absl::Time limit = absl::Now() + absl::Seconds(20);
   while (absl::Now() < limit) {
-    {
-      std::lock_guard<std::mutex> lock(world.mu);
-      if (world.reads["fast"] >= 4) break;
-    }
+    if (world.Reads("fast") >= 4) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
   sampler.Stop();
-  std::lock_guard<std::mutex> lock(world.mu);
-  EXPECT_GE(world.reads["fast"], 4);
+  EXPECT_GE(world.Reads("fast"), 4);
   // The slow one is read once per interval too, each read ending at its
   // deadline rather than after 30 s.
-  EXPECT_GE(world.reads["slow"], 2);
+  EXPECT_GE(world.Reads("slow"), 2);
 }
 
 }  // namespace

@@ -12,13 +12,13 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -164,10 +164,10 @@ TEST_F(RedisStateStoreTest, EveryKeyHasATtl) {
 TEST_F(RedisStateStoreTest, WatchTellsOfSavesByAnotherStore) {
   auto reader = MakeStore(OptionsFor(*server_));
   auto writer = MakeStore(OptionsFor(*server_));
-  std::mutex mu;
+  absl::Mutex mu;
   std::vector<PolicyKey> seen;
   reader->Watch([&](const PolicyKey& key) {
-    std::lock_guard<std::mutex> lock(mu);
+    absl::MutexLock lock(&mu);
     seen.push_back(key);
   });
   const Lease lease = Acquire(*writer, "pod-w");
@@ -177,11 +177,11 @@ TEST_F(RedisStateStoreTest, WatchTellsOfSavesByAnotherStore) {
       [&] {
         EXPECT_TRUE(Save(*writer, lease, 3).ok());
         absl::SleepFor(absl::Milliseconds(40));
-        std::lock_guard<std::mutex> lock(mu);
+        absl::MutexLock lock(&mu);
         return !seen.empty();
       },
       absl::Seconds(5)));
-  std::lock_guard<std::mutex> lock(mu);
+  absl::MutexLock lock(&mu);
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen[0], key_);
 }

@@ -1,11 +1,11 @@
 #include "tests/testing/keda_client.h"
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/admin.grpc.pb.h"
@@ -50,9 +50,11 @@ class GrpcActiveStream final : public ActiveStream {
   }
 
   std::optional<ActiveMessage> Next(absl::Duration timeout) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(timeout),
-                 [this] { return !messages_.empty() || ended_.has_value(); });
+    absl::MutexLock lock(&mu_);
+    const absl::Time due = absl::Now() + timeout;
+    while (messages_.empty() && !ended_.has_value() &&
+           !cv_.WaitWithDeadline(&mu_, due)) {
+    }
     if (messages_.empty()) return std::nullopt;
     ActiveMessage m = messages_.front();
     messages_.pop_front();
@@ -60,7 +62,7 @@ class GrpcActiveStream final : public ActiveStream {
   }
 
   std::optional<absl::Status> Ended() const override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return ended_;
   }
 
@@ -69,22 +71,22 @@ class GrpcActiveStream final : public ActiveStream {
     externalscaler::IsActiveResponse msg;
     while (reader_->Read(&msg)) {
       const absl::Time now = absl::Now();
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       messages_.push_back(ActiveMessage{msg.result(), now});
-      cv_.notify_all();
+      cv_.SignalAll();
     }
     const absl::Status status = ToAbsl(reader_->Finish());
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ended_ = status;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReader<externalscaler::IsActiveResponse>> reader_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<ActiveMessage> messages_;
-  std::optional<absl::Status> ended_;
+  mutable absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::deque<ActiveMessage> messages_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Status> ended_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

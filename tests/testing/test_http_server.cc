@@ -70,10 +70,10 @@ TestHttpServer::TestHttpServer(Handler handler) : handler_(std::move(handler)) {
 
 TestHttpServer::~TestHttpServer() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  stop_cv_.notify_all();
+  stop_cv_.SignalAll();
   const char byte = 0;
   (void)!::write(wake_pipe_[1], &byte, 1);
   thread_.join();
@@ -87,7 +87,7 @@ std::string TestHttpServer::Url(absl::string_view path_and_query) const {
 }
 
 std::vector<std::string> TestHttpServer::Requests() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   return requests_;
 }
 
@@ -120,16 +120,16 @@ void TestHttpServer::Answer(int fd) {
   }
   head.resize(head.find("\r\n\r\n") + 2);  // the last line keeps its CRLF
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     requests_.push_back(head);
   }
   const TestResponse r = handler_(head);
   {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (stop_cv_.wait_for(lock, absl::ToChronoNanoseconds(r.delay),
-                          [this] { return stopping_; })) {
-      return;
+    absl::MutexLock lock(&mu_);
+    const absl::Time due = absl::Now() + r.delay;
+    while (!stopping_ && !stop_cv_.WaitWithDeadline(&mu_, due)) {
     }
+    if (stopping_) return;
   }
   if (!r.raw.empty()) {
     SendAll(fd, r.raw);

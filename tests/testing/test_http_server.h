@@ -12,15 +12,15 @@
 #ifndef SIGNALSCALER_TESTS_TESTING_TEST_HTTP_SERVER_H_
 #define SIGNALSCALER_TESTS_TESTING_TEST_HTTP_SERVER_H_
 
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace signalscaler::testing {
@@ -64,10 +64,10 @@ class TestHttpServer {
   int listen_fd_ = -1;
   int wake_pipe_[2] = {-1, -1};
   int port_ = 0;
-  mutable std::mutex mu_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::vector<std::string> requests_;
+  mutable absl::Mutex mu_;
+  absl::CondVar stop_cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <utility>
 
@@ -29,6 +28,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "scaler/common/log.h"
 #include "scaler/common/metrics.h"
@@ -70,7 +70,7 @@ class AdminAudit {
   // OK when `client` may push now (and takes one token); else
   // RESOURCE_EXHAUSTED naming the limit.
   absl::Status AdmitPush(const std::string& client, absl::Time now) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     ClientState& c = StateLocked(client, now);
     const double rate = max_pushes_per_second_;
     if (c.bucket_time == absl::InfinitePast()) {
@@ -100,7 +100,7 @@ class AdminAudit {
     size_t left_out = 0;
     bool log = false;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (labelled_.contains(client) || labelled_.size() < kMaxClientLabels) {
         labelled_.insert(client);
         label = client;
@@ -171,7 +171,7 @@ class AdminAudit {
   }
 
   const int max_pushes_per_second_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   absl::flat_hash_map<std::string, ClientState> clients_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> labelled_ ABSL_GUARDED_BY(mu_);
 };

@@ -10,9 +10,8 @@
 #include <memory>
 #include <string>
 
-#include <mutex>
-
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/support/server_callback.h"
@@ -30,7 +29,7 @@ class StreamHub {
   // when `max_streams` are open: the stream must then end with that status.
   grpc::Status Add(const char* method, std::function<void()> finish_ok,
                    uint64_t& id) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (closing_) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "server is shutting down");
@@ -48,30 +47,30 @@ class StreamHub {
     return grpc::Status::OK;
   }
   void Remove(const char* method, uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (finishers_.erase(id) > 0) {
       Metrics::Get().SetOpenStreams(method, --open_[method]);
     }
   }
   void FinishAll() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     closing_ = true;
     for (auto& [id, finish] : finishers_) finish();
   }
   // Ends every open stream with OK, and goes on taking new ones (their
   // clients reconnect: KEDA after 2 s).
   void FinishOpen() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     for (auto& [id, finish] : finishers_) finish();
   }
   size_t size() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     return finishers_.size();
   }
 
  private:
   const size_t max_streams_;
-  mutable std::mutex mu_;
+  mutable absl::Mutex mu_;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, std::function<void()>> finishers_ ABSL_GUARDED_BY(mu_);
@@ -86,7 +85,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
  public:
   // Outlives the reactor: watchers hold it, and find `stream` null once done.
   struct Handle {
-    std::mutex mu;
+    absl::Mutex mu;
     StreamWriter* stream ABSL_GUARDED_BY(mu) = nullptr;
   };
 
@@ -95,7 +94,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
         method_(method),
         start_(absl::Now()),
         handle_(std::make_shared<Handle>()) {
-    std::lock_guard<std::mutex> lock(handle_->mu);
+    absl::MutexLock lock(&handle_->mu);
     handle_->stream = this;
   }
 
@@ -107,7 +106,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
     grpc::Status added = hub_.Add(
         method_,
         [h] {
-          std::lock_guard<std::mutex> lock(h->mu);
+          absl::MutexLock lock(&h->mu);
           if (h->stream != nullptr) h->stream->FinishWith(grpc::Status::OK);
         },
         hub_id_);
@@ -116,7 +115,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   }
 
   void Send(Response r) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (finish_requested_) return;
     queue_.push_back(std::move(r));
     if (!writing_) StartNextLocked();
@@ -124,7 +123,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
 
   // Ends the stream with `status` once the write in flight (if any) is done.
   void FinishWith(grpc::Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (finish_requested_) return;
     finish_requested_ = true;
     finish_status_ = std::move(status);
@@ -132,7 +131,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!queue_.empty()) queue_.pop_front();
     if (!ok && !finish_requested_) {
@@ -153,7 +152,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
 
   void OnDone() override {
     {
-      std::lock_guard<std::mutex> lock(handle_->mu);
+      absl::MutexLock lock(&handle_->mu);
       handle_->stream = nullptr;
     }
     if (hub_id_ != 0) hub_.Remove(method_, hub_id_);
@@ -185,7 +184,7 @@ class StreamWriter : public grpc::ServerWriteReactor<Response> {
   int finish_code_ = 0;  // read in OnDone, after the last reaction
   uint64_t hub_id_ = 0;
   std::shared_ptr<Handle> handle_;
-  std::mutex mu_;
+  absl::Mutex mu_;
   std::deque<Response> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_requested_ ABSL_GUARDED_BY(mu_) = false;

@@ -6,23 +6,25 @@ namespace signalscaler {
 
 void Ticker::Start(absl::Duration tick, std::function<void()> fn) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (thread_ != nullptr) return;
     stopping_ = false;
   }
   thread_ = std::make_unique<std::thread>([this, tick, fn = std::move(fn)] {
     while (true) {
       fn();
-      std::unique_lock<std::mutex> lock(mu_);
-      if (cv_.wait_for(lock, absl::ToChronoNanoseconds(tick),
-                       [this] { return stopping_ || wake_; })) {
-        if (stopping_) return;
+      absl::MutexLock lock(&mu_);
+      const absl::Time due = absl::Now() + tick;
+      while (!stopping_ && !wake_ && !cv_.WaitWithDeadline(&mu_, due)) {
+      }
+      if (stopping_) return;
+      if (wake_) {
         // Woken: let a burst of wakes gather so that a busy caller does not
         // make this loop spin.
-        if (cv_.wait_for(lock, absl::ToChronoNanoseconds(kGather),
-                         [this] { return stopping_; })) {
-          return;
+        const absl::Time gathered = absl::Now() + kGather;
+        while (!stopping_ && !cv_.WaitWithDeadline(&mu_, gathered)) {
         }
+        if (stopping_) return;
       }
       wake_ = false;
     }
@@ -31,19 +33,19 @@ void Ticker::Start(absl::Duration tick, std::function<void()> fn) {
 
 void Ticker::Wake() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     wake_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void Ticker::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (thread_ == nullptr) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_->join();
   thread_.reset();
 }

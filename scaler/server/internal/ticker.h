@@ -11,13 +11,12 @@
 #ifndef SIGNALSCALER_SCALER_SERVER_INTERNAL_TICKER_H_
 #define SIGNALSCALER_SCALER_SERVER_INTERNAL_TICKER_H_
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace signalscaler {
@@ -41,8 +40,8 @@ class Ticker {
   void Stop();
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   std::unique_ptr<std::thread> thread_;

@@ -8,7 +8,7 @@ namespace signalscaler::state_internal {
 
 absl::StatusOr<SharedRedisConnection::Turn> SharedRedisConnection::Take(
     absl::Time deadline, absl::string_view what) {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (busy_) {
     const absl::Duration left = deadline - clock_.Now();
     if (left <= absl::ZeroDuration()) {
@@ -17,9 +17,9 @@ absl::StatusOr<SharedRedisConnection::Turn> SharedRedisConnection::Take(
           ": the connection was busy with other calls until the deadline"));
     }
     // In steps: the deadline is on `clock_`, the wait on the steady clock.
-    free_.wait_for(lock, absl::ToChronoMilliseconds(
-                             std::min(absl::Ceil(left, absl::Milliseconds(1)),
-                                      absl::Milliseconds(100))));
+    free_.WaitWithTimeout(&mu_,
+                          std::min(absl::Ceil(left, absl::Milliseconds(1)),
+                                   absl::Milliseconds(100)));
   }
   busy_ = true;
   return Turn(this);
@@ -27,10 +27,10 @@ absl::StatusOr<SharedRedisConnection::Turn> SharedRedisConnection::Take(
 
 void SharedRedisConnection::Give() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     busy_ = false;
   }
-  free_.notify_one();
+  free_.Signal();
 }
 
 }  // namespace signalscaler::state_internal

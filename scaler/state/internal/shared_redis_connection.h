@@ -11,14 +11,14 @@
 #ifndef SIGNALSCALER_SCALER_STATE_INTERNAL_SHARED_REDIS_CONNECTION_H_
 #define SIGNALSCALER_SCALER_STATE_INTERNAL_SHARED_REDIS_CONNECTION_H_
 
-#include <condition_variable>
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
 #include "scaler/state/state_codec.h"
@@ -75,9 +75,9 @@ class SharedRedisConnection {
   }
 
   const Clock& clock_;
-  std::mutex mu_;
-  std::condition_variable free_;
-  bool busy_ = false;           // guarded by mu_
+  absl::Mutex mu_;
+  absl::CondVar free_;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
   RedisConnection connection_;  // used by the holder of the turn only
 };
 

@@ -23,15 +23,15 @@ RedisSubscriber::RedisSubscriber(RedisSubscriberOptions options,
 
 RedisSubscriber::~RedisSubscriber() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 bool RedisSubscriber::Start() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (thread_.joinable() || stop_) return false;
   thread_ = std::thread([this] { Run(); });
   return true;
@@ -39,25 +39,27 @@ bool RedisSubscriber::Start() {
 
 std::optional<absl::Status> RedisSubscriber::WaitForFirstAttempt(
     absl::Duration bound) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoMilliseconds(bound),
-               [this] { return first_.has_value(); });
+  absl::MutexLock lock(&mu_);
+  const absl::Time due = absl::Now() + bound;
+  while (!first_.has_value() && !cv_.WaitWithDeadline(&mu_, due)) {
+  }
   return first_;
 }
 
 void RedisSubscriber::Report(const absl::Status& status) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (first_.has_value()) return;
     first_ = status;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void RedisSubscriber::WaitFor(absl::Duration d) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, absl::ToChronoMilliseconds(d),
-               [this] { return stop_.load(); });
+  absl::MutexLock lock(&mu_);
+  const absl::Time due = absl::Now() + d;
+  while (!stop_.load() && !cv_.WaitWithDeadline(&mu_, due)) {
+  }
 }
 
 void RedisSubscriber::Run() {

@@ -22,15 +22,15 @@
 #define SIGNALSCALER_SOURCES_REDIS_CLIENT_REDIS_SUBSCRIBER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
 #include "sources/redis/client/redis_connection.h"
@@ -108,10 +108,10 @@ class RedisSubscriber {
   RedisConnection connection_;  // used by the thread only
   std::atomic<bool> stop_{false};
   std::atomic<bool> subscribed_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<absl::Status> first_;  // guarded by mu_
-  std::thread thread_;                 // started under mu_
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  std::optional<absl::Status> first_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;  // started under mu_
 };
 
 }  // namespace signalscaler
