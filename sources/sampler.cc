@@ -70,12 +70,8 @@ absl::Duration Sampler::Jittered(absl::Duration interval) {
   return interval * (1.0 + u(rng_));
 }
 
-void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
-  struct Want {
-    v1::Source spec;
-    absl::Duration interval = absl::InfiniteDuration();
-    std::set<PolicyKey> users;
-  };
+std::map<std::string, Sampler::Want> Sampler::Wanted(
+    const std::vector<LoadedPolicy>& policies) {
   std::map<std::string, Want> wanted;
   for (const LoadedPolicy& p : policies) {
     const v1::PolicySpec& spec = p.policy.spec();
@@ -89,65 +85,23 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
       w.users.insert(user);
     }
   }
+  return wanted;
+}
 
+void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
+  const std::map<std::string, Want> wanted = Wanted(policies);
   // Sources are created and destroyed outside the lock (they may resolve
   // names or stop threads).
   std::vector<std::string> to_create;
   std::vector<std::shared_ptr<Source>> to_destroy;
   {
     absl::MutexLock lock(&mu_);
-    for (auto it = entries_.begin(); it != entries_.end();) {
-      if (wanted.count(it->first) == 0) {
-        Metrics::Get().ForgetSourceQuery(it->second.kind, it->second.query_id);
-        to_destroy.push_back(std::move(it->second.source));
-        it = entries_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    const absl::Time now = clock_.Now();
-    for (auto& [key, w] : wanted) {
-      auto it = entries_.find(key);
-      if (it == entries_.end()) {
-        to_create.push_back(key);
-        continue;
-      }
-      Entry& e = it->second;
-      if (w.interval < e.interval)
-        e.next_due = std::min(e.next_due, now + w.interval);
-      e.interval = w.interval;
-      e.users.assign(w.users.begin(), w.users.end());
-    }
+    to_destroy = RetuneLocked(wanted, to_create);
   }
   to_destroy.clear();
 
   for (const std::string& key : to_create) {
-    const Want& w = wanted[key];
-    Entry e;
-    e.interval = w.interval;
-    e.kind = SourceKindName(w.spec);
-    e.query_id = QueryId(key);
-    e.users.assign(w.users.begin(), w.users.end());
-    absl::StatusOr<std::unique_ptr<Source>> s = factory_(w.spec);
-    if (s.ok()) {
-      e.source = std::shared_ptr<Source>(std::move(*s));
-      absl::Status sub = e.source->Subscribe([this, key] {
-        absl::MutexLock lock(&mu_);
-        auto it = entries_.find(key);
-        if (it == entries_.end()) return;
-        it->second.notified = true;
-        it->second.next_due = clock_.Now();
-        cv_.SignalAll();
-      });
-      if (!sub.ok() && sub.code() != absl::StatusCode::kUnimplemented) {
-        LogWarn("source notifications unavailable; polling only",
-                {{"source", e.source->Describe()},
-                 {"error", std::string(sub.message())}});
-      }
-    } else {
-      e.create_error = s.status();
-      LogError("cannot create source", {{"error", s.status().ToString()}});
-    }
+    Entry e = NewEntry(key, wanted.at(key));
     absl::MutexLock lock(&mu_);
     std::uniform_real_distribution<double> u(0.0, 1.0);
     // The first poll comes soon (a new scaler, or a new policy, answers
@@ -158,6 +112,64 @@ void Sampler::Update(const std::vector<LoadedPolicy>& policies) {
     entries_[key] = std::move(e);
   }
   cv_.SignalAll();
+}
+
+std::vector<std::shared_ptr<Source>> Sampler::RetuneLocked(
+    const std::map<std::string, Want>& wanted,
+    std::vector<std::string>& to_create) {
+  std::vector<std::shared_ptr<Source>> to_destroy;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (wanted.count(it->first) == 0) {
+      Metrics::Get().ForgetSourceQuery(it->second.kind, it->second.query_id);
+      to_destroy.push_back(std::move(it->second.source));
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  const absl::Time now = clock_.Now();
+  for (const auto& [key, w] : wanted) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      to_create.push_back(key);
+      continue;
+    }
+    Entry& e = it->second;
+    if (w.interval < e.interval)
+      e.next_due = std::min(e.next_due, now + w.interval);
+    e.interval = w.interval;
+    e.users.assign(w.users.begin(), w.users.end());
+  }
+  return to_destroy;
+}
+
+Sampler::Entry Sampler::NewEntry(const std::string& key, const Want& w) {
+  Entry e;
+  e.interval = w.interval;
+  e.kind = SourceKindName(w.spec);
+  e.query_id = QueryId(key);
+  e.users.assign(w.users.begin(), w.users.end());
+  absl::StatusOr<std::unique_ptr<Source>> s = factory_(w.spec);
+  if (!s.ok()) {
+    e.create_error = s.status();
+    LogError("cannot create source", {{"error", s.status().ToString()}});
+    return e;
+  }
+  e.source = std::shared_ptr<Source>(std::move(*s));
+  absl::Status sub = e.source->Subscribe([this, key] {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    it->second.notified = true;
+    it->second.next_due = clock_.Now();
+    cv_.SignalAll();
+  });
+  if (!sub.ok() && sub.code() != absl::StatusCode::kUnimplemented) {
+    LogWarn("source notifications unavailable; polling only",
+            {{"source", e.source->Describe()},
+             {"error", std::string(sub.message())}});
+  }
+  return e;
 }
 
 Observation Sampler::Get(const v1::Source& source) const {

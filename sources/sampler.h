@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +106,25 @@ class Sampler {
     std::string kind;      // for metrics: "prometheus", "redis", "scrape"
     std::string query_id;  // for metrics: a stable short hash of the key
   };
+  // A sampled query and the policies that use it.
+  struct Want {
+    v1::Source spec;
+    absl::Duration interval = absl::InfiniteDuration();  // the shortest
+    std::set<PolicyKey> users;
+  };
+  // Every query `policies` sample, by SampleKey.
+  static std::map<std::string, Want> Wanted(
+      const std::vector<LoadedPolicy>& policies);
+  // Drops the entries no longer wanted (returns their sources, to destroy
+  // outside the lock), retunes the others, and appends the keys still to
+  // create to `to_create`.
+  std::vector<std::shared_ptr<Source>> RetuneLocked(
+      const std::map<std::string, Want>& wanted,
+      std::vector<std::string>& to_create) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Creates the source of `key` and subscribes to its notifications
+  // (outside the lock: a source may resolve names or start a thread).
+  Entry NewEntry(const std::string& key, const Want& want)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void Schedule() ABSL_LOCKS_EXCLUDED(mu_);
   void Work() ABSL_LOCKS_EXCLUDED(mu_);
   void ReadOne(const std::string& key) ABSL_LOCKS_EXCLUDED(mu_);
