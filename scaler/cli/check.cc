@@ -25,6 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
+#include "scaler/cli/source_access_flags.h"
 #include "scaler/policy/loader.h"
 #include "scaler/policy/policy_key.h"
 #include "scaler/policy/warnings.h"
@@ -171,12 +172,8 @@ int CheckAuthzFile(const std::string& path, bool quiet) {
 absl::StatusOr<SourceAccess> SourceAccessOf(const FlagSet& flags) {
   SourceAccess access;
   access.credentials_root = flags.Get("credentials-root");
-  absl::StatusOr<AllowedSourceHosts> hosts =
-      AllowedSourceHosts::Parse(flags.Get("allowed-source-hosts"));
-  if (!hosts.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--allowed-source-hosts: ", hosts.status().message()));
-  }
+  absl::StatusOr<AllowedSourceHosts> hosts = ParseAllowedSourceHosts(flags);
+  if (!hosts.ok()) return hosts.status();
   access.allowed_hosts = *std::move(hosts);
   return access;
 }
