@@ -239,7 +239,11 @@ std::vector<std::string> ServeFlags(const PushPolicySet& set,
       absl::StrCat("--max-policies-per-namespace=",
                    std::max(1000, per_namespace)),
       // The benchmarks push a value per signal of every policy at once.
-      "--max-pushes-per-second=1000000"};
+      "--max-pushes-per-second=1000000",
+      // Decide from the first value: a fresh process on the memory store
+      // would otherwise wait a whole scale-down window (README "After a
+      // restart") with nothing decided, answering UNAVAILABLE.
+      "--no-history=decide"};
   flags.insert(flags.end(), extra.begin(), extra.end());
   return flags;
 }
