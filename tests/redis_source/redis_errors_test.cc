@@ -176,6 +176,29 @@ TEST(RedisErrorsTest, ServerStatesAndAcls) {
       absl::StatusCode::kNotFound);
 }
 
+TEST(RedisErrorsTest, ClusterRedirectsAndTheirBounds) {
+  const absl::Status moved = FromReply("-MOVED 9631 127.0.0.1:7001\r\n");
+  EXPECT_EQ(moved.code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(moved.message(),
+              AllOf(HasSubstr("LLEN \"jobs\""), HasSubstr("another node"),
+                    HasSubstr("127.0.0.1:7001")));
+  EXPECT_EQ(FromReply("-CLUSTERDOWN The cluster is down\r\n").code(),
+            absl::StatusCode::kUnavailable);
+  RedisFailure looping;
+  looping.redirect_path = {"a:1", "b:2", "a:1"};
+  const absl::Status bounded = RedisErrorToStatus(kLlen, looping);
+  EXPECT_EQ(bounded.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(bounded.message(),
+              AllOf(HasSubstr("LLEN \"jobs\""), HasSubstr("after 2 redirects"),
+                    HasSubstr("a:1 -> b:2 -> a:1")));
+  RedisFailure refused;
+  refused.refused_node = "10.9.9.9:6379";
+  const absl::Status denied = RedisErrorToStatus(kLlen, refused);
+  EXPECT_EQ(denied.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(denied.message(),
+              AllOf(HasSubstr("LLEN \"jobs\""), HasSubstr("10.9.9.9:6379")));
+}
+
 TEST(RedisErrorsTest, NonErrorReplyPassedAsFailureIsInternal) {
   RedisFailure failure = ParseErrorReply(":3\r\n");
   EXPECT_EQ(RedisErrorToStatus(kLlen, failure).code(),

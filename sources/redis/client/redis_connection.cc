@@ -90,27 +90,38 @@ absl::Status RedisConnection::SetDeadline(absl::Time deadline,
   return absl::OkStatus();
 }
 
-absl::Status RedisConnection::Write(const std::vector<std::string>& argv,
-                                    absl::string_view key) {
+absl::Status RedisConnection::Append(const std::vector<std::string>& argv,
+                                     absl::string_view key) {
   std::vector<const char*> args;
   std::vector<size_t> lengths;
   for (const std::string& arg : argv) {
     args.push_back(arg.data());
     lengths.push_back(arg.size());
   }
-  redis_internal::ScopedNoSigpipe no_sigpipe;
   errno = 0;
   if (redisAppendCommandArgv(context_, static_cast<int>(args.size()),
                              args.data(), lengths.data()) != REDIS_OK) {
     return TransportFailure(argv[0], key, errno);
   }
+  return absl::OkStatus();
+}
+
+absl::Status RedisConnection::Flush(absl::string_view command,
+                                    absl::string_view key) {
+  redis_internal::ScopedNoSigpipe no_sigpipe;
   for (int done = 0; done == 0;) {
     errno = 0;
     if (redisBufferWrite(context_, &done) != REDIS_OK) {
-      return TransportFailure(argv[0], key, errno);
+      return TransportFailure(command, key, errno);
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status RedisConnection::Write(const std::vector<std::string>& argv,
+                                    absl::string_view key) {
+  RETURN_IF_ERROR(Append(argv, key));
+  return Flush(argv[0], key);
 }
 
 absl::Status RedisConnection::ReplyTooLarge(absl::string_view command,
@@ -142,16 +153,13 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::TakeReply(
   return RedisReplyPtr();
 }
 
-absl::StatusOr<RedisReplyPtr> RedisConnection::RoundTrip(
-    const std::vector<std::string>& argv, absl::Time deadline,
-    absl::string_view key) {
-  RETURN_IF_ERROR(SetDeadline(deadline, argv[0]));
-  RETURN_IF_ERROR(Write(argv, key));
+absl::StatusOr<RedisReplyPtr> RedisConnection::ReadReply(
+    absl::string_view command, absl::string_view key, absl::Time deadline) {
   // hiredis' own loop (redisGetReply) would read until the reply is whole;
   // this one checks the bound after every read of at most 16 KiB, and cuts
   // every read to what is left of the deadline.
   for (;;) {
-    ASSIGN_OR_RETURN(RedisReplyPtr reply, TakeReply(argv[0], key));
+    ASSIGN_OR_RETURN(RedisReplyPtr reply, TakeReply(command, key));
     if (reply != nullptr) return reply;
     const absl::Duration left = deadline - clock_.Now();
     errno = 0;
@@ -161,13 +169,39 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::RoundTrip(
       timeout.context_errstr = "the deadline passed while reading the reply";
       timeout.saved_errno = ETIMEDOUT;
       return Redact(RedisErrorToStatus(
-          RedisCall{server_, argv[0], std::string(key)}, timeout));
+          RedisCall{server_, std::string(command), std::string(key)}, timeout));
     }
     if (redisSetTimeout(context_, HiredisTimeout(left)) != REDIS_OK ||
         redisBufferRead(context_) != REDIS_OK) {
-      return TransportFailure(argv[0], key, errno);
+      return TransportFailure(command, key, errno);
     }
   }
+}
+
+absl::StatusOr<RedisReplyPtr> RedisConnection::RoundTrip(
+    const std::vector<std::string>& argv, absl::Time deadline,
+    absl::string_view key) {
+  RETURN_IF_ERROR(SetDeadline(deadline, argv[0]));
+  RETURN_IF_ERROR(Write(argv, key));
+  return ReadReply(argv[0], key, deadline);
+}
+
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::PipelineOnce(
+    const std::vector<RedisCommand>& commands, absl::Time deadline,
+    bool& replied) {
+  const RedisCommand& first = commands.front();
+  RETURN_IF_ERROR(SetDeadline(deadline, first.argv[0]));
+  for (const RedisCommand& c : commands) RETURN_IF_ERROR(Append(c.argv, c.key));
+  RETURN_IF_ERROR(Flush(first.argv[0], first.key));
+  std::vector<RedisReplyPtr> replies;
+  replies.reserve(commands.size());
+  for (const RedisCommand& c : commands) {
+    ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                     ReadReply(c.argv[0], c.key, deadline));
+    replies.push_back(std::move(reply));
+    replied = true;
+  }
+  return replies;
 }
 
 absl::Status RedisConnection::Connect(absl::Time deadline) {
@@ -250,6 +284,24 @@ absl::Status RedisConnection::SetUp(absl::Time deadline) {
   return absl::OkStatus();
 }
 
+bool RedisConnection::Recover(const absl::Status& failure, bool reused,
+                              int attempt) {
+  // hiredis' context is unusable after a timeout; after a reply over the
+  // bound the stream is mid-reply. Neither says the server is down.
+  if (absl::IsDeadlineExceeded(failure) || absl::IsResourceExhausted(failure)) {
+    Disconnect();
+    return false;
+  }
+  // The server may have closed an idle connection (timeout, restart, a
+  // proxy): one fresh attempt before backing off.
+  if (reused && attempt == 0 && absl::IsUnavailable(failure)) {
+    Disconnect();
+    return true;
+  }
+  Fail(failure);
+  return false;
+}
+
 absl::StatusOr<RedisReplyPtr> RedisConnection::Command(
     const std::vector<std::string>& argv, absl::Time deadline,
     absl::string_view key) {
@@ -261,21 +313,26 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::Command(
       used_ = true;
       return reply;
     }
-    // hiredis' context is unusable after a timeout; after a reply over the
-    // bound the stream is mid-reply. Neither says the server is down.
-    if (absl::IsDeadlineExceeded(reply.status()) ||
-        absl::IsResourceExhausted(reply.status())) {
-      Disconnect();
-      return reply.status();
+    if (!Recover(reply.status(), reused, attempt)) return reply.status();
+  }
+}
+
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::Pipeline(
+    const std::vector<RedisCommand>& commands, absl::Time deadline) {
+  if (commands.empty()) return std::vector<RedisReplyPtr>();
+  for (int attempt = 0;; ++attempt) {
+    RETURN_IF_ERROR(Connect(deadline));
+    const bool reused = used_;
+    bool replied = false;  // a reply was read: the server had the batch
+    absl::StatusOr<std::vector<RedisReplyPtr>> replies =
+        PipelineOnce(commands, deadline, replied);
+    if (replies.ok()) {
+      used_ = true;
+      return replies;
     }
-    // The server may have closed an idle connection (timeout, restart, a
-    // proxy): one fresh attempt before backing off.
-    if (reused && attempt == 0 && absl::IsUnavailable(reply.status())) {
-      Disconnect();
-      continue;
+    if (!Recover(replies.status(), reused && !replied, attempt)) {
+      return replies.status();
     }
-    Fail(reply.status());
-    return reply.status();
   }
 }
 

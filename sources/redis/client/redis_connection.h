@@ -67,6 +67,13 @@ struct RedisConnectionOptions {
   size_t max_reply_bytes = kMaxRedisReplyBytes;
 };
 
+// One command of a pipeline: its argv, and the key it reads or writes
+// (named in error messages; a cluster client routes by it; empty if none).
+struct RedisCommand {
+  std::vector<std::string> argv;
+  std::string key;
+};
+
 class RedisConnection {
  public:
   // `clock` must outlive the connection; deadlines are on its time line.
@@ -90,6 +97,16 @@ class RedisConnection {
   absl::StatusOr<RedisReplyPtr> Command(const std::vector<std::string>& argv,
                                         absl::Time deadline,
                                         absl::string_view key = "");
+
+  // Sends every command, then reads every reply: one round trip (as far as
+  // the socket's buffers go). The replies are in the commands' order and
+  // MAY be error replies. Fails as Command() does, for the whole batch (a
+  // transport failure leaves no telling which commands ran), with the same
+  // one retry on a fresh connection, so the commands must be safe to run
+  // twice (reads are; so are the state store's fenced scripts). No command:
+  // no reply and no I/O.
+  absl::StatusOr<std::vector<RedisReplyPtr>> Pipeline(
+      const std::vector<RedisCommand>& commands, absl::Time deadline);
 
   // For subscribers: sends a command without waiting for its reply.
   absl::Status Send(const std::vector<std::string>& argv, absl::Time deadline);
@@ -118,10 +135,24 @@ class RedisConnection {
   absl::StatusOr<RedisReplyPtr> RoundTrip(const std::vector<std::string>& argv,
                                           absl::Time deadline,
                                           absl::string_view key);
-  // Queues the command and writes it all out (blocking, bounded by the
-  // timeout last set).
+  // Queues the command; Flush writes out all that is queued (blocking,
+  // bounded by the timeout last set); Write does both.
+  absl::Status Append(const std::vector<std::string>& argv,
+                      absl::string_view key);
+  absl::Status Flush(absl::string_view command, absl::string_view key);
   absl::Status Write(const std::vector<std::string>& argv,
                      absl::string_view key);
+  // Reads the next reply, cutting every read to what is left of `deadline`.
+  absl::StatusOr<RedisReplyPtr> ReadReply(absl::string_view command,
+                                          absl::string_view key,
+                                          absl::Time deadline);
+  absl::StatusOr<std::vector<RedisReplyPtr>> PipelineOnce(
+      const std::vector<RedisCommand>& commands, absl::Time deadline,
+      bool& replied);
+  // After a failed round trip: drops the connection, and backs off unless
+  // it was slow (deadline) or mid-reply (bound). True: the caller may retry
+  // once at once (a connection in use was found lost).
+  bool Recover(const absl::Status& failure, bool reused, int attempt);
   // The next complete reply from what was read so far, or nullptr if none is
   // complete yet. RESOURCE_EXHAUSTED when the reply in progress (the objects
   // made of it plus its bytes not yet parsed) is over the bound.

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "sources/redis/client/redis_reply.h"
 #include "sources/text_excerpt.h"
 
@@ -114,6 +115,10 @@ absl::Status ReplyError(const RedisCall& call, const RedisFailure& f) {
     }
     return absl::InvalidArgumentError(message);
   }
+  if (prefix == "MOVED" || prefix == "ASK") {
+    return absl::InternalError(absl::StrCat(
+        Prefix(call), ": served by another node of a Redis Cluster ", quoted));
+  }
   if (prefix == "NOGROUP") {
     return absl::NotFoundError(absl::StrCat(Prefix(call), ": ", f.error_reply));
   }
@@ -130,6 +135,19 @@ absl::Status RedisErrorToStatus(const RedisCall& call,
         Prefix(call), ": the reply is larger than the limit of ",
         Bytes(failure.reply_limit_bytes),
         " for one reply; reading stopped and the connection was dropped"));
+  }
+  if (!failure.refused_node.empty()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        Prefix(call), ": the cluster serves it from node ",
+        failure.refused_node,
+        ", which this client may not connect to (not an allowed host)"));
+  }
+  if (!failure.redirect_path.empty()) {
+    return absl::UnavailableError(absl::StrCat(
+        Prefix(call), ": still redirected after ",
+        failure.redirect_path.size() - 1, " redirects (",
+        absl::StrJoin(failure.redirect_path, " -> "),
+        "); the cluster's slots are moving or its nodes disagree"));
   }
   if (failure.context_err != 0) return TransportError(call, failure);
   if (!failure.error_reply.empty()) return ReplyError(call, failure);

@@ -11,6 +11,9 @@
 //   NOGROUP                                      NOT_FOUND
 //   any other error reply, protocol error        INTERNAL (command named)
 //   a reply over the client's bound              RESOURCE_EXHAUSTED (limit)
+//   cluster: still redirected after the bound    UNAVAILABLE (key, nodes)
+//   cluster: redirected to a node not allowed    PERMISSION_DENIED (node)
+//   cluster: MOVED/ASK not followed              INTERNAL (another node)
 //
 //   RedisCall call{"127.0.0.1:6379", "LLEN", "jobs"};
 //   absl::Status s = RedisErrorToStatus(call, FailureFromReply(*reply));
@@ -22,6 +25,7 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -50,6 +54,13 @@ struct RedisFailure {
   // Non-zero: the reply outgrew this bound (bytes) and the client stopped
   // reading it; neither a transport nor a server error.
   size_t reply_limit_bytes = 0;
+  // Redis Cluster (redis_cluster.h), neither a transport nor a server error.
+  // Non-empty: the command was still redirected (MOVED, ASK) after the
+  // client's bound; the nodes ("host:port") it was sent to, in order.
+  std::vector<std::string> redirect_path;
+  // Non-empty: a redirect named this node ("host:port"), which the client
+  // may not connect to (its allowed hosts leave it out).
+  std::string refused_node;
 };
 
 // THE translation (see the table above). Never returns OK.
