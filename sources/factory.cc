@@ -269,6 +269,13 @@ absl::StatusOr<std::unique_ptr<Source>> MakeSource(const v1::Source& source,
     case v1::Source::kRedis: {
       RedisSourceTuning tuning;
       tuning.credentials_root = access.credentials_root;
+      if (!access.allowed_hosts.empty()) {
+        // A cluster's redirects lead only where a policy could.
+        tuning.allow_host = [hosts =
+                                 access.allowed_hosts](absl::string_view host) {
+          return hosts.Allows(host);
+        };
+      }
       return MakeRedisSource(source.redis(), clock, tuning);
     }
     case v1::Source::kPush:

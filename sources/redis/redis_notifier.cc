@@ -70,8 +70,11 @@ RedisKeyspaceNotifier::RedisKeyspaceNotifier(RedisNotifierOptions options,
                                absl::Time deadline) {
           return EnsureEventsEnabled(connection, deadline);
         };
-        hooks.on_subscribed = [on_change](const absl::Status&, bool again) {
-          if (again) on_change();  // events may have been missed meanwhile
+        hooks.on_subscribed = [on_change,
+                               first = options_.changed_on_first_subscription](
+                                  const absl::Status&, bool again) {
+          // Events may have been missed meanwhile.
+          if (again || first) on_change();
         };
         return hooks;
       }()) {}
@@ -90,6 +93,8 @@ absl::Status RedisKeyspaceNotifier::Start() {
   }
   return *first;
 }
+
+void RedisKeyspaceNotifier::StartInBackground() { subscriber_.Start(); }
 
 absl::Status RedisKeyspaceNotifier::EnsureEventsEnabled(
     RedisConnection& connection, absl::Time deadline) const {

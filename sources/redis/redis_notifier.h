@@ -41,6 +41,10 @@ struct RedisNotifierOptions {
   absl::Duration setup_timeout = absl::Seconds(1);
   // A PING after this much silence; no answer within it again: reconnect.
   absl::Duration ping_interval = absl::Seconds(15);
+  // Also call `on_change` once the first subscription is made (a notifier
+  // that replaces another, on a cluster node that now serves the key: events
+  // were missed in between).
+  bool changed_on_first_subscription = false;
 };
 
 // The pattern matching exactly `channel`: glob characters escaped.
@@ -65,6 +69,10 @@ class RedisKeyspaceNotifier {
   // configured otherwise); or why it could not subscribe yet. In every case
   // the thread keeps (re)trying until destroyed.
   absl::Status Start();
+  // Starts the thread (once) and returns at once.
+  void StartInBackground();
+  // "host:port" of the server it subscribes on.
+  const std::string& server() const { return subscriber_.server(); }
 
  private:
   // The subscriber's prepare step: CONFIG GET, and SET if needed.

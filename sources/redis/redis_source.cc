@@ -6,10 +6,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "scaler/common/status_macros.h"
+#include "sources/redis/client/redis_cluster.h"
 #include "sources/redis/client/redis_connection.h"
 #include "sources/redis/client/redis_errors.h"
 #include "sources/redis/client/redis_reply.h"
@@ -32,50 +35,49 @@ absl::string_view FirstWord(absl::string_view text) {
 
 class RedisSourceImpl final : public Source {
  public:
-  RedisSourceImpl(const v1::RedisSource& spec, RedisConnectionOptions options,
+  RedisSourceImpl(const v1::RedisSource& spec, RedisClusterOptions options,
                   Measure measure, std::string key, const Clock& clock)
       : spec_(spec),
-        options_(options),
+        server_(absl::StrCat(options.connection.host, ":",
+                             options.connection.port)),
         measure_(measure),
         key_(std::move(key)),
         clock_(clock),
-        connection_(std::move(options), clock) {}
+        cluster_(std::move(options), clock) {}
 
   absl::StatusOr<Reading> Read(absl::Time deadline) override {
     if (clock_.Now() >= deadline) {
       return absl::DeadlineExceededError(
           absl::StrCat(Describe(), ": the deadline passed before reading"));
     }
-    ASSIGN_OR_RETURN(const double value, Value(deadline));
-    return Reading{value, clock_.Now()};
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<double> value = Value(deadline);
+    FollowKeyWithNotifier();
+    if (!value.ok()) return value.status();
+    return Reading{*value, clock_.Now()};
   }
 
+  // On a cluster, keyspace events are sent only by the node that serves the
+  // key: the notifier subscribes on the node the key's slot is routed to,
+  // and moves when a MOVED moves the slot (FollowKeyWithNotifier).
   absl::Status Subscribe(std::function<void()> on_change) override {
     if (!spec_.notify()) {
       return absl::UnimplementedError(
           absl::StrCat(Describe(), ": notify is off"));
     }
+    absl::MutexLock lock(&mu_);
     if (notifier_ != nullptr) {
       return absl::FailedPreconditionError(
           absl::StrCat(Describe(), ": already subscribed"));
     }
-    RedisNotifierOptions options;
-    options.connection = options_;
-    options.key = key_;
-    // The key's own class, plus generic (DEL, RENAME, EXPIRE) and expiry,
-    // which also change the value.
-    const char* own = measure_ == Measure::kListLength      ? "l"
-                      : measure_ == Measure::kSortedSetSize ? "z"
-                                                            : "t";
-    options.classes = absl::StrCat(own, "gx");
-    notifier_ = std::make_unique<RedisKeyspaceNotifier>(std::move(options),
-                                                        clock_, on_change);
+    on_change_ = std::move(on_change);
+    notifier_ = NewNotifier(/*replacing=*/false);
     return notifier_->Start();
   }
 
   std::string Describe() const override {
-    std::string text = absl::StrCat("redis ", connection_.server(), " db ",
-                                    spec_.database(), " ");
+    std::string text =
+        absl::StrCat("redis ", server_, " db ", spec_.database(), " ");
     switch (measure_) {
       case Measure::kListLength:
         absl::StrAppend(&text, "list \"", key_, "\"");
@@ -100,7 +102,38 @@ class RedisSourceImpl final : public Source {
     return measure_ == Measure::kPending || measure_ == Measure::kLag;
   }
 
-  absl::StatusOr<double> Value(absl::Time deadline) {
+  std::unique_ptr<RedisKeyspaceNotifier> NewNotifier(bool replacing)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    RedisNotifierOptions options;
+    options.connection = cluster_.NodeOptionsFor(key_);
+    options.key = key_;
+    // The key's own class, plus generic (DEL, RENAME, EXPIRE, and a
+    // cluster's MIGRATE) and expiry, which also change the value.
+    const char* own = measure_ == Measure::kListLength      ? "l"
+                      : measure_ == Measure::kSortedSetSize ? "z"
+                                                            : "t";
+    options.classes = absl::StrCat(own, "gx");
+    options.changed_on_first_subscription = replacing;
+    return std::make_unique<RedisKeyspaceNotifier>(std::move(options), clock_,
+                                                   on_change_);
+  }
+
+  // After a read: if the key's slot is now served by another node than the
+  // one the notifier listens to (a MOVED said so), a new notifier there
+  // replaces it (stopping the old one takes up to its poll interval, 200
+  // ms), and calls on_change once subscribed.
+  void FollowKeyWithNotifier() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (notifier_ == nullptr || !cluster_.cluster_mode() ||
+        notifier_->server() == cluster_.NodeFor(key_)) {
+      return;
+    }
+    notifier_.reset();
+    notifier_ = NewNotifier(/*replacing=*/true);
+    notifier_->StartInBackground();
+  }
+
+  absl::StatusOr<double> Value(absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::vector<std::string> argv;
     switch (measure_) {
       case Measure::kListLength:
@@ -122,7 +155,7 @@ class RedisSourceImpl final : public Source {
     const std::string command =
         measure_ == Measure::kLag ? "XINFO GROUPS" : argv[0];
     ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                     connection_.Command(argv, deadline, key_));
+                     cluster_.Command(argv, deadline, key_));
     if (reply->type == REDIS_REPLY_ERROR) {
       return OnErrorReply(command, *reply, deadline);
     }
@@ -189,20 +222,21 @@ class RedisSourceImpl final : public Source {
   // Interprets an error reply, asking TYPE where the key's type explains it.
   absl::StatusOr<double> OnErrorReply(const std::string& command,
                                       const redisReply& reply,
-                                      absl::Time deadline) {
+                                      absl::Time deadline)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     RedisFailure failure = FailureFromReply(reply);
     const absl::string_view word = FirstWord(failure.error_reply);
     const bool maybe_missing =
         group_measure() &&
         (word == "NOGROUP" || failure.error_reply == "ERR no such key");
-    const RedisCall call{connection_.server(), command, key_};
+    const RedisCall call{cluster_.NodeFor(key_), command, key_};
     if (word != "WRONGTYPE" && !maybe_missing) {
       return RedisErrorToStatus(call, failure);
     }
     ASSIGN_OR_RETURN(RedisReplyPtr type,
-                     connection_.Command({"TYPE", key_}, deadline, key_));
+                     cluster_.Command({"TYPE", key_}, deadline, key_));
     if (type->type == REDIS_REPLY_ERROR) {
-      return RedisErrorToStatus(RedisCall{connection_.server(), "TYPE", key_},
+      return RedisErrorToStatus(RedisCall{cluster_.NodeFor(key_), "TYPE", key_},
                                 FailureFromReply(*type));
     }
     failure.key_type = std::string(ReplyText(*type));
@@ -216,12 +250,17 @@ class RedisSourceImpl final : public Source {
   }
 
   const v1::RedisSource spec_;
-  const RedisConnectionOptions options_;
+  const std::string server_;  // the address given: "host:port"
   const Measure measure_;
   const std::string key_;
   const Clock& clock_;
-  RedisConnection connection_;
-  std::unique_ptr<RedisKeyspaceNotifier> notifier_;  // destroyed first
+  // Reads are one at a time (Source's contract); the lock only orders
+  // Subscribe and Read's move of the notifier.
+  absl::Mutex mu_;
+  RedisCluster cluster_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_change_ ABSL_GUARDED_BY(mu_);
+  // Destroyed first.
+  std::unique_ptr<RedisKeyspaceNotifier> notifier_ ABSL_GUARDED_BY(mu_);
 };
 
 absl::Status ParseAddress(absl::string_view address, std::string& host,
@@ -252,7 +291,9 @@ absl::Status ParseAddress(absl::string_view address, std::string& host,
 absl::StatusOr<std::unique_ptr<Source>> MakeRedisSource(
     const v1::RedisSource& redis, const Clock& clock,
     const RedisSourceTuning& tuning) {
-  RedisConnectionOptions options;
+  RedisClusterOptions cluster;
+  cluster.allow_host = tuning.allow_host;
+  RedisConnectionOptions& options = cluster.connection;
   RETURN_IF_ERROR(ParseAddress(redis.address(), options.host, options.port));
   if (redis.database() < 0) {
     return absl::InvalidArgumentError(
@@ -291,7 +332,7 @@ absl::StatusOr<std::unique_ptr<Source>> MakeRedisSource(
                                                             : Measure::kPending;
   }
   return std::unique_ptr<Source>(new RedisSourceImpl(
-      redis, std::move(options), measure, std::move(key), clock));
+      redis, std::move(cluster), measure, std::move(key), clock));
 }
 
 }  // namespace signalscaler

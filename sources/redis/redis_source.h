@@ -9,6 +9,13 @@
 //   absl::StatusOr<std::unique_ptr<Source>> s = MakeRedisSource(spec, clock);
 //   absl::StatusOr<Reading> r = (*s)->Read(clock.Now() + absl::Seconds(2));
 //
+// On a Redis Cluster the key is read on the node that serves its slot,
+// following MOVED and ASK (client/redis_cluster.h: cluster mode is detected
+// from the first redirect; a plain server sees exactly the commands above).
+// With `notify`, the subscription is on the node that serves the key, and
+// moves to the new node once a MOVED says the slot moved (events during a
+// slot migration are seen by polling only).
+//
 // Errors follow Source::Read's contract; the mapping from hiredis is in
 // client/redis_errors.h. After a connection loss the source backs off (100 ms
 // doubling to 5 s), answering UNAVAILABLE at once until the next attempt. A
@@ -18,10 +25,12 @@
 #ifndef SIGNALSCALER_SOURCES_REDIS_REDIS_SOURCE_H_
 #define SIGNALSCALER_SOURCES_REDIS_REDIS_SOURCE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "proto/policy.pb.h"
 #include "scaler/common/clock.h"
@@ -37,6 +46,10 @@ struct RedisSourceTuning {
   // serve's --credentials-root: passwordFile is confined to
   // ROOT/<namespace>/ at every connect (RedisConnectionOptions).
   std::string credentials_root;
+  // serve's --allowed-source-hosts: the hosts a Redis Cluster's redirects
+  // and slot map may lead the source to (RedisClusterOptions::allow_host);
+  // empty: any.
+  std::function<bool(absl::string_view host)> allow_host;
 };
 
 // Validates `redis` (address "host:port" or "[v6]:port", database >= 0,
