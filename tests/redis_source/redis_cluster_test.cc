@@ -47,8 +47,10 @@ int Calls(TestRedisCluster& cluster, int node, const std::string& command) {
   if (at == std::string::npos) return 0;
   const size_t begin = at + field.size();
   int calls = 0;
-  absl::SimpleAtoi(info.substr(begin, info.find(',', begin) - begin), &calls);
-  return calls;
+  return absl::SimpleAtoi(info.substr(begin, info.find(',', begin) - begin),
+                          &calls)
+             ? calls
+             : 0;
 }
 
 class RedisClusterTest : public ::testing::Test {
