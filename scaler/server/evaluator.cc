@@ -256,20 +256,31 @@ void Evaluator::Housekeep(const PolicySnapshot& snap, absl::Time now) {
     return;
   }
   if (degraded_) LeaveDegraded(now);
+  // Every policy's lease in one batch: one round trip per 1,000 policies.
+  std::vector<LeaseTask> tasks;
+  std::vector<PolicyState*> states;
+  tasks.reserve(snap.policies().size());
+  states.reserve(snap.policies().size());
   for (const LoadedPolicy& loaded : snap.policies()) {
     const PolicyKey key = KeyOf(loaded.policy);
     PolicyState& st = StateOf(key, now);
-    const absl::StatusOr<LeaseChange> change =
-        leases_.Upkeep(key, st.lease, st.seen.time,
-                       EvaluationInterval(loaded.policy.spec()), now);
-    if (!change.ok()) {
-      EnterDegraded(change.status(), now);
-      return;
-    }
-    if (*change == LeaseChange::kTaken) {
+    tasks.push_back(LeaseTask{key, st.lease, st.seen.time,
+                              EvaluationInterval(loaded.policy.spec()),
+                              LeaseChange::kNone});
+    states.push_back(&st);
+  }
+  const absl::Status kept = leases_.UpkeepAll(absl::MakeSpan(tasks), now);
+  if (!kept.ok()) {
+    EnterDegraded(kept, now);
+    return;
+  }
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    PolicyState& st = *states[i];
+    st.lease = std::move(tasks[i].slot);
+    if (tasks[i].change == LeaseChange::kTaken) {
       Transition(st, RoleEvent::kLeaseTaken, now);
       st.next_due = absl::InfinitePast();
-    } else if (*change == LeaseChange::kGone) {
+    } else if (tasks[i].change == LeaseChange::kGone) {
       Transition(st, RoleEvent::kLeaseGone, now);
     }
   }
@@ -282,7 +293,11 @@ void Evaluator::ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live,
       ++it;
       continue;
     }
-    if (!degraded_) leases_.Release(it->first, it->second.lease, now);
+    if (!degraded_ && leases_.Holds(it->second.lease, now)) {
+      // Best effort: the lease expires by itself anyway.
+      store_.Release(it->first, *it->second.lease.lease, Deadline())
+          .IgnoreError();
+    }
     Metrics::Get().ForgetPolicy(it->first.ns, it->first.name);
     states_.erase(it++);
   }

@@ -1,9 +1,11 @@
 #include "scaler/server/lease_keeper.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "scaler/common/log.h"
 
@@ -12,23 +14,37 @@ namespace {
 
 // FNV-1a, then a splitmix64 finalizer: stable across processes and builds
 // (absl::Hash is salted per process, so replicas would disagree).
-uint64_t StableHash(absl::string_view a, absl::string_view b) {
-  uint64_t h = 1469598103934665603ULL;
-  const auto mix = [&h](absl::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-  };
-  mix(a);
-  mix(absl::string_view("\0", 1));
-  mix(b);
+uint64_t Fnv(uint64_t h, absl::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+uint64_t Finish(uint64_t h) {
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ULL;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebULL;
   h ^= h >> 31;
   return h;
+}
+constexpr uint64_t kFnvBasis = 1469598103934665603ULL;
+
+uint64_t StableHash(absl::string_view a, absl::string_view b) {
+  return Finish(Fnv(Fnv(Fnv(kFnvBasis, a), absl::string_view("\0", 1)), b));
+}
+
+// A policy's id ("ns/name") as announced sets hold it.
+uint64_t PolicyHash(absl::string_view name) {
+  return Finish(Fnv(kFnvBasis, name));
+}
+
+// Whether `r` (score `score`) beats the best so far.
+bool Better(const std::string& r, uint64_t score, const std::string& best,
+            uint64_t best_score) {
+  return best.empty() || score > best_score ||
+         (score == best_score && r < best);
 }
 
 }  // namespace
@@ -45,13 +61,31 @@ std::string PreferredReplica(const PolicyKey& key,
   uint64_t best_score = 0;
   for (const std::string& r : replicas) {
     const uint64_t score = StableHash(name, r);
-    if (best.empty() || score > best_score ||
-        (score == best_score && r < best)) {
+    if (Better(r, score, best, best_score)) {
       best = r;
       best_score = score;
     }
   }
   return best;
+}
+
+void HeartbeatCall::Exchange(StateStore& store, const Clock& clock) {
+  members_ = store.Announce(replica_, serves_, ttl_, clock.Now() + timeout_);
+}
+
+void LeaseBatch::AddRelease(const PolicyKey& key, const Lease& lease) {
+  requests_.push_back(LeaseRequest{key, lease});
+  task_.push_back(kNoTask);
+  orphan_.push_back(false);
+}
+
+void LeaseBatch::Exchange(StateStore& store, const Clock& clock) {
+  if (requests_.empty()) {
+    outcomes_ = std::vector<LeaseOutcome>();
+    return;
+  }
+  outcomes_ =
+      store.UpkeepLeases(requests_, replica_, ttl_, clock.Now() + timeout_);
 }
 
 LeaseKeeper::LeaseKeeper(StateStore& store, const Clock& clock,
@@ -68,19 +102,90 @@ bool LeaseKeeper::Holds(const LeaseSlot& slot, absl::Time now) const {
          now < slot.lease->valid_until;
 }
 
-absl::Status LeaseKeeper::Heartbeat(absl::Time now) {
-  next_upkeep_ = now + lease_period_ * 0.2;
-  absl::StatusOr<std::vector<std::string>> members =
-      store_.Heartbeat(replica_id_, LeaseTtl(), Deadline());
-  if (!members.ok()) return members.status();
-  members_ = *std::move(members);
-  absl::flat_hash_map<std::string, absl::Time> since;
-  for (const std::string& m : members_) {
-    auto it = member_since_.find(m);
-    since[m] = it == member_since_.end() ? now : it->second;
+void LeaseKeeper::SetServed(const std::vector<PolicyKey>& keys) {
+  std::vector<std::string> names;
+  names.reserve(keys.size());
+  for (const PolicyKey& k : keys) names.push_back(k.ToString());
+  std::sort(names.begin(), names.end());
+  std::string bytes;
+  for (const std::string& n : names) absl::StrAppend(&bytes, n, "\n");
+  if (serves_ == nullptr || *serves_ != bytes) {
+    serves_ = std::make_shared<const std::string>(std::move(bytes));
   }
+}
+
+HeartbeatCall LeaseKeeper::BeginHeartbeat(absl::Time now) {
+  next_upkeep_ = now + lease_period_ * 0.2;
+  HeartbeatCall call;
+  call.replica_ = replica_id_;
+  call.serves_ = serves_;
+  call.ttl_ = LeaseTtl();
+  call.timeout_ = store_timeout_;
+  return call;
+}
+
+absl::Status LeaseKeeper::FinishHeartbeat(HeartbeatCall& call, absl::Time now) {
+  if (!call.members_.ok()) return call.members_.status();
+  std::vector<std::string> members;
+  absl::flat_hash_map<std::string, absl::Time> since;
+  absl::flat_hash_map<std::string, Known> known;
+  for (LiveReplica& m : *call.members_) {
+    auto it = member_since_.find(m.id);
+    since[m.id] = it == member_since_.end() ? now : it->second;
+    if (m.serves != nullptr && m.id != replica_id_) {
+      Known& k = known[m.id];
+      auto old = known_.find(m.id);
+      if (old != known_.end() && old->second.bytes != nullptr &&
+          (old->second.bytes == m.serves || *old->second.bytes == *m.serves)) {
+        k = std::move(old->second);
+      } else {
+        auto index = std::make_shared<ServedIndex>();
+        for (absl::string_view line :
+             absl::StrSplit(*m.serves, '\n', absl::SkipEmpty())) {
+          index->insert(PolicyHash(line));
+        }
+        k.index = std::move(index);
+      }
+      k.bytes = std::move(m.serves);
+    }
+    members.push_back(std::move(m.id));
+  }
+  members_ = std::move(members);
   member_since_ = std::move(since);
+  known_ = std::move(known);
   return absl::OkStatus();
+}
+
+absl::Status LeaseKeeper::Heartbeat(absl::Time now) {
+  HeartbeatCall call = BeginHeartbeat(now);
+  call.Exchange(store_, clock_);
+  return FinishHeartbeat(call, now);
+}
+
+std::string LeaseKeeper::PreferredOf(const std::string& name,
+                                     uint64_t hash) const {
+  std::string best;
+  uint64_t best_score = 0;
+  for (const std::string& r : members_) {
+    if (r != replica_id_) {
+      auto k = known_.find(r);
+      if (k != known_.end() && k->second.index != nullptr &&
+          !k->second.index->contains(hash)) {
+        continue;  // it does not serve this policy
+      }
+    }
+    const uint64_t score = StableHash(name, r);
+    if (Better(r, score, best, best_score)) {
+      best = r;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+std::string LeaseKeeper::Preferred(const PolicyKey& key) const {
+  const std::string name = key.ToString();
+  return PreferredOf(name, PolicyHash(name));
 }
 
 bool LeaseKeeper::ShouldHandOver(const LeaseSlot& slot,
@@ -105,67 +210,109 @@ bool LeaseKeeper::IsOrphan(const LeaseSlot& slot, absl::Time last_shared,
           now - last_shared > stale_after);
 }
 
-absl::StatusOr<LeaseChange> LeaseKeeper::Upkeep(const PolicyKey& key,
-                                                LeaseSlot& slot,
-                                                absl::Time last_shared,
-                                                absl::Duration interval,
-                                                absl::Time now) {
-  const std::string preferred = PreferredReplica(key, members_);
-  bool orphan = false;
-  if (preferred != replica_id_) {
-    if (Holds(slot, now)) {
-      if (ShouldHandOver(slot, preferred, now)) {
-        const absl::Status released =
-            store_.Release(key, *slot.lease, Deadline());
-        if (IsStoreOutage(released)) return released;
-        LogDebug("lease handed over",
-                 {{"policy", key.ToString()}, {"to", preferred}});
-        slot.lease.reset();
-        return LeaseChange::kGone;
+LeaseBatch LeaseKeeper::Plan(absl::Span<const LeaseTask> tasks,
+                             absl::Time now) const {
+  LeaseBatch batch;
+  batch.replica_ = replica_id_;
+  batch.ttl_ = LeaseTtl();
+  batch.timeout_ = store_timeout_;
+  batch.requests_.reserve(tasks.size());
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    const LeaseTask& t = tasks[i];
+    const std::string preferred = Preferred(t.key);
+    bool orphan = false;
+    if (preferred != replica_id_) {
+      if (Holds(t.slot, now)) {
+        if (ShouldHandOver(t.slot, preferred, now)) {
+          batch.requests_.push_back(LeaseRequest{t.key, *t.slot.lease});
+          batch.task_.push_back(i);
+          batch.orphan_.push_back(false);
+          continue;
+        }
+      } else {
+        orphan = IsOrphan(t.slot, t.last_shared, t.interval, now);
+        if (!orphan) continue;
       }
-    } else {
-      orphan = IsOrphan(slot, last_shared, interval, now);
-      if (!orphan) return LeaseChange::kNone;
     }
+    batch.requests_.push_back(LeaseRequest{t.key, std::nullopt});
+    batch.task_.push_back(i);
+    batch.orphan_.push_back(orphan);
   }
-  return AcquireOrRenew(key, slot, orphan, now);
+  return batch;
 }
 
-absl::StatusOr<LeaseChange> LeaseKeeper::AcquireOrRenew(const PolicyKey& key,
-                                                        LeaseSlot& slot,
-                                                        bool orphan,
-                                                        absl::Time now) {
-  absl::StatusOr<Lease> lease =
-      store_.AcquireOrRenew(key, replica_id_, LeaseTtl(), Deadline());
-  if (!lease.ok()) {
-    if (IsStoreOutage(lease.status())) return lease.status();
-    LogWarn("cannot acquire a lease",
-            {{"policy", key.ToString()},
-             {"error", std::string(lease.status().message())}});
-    return LeaseChange::kNone;
-  }
-  if (lease->holder != replica_id_) {
+LeaseChange LeaseKeeper::Acquired(LeaseTask& task, const Lease& lease,
+                                  bool orphan, absl::Time now) const {
+  LeaseSlot& slot = task.slot;
+  if (lease.holder != replica_id_) {
     if (!slot.lease.has_value()) return LeaseChange::kNone;
     slot.lease.reset();
     return LeaseChange::kGone;
   }
   const bool taken =
-      !slot.lease.has_value() || slot.lease->epoch != lease->epoch;
+      !slot.lease.has_value() || slot.lease->epoch != lease.epoch;
   if (taken) {
-    LogDebug("lease acquired", {{"policy", key.ToString()},
-                                {"epoch", absl::StrCat(lease->epoch)},
+    LogDebug("lease acquired", {{"policy", task.key.ToString()},
+                                {"epoch", absl::StrCat(lease.epoch)},
                                 {"orphan", orphan ? "true" : "false"}});
     if (orphan) slot.orphan_taken = now;
   }
-  slot.lease = *std::move(lease);
+  slot.lease = lease;
   return taken ? LeaseChange::kTaken : LeaseChange::kNone;
 }
 
-void LeaseKeeper::Release(const PolicyKey& key, const LeaseSlot& slot,
-                          absl::Time now) {
-  if (!Holds(slot, now)) return;
-  store_.Release(key, *slot.lease, Deadline())
-      .IgnoreError();  // the lease expires by itself anyway
+absl::Status LeaseKeeper::Apply(absl::Span<LeaseTask> tasks,
+                                const LeaseBatch& batch, absl::Time now) {
+  for (LeaseTask& t : tasks) t.change = LeaseChange::kNone;
+  if (!batch.outcomes_.ok()) {
+    if (IsStoreOutage(batch.outcomes_.status()))
+      return batch.outcomes_.status();
+    LogWarn("cannot keep the leases",
+            {{"error", std::string(batch.outcomes_.status().message())}});
+    return absl::OkStatus();
+  }
+  const std::vector<LeaseOutcome>& outcomes = *batch.outcomes_;
+  for (const LeaseOutcome& o : outcomes) {
+    if (IsStoreOutage(o.status)) return o.status;
+  }
+  for (size_t j = 0; j < outcomes.size() && j < batch.requests_.size(); ++j) {
+    if (batch.task_[j] == LeaseBatch::kNoTask) continue;  // a removed one's
+    LeaseTask& t = tasks[batch.task_[j]];
+    const LeaseOutcome& o = outcomes[j];
+    if (batch.requests_[j].release.has_value()) {
+      // Handed over (a failed release expires by itself).
+      LogDebug("lease handed over",
+               {{"policy", t.key.ToString()}, {"to", Preferred(t.key)}});
+      t.slot.lease.reset();
+      t.change = LeaseChange::kGone;
+    } else if (!o.status.ok()) {
+      LogWarn("cannot acquire a lease",
+              {{"policy", t.key.ToString()},
+               {"error", std::string(o.status.message())}});
+    } else {
+      t.change = Acquired(t, o.lease, batch.orphan_[j], now);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status LeaseKeeper::UpkeepAll(absl::Span<LeaseTask> tasks,
+                                    absl::Time now) {
+  LeaseBatch batch = Plan(tasks, now);
+  batch.Exchange(store_, clock_);
+  return Apply(tasks, batch, now);
+}
+
+absl::StatusOr<LeaseChange> LeaseKeeper::Upkeep(const PolicyKey& key,
+                                                LeaseSlot& slot,
+                                                absl::Time last_shared,
+                                                absl::Duration interval,
+                                                absl::Time now) {
+  LeaseTask task{key, slot, last_shared, interval, LeaseChange::kNone};
+  const absl::Status s = UpkeepAll(absl::MakeSpan(&task, 1), now);
+  if (!s.ok()) return s;
+  slot = std::move(task.slot);
+  return task.change;
 }
 
 }  // namespace signalscaler

@@ -4,7 +4,10 @@
 // the same lease, fencing and membership semantics as with Redis, on the
 // store's Clock.
 #include <map>
+#include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
@@ -42,7 +45,109 @@ class MemoryStateStore final : public StateStore {
                     const Lease& lease, absl::Duration ttl,
                     absl::Time /*deadline*/) override {
     absl::MutexLock lock(&mu_);
+    return SaveLocked(key, record, lease, ttl, clock_.Now());
+  }
+
+  absl::StatusOr<std::vector<absl::Status>> SaveMany(
+      absl::Span<const SaveRequest> requests, absl::Duration ttl,
+      absl::Time /*deadline*/) override {
+    absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
+    std::vector<absl::Status> out;
+    out.reserve(requests.size());
+    for (const SaveRequest& r : requests) {
+      out.push_back(SaveLocked(r.key, *r.record, r.lease, ttl, now));
+    }
+    return out;
+  }
+
+  absl::StatusOr<Lease> AcquireOrRenew(const PolicyKey& key,
+                                       const std::string& replica,
+                                       absl::Duration ttl,
+                                       absl::Time /*deadline*/) override {
+    absl::MutexLock lock(&mu_);
+    return AcquireLocked(key, replica, ttl, clock_.Now());
+  }
+
+  absl::Status Release(const PolicyKey& key, const Lease& lease,
+                       absl::Time /*deadline*/) override {
+    absl::MutexLock lock(&mu_);
+    ReleaseLocked(key, lease, clock_.Now());
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::vector<LeaseOutcome>> UpkeepLeases(
+      absl::Span<const LeaseRequest> requests, const std::string& replica,
+      absl::Duration ttl, absl::Time /*deadline*/) override {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_.Now();
+    std::vector<LeaseOutcome> out(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+      if (requests[i].release.has_value()) {
+        ReleaseLocked(requests[i].key, *requests[i].release, now);
+      } else {
+        out[i].lease = AcquireLocked(requests[i].key, replica, ttl, now);
+      }
+    }
+    return out;
+  }
+
+  absl::StatusOr<std::vector<std::string>> Heartbeat(
+      const std::string& replica, absl::Duration ttl,
+      absl::Time /*deadline*/) override {
+    absl::MutexLock lock(&mu_);
+    std::vector<std::string> alive;
+    for (const auto& [id, member] : BeatLocked(replica, ttl, clock_.Now())) {
+      alive.push_back(id);
+    }
+    return alive;  // a std::map: sorted
+  }
+
+  absl::StatusOr<std::vector<LiveReplica>> Announce(
+      const std::string& replica, std::shared_ptr<const std::string> serves,
+      absl::Duration ttl, absl::Time /*deadline*/) override {
+    absl::MutexLock lock(&mu_);
+    const std::map<std::string, Member>& members =
+        BeatLocked(replica, ttl, clock_.Now());
+    // One copy per distinct announcement.
+    if (serves != nullptr) {
+      for (const auto& [id, member] : members) {
+        if (member.serves != nullptr && *member.serves == *serves) {
+          serves = member.serves;
+          break;
+        }
+      }
+    }
+    members_[replica].serves = std::move(serves);
+    std::vector<LiveReplica> alive;
+    for (const auto& [id, member] : members) {
+      alive.push_back(LiveReplica{id, member.serves});
+    }
+    return alive;
+  }
+
+  void Watch(std::function<void(const PolicyKey&)> /*on_saved*/) override {
+    // Readers in this process poll; a notification is only an optimization.
+  }
+
+ private:
+  struct Held {
+    std::string holder;
+    uint64_t epoch = 0;
+    absl::Time expires;
+  };
+  struct Stored {
+    PolicyRecord record;
+    absl::Time expires;
+  };
+  struct Member {
+    absl::Time expires;
+    std::shared_ptr<const std::string> serves;  // as last announced
+  };
+
+  absl::Status SaveLocked(const PolicyKey& key, const PolicyRecord& record,
+                          const Lease& lease, absl::Duration ttl,
+                          absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Held* held = Current(key, now);
     if (held == nullptr || held->holder != lease.holder ||
         held->epoch != lease.epoch) {
@@ -54,12 +159,9 @@ class MemoryStateStore final : public StateStore {
     return absl::OkStatus();
   }
 
-  absl::StatusOr<Lease> AcquireOrRenew(const PolicyKey& key,
-                                       const std::string& replica,
-                                       absl::Duration ttl,
-                                       absl::Time /*deadline*/) override {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = clock_.Now();
+  Lease AcquireLocked(const PolicyKey& key, const std::string& replica,
+                      absl::Duration ttl, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const Held* current = Current(key, now);
     Lease out;
     if (current != nullptr && current->holder != replica) {
@@ -79,49 +181,30 @@ class MemoryStateStore final : public StateStore {
     return out;
   }
 
-  absl::Status Release(const PolicyKey& key, const Lease& lease,
-                       absl::Time /*deadline*/) override {
-    absl::MutexLock lock(&mu_);
-    const Held* held = Current(key, clock_.Now());
+  void ReleaseLocked(const PolicyKey& key, const Lease& lease, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const Held* held = Current(key, now);
     if (held != nullptr && held->holder == lease.holder &&
         held->epoch == lease.epoch) {
       leases_.erase(key);
     }
-    return absl::OkStatus();
   }
 
-  absl::StatusOr<std::vector<std::string>> Heartbeat(
-      const std::string& replica, absl::Duration ttl,
-      absl::Time /*deadline*/) override {
-    absl::MutexLock lock(&mu_);
-    const absl::Time now = clock_.Now();
-    members_[replica] = now + ttl;
-    std::vector<std::string> alive;
+  // `replica` alive until now + ttl; the members still alive.
+  const std::map<std::string, Member>& BeatLocked(const std::string& replica,
+                                                  absl::Duration ttl,
+                                                  absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    members_[replica].expires = now + ttl;
     for (auto it = members_.begin(); it != members_.end();) {
-      if (it->second <= now) {
+      if (it->second.expires <= now) {
         it = members_.erase(it);
       } else {
-        alive.push_back(it->first);
         ++it;
       }
     }
-    return alive;  // a std::map: sorted
+    return members_;
   }
-
-  void Watch(std::function<void(const PolicyKey&)> /*on_saved*/) override {
-    // Readers in this process poll; a notification is only an optimization.
-  }
-
- private:
-  struct Held {
-    std::string holder;
-    uint64_t epoch = 0;
-    absl::Time expires;
-  };
-  struct Stored {
-    PolicyRecord record;
-    absl::Time expires;
-  };
 
   // The lease in force at `now`, or null.
   const Held* Current(const PolicyKey& key, absl::Time now) const
@@ -136,7 +219,7 @@ class MemoryStateStore final : public StateStore {
   std::map<PolicyKey, Stored> records_ ABSL_GUARDED_BY(mu_);
   std::map<PolicyKey, Held> leases_ ABSL_GUARDED_BY(mu_);
   std::map<PolicyKey, uint64_t> epochs_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, absl::Time> members_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Member> members_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -1,57 +1,33 @@
 // MakeRedisStateStore(): leases, fenced saves and membership as Lua scripts
 // (internal/redis_scripts.h) on one shared connection
 // (internal/shared_redis_connection.h), records through state_codec.h,
-// saves watched by internal/save_watcher.h.
+// saves watched by internal/save_watcher.h. The class is in
+// internal/redis_state_store_impl.h; this file has its calls for one policy
+// and Load, internal/redis_state_batch.cc those that do many at once.
 #include "scaler/state/redis_state_store.h"
 
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <memory>
-#include <set>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "scaler/common/log.h"
 #include "scaler/common/status_macros.h"
-#include "scaler/state/internal/redis_scripts.h"
-#include "scaler/state/internal/save_watcher.h"
-#include "scaler/state/internal/shared_redis_connection.h"
+#include "scaler/state/internal/redis_state_store_impl.h"
 #include "scaler/state/state_codec.h"
 #include "sources/redis/client/redis_connection.h"
 #include "sources/redis/client/redis_errors.h"
 #include "sources/redis/client/redis_reply.h"
 #include "sources/redis/client/redis_subscriber.h"
 
-namespace signalscaler {
+namespace signalscaler::state_internal {
 namespace {
-
-using state_internal::LeaseValue;
-using state_internal::ParseLeaseValue;
-using state_internal::RedisScript;
-using state_internal::SharedRedisConnection;
 
 // GETs sent before their replies are read, per round trip of a Load.
 constexpr size_t kPipelineDepth = 256;
-
-// "<what>: <message>", same code: every error says which call it was.
-absl::Status Context(const absl::Status& status, absl::string_view what) {
-  if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      absl::StrCat(what, ": ", status.message()));
-}
-
-// A TTL as whole milliseconds (rounded up), as PX and PEXPIRE take them.
-absl::StatusOr<std::string> TtlMs(absl::Duration ttl, absl::string_view what) {
-  if (ttl <= absl::ZeroDuration() || ttl == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": ttl must be positive and finite, not ",
-                     absl::FormatDuration(ttl)));
-  }
-  return absl::StrCat(
-      absl::ToInt64Milliseconds(absl::Ceil(ttl, absl::Milliseconds(1))));
-}
 
 RedisConnectionOptions ConnectionOptions(const RedisStateStoreOptions& o) {
   RedisConnectionOptions c;
@@ -76,72 +52,37 @@ RedisSubscriberOptions WatcherOptions(const RedisStateStoreOptions& o,
   return options;
 }
 
-class RedisStateStore final : public StateStore {
- public:
-  RedisStateStore(RedisStateStoreOptions options, const Clock& clock)
-      : options_(std::move(options)),
-        clock_(clock),
-        shared_(ConnectionOptions(options_), clock),
-        replicas_key_(RedisReplicasKey(options_.key_prefix)),
-        channel_(RedisSavedChannel(options_.key_prefix)),
-        watcher_(WatcherOptions(options_, channel_), shared_.server(), clock) {}
+}  // namespace
 
-  absl::string_view kind() const override { return "redis"; }
-  bool shared() const override { return true; }
+absl::Status Context(const absl::Status& status, absl::string_view what) {
+  if (status.ok()) return status;
+  return absl::Status(status.code(),
+                      absl::StrCat(what, ": ", status.message()));
+}
 
-  absl::StatusOr<std::vector<std::optional<PolicyRecord>>> Load(
-      absl::Span<const PolicyKey> keys, absl::Time deadline) override;
-  absl::Status Save(const PolicyKey& key, const PolicyRecord& record,
-                    const Lease& lease, absl::Duration ttl,
-                    absl::Time deadline) override;
-  absl::StatusOr<Lease> AcquireOrRenew(const PolicyKey& key,
-                                       const std::string& replica,
-                                       absl::Duration ttl,
-                                       absl::Time deadline) override;
-  absl::Status Release(const PolicyKey& key, const Lease& lease,
-                       absl::Time deadline) override;
-  absl::StatusOr<std::vector<std::string>> Heartbeat(
-      const std::string& replica, absl::Duration ttl,
-      absl::Time deadline) override;
-  void Watch(std::function<void(const PolicyKey&)> on_saved) override;
-
- private:
-  // The records of `keys` by pipelined GETs (all sent, then all read),
-  // appended to `out`.
-  absl::Status LoadPipelined(RedisConnection& connection,
-                             absl::Span<const PolicyKey> keys,
-                             absl::Time deadline,
-                             std::vector<std::optional<PolicyRecord>>& out);
-  // One GET reply of a Load: the record, nullopt, or a failure of the call.
-  absl::StatusOr<std::optional<PolicyRecord>> RecordFrom(
-      const redisReply& reply, const PolicyKey& key, const std::string& name);
-  void WarnOnce(const PolicyKey& key, const std::string& name,
-                const absl::Status& why);
-  absl::Status Unexpected(absl::string_view what, const std::string& key,
-                          absl::string_view reply) const {
-    return absl::InternalError(
-        absl::StrCat(what, ": redis ", shared_.server(), ": EVALSHA \"", key,
-                     "\": unexpected reply (", reply, ")"));
+absl::StatusOr<std::string> TtlMs(absl::Duration ttl, absl::string_view what) {
+  if (ttl <= absl::ZeroDuration() || ttl == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": ttl must be positive and finite, not ",
+                     absl::FormatDuration(ttl)));
   }
+  return absl::StrCat(
+      absl::ToInt64Milliseconds(absl::Ceil(ttl, absl::Milliseconds(1))));
+}
 
-  const RedisStateStoreOptions options_;
-  const Clock& clock_;
+RedisStateStoreImpl::RedisStateStoreImpl(RedisStateStoreOptions options,
+                                         const Clock& clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      shared_(ConnectionOptions(options_), clock),
+      served_(options_.key_prefix),
+      replicas_key_(RedisReplicasKey(options_.key_prefix)),
+      channel_(RedisSavedChannel(options_.key_prefix)),
+      watcher_(WatcherOptions(options_, channel_), shared_.server(), clock) {}
 
-  SharedRedisConnection shared_;
-  // Used only while holding a turn of `shared_`:
-  RedisScript acquire_{state_internal::kAcquireScript};
-  RedisScript save_{state_internal::kSaveScript};
-  RedisScript release_{state_internal::kReleaseScript};
-  RedisScript heartbeat_{state_internal::kHeartbeatScript};
-  std::set<PolicyKey> warned_;  // undecodable records already logged
-
-  const std::string replicas_key_;
-  const std::string channel_;
-  state_internal::SaveWatcher watcher_;  // last: stops first
-};
-
-void RedisStateStore::WarnOnce(const PolicyKey& key, const std::string& name,
-                               const absl::Status& why) {
+void RedisStateStoreImpl::WarnOnce(const PolicyKey& key,
+                                   const std::string& name,
+                                   const absl::Status& why) {
   if (!warned_.insert(key).second) return;
   LogWarn(
       "redis state store: ignoring a state record that cannot be read "
@@ -152,7 +93,7 @@ void RedisStateStore::WarnOnce(const PolicyKey& key, const std::string& name,
        {"error", std::string(why.message())}});
 }
 
-absl::StatusOr<std::optional<PolicyRecord>> RedisStateStore::RecordFrom(
+absl::StatusOr<std::optional<PolicyRecord>> RedisStateStoreImpl::RecordFrom(
     const redisReply& reply, const PolicyKey& key, const std::string& name) {
   if (reply.type == REDIS_REPLY_NIL) {
     warned_.erase(key);
@@ -178,8 +119,9 @@ absl::StatusOr<std::optional<PolicyRecord>> RedisStateStore::RecordFrom(
   return std::optional<PolicyRecord>(*std::move(record));
 }
 
-absl::StatusOr<std::vector<std::optional<PolicyRecord>>> RedisStateStore::Load(
-    absl::Span<const PolicyKey> keys, absl::Time deadline) {
+absl::StatusOr<std::vector<std::optional<PolicyRecord>>>
+RedisStateStoreImpl::Load(absl::Span<const PolicyKey> keys,
+                          absl::Time deadline) {
   std::vector<std::optional<PolicyRecord>> out;
   if (keys.empty()) return out;
   out.reserve(keys.size());
@@ -207,7 +149,7 @@ absl::StatusOr<std::vector<std::optional<PolicyRecord>>> RedisStateStore::Load(
   return out;
 }
 
-absl::Status RedisStateStore::LoadPipelined(
+absl::Status RedisStateStoreImpl::LoadPipelined(
     RedisConnection& connection, absl::Span<const PolicyKey> keys,
     absl::Time deadline, std::vector<std::optional<PolicyRecord>>& out) {
   std::vector<std::string> names;
@@ -246,30 +188,15 @@ absl::Status RedisStateStore::LoadPipelined(
   return absl::OkStatus();
 }
 
-absl::Status RedisStateStore::Save(const PolicyKey& key,
-                                   const PolicyRecord& record,
-                                   const Lease& lease, absl::Duration ttl,
-                                   absl::Time deadline) {
-  const std::string what = absl::StrCat("save the state of ", key.ToString());
-  ASSIGN_OR_RETURN(const std::string ttl_ms, TtlMs(ttl, what));
-  if (lease.holder.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, ": a lease without a holder"));
-  }
-  const std::string blob = EncodeRecord(record);
-  const RedisStateKeys names = RedisKeysOf(options_.key_prefix, key);
-  ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
-                   shared_.Take(deadline, what));
-  absl::StatusOr<RedisReplyPtr> reply =
-      save_.Run(turn.connection(), {names.lease, names.state},
-                {LeaseValue(lease), blob, ttl_ms, channel_, key.ToString()},
-                deadline, names.state);
-  if (!reply.ok()) return Context(reply.status(), what);
-  const redisReply& r = **reply;
+absl::Status RedisStateStoreImpl::SaveOutcome(const redisReply& r,
+                                              const PolicyKey& key,
+                                              const Lease& lease,
+                                              const std::string& name,
+                                              const std::string& what) const {
   if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 ||
       r.element[0]->type != REDIS_REPLY_INTEGER ||
       r.element[1]->type != REDIS_REPLY_STRING) {
-    return Unexpected(what, names.state, "not [saved, lease]");
+    return Unexpected(what, name, "not [saved, lease]");
   }
   if (r.element[0]->integer == 1) return absl::OkStatus();
   Lease held;
@@ -286,7 +213,58 @@ absl::Status RedisStateStore::Save(const PolicyKey& key,
                    " may not save (redis ", shared_.server(), ")"));
 }
 
-absl::StatusOr<Lease> RedisStateStore::AcquireOrRenew(
+absl::StatusOr<Lease> RedisStateStoreImpl::LeaseOutcomeOf(
+    const redisReply& r, const std::string& replica, absl::Time sent,
+    absl::Duration ttl, const std::string& name,
+    const std::string& what) const {
+  Lease lease;
+  if (r.type != REDIS_REPLY_STRING || !ParseLeaseValue(ReplyText(r), lease)) {
+    return Unexpected(what, name, "not \"<epoch> <replica>\"");
+  }
+  lease.valid_until =
+      lease.holder == replica ? sent + ttl : absl::InfinitePast();
+  return lease;
+}
+
+absl::StatusOr<std::vector<std::string>> RedisStateStoreImpl::MembersOf(
+    const redisReply& r, const std::string& what) const {
+  if (r.type != REDIS_REPLY_ARRAY) {
+    return Unexpected(what, replicas_key_, "not an array");
+  }
+  std::vector<std::string> alive;
+  for (size_t i = 0; i < r.elements; ++i) {
+    if (r.element[i]->type != REDIS_REPLY_STRING) {
+      return Unexpected(what, replicas_key_, "not a member");
+    }
+    alive.emplace_back(ReplyText(*r.element[i]));
+  }
+  std::sort(alive.begin(), alive.end());
+  return alive;
+}
+
+absl::Status RedisStateStoreImpl::Save(const PolicyKey& key,
+                                       const PolicyRecord& record,
+                                       const Lease& lease, absl::Duration ttl,
+                                       absl::Time deadline) {
+  const std::string what = absl::StrCat("save the state of ", key.ToString());
+  ASSIGN_OR_RETURN(const std::string ttl_ms, TtlMs(ttl, what));
+  if (lease.holder.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, ": a lease without a holder"));
+  }
+  const std::string blob = EncodeRecord(record);
+  const RedisStateKeys names = RedisKeysOf(options_.key_prefix, key);
+  ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
+                   shared_.Take(deadline, what));
+  absl::StatusOr<RedisReplyPtr> reply =
+      save_.Run(turn.connection(), {names.lease, names.state},
+                {LeaseValue(lease), blob, ttl_ms, channel_, key.ToString()},
+                deadline, names.state);
+  if (!reply.ok()) return Context(reply.status(), what);
+  return SaveOutcome(**reply, key, lease, names.state, what);
+}
+
+absl::StatusOr<Lease> RedisStateStoreImpl::AcquireOrRenew(
     const PolicyKey& key, const std::string& replica, absl::Duration ttl,
     absl::Time deadline) {
   const std::string what =
@@ -305,18 +283,12 @@ absl::StatusOr<Lease> RedisStateStore::AcquireOrRenew(
       acquire_.Run(turn.connection(), {names.lease, names.epoch},
                    {replica, ttl_ms, epoch_ttl_ms}, deadline, names.lease);
   if (!reply.ok()) return Context(reply.status(), what);
-  Lease lease;
-  if ((*reply)->type != REDIS_REPLY_STRING ||
-      !ParseLeaseValue(ReplyText(**reply), lease)) {
-    return Unexpected(what, names.lease, "not \"<epoch> <replica>\"");
-  }
-  lease.valid_until =
-      lease.holder == replica ? sent + ttl : absl::InfinitePast();
-  return lease;
+  return LeaseOutcomeOf(**reply, replica, sent, ttl, names.lease, what);
 }
 
-absl::Status RedisStateStore::Release(const PolicyKey& key, const Lease& lease,
-                                      absl::Time deadline) {
+absl::Status RedisStateStoreImpl::Release(const PolicyKey& key,
+                                          const Lease& lease,
+                                          absl::Time deadline) {
   const std::string what =
       absl::StrCat("release the lease of ", key.ToString());
   const RedisStateKeys names = RedisKeysOf(options_.key_prefix, key);
@@ -332,7 +304,7 @@ absl::Status RedisStateStore::Release(const PolicyKey& key, const Lease& lease,
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> RedisStateStore::Heartbeat(
+absl::StatusOr<std::vector<std::string>> RedisStateStoreImpl::Heartbeat(
     const std::string& replica, absl::Duration ttl, absl::Time deadline) {
   const std::string what = absl::StrCat("heartbeat of replica ", replica);
   ASSIGN_OR_RETURN(const std::string ttl_ms, TtlMs(ttl, what));
@@ -345,32 +317,23 @@ absl::StatusOr<std::vector<std::string>> RedisStateStore::Heartbeat(
       heartbeat_.Run(turn.connection(), {replicas_key_}, {replica, ttl_ms},
                      deadline, replicas_key_);
   if (!reply.ok()) return Context(reply.status(), what);
-  const redisReply& r = **reply;
-  if (r.type != REDIS_REPLY_ARRAY) {
-    return Unexpected(what, replicas_key_, "not an array");
-  }
-  std::vector<std::string> alive;
-  for (size_t i = 0; i < r.elements; ++i) {
-    if (r.element[i]->type != REDIS_REPLY_STRING) {
-      return Unexpected(what, replicas_key_, "not a member");
-    }
-    alive.emplace_back(ReplyText(*r.element[i]));
-  }
-  std::sort(alive.begin(), alive.end());
-  return alive;
+  return MembersOf(**reply, what);
 }
 
-void RedisStateStore::Watch(std::function<void(const PolicyKey&)> on_saved) {
+void RedisStateStoreImpl::Watch(
+    std::function<void(const PolicyKey&)> on_saved) {
   watcher_.Set(std::move(on_saved));
 }
 
-}  // namespace
+}  // namespace signalscaler::state_internal
+
+namespace signalscaler {
 
 absl::StatusOr<std::unique_ptr<StateStore>> MakeRedisStateStore(
     RedisStateStoreOptions options, const Clock& clock) {
   RETURN_IF_ERROR(ValidateRedisStateStoreOptions(options));
   return std::unique_ptr<StateStore>(
-      new RedisStateStore(std::move(options), clock));
+      new state_internal::RedisStateStoreImpl(std::move(options), clock));
 }
 
 }  // namespace signalscaler

@@ -6,10 +6,14 @@
 //   <prefix>:{<ns>/<name>}:epoch   the last epoch granted (INCR), long TTL
 //
 // plus `<prefix>:replicas` (a sorted set: replica -> expiry in the server's
-// milliseconds) and the channel `<prefix>:saved` ("<ns>/<name>" per save).
-// Leases, fenced saves, releases and heartbeats are each one Lua script
-// (EVALSHA, falling back to EVAL after NOSCRIPT), so each is atomic on the
-// server; heartbeats use the server's TIME, so replicas' clocks do not matter.
+// milliseconds), what each replica serves (`<prefix>:served`, a hash:
+// replica -> digest, and `<prefix>:served:<digest>`, one copy per distinct
+// set: internal/served_sets.h) and the channel `<prefix>:saved`
+// ("<ns>/<name>" per save). Leases, fenced saves, releases and heartbeats
+// are each one Lua script (EVALSHA, falling back to EVAL after NOSCRIPT), so
+// each is atomic on the server; heartbeats use the server's TIME, so
+// replicas' clocks do not matter. The calls for many policies at once
+// (UpkeepLeases, SaveMany) pipeline their scripts: one round trip per 1,000.
 //
 //   RedisStateStoreOptions options;
 //   options.host = "redis";

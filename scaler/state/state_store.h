@@ -13,6 +13,9 @@
 //     ... Decide() ...
 //     absl::Status s = store->Save(key, record, *lease, record_ttl, d);
 //   }
+//   // Or many policies' leases in one round trip:
+//   absl::StatusOr<std::vector<LeaseOutcome>> leases =
+//       store->UpkeepLeases(requests, "pod-a", ttl, d);
 //
 // Every call is bounded by its `deadline` (on the store's Clock). Errors:
 // UNAVAILABLE / DEADLINE_EXCEEDED when the store cannot be reached (the
@@ -68,6 +71,40 @@ struct Lease {
   absl::Time valid_until = absl::InfinitePast();
 };
 
+// One policy's part of a lease upkeep (StateStore::UpkeepLeases).
+struct LeaseRequest {
+  PolicyKey key;
+  // Unset: acquire or renew the lease, as AcquireOrRenew does. Set: give
+  // this lease up, as Release does.
+  std::optional<Lease> release;
+};
+
+// What became of one LeaseRequest.
+struct LeaseOutcome {
+  // This policy's own failure (e.g. a malformed lease value in the store);
+  // the other requests of the call stand.
+  absl::Status status;
+  // An acquisition's lease in force afterwards (as AcquireOrRenew returns
+  // it) when `status` is OK; empty for a release.
+  Lease lease;
+};
+
+// One fenced save among many (StateStore::SaveMany).
+struct SaveRequest {
+  PolicyKey key;
+  const PolicyRecord* record = nullptr;  // not owned; outlives the call
+  Lease lease;
+};
+
+// A live replica, as Announce() reports it.
+struct LiveReplica {
+  std::string id;
+  // What it announced it serves (the bytes it passed to Announce), or null
+  // when it announced nothing (a store or a replica without announcements):
+  // callers then take it to serve every policy.
+  std::shared_ptr<const std::string> serves;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -109,6 +146,39 @@ class StateStore {
   // (including this one), sorted.
   virtual absl::StatusOr<std::vector<std::string>> Heartbeat(
       const std::string& replica, absl::Duration ttl, absl::Time deadline) = 0;
+
+  // The calls below do the work of many of the calls above at once: a Redis
+  // store pipelines them (all sent, then all read: one round trip per
+  // 1,000), the memory store takes its lock once. Each fails as a whole, or
+  // not at all: UNAVAILABLE, DEADLINE_EXCEEDED or UNAUTHENTICATED when the
+  // store cannot be reached (some of the work may then have been done, as a
+  // single call's may), INVALID_ARGUMENT for an unusable ttl or replica id.
+  // Otherwise each request's own error is in its place in the result. The
+  // defaults loop over the single calls (stopping at the first outage).
+
+  // Each request in order: acquires or renews the lease of its key for
+  // `replica` (as AcquireOrRenew, for `ttl`), or releases the lease it
+  // names (as Release). The outcomes are in the requests' order.
+  virtual absl::StatusOr<std::vector<LeaseOutcome>> UpkeepLeases(
+      absl::Span<const LeaseRequest> requests, const std::string& replica,
+      absl::Duration ttl, absl::Time deadline);
+
+  // Each request as Save() (records expiring after `ttl`), in order: OK,
+  // FAILED_PRECONDITION (the lease was lost), or that save's own error.
+  virtual absl::StatusOr<std::vector<absl::Status>> SaveMany(
+      absl::Span<const SaveRequest> requests, absl::Duration ttl,
+      absl::Time deadline);
+
+  // Heartbeat() that also announces what `replica` serves: `serves`, bytes
+  // of the caller's choosing (null: nothing). Returns every replica alive
+  // with what it announced last, sorted by id. The store keeps one copy of
+  // each distinct `serves` (replicas serving the same policies share it),
+  // and returns the same pointer for the same bytes while they last, so a
+  // caller can cache what it made of them. The default announces nothing:
+  // Heartbeat(), every `serves` null.
+  virtual absl::StatusOr<std::vector<LiveReplica>> Announce(
+      const std::string& replica, std::shared_ptr<const std::string> serves,
+      absl::Duration ttl, absl::Time deadline);
 
   // Calls `on_saved` (from a thread of the store's) whenever any replica
   // saves a record, so that readers refresh at once instead of at their next

@@ -1,7 +1,8 @@
 // LeaseKeeper on the in-process store and a manual clock: the preferred
 // replica takes a lease, hands it over only to a replica alive a whole lease
 // period, an orphan is taken and kept a while, renewals keep the epoch, and
-// an outage is returned while other errors are not.
+// an outage is returned while other errors are not; every policy's upkeep is
+// one store call.
 #include "scaler/server/lease_keeper.h"
 
 #include <memory>
@@ -215,6 +216,133 @@ TEST_F(LeaseKeeperTest, AnOutageIsReturnedOtherErrorsAreNot) {
   EXPECT_TRUE(IsStoreOutage(absl::UnauthenticatedError("auth")));
   EXPECT_FALSE(IsStoreOutage(absl::FailedPreconditionError("fenced")));
   EXPECT_FALSE(IsStoreOutage(absl::InternalError("bad")));
+}
+
+// Forwards to another store and counts the calls a LeaseKeeper makes.
+class CountingStore final : public StateStore {
+ public:
+  explicit CountingStore(StateStore& inner) : inner_(inner) {}
+  int single_calls = 0;  // AcquireOrRenew and Release
+  int batches = 0;       // UpkeepLeases
+  size_t requests = 0;   // in those batches
+
+  absl::string_view kind() const override { return "counting"; }
+  bool shared() const override { return true; }
+  absl::StatusOr<std::vector<std::optional<PolicyRecord>>> Load(
+      absl::Span<const PolicyKey> keys, absl::Time deadline) override {
+    return inner_.Load(keys, deadline);
+  }
+  absl::Status Save(const PolicyKey& key, const PolicyRecord& record,
+                    const Lease& lease, absl::Duration ttl,
+                    absl::Time deadline) override {
+    return inner_.Save(key, record, lease, ttl, deadline);
+  }
+  absl::StatusOr<Lease> AcquireOrRenew(const PolicyKey& key,
+                                       const std::string& replica,
+                                       absl::Duration ttl,
+                                       absl::Time deadline) override {
+    ++single_calls;
+    return inner_.AcquireOrRenew(key, replica, ttl, deadline);
+  }
+  absl::Status Release(const PolicyKey& key, const Lease& lease,
+                       absl::Time deadline) override {
+    ++single_calls;
+    return inner_.Release(key, lease, deadline);
+  }
+  absl::StatusOr<std::vector<LeaseOutcome>> UpkeepLeases(
+      absl::Span<const LeaseRequest> r, const std::string& replica,
+      absl::Duration ttl, absl::Time deadline) override {
+    ++batches;
+    requests += r.size();
+    return inner_.UpkeepLeases(r, replica, ttl, deadline);
+  }
+  absl::StatusOr<std::vector<std::string>> Heartbeat(
+      const std::string& replica, absl::Duration ttl,
+      absl::Time deadline) override {
+    return inner_.Heartbeat(replica, ttl, deadline);
+  }
+  absl::StatusOr<std::vector<LiveReplica>> Announce(
+      const std::string& replica, std::shared_ptr<const std::string> serves,
+      absl::Duration ttl, absl::Time deadline) override {
+    return inner_.Announce(replica, std::move(serves), ttl, deadline);
+  }
+  void Watch(std::function<void(const PolicyKey&)>) override {}
+
+ private:
+  StateStore& inner_;
+};
+
+TEST_F(LeaseKeeperTest, UpkeepOfEveryPolicyIsOneStoreCall) {
+  CountingStore counting(*store_);
+  auto a = Keeper("a", &counting);
+  std::vector<LeaseTask> tasks;
+  for (int i = 0; i < 600; ++i) {
+    LeaseTask t;
+    t.key = PolicyKey{"ns", absl::StrCat("p", i)};
+    t.slot.first_seen = clock_.Now();
+    t.interval = kInterval;
+    tasks.push_back(t);
+  }
+  ASSERT_TRUE(a->Heartbeat(clock_.Now()).ok());
+  ASSERT_TRUE(a->UpkeepAll(absl::MakeSpan(tasks), clock_.Now()).ok());
+  EXPECT_EQ(counting.batches, 1);
+  EXPECT_EQ(counting.requests, 600u);
+  EXPECT_EQ(counting.single_calls, 0);
+  for (const LeaseTask& t : tasks) {
+    EXPECT_EQ(t.change, LeaseChange::kTaken) << t.key.ToString();
+    EXPECT_TRUE(a->Holds(t.slot, clock_.Now()));
+  }
+
+  // b joins; a lease period later a hands b's share over, one call per
+  // upkeep all along.
+  auto b = Keeper("b");
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  // a first sees b at step 1: b is stable for it a lease period later.
+  for (int step = 1; step <= 6; ++step) {
+    clock_.Advance(kPeriod * 0.2);
+    ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+    ASSERT_TRUE(a->Heartbeat(clock_.Now()).ok());
+    ASSERT_TRUE(a->UpkeepAll(absl::MakeSpan(tasks), clock_.Now()).ok());
+    if (step < 6) {
+      for (const LeaseTask& t : tasks) {
+        ASSERT_EQ(t.change, LeaseChange::kNone) << "renewed, b not stable yet";
+      }
+    }
+  }
+  EXPECT_EQ(counting.batches, 7);
+  EXPECT_EQ(counting.single_calls, 0);
+  int gone = 0;
+  for (const LeaseTask& t : tasks) {
+    const bool to_b = PreferredReplica(t.key, {"a", "b"}) == "b";
+    EXPECT_EQ(t.change, to_b ? LeaseChange::kGone : LeaseChange::kNone)
+        << t.key.ToString();
+    EXPECT_EQ(a->Holds(t.slot, clock_.Now()), !to_b);
+    gone += to_b;
+  }
+  EXPECT_GT(gone, 200);
+  EXPECT_LT(gone, 400);
+}
+
+TEST_F(LeaseKeeperTest, AnOutageInABatchChangesNoPolicy) {
+  auto a = Keeper("a");
+  std::vector<LeaseTask> tasks(3);
+  for (int i = 0; i < 3; ++i) {
+    tasks[i].key = PolicyKey{"ns", absl::StrCat("p", i)};
+    tasks[i].slot.first_seen = clock_.Now();
+  }
+  ASSERT_TRUE(a->Heartbeat(clock_.Now()).ok());
+  ASSERT_TRUE(a->UpkeepAll(absl::MakeSpan(tasks), clock_.Now()).ok());
+  const std::vector<LeaseTask> before = tasks;
+  FailingStore down(absl::DeadlineExceededError("paused"));
+  LeaseBatch batch = a->Plan(tasks, clock_.Now());
+  EXPECT_EQ(batch.size(), 3u) << "three renewals";
+  batch.Exchange(down, clock_);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(
+      a->Apply(absl::MakeSpan(tasks), batch, clock_.Now())));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(tasks[i].slot.lease->epoch, before[i].slot.lease->epoch);
+    EXPECT_EQ(tasks[i].change, LeaseChange::kNone);
+  }
 }
 
 }  // namespace

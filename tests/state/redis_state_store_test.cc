@@ -482,6 +482,200 @@ TEST_F(RedisStateStoreTest, LoadsManyPoliciesInOneCall) {
   }
 }
 
+TEST_F(RedisStateStoreTest, UpkeepsThousandsOfLeasesInOneCall) {
+  auto store = MakeStore(OptionsFor(*server_));
+  auto other = MakeStore(OptionsFor(*server_));
+  std::vector<PolicyKey> keys;
+  std::vector<LeaseRequest> requests;
+  for (int i = 0; i < 2500; ++i) {  // three pipelined round trips
+    keys.push_back(PolicyKey{"bulk", absl::StrCat("p", i)});
+    requests.push_back(LeaseRequest{keys.back(), std::nullopt});
+  }
+  for (int i = 0; i < 2500; i += 100) {
+    ASSERT_TRUE(
+        other->AcquireOrRenew(keys[i], "pod-b", absl::Seconds(30), Deadline())
+            .ok());
+  }
+  auto got =
+      store->UpkeepLeases(requests, "pod-a", absl::Seconds(30), Deadline());
+  ASSERT_TRUE(got.ok()) << got.status();
+  ASSERT_EQ(got->size(), keys.size());
+  for (int i = 0; i < 2500; ++i) {
+    ASSERT_TRUE((*got)[i].status.ok()) << i << ": " << (*got)[i].status;
+    EXPECT_EQ((*got)[i].lease.holder, i % 100 == 0 ? "pod-b" : "pod-a") << i;
+  }
+  // Renewed, and released for those given back.
+  for (int i = 0; i < 2500; ++i) {
+    if (i % 2 == 1) requests[i].release = (*got)[i].lease;
+  }
+  auto again =
+      store->UpkeepLeases(requests, "pod-a", absl::Seconds(30), Deadline());
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (int i = 0; i < 2500; i += 2) {
+    EXPECT_EQ((*again)[i].lease.epoch, (*got)[i].lease.epoch) << i;
+  }
+  TestRedisClient client(server_->port());
+  EXPECT_EQ(client.Run({"GET", RedisKeysOf("signalscaler", keys[1]).lease}),
+            "(nil)");
+  EXPECT_EQ(client.Run({"GET", RedisKeysOf("signalscaler", keys[2]).lease}),
+            "1 pod-a");
+}
+
+TEST_F(RedisStateStoreTest, SavesManyPoliciesInOneCall) {
+  auto store = MakeStore(OptionsFor(*server_));
+  std::vector<PolicyKey> keys;
+  std::vector<LeaseRequest> requests;
+  for (int i = 0; i < 1200; ++i) {
+    keys.push_back(PolicyKey{"bulk", absl::StrCat("p", i)});
+    requests.push_back(LeaseRequest{keys.back(), std::nullopt});
+  }
+  auto leases =
+      store->UpkeepLeases(requests, "pod-a", absl::Seconds(30), Deadline());
+  ASSERT_TRUE(leases.ok()) << leases.status();
+  std::vector<PolicyRecord> records;
+  for (int i = 0; i < 1200; ++i) {
+    records.push_back(SampleRecord(i, "pod-a", (*leases)[i].lease.epoch));
+  }
+  std::vector<SaveRequest> saves;
+  for (int i = 0; i < 1200; ++i) {
+    Lease lease = (*leases)[i].lease;
+    if (i == 7) lease.epoch += 1;  // not the lease in force
+    saves.push_back(SaveRequest{keys[i], &records[i], lease});
+  }
+  auto saved = store->SaveMany(saves, absl::Seconds(30), Deadline());
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  for (int i = 0; i < 1200; ++i) {
+    if (i == 7) {
+      EXPECT_EQ((*saved)[i].code(), absl::StatusCode::kFailedPrecondition)
+          << (*saved)[i];
+    } else {
+      ASSERT_TRUE((*saved)[i].ok()) << i << ": " << (*saved)[i];
+    }
+  }
+  auto back = store->Load(keys, Deadline());
+  ASSERT_TRUE(back.ok()) << back.status();
+  for (int i = 0; i < 1200; ++i) {
+    ASSERT_EQ((*back)[i].has_value(), i != 7) << i;
+    if (i != 7) {
+      EXPECT_EQ((*back)[i]->decision->replicas, i);
+    }
+  }
+}
+
+TEST_F(RedisStateStoreTest, OnePolicysErrorInABatchIsItsOwn) {
+  auto store = MakeStore(OptionsFor(*server_));
+  const PolicyKey bad{"media", "bad"};
+  TestRedisClient client(server_->port());
+  client.Run({"RPUSH", RedisKeysOf("signalscaler", bad).lease, "x"});
+  auto got = store->UpkeepLeases(
+      {LeaseRequest{key_, std::nullopt}, LeaseRequest{bad, std::nullopt}},
+      "pod-a", absl::Seconds(30), Deadline());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_TRUE((*got)[0].status.ok()) << (*got)[0].status;
+  EXPECT_EQ((*got)[0].lease.holder, "pod-a");
+  EXPECT_FALSE((*got)[1].status.ok());
+  EXPECT_THAT(std::string((*got)[1].status.message()), HasSubstr("media/bad"));
+}
+
+TEST_F(RedisStateStoreTest, FlushedScriptCacheIsRefilledInABatch) {
+  auto store = MakeStore(OptionsFor(*server_));
+  const Lease lease = Acquire(*store, "pod-a");
+  const PolicyRecord record = SampleRecord(5, "pod-a", lease.epoch);
+  TestRedisClient(server_->port()).Run({"SCRIPT", "FLUSH"});
+  auto saved = store->SaveMany({SaveRequest{key_, &record, lease}},
+                               absl::Seconds(30), Deadline());
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  EXPECT_TRUE((*saved)[0].ok()) << (*saved)[0];
+  TestRedisClient(server_->port()).Run({"SCRIPT", "FLUSH"});
+  auto kept = store->UpkeepLeases(
+      {LeaseRequest{key_, std::nullopt}, LeaseRequest{key_, lease}}, "pod-a",
+      absl::Seconds(30), Deadline());
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ((*kept)[0].lease.epoch, lease.epoch);
+  EXPECT_TRUE((*kept)[1].status.ok()) << (*kept)[1].status;
+  EXPECT_EQ(Acquire(*store, "pod-b").holder, "pod-b") << "released";
+}
+
+TEST_F(RedisStateStoreTest, PausedServerFailsBatchesWithinTheirDeadline) {
+  auto store = MakeStore(OptionsFor(*server_));
+  const Lease lease = Acquire(*store, "pod-a");
+  const PolicyRecord record = SampleRecord(3, "pod-a", lease.epoch);
+  const auto serves = std::make_shared<const std::string>("media/x\n");
+  ASSERT_TRUE(
+      store->Announce("pod-a", serves, absl::Seconds(30), Deadline()).ok());
+  server_->Signal(SIGSTOP);
+  const absl::Duration budget = absl::Milliseconds(300);
+  const auto expect_bounded = [&](const std::string& call,
+                                  const std::function<absl::Status()>& run) {
+    const absl::Time start = absl::Now();
+    const absl::Status s = run();
+    EXPECT_THAT(s.code(), AnyOf(absl::StatusCode::kDeadlineExceeded,
+                                absl::StatusCode::kUnavailable))
+        << call << ": " << s;
+    EXPECT_LT(absl::Now() - start, budget + absl::Milliseconds(200)) << call;
+    EXPECT_THAT(std::string(s.message()), HasSubstr(server_->address()))
+        << call;
+  };
+  expect_bounded("upkeep", [&] {
+    return store
+        ->UpkeepLeases({LeaseRequest{key_, std::nullopt}}, "pod-a",
+                       absl::Seconds(30), Deadline(budget))
+        .status();
+  });
+  expect_bounded("save", [&] {
+    return store
+        ->SaveMany({SaveRequest{key_, &record, lease}}, absl::Seconds(30),
+                   Deadline(budget))
+        .status();
+  });
+  expect_bounded("announce", [&] {
+    return store->Announce("pod-a", serves, absl::Seconds(30), Deadline(budget))
+        .status();
+  });
+  server_->Signal(SIGCONT);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto got = store->UpkeepLeases({LeaseRequest{key_, std::nullopt}},
+                                       "pod-a", absl::Seconds(30), Deadline());
+        return got.ok() && (*got)[0].lease.epoch == lease.epoch;
+      },
+      absl::Seconds(5)));
+}
+
+TEST_F(RedisStateStoreTest, AnnouncementsKeepOneCopyPerDistinctSet) {
+  auto a = MakeStore(OptionsFor(*server_));
+  auto b = MakeStore(OptionsFor(*server_));
+  auto c = MakeStore(OptionsFor(*server_));
+  const auto all = std::make_shared<const std::string>("ns/p1\nns/p2\n");
+  const auto some = std::make_shared<const std::string>("ns/p1\n");
+  ASSERT_TRUE(a->Announce("pod-a", all, absl::Seconds(30), Deadline()).ok());
+  ASSERT_TRUE(b->Announce("pod-b", std::make_shared<const std::string>(*all),
+                          absl::Seconds(1), Deadline())
+                  .ok());
+  auto seen = c->Announce("pod-c", some, absl::Seconds(30), Deadline());
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  ASSERT_EQ(seen->size(), 3u);
+  ASSERT_NE((*seen)[0].serves, nullptr);
+  EXPECT_EQ(*(*seen)[0].serves, *all);
+  EXPECT_EQ((*seen)[0].serves, (*seen)[1].serves) << "one copy, read once";
+  EXPECT_EQ(*(*seen)[2].serves, *some);
+  TestRedisClient client(server_->port());
+  std::vector<std::string> copies =
+      absl::StrSplit(client.Run({"KEYS", "signalscaler:served:*"}),
+                     absl::ByAnyChar("[],"), absl::SkipEmpty());
+  EXPECT_EQ(copies.size(), 2u) << "two distinct sets";
+  for (const std::string& key : copies) {
+    EXPECT_GT(Pttl(client, key), 60'000) << key;
+  }
+  // pod-b's heartbeat expires: its announcement goes with it.
+  absl::SleepFor(absl::Milliseconds(1100));
+  auto later = c->Announce("pod-c", some, absl::Seconds(30), Deadline());
+  ASSERT_TRUE(later.ok()) << later.status();
+  ASSERT_EQ(later->size(), 2u);
+  EXPECT_EQ(client.Run({"HEXISTS", "signalscaler:served", "pod-b"}), "0");
+  EXPECT_EQ(client.Run({"HEXISTS", "signalscaler:served", "pod-a"}), "1");
+}
+
 TEST(RedisStateStoreOptionsTest, UnusableOptionsAreInvalidArgument) {
   const std::vector<
       std::pair<std::function<void(RedisStateStoreOptions&)>, std::string>>

@@ -327,6 +327,119 @@ TYPED_TEST_P(StateStoreContract, MembershipExpiresWithoutHeartbeats) {
   EXPECT_THAT(*one, ::testing::ElementsAre("pod-a"));
 }
 
+TYPED_TEST_P(StateStoreContract, UpkeepLeasesAcquiresRenewsAndReleasesInOrder) {
+  const PolicyKey a = this->Key("-a"), b = this->Key("-b"),
+                  theirs = this->Key("-theirs");
+  const Lease other = this->Acquire(theirs, "pod-b");
+  const absl::Time before = this->Now();
+  auto first = this->store_->UpkeepLeases(
+      {LeaseRequest{a, std::nullopt}, LeaseRequest{theirs, std::nullopt},
+       LeaseRequest{b, std::nullopt}},
+      "pod-a", this->Ttl(), this->Deadline());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->size(), 3u);
+  for (const LeaseOutcome& o : *first) EXPECT_TRUE(o.status.ok()) << o.status;
+  const Lease la = (*first)[0].lease, lb = (*first)[2].lease;
+  EXPECT_EQ(la.holder, "pod-a");
+  EXPECT_GE(la.valid_until, before + this->Ttl());
+  EXPECT_EQ((*first)[1].lease.holder, "pod-b") << "another's, left alone";
+  EXPECT_EQ((*first)[1].lease.epoch, other.epoch);
+  EXPECT_EQ((*first)[1].lease.valid_until, absl::InfinitePast());
+  EXPECT_EQ(lb.holder, "pod-a");
+
+  // Renew a, release b, in one call.
+  auto second = this->store_->UpkeepLeases(
+      {LeaseRequest{b, lb}, LeaseRequest{a, std::nullopt}}, "pod-a",
+      this->Ttl(), this->Deadline());
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->size(), 2u);
+  EXPECT_TRUE((*second)[0].status.ok()) << (*second)[0].status;
+  EXPECT_EQ((*second)[1].lease.holder, "pod-a");
+  EXPECT_EQ((*second)[1].lease.epoch, la.epoch) << "a renewal";
+  EXPECT_EQ(this->Acquire(b, "pod-c").holder, "pod-c") << "b was released";
+  EXPECT_TRUE(this->Save(a, (*second)[1].lease, 3).ok());
+
+  auto none =
+      this->store_->UpkeepLeases({}, "pod-a", this->Ttl(), this->Deadline());
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST_P(StateStoreContract, SaveManyFencesEachSaveByItsOwnLease) {
+  const PolicyKey a = this->Key("-a"), b = this->Key("-b"), c = this->Key("-c");
+  const Lease la = this->Acquire(a, "pod-a");
+  const Lease lb = this->Acquire(b, "pod-b");  // not pod-a's
+  const Lease lc = this->Acquire(c, "pod-a");
+  const PolicyRecord ra = SampleRecord(3, "pod-a", la.epoch);
+  const PolicyRecord rb = SampleRecord(4, "pod-a", la.epoch);
+  const PolicyRecord rc = SampleRecord(5, "pod-a", lc.epoch);
+  Lease stolen = lb;
+  stolen.holder = "pod-a";
+  auto saved = this->store_->SaveMany(
+      {SaveRequest{a, &ra, la}, SaveRequest{b, &rb, stolen},
+       SaveRequest{c, &rc, lc}},
+      this->Ttl(), this->Deadline());
+  ASSERT_TRUE(saved.ok()) << saved.status();
+  ASSERT_EQ(saved->size(), 3u);
+  EXPECT_TRUE((*saved)[0].ok()) << (*saved)[0];
+  EXPECT_EQ((*saved)[1].code(), absl::StatusCode::kFailedPrecondition)
+      << (*saved)[1];
+  EXPECT_THAT(std::string((*saved)[1].message()),
+              ::testing::HasSubstr(b.ToString() + " lost: held by pod-b"));
+  EXPECT_TRUE((*saved)[2].ok()) << (*saved)[2];
+  auto back = this->store_->Load({a, b, c}, this->Deadline());
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE((*back)[0].has_value());
+  EXPECT_EQ(EncodeRecord(*(*back)[0]), EncodeRecord(ra));
+  EXPECT_FALSE((*back)[1].has_value()) << "fenced";
+  ASSERT_TRUE((*back)[2].has_value());
+  EXPECT_EQ((*back)[2]->decision->replicas, 5);
+
+  auto none = this->store_->SaveMany({}, this->Ttl(), this->Deadline());
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->empty());
+}
+
+TYPED_TEST_P(StateStoreContract, AnnounceTellsWhatEachReplicaServes) {
+  const auto serves_a = std::make_shared<const std::string>("ns/p1\nns/p2\n");
+  const auto serves_b = std::make_shared<const std::string>("ns/p2\n");
+  ASSERT_TRUE(
+      this->store_->Heartbeat("pod-c", this->Ttl(), this->Deadline()).ok());
+  ASSERT_TRUE(
+      this->store_->Announce("pod-b", serves_b, this->Ttl(), this->Deadline())
+          .ok());
+  auto alive =
+      this->store_->Announce("pod-a", serves_a, this->Ttl(), this->Deadline());
+  ASSERT_TRUE(alive.ok()) << alive.status();
+  ASSERT_EQ(alive->size(), 3u);
+  EXPECT_EQ((*alive)[0].id, "pod-a");
+  ASSERT_NE((*alive)[0].serves, nullptr);
+  EXPECT_EQ(*(*alive)[0].serves, *serves_a);
+  EXPECT_EQ((*alive)[1].id, "pod-b");
+  ASSERT_NE((*alive)[1].serves, nullptr);
+  EXPECT_EQ(*(*alive)[1].serves, *serves_b);
+  EXPECT_EQ((*alive)[2].id, "pod-c");
+  EXPECT_EQ((*alive)[2].serves, nullptr) << "announced nothing";
+
+  // The same bytes again: the same copy, so a caller's cache holds.
+  auto again =
+      this->store_->Announce("pod-a", serves_a, this->Ttl(), this->Deadline());
+  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_EQ(again->size(), 3u);
+  EXPECT_EQ((*again)[1].serves, (*alive)[1].serves);
+  // A changed announcement replaces the old one.
+  const auto fewer = std::make_shared<const std::string>("ns/p1\n");
+  ASSERT_TRUE(
+      this->store_->Announce("pod-b", fewer, this->Ttl(), this->Deadline())
+          .ok());
+  auto changed =
+      this->store_->Announce("pod-a", serves_a, this->Ttl(), this->Deadline());
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  ASSERT_EQ(changed->size(), 3u);
+  ASSERT_NE((*changed)[1].serves, nullptr);
+  EXPECT_EQ(*(*changed)[1].serves, *fewer);
+}
+
 REGISTER_TYPED_TEST_SUITE_P(
     StateStoreContract, LoadOfPoliciesWithoutRecordsIsNullopt,
     SavedRecordLoadsBackWhole, LoadReturnsRecordsInTheOrderAsked,
@@ -335,7 +448,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReleaseOfALeaseNoLongerInForceIsANoOp, SaveAfterReleaseFails,
     HeartbeatListsThisReplica, LeaseHeldByAnotherReplicaIsReportedNotTaken,
     ExpiredLeaseGoesToAnotherAndFencesTheOld, RenewalExtendsTheLease,
-    RecordExpiresAfterItsTtl, MembershipExpiresWithoutHeartbeats);
+    RecordExpiresAfterItsTtl, MembershipExpiresWithoutHeartbeats,
+    UpkeepLeasesAcquiresRenewsAndReleasesInOrder,
+    SaveManyFencesEachSaveByItsOwnLease, AnnounceTellsWhatEachReplicaServes);
 
 }  // namespace signalscaler::testing
 

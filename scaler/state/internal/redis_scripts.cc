@@ -2,6 +2,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -14,6 +18,109 @@ namespace {
 
 bool IsErrorStartingWith(const redisReply& r, absl::string_view prefix) {
   return r.type == REDIS_REPLY_ERROR && absl::StartsWith(ReplyText(r), prefix);
+}
+
+using Replies = std::vector<absl::StatusOr<RedisReplyPtr>>;
+
+// The next reply on `connection`, waiting until `deadline` (on `clock`);
+// `missing` says how many replies of the round trip are still due.
+absl::StatusOr<RedisReplyPtr> NextReply(RedisConnection& connection,
+                                        absl::Time deadline, const Clock& clock,
+                                        const std::string& command,
+                                        const std::string& key,
+                                        size_t missing) {
+  for (;;) {
+    const absl::Duration left = deadline - clock.Now();
+    if (left <= absl::ZeroDuration()) {
+      connection.Disconnect();  // replies still due: start afresh
+      return absl::DeadlineExceededError(
+          absl::StrCat("redis ", connection.server(), ": ", command, " \"", key,
+                       "\": no answer before the deadline (", missing,
+                       " pipelined replies missing)"));
+    }
+    absl::StatusOr<RedisReplyPtr> next = connection.NextReply(std::min(
+        absl::Ceil(left, absl::Milliseconds(1)), absl::Milliseconds(100)));
+    if (!next.ok()) {
+      return absl::Status(next.status().code(),
+                          absl::StrCat(next.status().message(), " (", command,
+                                       " \"", key, "\")"));
+    }
+    if (*next != nullptr) return next;
+  }
+}
+
+// Sends `prelude`, then calls[begin, end) (each argv ready), then reads the
+// replies: the prelude's dropped, the calls' into out[begin, end).
+// Whole-call failures only; error replies are left in `out`.
+absl::Status SendAndRead(RedisConnection& connection,
+                         const std::vector<std::vector<std::string>>& prelude,
+                         absl::Span<PipelinedCall> calls, size_t begin,
+                         size_t end, absl::Time deadline, const Clock& clock,
+                         Replies& out) {
+  const auto send = [&](const std::vector<std::string>& argv,
+                        const std::string& key) -> absl::Status {
+    const absl::Status sent = connection.Send(argv, deadline);
+    if (sent.ok()) return sent;
+    connection.Disconnect();  // some replies may be due: start afresh
+    return absl::Status(sent.code(),
+                        absl::StrCat(sent.message(), " (key \"", key, "\")"));
+  };
+  for (const std::vector<std::string>& argv : prelude) {
+    RETURN_IF_ERROR(send(argv, calls[begin].key));
+  }
+  for (size_t i = begin; i < end; ++i) {
+    RETURN_IF_ERROR(send(calls[i].argv, calls[i].key));
+  }
+  const size_t due = prelude.size() + (end - begin);
+  for (size_t i = 0; i < prelude.size(); ++i) {
+    // A refused SCRIPT LOAD shows as NOSCRIPT on the calls (handled there).
+    RETURN_IF_ERROR(NextReply(connection, deadline, clock, "SCRIPT LOAD",
+                              calls[begin].key, due - i)
+                        .status());
+  }
+  for (size_t i = begin; i < end; ++i) {
+    ASSIGN_OR_RETURN(out[i],
+                     NextReply(connection, deadline, clock, calls[i].argv[0],
+                               calls[i].key, end - i));
+  }
+  return absl::OkStatus();
+}
+
+// Runs `calls` in chunks; `eval` sends scripts by EVAL. Each chunk opens
+// with a SCRIPT LOAD of every script it runs by SHA: cheap for a script the
+// server knows, and then no call of the chunk finds it forgotten (which
+// would run it out of order with the calls after it).
+absl::Status RunChunks(RedisConnection& connection,
+                       absl::Span<PipelinedCall> calls, bool eval,
+                       absl::Time deadline, const Clock& clock, Replies& out) {
+  size_t begin = 0;
+  while (begin < calls.size()) {
+    size_t end = begin;
+    size_t bytes = 0;
+    std::vector<RedisScript*> scripts;
+    while (end < calls.size() && end - begin < kPipelineCalls &&
+           (end == begin || bytes < kPipelineBytes)) {
+      PipelinedCall& call = calls[end];
+      if (call.script != nullptr) {
+        call.script->Address(call.argv, eval);
+        if (call.argv[0] == "EVALSHA" &&
+            std::find(scripts.begin(), scripts.end(), call.script) ==
+                scripts.end()) {
+          scripts.push_back(call.script);
+        }
+      }
+      for (const std::string& arg : call.argv) bytes += arg.size();
+      ++end;
+    }
+    std::vector<std::vector<std::string>> prelude;
+    for (const RedisScript* script : scripts) {
+      prelude.push_back(script->LoadCommand());
+    }
+    RETURN_IF_ERROR(SendAndRead(connection, prelude, calls, begin, end,
+                                deadline, clock, out));
+    begin = end;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -32,30 +139,64 @@ bool ParseLeaseValue(absl::string_view value, Lease& lease) {
   return true;
 }
 
+absl::Status RedisScript::Prepare(RedisConnection& connection,
+                                  absl::Time deadline, const std::string& key) {
+  if (!sha_.empty() || eval_only_) return absl::OkStatus();
+  ASSIGN_OR_RETURN(
+      RedisReplyPtr loaded,
+      connection.Command({"SCRIPT", "LOAD", body_}, deadline, key));
+  if (loaded->type == REDIS_REPLY_STRING) {
+    sha_ = std::string(ReplyText(*loaded));
+  } else if (IsErrorStartingWith(*loaded, "NOPERM")) {
+    eval_only_ = true;
+  } else if (loaded->type == REDIS_REPLY_ERROR) {
+    return RedisErrorToStatus(
+        RedisCall{connection.server(), "SCRIPT LOAD", key},
+        FailureFromReply(*loaded));
+  } else {
+    return absl::InternalError(
+        absl::StrCat("redis ", connection.server(),
+                     ": SCRIPT LOAD: unexpected reply (not a SHA)"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> RedisScript::LoadCommand() const {
+  return {"SCRIPT", "LOAD", body_};
+}
+
+void RedisScript::Address(std::vector<std::string>& argv, bool eval) const {
+  if (eval || sha_.empty()) {
+    argv[0] = "EVAL";
+    argv[1] = body_;
+  } else {
+    argv[0] = "EVALSHA";
+    argv[1] = sha_;
+  }
+}
+
+PipelinedCall RedisScript::Call(const std::vector<std::string>& keys,
+                                std::vector<std::string> args,
+                                std::string key) {
+  PipelinedCall call;
+  call.script = this;
+  call.argv = {"", "", absl::StrCat(keys.size())};
+  call.argv.reserve(3 + keys.size() + args.size());
+  call.argv.insert(call.argv.end(), keys.begin(), keys.end());
+  for (std::string& arg : args) call.argv.push_back(std::move(arg));
+  call.key = std::move(key);
+  return call;
+}
+
 absl::StatusOr<RedisReplyPtr> RedisScript::Run(
     RedisConnection& connection, const std::vector<std::string>& keys,
     const std::vector<std::string>& args, absl::Time deadline,
     const std::string& key) {
   const std::string& server = connection.server();
-  if (sha_.empty() && !eval_only_) {
-    ASSIGN_OR_RETURN(
-        RedisReplyPtr loaded,
-        connection.Command({"SCRIPT", "LOAD", body_}, deadline, key));
-    if (loaded->type == REDIS_REPLY_STRING) {
-      sha_ = std::string(ReplyText(*loaded));
-    } else if (IsErrorStartingWith(*loaded, "NOPERM")) {
-      eval_only_ = true;
-    } else if (loaded->type == REDIS_REPLY_ERROR) {
-      return RedisErrorToStatus(RedisCall{server, "SCRIPT LOAD", key},
-                                FailureFromReply(*loaded));
-    } else {
-      return absl::InternalError(absl::StrCat(
-          "redis ", server, ": SCRIPT LOAD: unexpected reply (not a SHA)"));
-    }
-  }
-  std::vector<std::string> argv = {"EVALSHA", sha_, absl::StrCat(keys.size())};
-  argv.insert(argv.end(), keys.begin(), keys.end());
-  argv.insert(argv.end(), args.begin(), args.end());
+  RETURN_IF_ERROR(Prepare(connection, deadline, key));
+  PipelinedCall call = Call(keys, args, key);
+  std::vector<std::string>& argv = call.argv;
+  Address(argv, false);
   if (!sha_.empty()) {
     ASSIGN_OR_RETURN(RedisReplyPtr reply,
                      connection.Command(argv, deadline, key));
@@ -68,8 +209,7 @@ absl::StatusOr<RedisReplyPtr> RedisScript::Run(
     }
     // Forgotten: EVAL runs it and caches it again under the same SHA.
   }
-  argv[0] = "EVAL";
-  argv[1] = body_;
+  Address(argv, true);
   ASSIGN_OR_RETURN(RedisReplyPtr reply,
                    connection.Command(argv, deadline, key));
   if (reply->type == REDIS_REPLY_ERROR) {
@@ -77,6 +217,56 @@ absl::StatusOr<RedisReplyPtr> RedisScript::Run(
                               FailureFromReply(*reply));
   }
   return reply;
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<RedisReplyPtr>>> RunPipelined(
+    RedisConnection& connection, absl::Span<PipelinedCall> calls,
+    absl::Time deadline, const Clock& clock) {
+  Replies out;
+  if (calls.empty()) return out;
+  out.reserve(calls.size());
+  for (size_t i = 0; i < calls.size(); ++i) {
+    out.emplace_back(absl::UnknownError("not run"));
+  }
+  // SCRIPT LOAD also (re)connects, through Command()'s one retry.
+  absl::flat_hash_set<RedisScript*> prepared;
+  for (PipelinedCall& call : calls) {
+    if (call.script == nullptr || !prepared.insert(call.script).second) {
+      continue;
+    }
+    RETURN_IF_ERROR(call.script->Prepare(connection, deadline, call.key));
+  }
+  RETURN_IF_ERROR(RunChunks(connection, calls, false, deadline, clock, out));
+  // A script forgotten anyway (a SCRIPT FLUSH between the chunk's SCRIPT
+  // LOAD and the call, a refused SCRIPT LOAD): every call from the first one
+  // refused on runs again, in order, scripts by EVAL (which caches them
+  // again). Calls after it that had run run twice: the store's scripts and
+  // commands may (a renewal renews, a release or a save of the same value
+  // changes nothing more), though not with the order kept.
+  size_t first = calls.size();
+  for (size_t i = 0; i < calls.size() && first == calls.size(); ++i) {
+    if (calls[i].script != nullptr &&
+        IsErrorStartingWith(**out[i], "NOSCRIPT")) {
+      first = i;
+    }
+  }
+  if (first < calls.size()) {
+    absl::Span<PipelinedCall> rest = calls.subspan(first);
+    Replies again(rest.size());
+    RETURN_IF_ERROR(RunChunks(connection, rest, true, deadline, clock, again));
+    for (size_t j = 0; j < rest.size(); ++j) {
+      out[first + j] = std::move(again[j]);
+    }
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const redisReply& reply = **out[i];
+    if (reply.type != REDIS_REPLY_ERROR) continue;
+    const std::string& command = calls[i].argv[0];
+    out[i] = RedisErrorToStatus(
+        RedisCall{connection.server(), command, calls[i].key},
+        FailureFromReply(reply));
+  }
+  return out;
 }
 
 }  // namespace signalscaler::state_internal

@@ -6,6 +6,9 @@
 //   RedisScript acquire(kAcquireScript);
 //   absl::StatusOr<RedisReplyPtr> r =
 //       acquire.Run(connection, {lease_key, epoch_key}, {...}, deadline, key);
+//   // Or many runs, one round trip per 1,000:
+//   std::vector<PipelinedCall> calls = {acquire.Call(keys, args, key), ...};
+//   auto replies = RunPipelined(connection, absl::MakeSpan(calls), d, clock);
 #ifndef SIGNALSCALER_SCALER_STATE_INTERNAL_REDIS_SCRIPTS_H_
 #define SIGNALSCALER_SCALER_STATE_INTERNAL_REDIS_SCRIPTS_H_
 
@@ -15,6 +18,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "scaler/common/clock.h"
 #include "scaler/state/state_store.h"
 #include "sources/redis/client/redis_connection.h"
 
@@ -81,6 +86,18 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 std::string LeaseValue(const Lease& lease);
 bool ParseLeaseValue(absl::string_view value, Lease& lease);
 
+class RedisScript;
+
+// One command of a pipeline (RunPipelined): a script's run (see
+// RedisScript::Call), or a plain command (`script` null, `argv` whole).
+struct PipelinedCall {
+  RedisScript* script = nullptr;
+  // A script's: two slots RunPipelined fills ("EVALSHA", sha or "EVAL",
+  // body), the number of keys, the keys, the arguments.
+  std::vector<std::string> argv;
+  std::string key;  // named in error messages
+};
+
 // One of the scripts above, run by its SHA (EVALSHA) once SCRIPT LOAD told
 // it, and by EVAL when the server has forgotten it (NOSCRIPT: a restart,
 // SCRIPT FLUSH) or an ACL refuses SCRIPT LOAD. Thread-compatible: callers
@@ -98,11 +115,44 @@ class RedisScript {
                                     absl::Time deadline,
                                     const std::string& key);
 
+  // A run of this script as one command of a pipeline.
+  PipelinedCall Call(const std::vector<std::string>& keys,
+                     std::vector<std::string> args, std::string key);
+  // For RunPipelined: SCRIPT LOAD unless the SHA is known (or SCRIPT LOAD
+  // is refused), and a call's first two slots: EVALSHA and the SHA, or EVAL
+  // and the body when `eval` or no SHA is known.
+  absl::Status Prepare(RedisConnection& connection, absl::Time deadline,
+                       const std::string& key);
+  void Address(std::vector<std::string>& argv, bool eval) const;
+  // SCRIPT LOAD of this script.
+  std::vector<std::string> LoadCommand() const;
+
  private:
   const char* const body_;
   std::string sha_;         // from SCRIPT LOAD; empty until then
   bool eval_only_ = false;  // SCRIPT LOAD refused by an ACL (NOPERM)
 };
+
+// Commands sent before their replies are read, at most (and at most
+// kPipelineBytes of arguments): one round trip each.
+inline constexpr size_t kPipelineCalls = 1000;
+inline constexpr size_t kPipelineBytes = size_t{4} << 20;
+
+// Runs `calls` on `connection` in order: each chunk (kPipelineCalls) sent
+// whole, then its replies read, so one round trip per chunk. The scripts
+// are SCRIPT LOADed first if need be, and again at the head of every chunk
+// (in the same round trip), so that a server that forgot one meanwhile (a
+// restart, SCRIPT FLUSH) learns it before the chunk's calls run. Should one
+// still answer NOSCRIPT, every call from that one on runs again, scripts by
+// EVAL: one more round trip, and the calls after it that had run run twice
+// (they must be safe to). The replies, in the calls' order:
+// each the reply, or (an error reply) its status from RedisErrorToStatus. Fails
+// as a whole, as RedisConnection::Command does, on a transport failure or when
+// `deadline` (on `clock`) passes; the connection is then dropped if replies
+// were still due. The calls' argv may be changed (their first two slots).
+absl::StatusOr<std::vector<absl::StatusOr<RedisReplyPtr>>> RunPipelined(
+    RedisConnection& connection, absl::Span<PipelinedCall> calls,
+    absl::Time deadline, const Clock& clock);
 
 }  // namespace signalscaler::state_internal
 
