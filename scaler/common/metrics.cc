@@ -1,10 +1,11 @@
 #include "scaler/common/metrics.h"
 
-#include <map>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
@@ -139,24 +140,33 @@ struct Metrics::Impl {
   // Guards the bookkeeping below (the families are thread-safe). Lock order:
   // cache_mu, then mu.
   absl::Mutex mu ABSL_ACQUIRED_AFTER(cache_mu);
-  // Every labelled series a policy or a query owns, to drop them together.
-  std::multimap<std::string, std::pair<prometheus::Family<prometheus::Gauge>*,
-                                       prometheus::Gauge*>>
-      gauges ABSL_GUARDED_BY(mu);
-  std::multimap<std::string, std::pair<prometheus::Family<prometheus::Counter>*,
-                                       prometheus::Counter*>>
-      counters ABSL_GUARDED_BY(mu);
+  // Every labelled series a policy or a query owns, to drop them together:
+  // one entry per owner ("policy/<ns>/<name>", "query/<id>"), not per series.
+  struct Owned {
+    std::vector<
+        std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>>
+        gauges;
+    std::vector<std::pair<prometheus::Family<prometheus::Counter>*,
+                          prometheus::Counter*>>
+        counters;
+  };
+  absl::flat_hash_map<std::string, Owned> owned ABSL_GUARDED_BY(mu);
 
+  template <typename T>
+  static void Remember(
+      std::vector<std::pair<prometheus::Family<T>*, T*>>& series,
+      prometheus::Family<T>& f, T& m) {
+    for (const auto& [family, metric] : series) {
+      if (metric == &m) return;
+    }
+    series.emplace_back(&f, &m);
+  }
   prometheus::Gauge& OwnedGauge(const std::string& owner,
                                 prometheus::Family<prometheus::Gauge>& f,
                                 const prometheus::Labels& labels) {
     prometheus::Gauge& g = f.Add(labels);
     absl::MutexLock lock(&mu);
-    auto range = gauges.equal_range(owner);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second.second == &g) return g;
-    }
-    gauges.emplace(owner, std::make_pair(&f, &g));
+    Remember(owned[owner].gauges, f, g);
     return g;
   }
   prometheus::Counter& OwnedCounter(const std::string& owner,
@@ -164,47 +174,39 @@ struct Metrics::Impl {
                                     const prometheus::Labels& labels) {
     prometheus::Counter& c = f.Add(labels);
     absl::MutexLock lock(&mu);
-    auto range = counters.equal_range(owner);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second.second == &c) return c;
-    }
-    counters.emplace(owner, std::make_pair(&f, &c));
+    Remember(owned[owner].counters, f, c);
     return c;
   }
-  // A policy's gauges by a short key ("d", "v/<signal>", ...): a decision
-  // sets ~3 + 3 x signals series, and prometheus-cpp's Family::Add (a map of
-  // labels under the family's mutex) for each was most of an evaluation's
-  // cost. Lock order: cache_mu, then mu.
+
+  // A policy's gauges, found without building a label set or a key string:
+  // a decision sets 3 + 3 x signals series, and looking each up by its
+  // labels (prometheus-cpp's Family::Add) or by a string key was most of an
+  // evaluation's cost. By namespace, then policy name (string_view lookups).
+  struct SignalGauges {
+    prometheus::Gauge* value = nullptr;
+    prometheus::Gauge* proposal = nullptr;
+    prometheus::Gauge* held = nullptr;
+  };
+  struct PolicyGauges {
+    prometheus::Gauge* decision = nullptr;
+    prometheus::Gauge* current = nullptr;
+    prometheus::Gauge* max_replicas = nullptr;
+    absl::flat_hash_map<std::string, SignalGauges> signals;
+  };
   absl::Mutex cache_mu;
-  std::map<std::string, std::map<std::string, prometheus::Gauge*>> cache
-      ABSL_GUARDED_BY(cache_mu);
+  absl::flat_hash_map<std::string,
+                      absl::flat_hash_map<std::string, PolicyGauges>>
+      cache ABSL_GUARDED_BY(cache_mu);
 
-  template <typename LabelsFn>
-  prometheus::Gauge& CachedGauge(std::map<std::string, prometheus::Gauge*>& own,
-                                 const std::string& owner,
-                                 prometheus::Family<prometheus::Gauge>& f,
-                                 std::string key, LabelsFn labels) {
-    auto it = own.find(key);
-    if (it != own.end()) return *it->second;
-    prometheus::Gauge& g = OwnedGauge(owner, f, labels());
-    own.emplace(std::move(key), &g);
-    return g;
-  }
-
-  void Forget(const std::string& owner) {
-    absl::MutexLock cache_lock(&cache_mu);
-    cache.erase(owner);
+  void Forget(const std::string& owner) ABSL_LOCKS_EXCLUDED(mu) {
     absl::MutexLock lock(&mu);
-    auto g = gauges.equal_range(owner);
-    for (auto it = g.first; it != g.second; ++it) {
-      it->second.first->Remove(it->second.second);
+    auto it = owned.find(owner);
+    if (it == owned.end()) return;
+    for (const auto& [family, gauge] : it->second.gauges) family->Remove(gauge);
+    for (const auto& [family, counter] : it->second.counters) {
+      family->Remove(counter);
     }
-    gauges.erase(owner);
-    auto c = counters.equal_range(owner);
-    for (auto it = c.first; it != c.second; ++it) {
-      it->second.first->Remove(it->second.second);
-    }
-    counters.erase(owner);
+    owned.erase(it);
   }
 };
 
@@ -274,44 +276,50 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              int64_t max_replicas,
                              const std::vector<SignalSample>& signals,
                              const std::vector<std::string>& change_reasons) {
-  const std::string owner = absl::StrCat("policy/", ns, "/", policy);
-  const prometheus::Labels labels = {{"namespace", ns}, {"policy", policy}};
-  const auto same = [&labels] { return labels; };
+  // Built only when a series is new, or for a change's counter.
+  std::string owner;
+  const auto owner_key = [&]() -> const std::string& {
+    if (owner.empty()) owner = absl::StrCat("policy/", ns, "/", policy);
+    return owner;
+  };
+  const auto labels = [&] {
+    return prometheus::Labels{{"namespace", ns}, {"policy", policy}};
+  };
   {
     absl::MutexLock lock(&impl_->cache_mu);
-    std::map<std::string, prometheus::Gauge*>& own = impl_->cache[owner];
-    impl_->CachedGauge(own, owner, impl_->decision, "d", same)
+    Impl::PolicyGauges& own = impl_->cache[ns][policy];
+    const auto gauge = [&](prometheus::Gauge*& slot,
+                           prometheus::Family<prometheus::Gauge>& f,
+                           const auto& labels_of) -> prometheus::Gauge& {
+      if (slot == nullptr)
+        slot = &impl_->OwnedGauge(owner_key(), f, labels_of());
+      return *slot;
+    };
+    gauge(own.decision, impl_->decision, labels)
         .Set(static_cast<double>(replicas));
-    impl_->CachedGauge(own, owner, impl_->current, "c", same)
+    gauge(own.current, impl_->current, labels)
         .Set(static_cast<double>(current));
-    impl_->CachedGauge(own, owner, impl_->max_replicas, "m", same)
+    gauge(own.max_replicas, impl_->max_replicas, labels)
         .Set(static_cast<double>(max_replicas));
     for (const SignalSample& s : signals) {
       const auto with_signal = [&labels, &s] {
-        prometheus::Labels sl = labels;
+        prometheus::Labels sl = labels();
         sl["signal"] = s.name;
         return sl;
       };
+      Impl::SignalGauges& sg = own.signals[s.name];
       if (s.has_value) {
-        impl_
-            ->CachedGauge(own, owner, impl_->signal_value,
-                          absl::StrCat("v/", s.name), with_signal)
-            .Set(s.value);
+        gauge(sg.value, impl_->signal_value, with_signal).Set(s.value);
       }
-      impl_
-          ->CachedGauge(own, owner, impl_->signal_proposal,
-                        absl::StrCat("p/", s.name), with_signal)
+      gauge(sg.proposal, impl_->signal_proposal, with_signal)
           .Set(static_cast<double>(s.proposal));
-      impl_
-          ->CachedGauge(own, owner, impl_->signal_held,
-                        absl::StrCat("h/", s.name), with_signal)
-          .Set(s.held ? 1 : 0);
+      gauge(sg.held, impl_->signal_held, with_signal).Set(s.held ? 1 : 0);
     }
   }
   for (const std::string& reason : change_reasons) {
-    prometheus::Labels rl = labels;
+    prometheus::Labels rl = labels();
     rl["reason"] = reason;
-    impl_->OwnedCounter(owner, impl_->changes, rl).Increment();
+    impl_->OwnedCounter(owner_key(), impl_->changes, rl).Increment();
   }
 }
 
@@ -349,6 +357,14 @@ void Metrics::SetOpenStreams(absl::string_view method, size_t n) {
 }
 
 void Metrics::ForgetPolicy(const std::string& ns, const std::string& policy) {
+  {
+    absl::MutexLock lock(&impl_->cache_mu);
+    auto it = impl_->cache.find(ns);
+    if (it != impl_->cache.end()) {
+      it->second.erase(policy);
+      if (it->second.empty()) impl_->cache.erase(it);
+    }
+  }
   impl_->Forget(absl::StrCat("policy/", ns, "/", policy));
 }
 

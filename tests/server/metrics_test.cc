@@ -1,0 +1,125 @@
+// The Metrics facade's per-policy series (scaler/common/metrics.h): what a
+// decision records, that recording again updates the same series, and that
+// forgetting a policy drops every series it owns and nobody else's.
+#include "scaler/common/metrics.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace signalscaler {
+namespace {
+
+// The exposition lines (not comments) that mention `needle`.
+std::vector<std::string> Lines(const std::string& text,
+                               const std::string& needle) {
+  std::vector<std::string> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!line.empty() && line[0] != '#' && absl::StrContains(line, needle)) {
+      out.emplace_back(line);
+    }
+  }
+  return out;
+}
+
+Metrics::SignalSample Sample(const std::string& name, double value,
+                             int64_t proposal, bool held) {
+  Metrics::SignalSample s;
+  s.name = name;
+  s.has_value = true;
+  s.value = value;
+  s.proposal = proposal;
+  s.held = held;
+  return s;
+}
+
+TEST(MetricsTest, ADecisionSetsItsSeriesAndAnotherUpdatesThem) {
+  Metrics m;
+  m.RecordDecision("team-a", "api", 4, 3, 10,
+                   {Sample("queue", 35, 4, false), Sample("cpu", 0.6, 2, true)},
+                   {"signal_won"});
+  const std::string text = m.Text();
+  EXPECT_THAT(
+      Lines(text, "signalscaler_decision_replicas{"),
+      testing::ElementsAre(
+          R"(signalscaler_decision_replicas{namespace="team-a",policy="api"} 4)"));
+  EXPECT_THAT(Lines(text, "signalscaler_current_replicas{"),
+              testing::ElementsAre(testing::EndsWith("} 3")));
+  EXPECT_THAT(Lines(text, "signalscaler_policy_max_replicas{"),
+              testing::ElementsAre(testing::EndsWith("} 10")));
+  EXPECT_THAT(Lines(text, "signalscaler_signal_value{"),
+              testing::UnorderedElementsAre(
+                  testing::HasSubstr(R"(signal="queue"} 35)"),
+                  testing::HasSubstr(R"(signal="cpu"} 0.6)")));
+  EXPECT_THAT(
+      Lines(text, "signalscaler_signal_held{"),
+      testing::UnorderedElementsAre(testing::HasSubstr(R"(signal="queue"} 0)"),
+                                    testing::HasSubstr(R"(signal="cpu"} 1)")));
+  EXPECT_THAT(
+      Lines(text, "signalscaler_decision_changes_total{"),
+      testing::ElementsAre(testing::HasSubstr(R"(reason="signal_won"} 1)")));
+
+  // The same policy again: the same series, new values; a reason counts up.
+  m.RecordDecision(
+      "team-a", "api", 6, 4, 10,
+      {Sample("queue", 55, 6, false), Sample("cpu", 0.7, 2, false)},
+      {"signal_won"});
+  const std::string again = m.Text();
+  EXPECT_THAT(Lines(again, "signalscaler_decision_replicas{"),
+              testing::ElementsAre(testing::EndsWith("} 6")));
+  EXPECT_THAT(
+      Lines(again, "signalscaler_signal_proposal{"),
+      testing::UnorderedElementsAre(testing::HasSubstr(R"(signal="queue"} 6)"),
+                                    testing::HasSubstr(R"(signal="cpu"} 2)")));
+  EXPECT_THAT(Lines(again, "signalscaler_signal_held{"),
+              testing::UnorderedElementsAre(testing::EndsWith("} 0"),
+                                            testing::EndsWith("} 0")));
+  EXPECT_THAT(Lines(again, "signalscaler_decision_changes_total{"),
+              testing::ElementsAre(testing::HasSubstr("} 2")));
+}
+
+TEST(MetricsTest, ASignalWithoutAValueHasNoValueSeries) {
+  Metrics m;
+  Metrics::SignalSample missing;
+  missing.name = "queue";
+  missing.held = true;
+  m.RecordDecision("team-a", "api", 1, 1, 5, {missing}, {});
+  const std::string text = m.Text();
+  EXPECT_THAT(Lines(text, "signalscaler_signal_value{"), testing::IsEmpty());
+  EXPECT_THAT(Lines(text, "signalscaler_signal_held{"),
+              testing::ElementsAre(testing::EndsWith("} 1")));
+}
+
+TEST(MetricsTest, ForgettingAPolicyDropsItsSeriesOnly) {
+  Metrics m;
+  for (const char* name : {"api", "worker"}) {
+    m.RecordDecision("team-a", name, 2, 2, 5, {Sample("queue", 10, 2, false)},
+                     {"signal_won"});
+  }
+  // The same name in another namespace is another policy.
+  m.RecordDecision("team-b", "api", 7, 7, 9, {Sample("queue", 70, 7, false)},
+                   {});
+  m.ForgetPolicy("team-a", "api");
+  const std::string text = m.Text();
+  EXPECT_THAT(Lines(text, R"(namespace="team-a",policy="api")"),
+              testing::IsEmpty());
+  // 3 decision series, 3 per signal and the change counter.
+  EXPECT_EQ(Lines(text, R"(namespace="team-a",policy="worker")").size(), 7u);
+  EXPECT_EQ(Lines(text, R"(namespace="team-b",policy="api")").size(), 6u);
+
+  // Recorded again after it was forgotten: its series come back.
+  m.RecordDecision("team-a", "api", 3, 2, 5, {Sample("queue", 30, 3, false)},
+                   {});
+  EXPECT_THAT(Lines(m.Text(),
+                    "signalscaler_decision_replicas{namespace=\"team-a\","
+                    "policy=\"api\"}"),
+              testing::ElementsAre(testing::EndsWith("} 3")));
+}
+
+}  // namespace
+}  // namespace signalscaler
