@@ -18,6 +18,7 @@
 #include "scaler/common/status_macros.h"
 #include "scaler/state/internal/redis_state_store_impl.h"
 #include "scaler/state/state_codec.h"
+#include "sources/redis/client/redis_cluster.h"
 #include "sources/redis/client/redis_connection.h"
 #include "sources/redis/client/redis_errors.h"
 #include "sources/redis/client/redis_reply.h"
@@ -130,7 +131,7 @@ RedisStateStoreImpl::Load(absl::Span<const PolicyKey> keys,
       keys.size() > 1 ? absl::StrCat(" and ", keys.size() - 1, " more") : "");
   ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
                    shared_.Take(deadline, what));
-  RedisConnection& connection = turn.connection();
+  RedisCluster& connection = turn.connection();
   // The first GET on its own: Command() reconnects once if the server
   // closed an idle connection. The others are pipelined behind it.
   const std::string name = RedisKeysOf(options_.key_prefix, keys[0]).state;
@@ -150,39 +151,24 @@ RedisStateStoreImpl::Load(absl::Span<const PolicyKey> keys,
 }
 
 absl::Status RedisStateStoreImpl::LoadPipelined(
-    RedisConnection& connection, absl::Span<const PolicyKey> keys,
+    RedisCluster& connection, absl::Span<const PolicyKey> keys,
     absl::Time deadline, std::vector<std::optional<PolicyRecord>>& out) {
-  std::vector<std::string> names;
+  std::vector<RedisCommand> gets;
+  gets.reserve(keys.size());
   for (const PolicyKey& key : keys) {
-    names.push_back(RedisKeysOf(options_.key_prefix, key).state);
-    const absl::Status sent = connection.Send({"GET", names.back()}, deadline);
-    if (!sent.ok()) {
-      return Context(sent, absl::StrCat("load the state of ", key.ToString()));
-    }
+    std::string name = RedisKeysOf(options_.key_prefix, key).state;
+    gets.push_back({{"GET", name}, name});
   }
+  // One round trip per node (a plain server is one node).
+  std::vector<absl::StatusOr<RedisReplyPtr>> replies =
+      connection.Pipeline(gets, deadline);
   for (size_t i = 0; i < keys.size(); ++i) {
     const std::string what =
         absl::StrCat("load the state of ", keys[i].ToString());
-    RedisReplyPtr reply;
-    while (reply == nullptr) {
-      const absl::Duration left = deadline - clock_.Now();
-      if (left <= absl::ZeroDuration()) {
-        connection.Disconnect();  // replies still due: start afresh
-        return absl::DeadlineExceededError(
-            absl::StrCat(what, ": redis ", shared_.server(), ": GET \"",
-                         names[i], "\": no answer before the deadline"));
-      }
-      absl::StatusOr<RedisReplyPtr> next = connection.NextReply(std::min(
-          absl::Ceil(left, absl::Milliseconds(1)), absl::Milliseconds(100)));
-      if (!next.ok()) return Context(next.status(), what);
-      reply = *std::move(next);
-    }
+    if (!replies[i].ok()) return Context(replies[i].status(), what);
     absl::StatusOr<std::optional<PolicyRecord>> record =
-        RecordFrom(*reply, keys[i], names[i]);
-    if (!record.ok()) {
-      connection.Disconnect();  // replies still due: start afresh
-      return Context(record.status(), what);
-    }
+        RecordFrom(**replies[i], keys[i], gets[i].key);
+    if (!record.ok()) return Context(record.status(), what);
     out.push_back(*std::move(record));
   }
   return absl::OkStatus();

@@ -1,5 +1,8 @@
-// The StateStore that every replica shares: one Redis server (or a proxy in
-// front of a cluster). Per policy, three keys in one hash slot:
+// The StateStore that every replica shares: one Redis server, a Redis
+// Cluster (each command goes to the node of its key's slot, MOVED and ASK
+// followed: sources/redis/client/redis_cluster.h; every script's keys share
+// one slot, and PUBLISH reaches the subscriber on any node), or a proxy in
+// front of a cluster. Per policy, three keys in one hash slot:
 //
 //   <prefix>:{<ns>/<name>}:state   the PolicyRecord (state_codec.h), PX ttl
 //   <prefix>:{<ns>/<name>}:lease   "<epoch> <replica>", PX lease ttl

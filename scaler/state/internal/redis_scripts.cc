@@ -22,77 +22,44 @@ bool IsErrorStartingWith(const redisReply& r, absl::string_view prefix) {
 
 using Replies = std::vector<absl::StatusOr<RedisReplyPtr>>;
 
-// The next reply on `connection`, waiting until `deadline` (on `clock`);
-// `missing` says how many replies of the round trip are still due.
-absl::StatusOr<RedisReplyPtr> NextReply(RedisConnection& connection,
-                                        absl::Time deadline, const Clock& clock,
-                                        const std::string& command,
-                                        const std::string& key,
-                                        size_t missing) {
-  for (;;) {
-    const absl::Duration left = deadline - clock.Now();
-    if (left <= absl::ZeroDuration()) {
-      connection.Disconnect();  // replies still due: start afresh
-      return absl::DeadlineExceededError(
-          absl::StrCat("redis ", connection.server(), ": ", command, " \"", key,
-                       "\": no answer before the deadline (", missing,
-                       " pipelined replies missing)"));
-    }
-    absl::StatusOr<RedisReplyPtr> next = connection.NextReply(std::min(
-        absl::Ceil(left, absl::Milliseconds(1)), absl::Milliseconds(100)));
-    if (!next.ok()) {
-      return absl::Status(next.status().code(),
-                          absl::StrCat(next.status().message(), " (", command,
-                                       " \"", key, "\")"));
-    }
-    if (*next != nullptr) return next;
-  }
-}
-
-// Sends `prelude`, then calls[begin, end) (each argv ready), then reads the
-// replies: the prelude's dropped, the calls' into out[begin, end).
-// Whole-call failures only; error replies are left in `out`.
-absl::Status SendAndRead(RedisConnection& connection,
+// Sends calls[begin, end) (each argv ready), with `prelude` at the head of
+// every node's batch (RedisCluster::Pipeline), and reads the replies: the
+// prelude's dropped, the calls' into out[begin, end), error replies left as
+// they are. A node's failure is its calls' status; when no node answered,
+// the whole call fails with it.
+absl::Status SendAndRead(RedisCluster& connection,
                          const std::vector<std::vector<std::string>>& prelude,
                          absl::Span<PipelinedCall> calls, size_t begin,
-                         size_t end, absl::Time deadline, const Clock& clock,
-                         Replies& out) {
-  const auto send = [&](const std::vector<std::string>& argv,
-                        const std::string& key) -> absl::Status {
-    const absl::Status sent = connection.Send(argv, deadline);
-    if (sent.ok()) return sent;
-    connection.Disconnect();  // some replies may be due: start afresh
-    return absl::Status(sent.code(),
-                        absl::StrCat(sent.message(), " (key \"", key, "\")"));
-  };
-  for (const std::vector<std::string>& argv : prelude) {
-    RETURN_IF_ERROR(send(argv, calls[begin].key));
+                         size_t end, absl::Time deadline, Replies& out) {
+  std::vector<RedisCommand> commands;
+  commands.reserve(end - begin);
+  for (size_t i = begin; i < end; ++i) {  // lent, given back below
+    commands.push_back({std::move(calls[i].argv), calls[i].key});
   }
+  Replies replies = connection.Pipeline(commands, deadline, prelude);
   for (size_t i = begin; i < end; ++i) {
-    RETURN_IF_ERROR(send(calls[i].argv, calls[i].key));
+    calls[i].argv = std::move(commands[i - begin].argv);
   }
-  const size_t due = prelude.size() + (end - begin);
-  for (size_t i = 0; i < prelude.size(); ++i) {
-    // A refused SCRIPT LOAD shows as NOSCRIPT on the calls (handled there).
-    RETURN_IF_ERROR(NextReply(connection, deadline, clock, "SCRIPT LOAD",
-                              calls[begin].key, due - i)
-                        .status());
+  absl::Status failure = absl::OkStatus();
+  bool answered = false;
+  for (size_t k = 0; k < replies.size(); ++k) {
+    if (replies[k].ok()) {
+      answered = true;
+    } else if (failure.ok()) {
+      failure = replies[k].status();
+    }
+    out[begin + k] = std::move(replies[k]);
   }
-  for (size_t i = begin; i < end; ++i) {
-    ASSIGN_OR_RETURN(out[i],
-                     NextReply(connection, deadline, clock, calls[i].argv[0],
-                               calls[i].key, end - i));
-  }
-  return absl::OkStatus();
+  return answered ? absl::OkStatus() : failure;
 }
 
 // Runs `calls` in chunks; `eval` sends scripts by EVAL. Each chunk opens
 // with a SCRIPT LOAD of every script it runs by SHA: cheap for a script the
 // server knows, and then no call of the chunk finds it forgotten (which
 // would run it out of order with the calls after it).
-absl::Status RunChunks(RedisConnection& connection,
+absl::Status RunChunks(RedisCluster& connection,
                        absl::Span<PipelinedCall> calls, bool eval,
-                       absl::Time deadline, const Clock& clock, Replies& out) {
+                       absl::Time deadline, Replies& out) {
   size_t begin = 0;
   while (begin < calls.size()) {
     size_t end = begin;
@@ -116,8 +83,8 @@ absl::Status RunChunks(RedisConnection& connection,
     for (const RedisScript* script : scripts) {
       prelude.push_back(script->LoadCommand());
     }
-    RETURN_IF_ERROR(SendAndRead(connection, prelude, calls, begin, end,
-                                deadline, clock, out));
+    RETURN_IF_ERROR(
+        SendAndRead(connection, prelude, calls, begin, end, deadline, out));
     begin = end;
   }
   return absl::OkStatus();
@@ -139,8 +106,8 @@ bool ParseLeaseValue(absl::string_view value, Lease& lease) {
   return true;
 }
 
-absl::Status RedisScript::Prepare(RedisConnection& connection,
-                                  absl::Time deadline, const std::string& key) {
+absl::Status RedisScript::Prepare(RedisCluster& connection, absl::Time deadline,
+                                  const std::string& key) {
   if (!sha_.empty() || eval_only_) return absl::OkStatus();
   ASSIGN_OR_RETURN(
       RedisReplyPtr loaded,
@@ -189,7 +156,7 @@ PipelinedCall RedisScript::Call(const std::vector<std::string>& keys,
 }
 
 absl::StatusOr<RedisReplyPtr> RedisScript::Run(
-    RedisConnection& connection, const std::vector<std::string>& keys,
+    RedisCluster& connection, const std::vector<std::string>& keys,
     const std::vector<std::string>& args, absl::Time deadline,
     const std::string& key) {
   const std::string& server = connection.server();
@@ -220,10 +187,15 @@ absl::StatusOr<RedisReplyPtr> RedisScript::Run(
 }
 
 absl::StatusOr<std::vector<absl::StatusOr<RedisReplyPtr>>> RunPipelined(
-    RedisConnection& connection, absl::Span<PipelinedCall> calls,
+    RedisCluster& connection, absl::Span<PipelinedCall> calls,
     absl::Time deadline, const Clock& clock) {
   Replies out;
   if (calls.empty()) return out;
+  if (clock.Now() >= deadline) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("redis ", connection.server(), ": ", calls.size(),
+                     " pipelined calls: the deadline passed before sending"));
+  }
   out.reserve(calls.size());
   for (size_t i = 0; i < calls.size(); ++i) {
     out.emplace_back(absl::UnknownError("not run"));
@@ -236,7 +208,7 @@ absl::StatusOr<std::vector<absl::StatusOr<RedisReplyPtr>>> RunPipelined(
     }
     RETURN_IF_ERROR(call.script->Prepare(connection, deadline, call.key));
   }
-  RETURN_IF_ERROR(RunChunks(connection, calls, false, deadline, clock, out));
+  RETURN_IF_ERROR(RunChunks(connection, calls, false, deadline, out));
   // A script forgotten anyway (a SCRIPT FLUSH between the chunk's SCRIPT
   // LOAD and the call, a refused SCRIPT LOAD): every call from the first one
   // refused on runs again, in order, scripts by EVAL (which caches them
@@ -245,7 +217,7 @@ absl::StatusOr<std::vector<absl::StatusOr<RedisReplyPtr>>> RunPipelined(
   // changes nothing more), though not with the order kept.
   size_t first = calls.size();
   for (size_t i = 0; i < calls.size() && first == calls.size(); ++i) {
-    if (calls[i].script != nullptr &&
+    if (calls[i].script != nullptr && out[i].ok() &&
         IsErrorStartingWith(**out[i], "NOSCRIPT")) {
       first = i;
     }
@@ -253,12 +225,13 @@ absl::StatusOr<std::vector<absl::StatusOr<RedisReplyPtr>>> RunPipelined(
   if (first < calls.size()) {
     absl::Span<PipelinedCall> rest = calls.subspan(first);
     Replies again(rest.size());
-    RETURN_IF_ERROR(RunChunks(connection, rest, true, deadline, clock, again));
+    RETURN_IF_ERROR(RunChunks(connection, rest, true, deadline, again));
     for (size_t j = 0; j < rest.size(); ++j) {
       out[first + j] = std::move(again[j]);
     }
   }
   for (size_t i = 0; i < calls.size(); ++i) {
+    if (!out[i].ok()) continue;  // its node's failure
     const redisReply& reply = **out[i];
     if (reply.type != REDIS_REPLY_ERROR) continue;
     const std::string& command = calls[i].argv[0];

@@ -21,6 +21,7 @@
 #include "absl/types/span.h"
 #include "scaler/common/clock.h"
 #include "scaler/state/state_store.h"
+#include "sources/redis/client/redis_cluster.h"
 #include "sources/redis/client/redis_connection.h"
 
 namespace signalscaler::state_internal {
@@ -109,7 +110,7 @@ class RedisScript {
   // Runs the script with `keys` and `args` on `connection`. The reply is
   // never an error reply: those become statuses (RedisErrorToStatus).
   // `key` names the key in error messages.
-  absl::StatusOr<RedisReplyPtr> Run(RedisConnection& connection,
+  absl::StatusOr<RedisReplyPtr> Run(RedisCluster& connection,
                                     const std::vector<std::string>& keys,
                                     const std::vector<std::string>& args,
                                     absl::Time deadline,
@@ -121,7 +122,7 @@ class RedisScript {
   // For RunPipelined: SCRIPT LOAD unless the SHA is known (or SCRIPT LOAD
   // is refused), and a call's first two slots: EVALSHA and the SHA, or EVAL
   // and the body when `eval` or no SHA is known.
-  absl::Status Prepare(RedisConnection& connection, absl::Time deadline,
+  absl::Status Prepare(RedisCluster& connection, absl::Time deadline,
                        const std::string& key);
   void Address(std::vector<std::string>& argv, bool eval) const;
   // SCRIPT LOAD of this script.
@@ -139,7 +140,10 @@ inline constexpr size_t kPipelineCalls = 1000;
 inline constexpr size_t kPipelineBytes = size_t{4} << 20;
 
 // Runs `calls` on `connection` in order: each chunk (kPipelineCalls) sent
-// whole, then its replies read, so one round trip per chunk. The scripts
+// whole, then its replies read, so one round trip per chunk (on a Redis
+// Cluster, per chunk and node: RedisCluster::Pipeline groups the calls by
+// their keys' nodes, in order within each node, and opens every node's
+// group with the chunk's SCRIPT LOADs). The scripts
 // are SCRIPT LOADed first if need be, and again at the head of every chunk
 // (in the same round trip), so that a server that forgot one meanwhile (a
 // restart, SCRIPT FLUSH) learns it before the chunk's calls run. Should one
@@ -149,9 +153,11 @@ inline constexpr size_t kPipelineBytes = size_t{4} << 20;
 // each the reply, or (an error reply) its status from RedisErrorToStatus. Fails
 // as a whole, as RedisConnection::Command does, on a transport failure or when
 // `deadline` (on `clock`) passes; the connection is then dropped if replies
-// were still due. The calls' argv may be changed (their first two slots).
+// were still due. On a cluster, that is when no node answered: the calls of
+// a node that failed while others answered have its failure as their status.
+// The calls' argv may be changed (their first two slots).
 absl::StatusOr<std::vector<absl::StatusOr<RedisReplyPtr>>> RunPipelined(
-    RedisConnection& connection, absl::Span<PipelinedCall> calls,
+    RedisCluster& connection, absl::Span<PipelinedCall> calls,
     absl::Time deadline, const Clock& clock);
 
 }  // namespace signalscaler::state_internal

@@ -126,7 +126,7 @@ absl::StatusOr<std::vector<LiveReplica>> RedisStateStoreImpl::Announce(
   }
   ASSIGN_OR_RETURN(SharedRedisConnection::Turn turn,
                    shared_.Take(deadline, what));
-  RedisConnection& connection = turn.connection();
+  RedisCluster& connection = turn.connection();
   // The heartbeat on its own first: Command() reconnects once if the server
   // closed an idle connection. The announcement follows in one round trip.
   absl::StatusOr<RedisReplyPtr> beat = heartbeat_.Run(

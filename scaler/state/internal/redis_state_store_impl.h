@@ -25,6 +25,7 @@
 #include "scaler/state/internal/shared_redis_connection.h"
 #include "scaler/state/redis_state_store.h"
 #include "scaler/state/state_store.h"
+#include "sources/redis/client/redis_cluster.h"
 #include "sources/redis/client/redis_connection.h"
 
 namespace signalscaler::state_internal {
@@ -82,9 +83,9 @@ class RedisStateStoreImpl final : public StateStore {
   // The heartbeat script's reply: the members alive, sorted.
   absl::StatusOr<std::vector<std::string>> MembersOf(
       const redisReply& r, const std::string& what) const;
-  // The records of `keys` by pipelined GETs (all sent, then all read),
-  // appended to `out`.
-  absl::Status LoadPipelined(RedisConnection& connection,
+  // The records of `keys` by pipelined GETs (all sent, then all read; on a
+  // cluster, per node), appended to `out`.
+  absl::Status LoadPipelined(RedisCluster& connection,
                              absl::Span<const PolicyKey> keys,
                              absl::Time deadline,
                              std::vector<std::optional<PolicyRecord>>& out);

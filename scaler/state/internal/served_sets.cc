@@ -77,7 +77,7 @@ size_t ServedSets::AppendCalls(const std::string& replica,
 }
 
 absl::StatusOr<std::vector<LiveReplica>> ServedSets::Resolve(
-    RedisConnection& connection, const std::vector<std::string>& members,
+    RedisCluster& connection, const std::vector<std::string>& members,
     absl::Span<absl::StatusOr<RedisReplyPtr>> replies, absl::Time deadline,
     const Clock& clock) {
   size_t next = 0;

@@ -58,7 +58,7 @@ class ServedSets {
   // leaves `serves` null (unknown: taken to serve everything); only a
   // failure of the connection fails the call.
   absl::StatusOr<std::vector<LiveReplica>> Resolve(
-      RedisConnection& connection, const std::vector<std::string>& members,
+      RedisCluster& connection, const std::vector<std::string>& members,
       absl::Span<absl::StatusOr<RedisReplyPtr>> replies, absl::Time deadline,
       const Clock& clock);
 

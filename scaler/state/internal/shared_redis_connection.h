@@ -1,6 +1,9 @@
-// One RedisConnection that several threads use, one call at a time. A call
-// waits for its turn, but never past its own deadline: a call stuck on a
-// paused server does not make the others overrun theirs.
+// One Redis client that several threads use, one call at a time: a
+// RedisCluster (sources/redis/client/redis_cluster.h), so a Redis Cluster
+// works as one server does (each command on the node of its key's slot,
+// MOVED and ASK followed; a plain server sees exactly the commands sent). A
+// call waits for its turn, but never past its own deadline: a call stuck on
+// a paused server does not make the others overrun theirs.
 //
 //   SharedRedisConnection shared(options, clock);
 //   absl::StatusOr<SharedRedisConnection::Turn> turn =
@@ -22,6 +25,7 @@
 #include "absl/time/time.h"
 #include "scaler/common/clock.h"
 #include "scaler/state/state_codec.h"
+#include "sources/redis/client/redis_cluster.h"
 #include "sources/redis/client/redis_connection.h"
 
 namespace signalscaler::state_internal {
@@ -37,8 +41,9 @@ inline constexpr size_t kMaxStateReplyBytes =
 
 class SharedRedisConnection {
  public:
-  // `clock` must outlive it; deadlines are on its time line. Replies are
-  // bounded by kMaxStateReplyBytes, whatever `options` say.
+  // `clock` must outlive it; deadlines are on its time line. `options` are
+  // the seed's and every cluster node's. Replies are bounded by
+  // kMaxStateReplyBytes, whatever `options` say.
   SharedRedisConnection(RedisConnectionOptions options, const Clock& clock)
       : clock_(clock), connection_(WithStateBound(std::move(options)), clock) {}
 
@@ -52,7 +57,7 @@ class SharedRedisConnection {
     ~Turn() {
       if (owner_ != nullptr) owner_->Give();
     }
-    RedisConnection& connection() const { return owner_->connection_; }
+    RedisCluster& connection() const { return owner_->connection_; }
 
    private:
     friend class SharedRedisConnection;
@@ -64,21 +69,23 @@ class SharedRedisConnection {
   // `what` and the server when other calls keep it that long.
   absl::StatusOr<Turn> Take(absl::Time deadline, absl::string_view what);
 
-  // "host:port".
+  // "host:port" of the seed (the address given).
   const std::string& server() const { return connection_.server(); }
 
  private:
   void Give();
-  static RedisConnectionOptions WithStateBound(RedisConnectionOptions o) {
-    o.max_reply_bytes = kMaxStateReplyBytes;
-    return o;
+  static RedisClusterOptions WithStateBound(RedisConnectionOptions o) {
+    RedisClusterOptions cluster;
+    cluster.connection = std::move(o);
+    cluster.connection.max_reply_bytes = kMaxStateReplyBytes;
+    return cluster;
   }
 
   const Clock& clock_;
   absl::Mutex mu_;
   absl::CondVar free_;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
-  RedisConnection connection_;  // used by the holder of the turn only
+  RedisCluster connection_;  // used by the holder of the turn only
 };
 
 }  // namespace signalscaler::state_internal

@@ -224,7 +224,8 @@ absl::StatusOr<RedisReplyPtr> RedisCluster::Command(
 }
 
 std::vector<absl::StatusOr<RedisReplyPtr>> RedisCluster::Pipeline(
-    const std::vector<RedisCommand>& commands, absl::Time deadline) {
+    const std::vector<RedisCommand>& commands, absl::Time deadline,
+    const std::vector<std::vector<std::string>>& prelude) {
   std::vector<absl::StatusOr<RedisReplyPtr>> out;
   out.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
@@ -234,18 +235,20 @@ std::vector<absl::StatusOr<RedisReplyPtr>> RedisCluster::Pipeline(
   MaybeRefresh(deadline);
   // Groups by node, in the order they are first met.
   std::vector<RedisNode> nodes;
+  std::vector<std::vector<size_t>> groups;
   std::vector<size_t> group_of(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {
     const RedisNode node = RouteOf(commands[i].key);
     auto it = std::find(nodes.begin(), nodes.end(), node);
     group_of[i] = static_cast<size_t>(it - nodes.begin());
-    if (it == nodes.end()) nodes.push_back(node);
+    if (it == nodes.end()) {
+      nodes.push_back(node);
+      groups.emplace_back();
+    }
+    groups[group_of[i]].push_back(i);
   }
   for (size_t g = 0; g < nodes.size(); ++g) {
-    std::vector<size_t> members;
-    for (size_t i = 0; i < commands.size(); ++i) {
-      if (group_of[i] == g) members.push_back(i);
-    }
+    const std::vector<size_t>& members = groups[g];
     const RedisCommand& first = commands[members.front()];
     absl::StatusOr<RedisConnection*> connection = ConnectionTo(
         nodes[g], RedisCall{seed_.server(), first.argv[0], first.key});
@@ -253,20 +256,22 @@ std::vector<absl::StatusOr<RedisReplyPtr>> RedisCluster::Pipeline(
       for (size_t i : members) out[i] = connection.status();
       continue;
     }
-    absl::StatusOr<std::vector<RedisReplyPtr>> replies =
-        std::vector<RedisReplyPtr>();
-    if (nodes.size() == 1) {
-      replies = (*connection)->Pipeline(commands, deadline);  // no copy
-    } else {
-      std::vector<RedisCommand> batch;
-      batch.reserve(members.size());
-      for (size_t i : members) batch.push_back(commands[i]);
-      replies = (*connection)->Pipeline(batch, deadline);
+    // The prelude, named by the group's first key in messages.
+    std::vector<RedisCommand> head;
+    head.reserve(prelude.size());
+    for (const std::vector<std::string>& argv : prelude) {
+      head.push_back({argv, first.key});
     }
+    std::vector<const RedisCommand*> batch;
+    batch.reserve(head.size() + members.size());
+    for (const RedisCommand& c : head) batch.push_back(&c);
+    for (size_t i : members) batch.push_back(&commands[i]);
+    absl::StatusOr<std::vector<RedisReplyPtr>> replies =
+        (*connection)->Pipeline(batch, deadline);
     if (!replies.ok()) NoteFailure(replies.status());
     for (size_t k = 0; k < members.size(); ++k) {
       if (replies.ok()) {
-        out[members[k]] = std::move((*replies)[k]);
+        out[members[k]] = std::move((*replies)[head.size() + k]);
       } else {
         out[members[k]] = replies.status();
       }

@@ -93,12 +93,17 @@ class RedisCluster {
                                         absl::string_view key = "");
 
   // The commands grouped by node, each group one RedisConnection::Pipeline
-  // (one round trip per node, in the order the groups are first met), then
-  // each redirected command followed on its own. One result per command, in
-  // their order: a reply (MAY be an error reply, never MOVED or ASK), or why
-  // its node's batch failed. Every group shares `deadline`.
+  // (one round trip per node, one node after the other, in the order the
+  // groups are first met), then each redirected command followed on its
+  // own. One result per command, in their order: a reply (MAY be an error
+  // reply, never MOVED or ASK), or why its node's batch failed (every
+  // command of a group that failed has the same status). `prelude` is sent
+  // at the head of every group (e.g. SCRIPT LOAD, so that every node knows
+  // the scripts its group runs); its replies are read and dropped. Every
+  // group shares `deadline`.
   std::vector<absl::StatusOr<RedisReplyPtr>> Pipeline(
-      const std::vector<RedisCommand>& commands, absl::Time deadline);
+      const std::vector<RedisCommand>& commands, absl::Time deadline,
+      const std::vector<std::vector<std::string>>& prelude = {});
 
   // True once a server redirected a command.
   bool cluster_mode() const { return cluster_; }

@@ -187,17 +187,19 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::RoundTrip(
 }
 
 absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::PipelineOnce(
-    const std::vector<RedisCommand>& commands, absl::Time deadline,
+    const std::vector<const RedisCommand*>& commands, absl::Time deadline,
     bool& replied) {
-  const RedisCommand& first = commands.front();
+  const RedisCommand& first = *commands.front();
   RETURN_IF_ERROR(SetDeadline(deadline, first.argv[0]));
-  for (const RedisCommand& c : commands) RETURN_IF_ERROR(Append(c.argv, c.key));
+  for (const RedisCommand* c : commands) {
+    RETURN_IF_ERROR(Append(c->argv, c->key));
+  }
   RETURN_IF_ERROR(Flush(first.argv[0], first.key));
   std::vector<RedisReplyPtr> replies;
   replies.reserve(commands.size());
-  for (const RedisCommand& c : commands) {
+  for (const RedisCommand* c : commands) {
     ASSIGN_OR_RETURN(RedisReplyPtr reply,
-                     ReadReply(c.argv[0], c.key, deadline));
+                     ReadReply(c->argv[0], c->key, deadline));
     replies.push_back(std::move(reply));
     replied = true;
   }
@@ -319,6 +321,14 @@ absl::StatusOr<RedisReplyPtr> RedisConnection::Command(
 
 absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::Pipeline(
     const std::vector<RedisCommand>& commands, absl::Time deadline) {
+  std::vector<const RedisCommand*> pointers;
+  pointers.reserve(commands.size());
+  for (const RedisCommand& c : commands) pointers.push_back(&c);
+  return Pipeline(pointers, deadline);
+}
+
+absl::StatusOr<std::vector<RedisReplyPtr>> RedisConnection::Pipeline(
+    const std::vector<const RedisCommand*>& commands, absl::Time deadline) {
   if (commands.empty()) return std::vector<RedisReplyPtr>();
   for (int attempt = 0;; ++attempt) {
     RETURN_IF_ERROR(Connect(deadline));

@@ -107,6 +107,9 @@ class RedisConnection {
   // no reply and no I/O.
   absl::StatusOr<std::vector<RedisReplyPtr>> Pipeline(
       const std::vector<RedisCommand>& commands, absl::Time deadline);
+  // The same, on commands held elsewhere (none may be null).
+  absl::StatusOr<std::vector<RedisReplyPtr>> Pipeline(
+      const std::vector<const RedisCommand*>& commands, absl::Time deadline);
 
   // For subscribers: sends a command without waiting for its reply.
   absl::Status Send(const std::vector<std::string>& argv, absl::Time deadline);
@@ -147,7 +150,7 @@ class RedisConnection {
                                           absl::string_view key,
                                           absl::Time deadline);
   absl::StatusOr<std::vector<RedisReplyPtr>> PipelineOnce(
-      const std::vector<RedisCommand>& commands, absl::Time deadline,
+      const std::vector<const RedisCommand*>& commands, absl::Time deadline,
       bool& replied);
   // After a failed round trip: drops the connection, and backs off unless
   // it was slow (deadline) or mid-reply (bound). True: the caller may retry
