@@ -135,10 +135,13 @@ PolicyError PolicyReloader::ListError(const std::string& error) {
 PolicyFileInput PolicyReloader::ReadFile(const std::string& file, FileState& st,
                                          bool& changed) {
   const auto prev = files_.find(file);
-  std::optional<std::string> content = ReadCapped(file);
+  std::optional<TokenDigest> digest;
+  if (std::optional<std::string> bytes = ReadCapped(file)) {
+    digest = Sha256Of(*bytes);
+  }
   LoadResult r;
-  if (content.has_value() && prev != files_.end() &&
-      prev->second.content == content) {
+  if (digest.has_value() && prev != files_.end() &&
+      prev->second.digest == digest) {
     r = prev->second.parsed;
   } else {
     // (Read again by the loader: if the file changed in between, the next
@@ -152,7 +155,7 @@ PolicyFileInput PolicyReloader::ReadFile(const std::string& file, FileState& st,
               {{"file", file}, {"warning", PolicyWarningToString(w)}});
     }
   }
-  st.content = std::move(content);
+  st.digest = digest;
   st.parsed = r;
   PolicyFileInput in;
   in.file = file;
