@@ -136,6 +136,13 @@ struct Metrics::Impl {
           .Name("signalscaler_replicas_alive")
           .Help("Scaler replicas alive according to the state store")
           .Register(*registry);
+  prometheus::Family<prometheus::Histogram>& lease_upkeep =
+      prometheus::BuildHistogram()
+          .Name("signalscaler_lease_upkeep_seconds")
+          .Help(
+              "One lease upkeep of this replica: its heartbeat, then every "
+              "policy's lease in one batch")
+          .Register(*registry);
 
   // Guards the bookkeeping below (the families are thread-safe). Lock order:
   // cache_mu, then mu.
@@ -366,6 +373,12 @@ void Metrics::ForgetPolicy(const std::string& ns, const std::string& policy) {
     }
   }
   impl_->Forget(absl::StrCat("policy/", ns, "/", policy));
+}
+
+void Metrics::RecordLeaseUpkeep(absl::Duration took) {
+  static const prometheus::Histogram::BucketBoundaries kBuckets = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
+  impl_->lease_upkeep.Add({}, kBuckets).Observe(absl::ToDoubleSeconds(took));
 }
 
 void Metrics::SetStateStatus(absl::string_view store, bool degraded,

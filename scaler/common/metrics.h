@@ -87,6 +87,9 @@ class Metrics {
   // store's membership says; 0 while degraded).
   void SetStateStatus(absl::string_view store, bool degraded,
                       size_t leases_held, size_t replicas_alive);
+  // signalscaler_lease_upkeep_seconds: one lease upkeep of this replica
+  // (its heartbeat, then every policy's lease in one batch), wall time.
+  void RecordLeaseUpkeep(absl::Duration took);
 
  private:
   struct Impl;

@@ -1,3 +1,5 @@
+// The Evaluator's schedule and its dispatch on each policy's role; the store
+// I/O (upkeep, loads, saves) is in evaluator_store.cc.
 #include "scaler/server/evaluator.h"
 
 #include <algorithm>
@@ -12,6 +14,13 @@
 #include "scaler/server/internal/ticker.h"
 
 namespace signalscaler {
+namespace {
+
+// Policies evaluated per hold of mu_ in a tick: a push waits for at most
+// one slice of computing, never for a whole tick.
+constexpr size_t kSlice = 256;
+
+}  // namespace
 
 Evaluator::Evaluator(const PolicyRegistry& registry, const Observer& observer,
                      DecisionBoard& board, const Clock& clock,
@@ -27,6 +36,7 @@ Evaluator::Evaluator(const PolicyRegistry& registry, const Observer& observer,
       leases_(store_, clock_, options_.replica_id, options_.lease_period,
               options_.store_timeout),
       ticker_(std::make_unique<Ticker>()) {
+  status_.kind = std::string(store_.kind());
   store_.Watch([this](const PolicyKey& key) {
     {
       absl::MutexLock lock(&saved_mu_);
@@ -50,6 +60,8 @@ void Evaluator::Transition(PolicyState& st, RoleEvent event, absl::Time now) {
   }
   if (event == RoleEvent::kStoreDown || event == RoleEvent::kLeaseGone) {
     st.lease.lease.reset();  // only kAcquired and kHolder hold one
+    ++st.lease_drops;
+    status_dirty_ = true;
   }
   if (event == RoleEvent::kSaved) st.history.unshared = false;
 }
@@ -62,11 +74,23 @@ Evaluator::PolicyState& Evaluator::StateOf(const PolicyKey& key,
                                            absl::Time now) {
   auto [it, added] = states_.try_emplace(key);
   if (added) {
+    it->second.id = ++next_id_;
     it->second.lease.first_seen = now;
     // While degraded every policy is decided locally, a new one too.
     if (degraded_) it->second.role.role = Role::kLocal;
   }
   return it->second;
+}
+
+Evaluator::PolicyState* Evaluator::StillThere(const InFlight& of) {
+  auto it = states_.find(of.key);
+  if (it == states_.end() || it->second.id != of.id) return nullptr;
+  return &it->second;
+}
+
+Evaluator::InFlight Evaluator::Mark(const PolicyKey& key, PolicyState& st) {
+  st.in_flight = true;
+  return InFlight{key, st.id, st.lease_drops};
 }
 
 void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
@@ -90,13 +114,13 @@ std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
 }
 
 void Evaluator::Evaluate(const LoadedPolicy& loaded, PolicyState& st,
-                         absl::Time now) {
+                         absl::Time now, StoreWork& work) {
   const Role acting = Acting(st, now);
   if (acting == Role::kLocal || acting == Role::kLocalUntilFresh) {
     EvaluateLocally(loaded, st, now);
   } else if (HoldsLeaseRole(acting)) {
-    EvaluateAsHolder(loaded, st, now);
-  }  // else a mirror: another replica decides, Mirror() loads its decision
+    EvaluateAsHolder(loaded, st, now, work);
+  }  // else a mirror: another replica decides, its record is loaded
 }
 
 void Evaluator::EvaluateLocally(const LoadedPolicy& loaded, PolicyState& st,
@@ -108,123 +132,24 @@ void Evaluator::EvaluateLocally(const LoadedPolicy& loaded, PolicyState& st,
 }
 
 void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
-                                 absl::Time now) {
-  if (st.role.role == Role::kAcquired && !Sync(loaded, st, now)) return;
+                                 absl::Time now, StoreWork& work) {
+  const PolicyKey key = KeyOf(loaded.policy);
+  if (st.role.role == Role::kAcquired) {
+    // The shared record first (ApplySynced merges, then decides).
+    work.acquired.push_back(Mark(key, st));
+    return;
+  }
   std::shared_ptr<const Decision> d = Run(loaded, st, now);
-  if (d != nullptr) SaveAndPublish(KeyOf(loaded.policy), st, std::move(d), now);
-}
-
-bool Evaluator::Sync(const LoadedPolicy& loaded, PolicyState& st,
-                     absl::Time now) {
-  const PolicyKey keys[] = {KeyOf(loaded.policy)};
-  absl::StatusOr<std::vector<std::optional<PolicyRecord>>> records =
-      store_.Load(keys, Deadline());
-  if (!records.ok()) {
-    if (IsStoreOutage(records.status())) {
-      EnterDegraded(records.status(), now);
-      EvaluateLocally(loaded, st, now);
-    } else {
-      LogWarn("cannot load the shared state of a policy",
-              {{"policy", keys[0].ToString()},
-               {"error", std::string(records.status().message())}});
-    }
-    return false;  // its last decision keeps being answered
-  }
-  std::optional<PolicyRecord>& rec = records->front();
-  if (rec) st.seen.sequence = std::max(st.seen.sequence, rec->sequence);
-  st.history =
-      SyncWithShared(std::move(st.history), std::move(rec), store_.shared());
-  Transition(st, RoleEvent::kSynced, now);
-  return true;
-}
-
-void Evaluator::SaveAndPublish(const PolicyKey& key, PolicyState& st,
-                               std::shared_ptr<const Decision> d,
-                               absl::Time now) {
-  const auto saved_as = [&](uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    st.seen = SharedMark{seq, now};
-    Transition(st, RoleEvent::kSaved, now);
-    Publish(key, st, std::move(d), options_.replica_id);
-  };
-  if (!store_.shared() && leases_.members().size() <= 1) {
-    // One replica on a store of this process: nobody else reads the record
-    // and it does not outlive the process, so saving it would only keep a
-    // third copy of every window (hundreds of MB at 10,000 policies).
-    saved_as(st.seen.sequence + 1);
-    return;
-  }
-  const PolicyRecord record =
-      RecordToSave(st.history, d, st.seen.sequence + 1, options_.replica_id,
-                   st.lease.lease->epoch);
-  const absl::Status saved = store_.Save(key, record, *st.lease.lease,
-                                         options_.record_ttl, Deadline());
-  if (saved.ok()) {
-    saved_as(record.sequence);
-    return;
-  }
-  if (absl::IsFailedPrecondition(saved)) {
-    // Another replica holds the lease now: its decisions are the ones to
-    // answer with; this one is dropped and the policy mirrored at once.
-    LogWarn("lease lost", {{"policy", key.ToString()},
-                           {"error", std::string(saved.message())}});
-    Transition(st, RoleEvent::kLeaseGone, now);
-    st.next_due = absl::InfinitePast();
-    return;
-  }
-  // Unreachable: KEDA still gets this decision, then the replica goes on
-  // locally.
-  Publish(key, st, std::move(d), options_.replica_id);
-  st.history.unshared = true;
-  if (IsStoreOutage(saved)) {
-    EnterDegraded(saved, now);
-  } else {
-    LogWarn(
-        "cannot save a decision",
-        {{"policy", key.ToString()}, {"error", std::string(saved.message())}});
-  }
-}
-
-void Evaluator::Mirror(const PolicySnapshot& snap,
-                       const std::vector<PolicyKey>& keys, absl::Time now) {
-  absl::StatusOr<std::vector<std::optional<PolicyRecord>>> records =
-      store_.Load(keys, Deadline());
-  if (!records.ok()) {
-    if (!IsStoreOutage(records.status())) {
-      LogWarn("cannot load shared decisions",
-              {{"error", std::string(records.status().message())}});
-      return;  // the last decisions keep being answered
-    }
-    EnterDegraded(records.status(), now);
-    for (const PolicyKey& key : keys) {
-      const LoadedPolicy* loaded = snap.Find(key);
-      if (loaded != nullptr) Evaluate(*loaded, StateOf(key, now), now);
-    }
-    return;
-  }
-  for (size_t i = 0; i < keys.size(); ++i) {
-    PolicyState& st = StateOf(keys[i], now);
-    const std::optional<PolicyRecord>& rec = (*records)[i];
-    if (rec.has_value() && ReplacesLocalAnswers(*rec, st.role.fresh_after)) {
-      Transition(st, RoleEvent::kFreshShared, now);
-      if (IsNewer(*rec, st.seen)) {
-        st.seen = SharedMark{rec->sequence, rec->decision->time};
-        AdoptSharedDecision(st.history, *rec);
-        Publish(keys[i], st, rec->decision, rec->evaluated_by);
-      }
-    } else if (st.role.fresh_after.has_value()) {
-      // Local answers until the store holds a decision made after it came
-      // back.
-      const LoadedPolicy* loaded = snap.Find(keys[i]);
-      if (loaded != nullptr) Evaluate(*loaded, st, now);
-    }
-  }
+  if (d != nullptr) SaveLater(key, st, std::move(d), now, work);
 }
 
 void Evaluator::EnterDegraded(const absl::Status& why, absl::Time now) {
   degraded_why_ = std::string(why.message());
+  status_dirty_ = true;
   if (degraded_) return;
   degraded_ = true;
   degraded_since_ = now;
+  releases_.clear();  // they expire by themselves
   LogWarn(
       "state store unreachable: evaluating locally, no scale-down "
       "before a full scale-down window of local history",
@@ -235,6 +160,7 @@ void Evaluator::EnterDegraded(const absl::Status& why, absl::Time now) {
 void Evaluator::LeaveDegraded(absl::Time now) {
   degraded_ = false;
   degraded_why_.clear();
+  status_dirty_ = true;
   LogInfo("state store reachable again: shared decisions resume",
           {{"store", std::string(store_.kind())},
            {"after", absl::FormatDuration(now - degraded_since_)}});
@@ -242,48 +168,6 @@ void Evaluator::LeaveDegraded(absl::Time now) {
   // history then holds ours): no jump back to the decision saved before the
   // outage.
   for (auto& [key, st] : states_) Transition(st, RoleEvent::kStoreBack, now);
-}
-
-void Evaluator::Housekeep(const PolicySnapshot& snap, absl::Time now) {
-  const absl::Status beat = leases_.Heartbeat(now);
-  if (!beat.ok()) {
-    if (IsStoreOutage(beat)) {
-      EnterDegraded(beat, now);
-    } else {
-      LogWarn("state store heartbeat failed",
-              {{"error", std::string(beat.message())}});
-    }
-    return;
-  }
-  if (degraded_) LeaveDegraded(now);
-  // Every policy's lease in one batch: one round trip per 1,000 policies.
-  std::vector<LeaseTask> tasks;
-  std::vector<PolicyState*> states;
-  tasks.reserve(snap.policies().size());
-  states.reserve(snap.policies().size());
-  for (const LoadedPolicy& loaded : snap.policies()) {
-    const PolicyKey key = KeyOf(loaded.policy);
-    PolicyState& st = StateOf(key, now);
-    tasks.push_back(LeaseTask{key, st.lease, st.seen.time,
-                              EvaluationInterval(loaded.policy.spec()),
-                              LeaseChange::kNone});
-    states.push_back(&st);
-  }
-  const absl::Status kept = leases_.UpkeepAll(absl::MakeSpan(tasks), now);
-  if (!kept.ok()) {
-    EnterDegraded(kept, now);
-    return;
-  }
-  for (size_t i = 0; i < tasks.size(); ++i) {
-    PolicyState& st = *states[i];
-    st.lease = std::move(tasks[i].slot);
-    if (tasks[i].change == LeaseChange::kTaken) {
-      Transition(st, RoleEvent::kLeaseTaken, now);
-      st.next_due = absl::InfinitePast();
-    } else if (tasks[i].change == LeaseChange::kGone) {
-      Transition(st, RoleEvent::kLeaseGone, now);
-    }
-  }
 }
 
 void Evaluator::ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live,
@@ -294,21 +178,24 @@ void Evaluator::ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live,
       continue;
     }
     if (!degraded_ && leases_.Holds(it->second.lease, now)) {
-      // Best effort: the lease expires by itself anyway.
-      store_.Release(it->first, *it->second.lease.lease, Deadline())
-          .IgnoreError();
+      // Given up with the next upkeep (best effort: it expires anyway).
+      releases_.emplace_back(it->first, *it->second.lease.lease);
     }
     Metrics::Get().ForgetPolicy(it->first.ns, it->first.name);
     states_.erase(it++);
+    status_dirty_ = true;
   }
 }
 
 void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
                               absl::Time now) {
   absl::flat_hash_set<PolicyKey> live;
+  std::vector<PolicyKey> served;
+  served.reserve(snap->policies().size());
   for (const LoadedPolicy& loaded : snap->policies()) {
     const PolicyKey key = KeyOf(loaded.policy);
     live.insert(key);
+    served.push_back(key);
     PolicyState& st = StateOf(key, now);
     std::string fingerprint = loaded.policy.spec().SerializeAsString();
     if (fingerprint != st.fingerprint) {
@@ -318,12 +205,40 @@ void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
       st.next_due = absl::InfinitePast();
     }
   }
+  // Other replicas prefer this one only for the policies it serves.
+  leases_.SetServed(served);
   ForgetRemoved(live, now);
   board_.RetainOnly(live);
   last_snapshot_ = snap;
 }
 
+size_t Evaluator::CollectDue(const PolicySnapshot& snap, size_t begin,
+                             StoreWork& work) {
+  const std::vector<LoadedPolicy>& policies = snap.policies();
+  const size_t end = std::min(policies.size(), begin + kSlice);
+  absl::MutexLock lock(&mu_);
+  // Read under the lock: decisions of a policy are made in time order, a
+  // push's and a tick's alike.
+  const absl::Time now = clock_.Now();
+  for (size_t i = begin; i < end; ++i) {
+    const LoadedPolicy& loaded = policies[i];
+    const PolicyKey key = KeyOf(loaded.policy);
+    PolicyState& st = StateOf(key, now);
+    if (now < st.next_due || st.in_flight) continue;
+    st.next_due = now + EvaluationInterval(loaded.policy.spec());
+    const Role acting = Acting(st, now);
+    if (acting == Role::kMirror || acting == Role::kLocalUntilFresh) {
+      // Loads first: a fresh shared decision wins.
+      work.mirrors.push_back(InFlight{key, st.id, st.lease_drops});
+    } else {
+      Evaluate(loaded, st, now, work);
+    }
+  }
+  return end;
+}
+
 void Evaluator::EvaluateDue() {
+  absl::MutexLock tick(&tick_mu_);
   const std::shared_ptr<const PolicySnapshot> snap = registry_.Get();
   const absl::Time now = clock_.Now();
   absl::flat_hash_set<PolicyKey> saved;
@@ -331,35 +246,33 @@ void Evaluator::EvaluateDue() {
     absl::MutexLock lock(&saved_mu_);
     saved.swap(saved_);
   }
-  absl::MutexLock lock(&mu_);
-  // New policies (a reload): only then are specs compared and removed
-  // policies forgotten, not on every tick.
-  if (snap != last_snapshot_) MatchSnapshot(snap, now);
-  // Another replica saved a decision of a policy mirrored here: load it now
-  // rather than at the next interval.
-  for (const PolicyKey& key : saved) {
-    auto it = states_.find(key);
-    if (it != states_.end() && !leases_.Holds(it->second.lease, now)) {
-      it->second.next_due = absl::InfinitePast();
+  bool upkeep = false;
+  {
+    absl::MutexLock lock(&mu_);
+    // New policies (a reload): only then are specs compared and removed
+    // policies forgotten, not on every tick.
+    if (snap != last_snapshot_) MatchSnapshot(snap, now);
+    // Another replica saved a decision of a policy mirrored here: load it
+    // now rather than at the next interval.
+    for (const PolicyKey& key : saved) {
+      auto it = states_.find(key);
+      if (it != states_.end() && !leases_.Holds(it->second.lease, now)) {
+        it->second.next_due = absl::InfinitePast();
+      }
     }
+    upkeep = UpkeepDue(now);
   }
-  if (leases_.Due(now)) Housekeep(*snap, now);
-
-  std::vector<PolicyKey> mirrored;
-  for (const LoadedPolicy& loaded : snap->policies()) {
-    const PolicyKey key = KeyOf(loaded.policy);
-    PolicyState& st = StateOf(key, now);
-    if (now < st.next_due) continue;
-    st.next_due = now + EvaluationInterval(loaded.policy.spec());
-    const Role acting = Acting(st, now);
-    if (acting == Role::kMirror || acting == Role::kLocalUntilFresh) {
-      mirrored.push_back(key);  // loads first: a fresh shared decision wins
-    } else {
-      Evaluate(loaded, st, now);
-    }
+  if (upkeep) Upkeep(*snap);
+  StoreWork work;
+  for (size_t next = 0; next < snap->policies().size();) {
+    next = CollectDue(*snap, next, work);
   }
-  if (!mirrored.empty()) Mirror(*snap, mirrored, now);
-  ExportStatus();
+  const bool again = RunStoreWork(*snap, work);
+  {
+    absl::MutexLock lock(&mu_);
+    ExportStatus();
+  }
+  if (again) ticker_->Wake();
 }
 
 absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
@@ -368,48 +281,94 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
   if (loaded == nullptr) {
     return absl::NotFoundError(absl::StrCat("no policy ", key.ToString()));
   }
-  const absl::Time now = clock_.Now();
-  absl::MutexLock lock(&mu_);
-  if (leases_.Due(now)) Housekeep(*snap, now);
-  PolicyState& st = StateOf(key, now);
-  Evaluate(*loaded, st, now);  // a no-op for a mirror: another one decides
+  bool upkeep = false;
+  {
+    absl::MutexLock lock(&mu_);
+    // No tick thread (tests, embedded uses): this call keeps the leases.
+    if (!ticking_) {
+      mu_.Await(absl::Condition(
+          +[](bool* running) { return !*running; }, &upkeep_running_));
+      upkeep = UpkeepDue(clock_.Now());
+    }
+  }
+  if (upkeep) Upkeep(*snap);
+  StoreWork work;
+  bool later = false;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_.Now();  // under the lock: in time order
+    PolicyState& st = StateOf(key, now);
+    if (st.in_flight) {
+      st.again = true;  // right after the evaluation in flight
+      later = true;
+    } else {
+      Evaluate(*loaded, st, now, work);  // a no-op for a mirror
+    }
+  }
+  if (later) {
+    ticker_->Wake();
+    return absl::OkStatus();
+  }
+  const bool again = RunStoreWork(*snap, work);
+  {
+    absl::MutexLock lock(&mu_);
+    ExportStatus();
+  }
+  if (again) ticker_->Wake();
   return absl::OkStatus();
 }
 
-StateStatus Evaluator::StatusLocked() const {
+void Evaluator::ExportStatus() {
+  // Leases change at an upkeep or a transition, which mark it: Status()
+  // and HoldsLease() compare their times with the clock themselves.
+  if (!status_dirty_) return;
   StateStatus s;
   s.kind = std::string(store_.kind());
   s.degraded = degraded_;
   s.why = degraded_why_;
   s.replicas_alive = leases_.members().size();
   const absl::Time now = clock_.Now();
+  absl::flat_hash_map<PolicyKey, absl::Time> held;
   for (const auto& [key, st] : states_) {
-    if (leases_.Holds(st.lease, now)) ++s.leases_held;
+    if (leases_.Holds(st.lease, now)) held[key] = st.lease.lease->valid_until;
   }
-  return s;
-}
-
-void Evaluator::ExportStatus() {
-  const StateStatus s = StatusLocked();
+  s.leases_held = held.size();
+  status_dirty_ = false;
   Metrics::Get().SetStateStatus(s.kind, s.degraded, s.leases_held,
                                 s.replicas_alive);
+  absl::MutexLock lock(&status_mu_);
+  status_ = std::move(s);
+  held_ = std::move(held);
 }
 
 StateStatus Evaluator::Status() const {
-  absl::MutexLock lock(&mu_);
-  return StatusLocked();
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&status_mu_);
+  StateStatus s = status_;
+  s.leases_held = 0;
+  for (const auto& [key, until] : held_) s.leases_held += now < until;
+  return s;
 }
 
 bool Evaluator::HoldsLease(const PolicyKey& key) const {
-  absl::MutexLock lock(&mu_);
-  auto it = states_.find(key);
-  return it != states_.end() && leases_.Holds(it->second.lease, clock_.Now());
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&status_mu_);
+  auto it = held_.find(key);
+  return it != held_.end() && now < it->second;
 }
 
 void Evaluator::Start(absl::Duration tick) {
+  {
+    absl::MutexLock lock(&mu_);
+    ticking_ = true;
+  }
   ticker_->Start(tick, [this] { EvaluateDue(); });
 }
 
-void Evaluator::Stop() { ticker_->Stop(); }
+void Evaluator::Stop() {
+  ticker_->Stop();
+  absl::MutexLock lock(&mu_);
+  ticking_ = false;
+}
 
 }  // namespace signalscaler

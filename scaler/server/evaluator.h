@@ -32,14 +32,19 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "scaler/common/clock.h"
 #include "scaler/engine/decision.h"
 #include "scaler/server/decision_board.h"
@@ -87,7 +92,10 @@ struct StateStatus {
   size_t replicas_alive = 0;
 };
 
-// Thread-safe. Evaluations are serialized.
+// Thread-safe. No store I/O happens under a lock that a KEDA call, a push,
+// `explain` or a health check waits on: a tick takes what it needs under
+// mu_, talks to the store without it, and applies the answers under it;
+// Status() and HoldsLease() read a snapshot of their own.
 class Evaluator {
  public:
   Evaluator(const PolicyRegistry& registry, const Observer& observer,
@@ -97,19 +105,26 @@ class Evaluator {
 
   // Evaluates every policy whose interval has elapsed at clock.Now() (every
   // policy on the first call), and forgets the state of removed policies.
-  void EvaluateDue();
+  // One call at a time (others wait); it does the lease upkeep when due.
+  void EvaluateDue() ABSL_LOCKS_EXCLUDED(tick_mu_, mu_);
   // Evaluates one policy now (when this replica holds its lease, or is
-  // degraded). NOT_FOUND if it is not served.
-  absl::Status EvaluateNow(const PolicyKey& key);
+  // degraded), waiting only for its own store calls: a tick's store I/O in
+  // flight never delays it. If the policy's own previous evaluation is
+  // still saving, it is evaluated again as soon as that one is done (by the
+  // tick thread). Without a running tick thread (Start), it also does the
+  // lease upkeep when due. NOT_FOUND if the policy is not served.
+  absl::Status EvaluateNow(const PolicyKey& key) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts / stops a thread calling EvaluateDue() every `tick` (and at once
   // when the store says another replica saved a decision).
   void Start(absl::Duration tick = absl::Milliseconds(200));
   void Stop();
 
-  StateStatus Status() const;
-  // Whether this replica holds `key`'s lease (evaluates it) now.
-  bool HoldsLease(const PolicyKey& key) const;
+  // As of the last tick (or push that changed it); never waits on one.
+  StateStatus Status() const ABSL_LOCKS_EXCLUDED(status_mu_);
+  // Whether this replica holds `key`'s lease (evaluates it) now, as of the
+  // last tick; never waits on one.
+  bool HoldsLease(const PolicyKey& key) const ABSL_LOCKS_EXCLUDED(status_mu_);
 
  private:
   // A state this process starts with: it may have lost a history (it
@@ -122,18 +137,48 @@ class Evaluator {
     return e;
   }
   struct PolicyState {
-    RoleState role;  // changed by Transition() only
+    uint64_t id = 0;  // this state's own (a removed policy's is not reused)
+    RoleState role;   // changed by Transition() only
     // The holder's history, or a local one.
     LocalHistory history = {UnknownHistory()};
     LeaseSlot lease;  // held in kAcquired and kHolder only
+    // +1 whenever Transition() drops the lease (outage, lease gone): store
+    // answers asked for before then no longer apply to it.
+    uint64_t lease_drops = 0;
+    // Store I/O of its evaluation in flight (a load, then a save): no other
+    // evaluation of it starts meanwhile; `again` asks for one right after.
+    bool in_flight = false;
+    bool again = false;
     absl::Time next_due = absl::InfinitePast();
     std::string fingerprint;  // the spec it was evaluated with
     SharedMark seen;          // the highest record seen or written
     int64_t published = -1;   // replicas of the last decision published
   };
   // Node-based: references to a PolicyState stay valid while others are
-  // added (Housekeep adds every served policy).
+  // added (a tick adds every served policy).
   using States = absl::node_hash_map<PolicyKey, PolicyState>;
+
+  // A policy whose store I/O is in flight, as it was when it was asked for.
+  struct InFlight {
+    PolicyKey key;
+    uint64_t id = 0;
+    uint64_t lease_drops = 0;
+  };
+  // A holder's decision, waiting for its fenced save.
+  struct PendingSave {
+    InFlight of;
+    std::shared_ptr<const Decision> decision;
+    PolicyRecord record;
+    Lease lease;
+  };
+  // The store I/O of one tick (or push), done without mu_: one Load of
+  // every mirrored and newly acquired policy, then one SaveMany.
+  struct StoreWork {
+    std::vector<InFlight> mirrors;   // mirror, local-until-fresh: load first
+    std::vector<InFlight> acquired;  // kAcquired: load, merge, decide, save
+    std::vector<PendingSave> saves;
+    bool again = false;  // an evaluation asked for meanwhile is due now
+  };
 
   // The one place a role changes: NextRole(), then the event's side effects.
   void Transition(PolicyState& st, RoleEvent event, absl::Time now)
@@ -144,26 +189,29 @@ class Evaluator {
   // `key`'s state, made (as a mirror, or local while degraded) if new.
   PolicyState& StateOf(const PolicyKey& key, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Housekeep(const PolicySnapshot& snap, absl::Time now)
+  // The state `of` was asked for, if it still exists (not removed since).
+  PolicyState* StillThere(const InFlight& of)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  InFlight Mark(const PolicyKey& key, PolicyState& st)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
                      absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Decides for a policy this replica evaluates (local or holder).
-  void Evaluate(const LoadedPolicy& loaded, PolicyState& st, absl::Time now)
+  void ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The due policies of `snap` from `begin` on, evaluated or put in `work`;
+  // returns where it stopped (it takes mu_ for a slice at a time).
+  size_t CollectDue(const PolicySnapshot& snap, size_t begin, StoreWork& work)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Decides for a policy this replica evaluates (local, or holder: its save,
+  // or for kAcquired its load first, goes into `work`).
+  void Evaluate(const LoadedPolicy& loaded, PolicyState& st, absl::Time now,
+                StoreWork& work) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvaluateLocally(const LoadedPolicy& loaded, PolicyState& st,
                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
-                        absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // kAcquired: loads the shared record and merges; false when it cannot
-  // (the policy is then not decided by the holder this time).
-  bool Sync(const LoadedPolicy& loaded, PolicyState& st, absl::Time now)
+                        absl::Time now, StoreWork& work)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SaveAndPublish(const PolicyKey& key, PolicyState& st,
-                      std::shared_ptr<const Decision> d, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Mirror(const PolicySnapshot& snap, const std::vector<PolicyKey>& keys,
-              absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the engine on `st.history`; null (and the board told why) when
   // there is no decision yet.
   std::shared_ptr<const Decision> Run(const LoadedPolicy& loaded,
@@ -172,13 +220,57 @@ class Evaluator {
   void Publish(const PolicyKey& key, PolicyState& st,
                std::shared_ptr<const Decision> d, absl::string_view by)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // evaluator_store.cc: the store I/O, in three steps each (take what is
+  // needed under mu_, ask the store without it, apply the answers under
+  // it; a state removed or changed meanwhile is skipped). Every step that
+  // evaluates reads the clock under mu_, so that a policy's decisions are
+  // made in time order whoever makes them.
+  // Whether this caller is to do the lease upkeep now (then it must call
+  // Upkeep).
+  bool UpkeepDue(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The heartbeat, then every policy's lease in one batch.
+  void Upkeep(const PolicySnapshot& snap) ABSL_LOCKS_EXCLUDED(mu_);
+  void ApplyLeases(absl::Span<LeaseTask> tasks, const std::vector<InFlight>& of,
+                   const LeaseBatch& batch, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `work`'s loads, then its saves. Returns whether an evaluation asked for
+  // meanwhile (`again`) is now due (the caller then wakes the tick thread).
+  bool RunStoreWork(const PolicySnapshot& snap, StoreWork& work)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void ApplyLoads(
+      const PolicySnapshot& snap, StoreWork& work,
+      absl::StatusOr<std::vector<std::optional<PolicyRecord>>> records,
+      absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A mirror's record: adopted when newer.
+  void ApplyMirrored(const PolicySnapshot& snap, const InFlight& of,
+                     const std::optional<PolicyRecord>& rec, absl::Time now,
+                     StoreWork& work) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A new holder's record: merged, then the first decision (to save).
+  void ApplySynced(const PolicySnapshot& snap, const InFlight& of,
+                   std::optional<PolicyRecord> rec, absl::Time now,
+                   StoreWork& work) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ApplySaves(StoreWork& work,
+                  const absl::StatusOr<std::vector<absl::Status>>& saved,
+                  absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `st`'s store I/O is over: an evaluation asked for meanwhile is due.
+  void Land(PolicyState& st, StoreWork& work)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A decision of `st` to save with the others of `work`.
+  void SaveLater(const PolicyKey& key, PolicyState& st,
+                 std::shared_ptr<const Decision> d, absl::Time now,
+                 StoreWork& work) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A decision that could not be saved: KEDA still gets it, and the policy
+  // goes on from a history the store does not have.
+  void PublishUnsaved(PendingSave& save, StoreWork& work)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   void EnterDegraded(const absl::Status& why, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LeaveDegraded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ForgetRemoved(const absl::flat_hash_set<PolicyKey>& live, absl::Time now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  StateStatus StatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ExportStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes what Status() and HoldsLease() read, and the store metrics.
+  void ExportStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)
+      ABSL_LOCKS_EXCLUDED(status_mu_);
   // Each store call's own deadline (a tick's many calls do not share one).
   absl::Time Deadline() const { return clock_.Now() + options_.store_timeout; }
 
@@ -190,18 +282,35 @@ class Evaluator {
   std::unique_ptr<StateStore> own_store_;  // when options.store was null
   StateStore& store_;
 
-  // Locks: mu_ (every evaluation and all the state below it), saved_mu_
-  // (the Watch thread's keys) and the Ticker's own are never held together,
-  // so they have no order.
-  mutable absl::Mutex mu_;
+  // Locks, in this order: tick_mu_ (one EvaluateDue at a time, held across
+  // its store I/O; nothing but another tick waits on it), mu_ (the policies'
+  // state; held for computing only, never across a store call), status_mu_
+  // (the snapshot Status() and HoldsLease() read). saved_mu_ (the Watch
+  // thread's keys) and the Ticker's own lock are never held with another.
+  absl::Mutex tick_mu_;
+  mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(tick_mu_);
   States states_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   LeaseKeeper leases_ ABSL_GUARDED_BY(mu_);
+  // An upkeep is between its heartbeat and its leases' answers.
+  bool upkeep_running_ ABSL_GUARDED_BY(mu_) = false;
+  // Leases of removed policies, given up with the next upkeep.
+  std::vector<std::pair<PolicyKey, Lease>> releases_ ABSL_GUARDED_BY(mu_);
+  // Start()ed: the tick thread keeps the leases, pushes never do.
+  bool ticking_ ABSL_GUARDED_BY(mu_) = false;
   // The policies states_ was last matched with.
   std::shared_ptr<const PolicySnapshot> last_snapshot_ ABSL_GUARDED_BY(mu_);
   // Every state is kLocal while set.
   bool degraded_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time degraded_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string degraded_why_ ABSL_GUARDED_BY(mu_);
+  // What ExportStatus last published differs from the state now.
+  bool status_dirty_ ABSL_GUARDED_BY(mu_) = true;
+
+  mutable absl::Mutex status_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  StateStatus status_ ABSL_GUARDED_BY(status_mu_);
+  // Each lease held at the last export, and until when.
+  absl::flat_hash_map<PolicyKey, absl::Time> held_ ABSL_GUARDED_BY(status_mu_);
 
   // Keys another replica saved (from the store's Watch thread).
   absl::Mutex saved_mu_;
