@@ -109,9 +109,11 @@ void LeaseKeeper::SetServed(const std::vector<PolicyKey>& keys) {
   std::sort(names.begin(), names.end());
   std::string bytes;
   for (const std::string& n : names) absl::StrAppend(&bytes, n, "\n");
-  if (serves_ == nullptr || *serves_ != bytes) {
-    serves_ = std::make_shared<const std::string>(std::move(bytes));
-  }
+  if (serves_ != nullptr && *serves_ == bytes) return;
+  auto own = std::make_shared<ServedIndex>();
+  for (const std::string& n : names) own->insert(PolicyHash(n));
+  own_ = std::move(own);
+  serves_ = std::make_shared<const std::string>(std::move(bytes));
 }
 
 HeartbeatCall LeaseKeeper::BeginHeartbeat(absl::Time now) {
@@ -167,12 +169,14 @@ std::string LeaseKeeper::PreferredOf(const std::string& name,
   std::string best;
   uint64_t best_score = 0;
   for (const std::string& r : members_) {
-    if (r != replica_id_) {
-      auto k = known_.find(r);
-      if (k != known_.end() && k->second.index != nullptr &&
-          !k->second.index->contains(hash)) {
-        continue;  // it does not serve this policy
-      }
+    const ServedIndex* serves = nullptr;  // null: every policy
+    if (r == replica_id_) {
+      serves = own_.get();
+    } else if (auto k = known_.find(r); k != known_.end()) {
+      serves = k->second.index.get();
+    }
+    if (serves != nullptr && !serves->contains(hash)) {
+      continue;  // it does not serve this policy
     }
     const uint64_t score = StableHash(name, r);
     if (Better(r, score, best, best_score)) {

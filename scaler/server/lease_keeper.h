@@ -156,8 +156,8 @@ class LeaseKeeper {
   // The live replicas of the last heartbeat, sorted (this one included).
   const std::vector<std::string>& members() const { return members_; }
   // The replica that should hold `key`'s lease: the preferred one among the
-  // members that serve it (a member that announced nothing counts as
-  // serving every policy; this replica serves what it upkeeps).
+  // members that serve it (a member that announced nothing, and this one
+  // before SetServed, count as serving every policy).
   std::string Preferred(const PolicyKey& key) const;
 
   // Keeps each task's lease: hands it over, takes it (preferred, or an
@@ -205,6 +205,7 @@ class LeaseKeeper {
   const absl::Duration store_timeout_;
   absl::Time next_upkeep_ = absl::InfinitePast();
   std::shared_ptr<const std::string> serves_;  // this replica's announcement
+  std::shared_ptr<const ServedIndex> own_;     // and its index (null: all)
   std::vector<std::string> members_;
   // What each member serves (by id; absent: announced nothing).
   absl::flat_hash_map<std::string, Known> known_;

@@ -134,6 +134,12 @@ class EvaluatorHaTest : public ::testing::Test {
                                               store ? *store : *memory_, id);
     return *replicas_[id];
   }
+  // A replica serving only the policies of `registry`.
+  Replica& AddServing(const std::string& id, const PolicyRegistry& registry) {
+    replicas_[id] =
+        std::make_unique<Replica>(registry, observer_, clock_, *memory_, id);
+    return *replicas_[id];
+  }
   // One second: fresh readings of `jobs` for every policy, then every live
   // replica evaluates (in name order).
   void Step(double jobs) {
@@ -328,6 +334,57 @@ TEST_F(EvaluatorHaTest, UnreachableStoreNoScaleDownBeforeFullLocalWindow) {
     EXPECT_TRUE(outage_history) << "local history merged into the shared";
   }
   replicas_.clear();  // before `store`, which they use
+}
+
+// The orphan ping-pong (issue 17): b's reload rejected the file of the
+// policies b would be preferred for. b announces what it serves, so a holds
+// them from the start and for good: no lease period without a holder, no
+// handing them to b only to take them back as orphans.
+TEST_F(EvaluatorHaTest, PoliciesAReplicaDoesNotServeStayWithOneThatDoes) {
+  Load(24, 60);
+  // b serves every policy but half of those it is preferred for.
+  std::vector<PolicyKey> only_a, b_own;
+  std::vector<LoadedPolicy> partial;
+  for (const LoadedPolicy& p : registry_.Get()->policies()) {
+    const PolicyKey k = KeyOf(p.policy);
+    if (PreferredReplica(k, {"a", "b"}) != "b") {
+      partial.push_back(p);
+    } else if (only_a.size() <= b_own.size()) {
+      only_a.push_back(k);
+    } else {
+      b_own.push_back(k);
+      partial.push_back(p);
+    }
+  }
+  ASSERT_FALSE(only_a.empty());
+  ASSERT_FALSE(b_own.empty());
+  PolicyRegistry b_registry;
+  b_registry.Set(std::make_shared<PolicySnapshot>(std::move(partial)));
+  Add("a");
+  AddServing("b", b_registry);
+  Step(42);
+  Step(42);
+  // 80 s: eight lease periods, longer than an orphan is kept (five).
+  for (int i = 0; i < 80; ++i) {
+    Step(42);
+    for (const PolicyKey& k : only_a) {
+      EXPECT_EQ(Holders(k), std::vector<std::string>{"a"})
+          << k.ToString() << " at step " << i;
+      EXPECT_EQ(Answer("a", k), 5) << k.ToString();
+    }
+  }
+  // The others are spread as usual, b holding those it serves and is
+  // preferred for.
+  size_t held_by_b = 0;
+  for (const PolicyKey& k : keys_) {
+    const std::vector<std::string> h = Holders(k);
+    ASSERT_EQ(h.size(), 1u) << k.ToString();
+    held_by_b += h[0] == "b";
+  }
+  EXPECT_EQ(held_by_b, b_own.size());
+  for (const PolicyKey& k : b_own) {
+    EXPECT_EQ(Holders(k), std::vector<std::string>{"b"}) << k.ToString();
+  }
 }
 
 TEST_F(EvaluatorHaTest, SingleReplicaWithDefaultStoreDecides) {

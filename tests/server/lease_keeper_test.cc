@@ -218,6 +218,59 @@ TEST_F(LeaseKeeperTest, AnOutageIsReturnedOtherErrorsAreNot) {
   EXPECT_FALSE(IsStoreOutage(absl::InternalError("bad")));
 }
 
+// The orphan ping-pong (issue 17): b would be preferred for `key` but does
+// not serve it (its reload rejected the file). It says so with its
+// heartbeat, so a keeps the policy for good instead of taking it as an
+// orphan, handing it back to b five lease periods later, and again.
+TEST_F(LeaseKeeperTest, AReplicaIsNeverPreferredForAPolicyItDoesNotServe) {
+  auto a = Keeper("a");
+  auto b = Keeper("b");
+  const PolicyKey key = KeyPreferring("b");
+  const PolicyKey other = KeyPreferring("a");
+  const PolicyKey shared = [&] {
+    for (int i = 0;; ++i) {
+      PolicyKey k{"ns", absl::StrCat("q", i)};
+      if (PreferredReplica(k, {"a", "b"}) == "b") return k;
+    }
+  }();
+  a->SetServed({key, other, shared});
+  b->SetServed({other, shared});
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  ASSERT_TRUE(a->Heartbeat(clock_.Now()).ok());
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  EXPECT_EQ(a->Preferred(key), "a") << "b does not serve it";
+  EXPECT_EQ(b->Preferred(key), "a") << "b knows it too";
+  EXPECT_EQ(a->Preferred(shared), "b") << "served by both: as before";
+  EXPECT_EQ(a->Preferred(other), "a");
+
+  LeaseSlot sa, sa_shared, sb_shared;
+  sa.first_seen = sa_shared.first_seen = sb_shared.first_seen = clock_.Now();
+  ASSERT_EQ(Upkeep(*a, key, sa), LeaseChange::kTaken) << "preferred: at once";
+  EXPECT_EQ(sa.orphan_taken, absl::InfinitePast()) << "not as an orphan";
+  ASSERT_EQ(Upkeep(*b, shared, sb_shared), LeaseChange::kTaken);
+  // Eight lease periods: a keeps it all along, renewing the same epoch.
+  const uint64_t epoch = sa.lease->epoch;
+  for (int i = 0; i < 40; ++i) {
+    clock_.Advance(kPeriod * 0.2);
+    ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+    ASSERT_EQ(Upkeep(*a, key, sa, clock_.Now()), LeaseChange::kNone)
+        << "+" << (i + 1) * kPeriod * 0.2;
+    ASSERT_EQ(Upkeep(*a, shared, sa_shared, clock_.Now()), LeaseChange::kNone);
+    ASSERT_EQ(Upkeep(*b, shared, sb_shared, clock_.Now()), LeaseChange::kNone);
+  }
+  EXPECT_EQ(sa.lease->epoch, epoch);
+  EXPECT_TRUE(b->Holds(sb_shared, clock_.Now()));
+
+  // Once b serves it too (a fixed file), it goes to b as any policy would.
+  b->SetServed({key, other, shared});
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  EXPECT_EQ(a->Preferred(key), "a") << "a has not heard yet";
+  clock_.Advance(kPeriod * 0.2);
+  ASSERT_TRUE(b->Heartbeat(clock_.Now()).ok());
+  EXPECT_EQ(Upkeep(*a, key, sa, clock_.Now()), LeaseChange::kGone);
+  EXPECT_EQ(a->Preferred(key), "b");
+}
+
 // Forwards to another store and counts the calls a LeaseKeeper makes.
 class CountingStore final : public StateStore {
  public:
