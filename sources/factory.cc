@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <string>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -97,15 +99,21 @@ class Confiner {
   }
 
   void Run() {
-    v1::PolicySpec& spec = *loaded_.policy.mutable_spec();
-    for (int i = 0; i < spec.signals_size(); ++i) {
-      Source(*spec.mutable_signals(i)->mutable_source(),
-             absl::StrCat("spec.signals[", i, "].source"));
+    // Most policies name no credentials file: then nothing is rewritten
+    // and the shared policy is not copied (a reload checks every policy).
+    if (access_.credentials_root.empty() ||
+        !NamesACredentialFile(loaded_.policy.spec())) {
+      ForEachSource(loaded_.policy.spec(),
+                    [this](const v1::Source& s, const std::string& at) {
+                      SourceHosts(s, at);
+                    });
+      return;
     }
-    if (spec.has_replicas()) Source(*spec.mutable_replicas(), "spec.replicas");
-    if (spec.has_ready_replicas()) {
-      Source(*spec.mutable_ready_replicas(), "spec.readyReplicas");
-    }
+    v1::PolicySpec& spec = *loaded_.policy.Mutable()->mutable_spec();
+    ForEachSource(spec, [this](v1::Source& s, const std::string& at) {
+      SourceHosts(s, at);
+      SourceFiles(s, at);
+    });
     if (failed_) return;
     for (auto& [path, field] : rewrites_)
       *path = absl::StrCat(dir_, "/", *path);
@@ -123,22 +131,48 @@ class Confiner {
     errors_.push_back(std::move(e));
   }
 
-  void Source(v1::Source& s, const std::string& at) {
+  template <typename Spec, typename Fn>
+  static void ForEachSource(Spec& spec, Fn fn) {
+    for (int i = 0; i < spec.signals_size(); ++i) {
+      if constexpr (std::is_const_v<Spec>) {
+        fn(spec.signals(i).source(),
+           absl::StrCat("spec.signals[", i, "].source"));
+      } else {
+        fn(*spec.mutable_signals(i)->mutable_source(),
+           absl::StrCat("spec.signals[", i, "].source"));
+      }
+    }
+    if constexpr (std::is_const_v<Spec>) {
+      if (spec.has_replicas()) fn(spec.replicas(), "spec.replicas");
+      if (spec.has_ready_replicas()) {
+        fn(spec.ready_replicas(), "spec.readyReplicas");
+      }
+    } else {
+      if (spec.has_replicas()) fn(*spec.mutable_replicas(), "spec.replicas");
+      if (spec.has_ready_replicas()) {
+        fn(*spec.mutable_ready_replicas(), "spec.readyReplicas");
+      }
+    }
+  }
+
+  static bool NamesACredentialFile(const v1::PolicySpec& spec) {
+    bool any = false;
+    ForEachSource(spec, [&any](const v1::Source& s, const std::string&) {
+      any = any || !s.prometheus().bearer_token_file().empty() ||
+            !s.prometheus().ca_file().empty() ||
+            !s.redis().password_file().empty();
+    });
+    return any;
+  }
+
+  void SourceHosts(const v1::Source& s, const std::string& at) {
     switch (s.kind_case()) {
-      case v1::Source::kPrometheus: {
-        v1::PrometheusSource& p = *s.mutable_prometheus();
-        const std::string field = at + ".prometheus";
-        Host(HostOfUrl(p.address()), field + ".address");
-        File(*p.mutable_bearer_token_file(), field + ".bearerTokenFile");
-        File(*p.mutable_ca_file(), field + ".caFile");
+      case v1::Source::kPrometheus:
+        Host(HostOfUrl(s.prometheus().address()), at + ".prometheus.address");
         break;
-      }
-      case v1::Source::kRedis: {
-        v1::RedisSource& r = *s.mutable_redis();
-        Host(HostOfHostPort(r.address()), at + ".redis.address");
-        File(*r.mutable_password_file(), at + ".redis.passwordFile");
+      case v1::Source::kRedis:
+        Host(HostOfHostPort(s.redis().address()), at + ".redis.address");
         break;
-      }
       case v1::Source::kScrape: {
         const v1::ScrapeSource& sc = s.scrape();
         for (int i = 0; i < sc.urls_size(); ++i) {
@@ -148,6 +182,24 @@ class Confiner {
         if (!sc.service().empty()) Host(sc.service(), at + ".scrape.service");
         break;
       }
+      default:
+        break;
+    }
+  }
+
+  void SourceFiles(v1::Source& s, const std::string& at) {
+    switch (s.kind_case()) {
+      case v1::Source::kPrometheus: {
+        v1::PrometheusSource& p = *s.mutable_prometheus();
+        const std::string field = at + ".prometheus";
+        File(*p.mutable_bearer_token_file(), field + ".bearerTokenFile");
+        File(*p.mutable_ca_file(), field + ".caFile");
+        break;
+      }
+      case v1::Source::kRedis:
+        File(*s.mutable_redis()->mutable_password_file(),
+             at + ".redis.passwordFile");
+        break;
       default:
         break;
     }

@@ -96,9 +96,10 @@ bool ParseDocument(const YAML::Node& doc, absl::string_view file,
                      kPolicyKind, "` (only policies belong in policy files)");
     found.errors.push_back(std::move(e));
   } else {
-    policy_internal::YamlToMessage(doc, loaded.policy, found);
+    policy_internal::YamlToMessage(doc, *loaded.policy.Mutable(), found);
     if (loaded.policy.metadata().namespace_().empty()) {
-      loaded.policy.mutable_metadata()->set_namespace_(kDefaultNamespace);
+      loaded.policy.Mutable()->mutable_metadata()->set_namespace_(
+          kDefaultNamespace);
     }
     std::vector<PolicyError> rules;
     ValidatePolicy(loaded, rules);

@@ -43,7 +43,9 @@ bool SamePolicies(const std::vector<LoadedPolicy>& a,
                   const std::vector<LoadedPolicy>& b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].file != b[i].file || a[i].line != b[i].line ||
+    if (a[i].file != b[i].file || a[i].line != b[i].line) return false;
+    // The same shared message (an unchanged file) needs no comparing.
+    if (&a[i].policy.get() != &b[i].policy.get() &&
         a[i].policy.SerializeAsString() != b[i].policy.SerializeAsString()) {
       return false;
     }

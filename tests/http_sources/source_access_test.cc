@@ -84,9 +84,10 @@ class ConfineTest : public ::testing::Test {
     LoadedPolicy p;
     p.file = "p.yaml";
     p.line = 3;
-    p.policy.mutable_metadata()->set_name("web");
-    p.policy.mutable_metadata()->set_namespace_("team-a");
-    v1::PrometheusSource* prom = p.policy.mutable_spec()
+    p.policy.Mutable()->mutable_metadata()->set_name("web");
+    p.policy.Mutable()->mutable_metadata()->set_namespace_("team-a");
+    v1::PrometheusSource* prom = p.policy.Mutable()
+                                     ->mutable_spec()
                                      ->add_signals()
                                      ->mutable_source()
                                      ->mutable_prometheus();

@@ -26,7 +26,7 @@ using ::testing::IsEmpty;
 std::vector<PolicyError> Validate(const v1::Source& source) {
   LoadedPolicy loaded;
   loaded.file = "p.yaml";
-  v1::ScalingPolicy& p = loaded.policy;
+  v1::ScalingPolicy& p = *loaded.policy.Mutable();
   p.set_api_version(kPolicyApiVersion);
   p.set_kind(kPolicyKind);
   p.mutable_metadata()->set_name("web");

@@ -22,9 +22,9 @@ LoadedPolicy Policy(const std::string& ns, const std::string& name,
                     const std::string& file, int line = 1,
                     int max_replicas = 5) {
   LoadedPolicy p;
-  p.policy.mutable_metadata()->set_namespace_(ns);
-  p.policy.mutable_metadata()->set_name(name);
-  p.policy.mutable_spec()->set_max_replicas(max_replicas);
+  p.policy.Mutable()->mutable_metadata()->set_namespace_(ns);
+  p.policy.Mutable()->mutable_metadata()->set_name(name);
+  p.policy.Mutable()->mutable_spec()->set_max_replicas(max_replicas);
   p.file = file;
   p.line = line;
   return p;

@@ -114,11 +114,11 @@ TEST(SaturationValidateTest, NonFiniteValuesBuiltInCode) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (const double bad : {inf, -inf, nan}) {
     LoadedPolicy loaded;
-    loaded.policy.set_api_version("signalscaler.io/v1");
-    loaded.policy.set_kind("ScalingPolicy");
-    loaded.policy.mutable_metadata()->set_name("web");
-    loaded.policy.mutable_spec()->set_max_replicas(3);
-    v1::Signal* s = loaded.policy.mutable_spec()->add_signals();
+    loaded.policy.Mutable()->set_api_version("signalscaler.io/v1");
+    loaded.policy.Mutable()->set_kind("ScalingPolicy");
+    loaded.policy.Mutable()->mutable_metadata()->set_name("web");
+    loaded.policy.Mutable()->mutable_spec()->set_max_replicas(3);
+    v1::Signal* s = loaded.policy.Mutable()->mutable_spec()->add_signals();
     s->set_name("cpu");
     s->set_type(v1::Signal::Average);
     s->mutable_source()->mutable_push();

@@ -547,10 +547,10 @@ TEST(ValidateTest, ValidatePolicyOnItsOwn) {
   LoadedPolicy loaded;
   loaded.file = "built.yaml";
   loaded.line = 4;
-  loaded.policy.set_api_version(kPolicyApiVersion);
-  loaded.policy.set_kind(kPolicyKind);
-  loaded.policy.mutable_metadata()->set_name("web");
-  loaded.policy.mutable_spec()->set_max_replicas(3);
+  loaded.policy.Mutable()->set_api_version(kPolicyApiVersion);
+  loaded.policy.Mutable()->set_kind(kPolicyKind);
+  loaded.policy.Mutable()->mutable_metadata()->set_name("web");
+  loaded.policy.Mutable()->mutable_spec()->set_max_replicas(3);
   std::vector<PolicyError> errors;
   ValidatePolicy(loaded, errors);
   ASSERT_THAT(errors, SizeIs(1));
@@ -558,7 +558,7 @@ TEST(ValidateTest, ValidatePolicyOnItsOwn) {
             "built.yaml:4: policy default/web: spec.signals: at least one "
             "signal is required");
 
-  v1::Signal* s = loaded.policy.mutable_spec()->add_signals();
+  v1::Signal* s = loaded.policy.Mutable()->mutable_spec()->add_signals();
   s->set_name("q");
   s->set_type(v1::Signal::Total);
   s->set_target_per_replica(2);
