@@ -367,6 +367,8 @@ void Bench::Steady() {
     cpu_serve0.push_back(ProcessCpuSeconds(s.process->pid()));
   }
   const double redis_cpu0 = ProcessCpuSeconds(redis_->pid());
+  const double machine0 = MachineBusySeconds();
+  const double self0 = SelfCpuSeconds();
   const absl::Time t0 = absl::Now();
   const Latencies lat =
       Sample(serves_[0], o_.policies, absl::Seconds(o_.window_seconds));
@@ -408,6 +410,16 @@ void Bench::Steady() {
   std::printf("  r0 GetMetrics: %s\n  r0 /readyz:    %s\n",
               Summary(lat.get_metrics_ms).c_str(),
               Summary(lat.readyz_ms).c_str());
+  double ours =
+      ProcessCpuSeconds(redis_->pid()) - redis_cpu0 + SelfCpuSeconds() - self0;
+  for (size_t r = 0; r < serves_.size(); ++r) {
+    ours += ProcessCpuSeconds(serves_[r].process->pid()) - cpu_serve0[r];
+  }
+  std::printf(
+      "  machine: %.2f cores busy, of which %.2f not this benchmark's "
+      "processes (others)\n",
+      (MachineBusySeconds() - machine0) / wall,
+      (MachineBusySeconds() - machine0 - ours) / wall);
   ha_p99_ms_ = P99(lat.get_metrics_ms);
   std::fflush(stdout);
 }

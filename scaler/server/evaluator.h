@@ -6,8 +6,9 @@
 // shared store (Redis) several replicas cooperate:
 //   - exactly one replica evaluates a policy at a time: the holder of its
 //     lease. Leases are spread by rendezvous hashing over the live replicas
-//     (each announces itself with a heartbeat); a dead replica's policies move
-//     to another within one lease period.
+//     that serve the policy (each announces itself, and what it serves, with
+//     a heartbeat); a dead replica's policies move to another within one
+//     lease period.
 //   - the holder saves every decision with its history (a fenced write); the
 //     others load it and answer KEDA from it ("mirrors").
 //   - store unreachable: every replica evaluates locally, from the last
