@@ -9,9 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/testing/redis_test_server.h"
 
 namespace signalscaler::testing {
 namespace {
@@ -42,24 +42,6 @@ Reply Call(redisContext& c, const std::vector<std::string>& argv) {
   }
   return Reply(static_cast<redisReply*>(redisCommandArgv(
       &c, static_cast<int>(args.size()), args.data(), lengths.data())));
-}
-
-std::string Render(const redisReply& r) {
-  switch (r.type) {
-    case REDIS_REPLY_INTEGER:
-      return absl::StrCat(r.integer);
-    case REDIS_REPLY_NIL:
-      return "(nil)";
-    case REDIS_REPLY_ARRAY: {
-      std::vector<std::string> parts;
-      for (size_t i = 0; i < r.elements; ++i) {
-        parts.push_back(Render(*r.element[i]));
-      }
-      return absl::StrCat("[", absl::StrJoin(parts, ","), "]");
-    }
-    default:
-      return std::string(r.str, r.len);
-  }
 }
 
 // The reply of one command on a fresh connection; nullptr if none.
@@ -133,7 +115,7 @@ absl::StatusOr<std::unique_ptr<TestRedisCluster>> TestRedisCluster::Start(
     if (id == nullptr || id->type != REDIS_REPLY_STRING) {
       return absl::InternalError("CLUSTER MYID failed");
     }
-    node.id = Render(*id);
+    node.id = std::string(id->str, id->len);
   }
   return cluster;
 }
@@ -215,7 +197,8 @@ absl::Status TestRedisCluster::WaitUntilFormed() {
       int covered = 0;
       for (const Range& r : Slots(node.port)) covered += r.last - r.first + 1;
       formed = formed && info != nullptr &&
-               absl::StrContains(Render(*info), "cluster_state:ok") &&
+               absl::StrContains(std::string(info->str, info->len),
+                                 "cluster_state:ok") &&
                covered == 16384;
     }
     if (formed) return absl::OkStatus();
@@ -253,14 +236,9 @@ std::string TestRedisCluster::KeyOn(int node, const std::string& prefix) {
 std::string TestRedisCluster::Run(int node,
                                   const std::vector<std::string>& argv,
                                   bool asking) {
-  Context c = Connect(nodes_[node].port);
-  if (c == nullptr) return "(not connected)";
-  if (asking) {
-    Reply ok = Call(*c, {"ASKING"});
-    if (ok == nullptr) return "(failed)";
-  }
-  Reply r = Call(*c, argv);
-  return r == nullptr ? "(failed)" : Render(*r);
+  TestRedisClient client(nodes_[node].port);  // one connection: ASKING holds
+  if (asking) client.Run({"ASKING"});
+  return client.Run(argv);
 }
 
 absl::Status TestRedisCluster::BeginMigration(int slot, int from, int to) {
@@ -286,7 +264,8 @@ absl::Status TestRedisCluster::MoveKeys(int slot, int from, int to) {
         "MIGRATE", "127.0.0.1", absl::StrCat(nodes_[to].port), "", "0",
         "5000",    "KEYS"};
     for (size_t i = 0; i < keys->elements; ++i) {
-      argv.push_back(Render(*keys->element[i]));
+      const redisReply& key = *keys->element[i];
+      argv.emplace_back(key.str, key.len);
     }
     absl::Status status = Expect("MIGRATE", Run(from, argv), "OK");
     if (!status.ok()) return status;
