@@ -35,8 +35,7 @@ Evaluator::Evaluator(const PolicyRegistry& registry, const Observer& observer,
       store_(options_.store != nullptr ? *options_.store : *own_store_),
       leases_(store_, clock_, options_.replica_id, options_.lease_period,
               options_.store_timeout),
-      ticker_(std::make_unique<Ticker>()),
-      upkeep_ticker_(std::make_unique<Ticker>()) {
+      ticker_(std::make_unique<Ticker>()) {
   status_.kind = std::string(store_.kind());
   store_.Watch([this](const PolicyKey& key) {
     {
@@ -261,12 +260,9 @@ void Evaluator::EvaluateDue() {
         it->second.next_due = absl::InfinitePast();
       }
     }
-    // With a lease thread running (Start), it keeps the leases, so that an
-    // upkeep never delays this tick's loads of saved decisions; the first
-    // tick takes the leases itself, so that it decides at once.
-    if (!ticking_ || !upkept_) upkeep = UpkeepDue(now);
+    upkeep = UpkeepDue(now);
   }
-  if (upkeep && Upkeep(*snap)) ticker_->Wake();
+  if (upkeep) Upkeep(*snap);
   StoreWork work;
   for (size_t next = 0; next < snap->policies().size();) {
     next = CollectDue(*snap, next, work);
@@ -288,15 +284,14 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
   bool upkeep = false;
   {
     absl::MutexLock lock(&mu_);
-    // No lease thread (tests, embedded uses), or no upkeep yet: this call
-    // keeps the leases (or waits for the upkeep in flight).
-    if (!ticking_ || !upkept_) {
+    // No tick thread (tests, embedded uses): this call keeps the leases.
+    if (!ticking_) {
       mu_.Await(absl::Condition(
           +[](bool* running) { return !*running; }, &upkeep_running_));
       upkeep = UpkeepDue(clock_.Now());
     }
   }
-  if (upkeep) Upkeep(*snap);  // leases taken: evaluated just below
+  if (upkeep) Upkeep(*snap);
   StoreWork work;
   bool later = false;
   {
@@ -341,12 +336,9 @@ void Evaluator::ExportStatus() {
   status_dirty_ = false;
   Metrics::Get().SetStateStatus(s.kind, s.degraded, s.leases_held,
                                 s.replicas_alive);
-  {
-    absl::MutexLock lock(&status_mu_);
-    status_ = std::move(s);
-    held_.swap(held);
-  }
-  // The old map is freed here, outside status_mu_.
+  absl::MutexLock lock(&status_mu_);
+  status_ = std::move(s);
+  held_ = std::move(held);
 }
 
 StateStatus Evaluator::Status() const {
@@ -366,23 +358,14 @@ bool Evaluator::HoldsLease(const PolicyKey& key) const {
 }
 
 void Evaluator::Start(absl::Duration tick) {
-  // The first tick on the caller's thread: once Start returns (serve then
-  // says it is serving), the leases are taken and every policy with a
-  // reading is decided, so that a push right after is decided at once.
-  EvaluateDue();
   {
     absl::MutexLock lock(&mu_);
     ticking_ = true;
   }
   ticker_->Start(tick, [this] { EvaluateDue(); });
-  // It only looks whether an upkeep is due (every 20 % of the lease
-  // period), so often enough for one to start at most 100 ms late.
-  upkeep_ticker_->Start(std::min(tick, absl::Milliseconds(100)),
-                        [this] { KeepLeases(); });
 }
 
 void Evaluator::Stop() {
-  upkeep_ticker_->Stop();
   ticker_->Stop();
   absl::MutexLock lock(&mu_);
   ticking_ = false;

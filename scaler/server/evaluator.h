@@ -106,8 +106,7 @@ class Evaluator {
 
   // Evaluates every policy whose interval has elapsed at clock.Now() (every
   // policy on the first call), and forgets the state of removed policies.
-  // One call at a time (others wait); it does the lease upkeep when due,
-  // unless the lease thread of Start() does (after its first call).
+  // One call at a time (others wait); it does the lease upkeep when due.
   void EvaluateDue() ABSL_LOCKS_EXCLUDED(tick_mu_, mu_);
   // Evaluates one policy now (when this replica holds its lease, or is
   // degraded), waiting only for its own store calls: a tick's store I/O in
@@ -117,10 +116,8 @@ class Evaluator {
   // lease upkeep when due. NOT_FOUND if the policy is not served.
   absl::Status EvaluateNow(const PolicyKey& key) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Runs a first EvaluateDue() (leases taken, policies decided), then starts
-  // a thread calling it every `tick` (and at once when the store says
-  // another replica saved a decision), and one keeping the leases (their
-  // upkeep is due every 20 % of the lease period). Stop() stops both.
+  // Starts / stops a thread calling EvaluateDue() every `tick` (and at once
+  // when the store says another replica saved a decision).
   void Start(absl::Duration tick = absl::Milliseconds(200));
   void Stop();
 
@@ -233,14 +230,11 @@ class Evaluator {
   // Whether this caller is to do the lease upkeep now (then it must call
   // Upkeep).
   bool UpkeepDue(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The heartbeat, then every policy's lease in one batch. Returns whether
-  // a lease was taken (its policy is then due at once).
-  bool Upkeep(const PolicySnapshot& snap) ABSL_LOCKS_EXCLUDED(mu_);
-  bool ApplyLeases(absl::Span<LeaseTask> tasks, const std::vector<InFlight>& of,
+  // The heartbeat, then every policy's lease in one batch.
+  void Upkeep(const PolicySnapshot& snap) ABSL_LOCKS_EXCLUDED(mu_);
+  void ApplyLeases(absl::Span<LeaseTask> tasks, const std::vector<InFlight>& of,
                    const LeaseBatch& batch, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The lease thread's call (from Start to Stop): an upkeep when due.
-  void KeepLeases() ABSL_LOCKS_EXCLUDED(mu_);
   // `work`'s loads, then its saves. Returns whether an evaluation asked for
   // meanwhile (`again`) is now due (the caller then wakes the tick thread).
   bool RunStoreWork(const PolicySnapshot& snap, StoreWork& work)
@@ -301,10 +295,9 @@ class Evaluator {
   LeaseKeeper leases_ ABSL_GUARDED_BY(mu_);
   // An upkeep is between its heartbeat and its leases' answers.
   bool upkeep_running_ ABSL_GUARDED_BY(mu_) = false;
-  bool upkept_ ABSL_GUARDED_BY(mu_) = false;  // a heartbeat was tried
   // Leases of removed policies, given up with the next upkeep.
   std::vector<std::pair<PolicyKey, Lease>> releases_ ABSL_GUARDED_BY(mu_);
-  // Start()ed: the lease thread keeps the leases, pushes never do.
+  // Start()ed: the tick thread keeps the leases, pushes never do.
   bool ticking_ ABSL_GUARDED_BY(mu_) = false;
   // The policies states_ was last matched with.
   std::shared_ptr<const PolicySnapshot> last_snapshot_ ABSL_GUARDED_BY(mu_);
@@ -324,10 +317,8 @@ class Evaluator {
   absl::Mutex saved_mu_;
   absl::flat_hash_set<PolicyKey> saved_ ABSL_GUARDED_BY(saved_mu_);
 
-  // Call EvaluateDue() and KeepLeases() from Start() to Stop()
-  // (internal/ticker.h): an upkeep in flight never holds up a tick.
+  // Calls EvaluateDue() from Start() to Stop() (internal/ticker.h).
   std::unique_ptr<Ticker> ticker_;
-  std::unique_ptr<Ticker> upkeep_ticker_;
 };
 
 // PreferredReplica(): see lease_keeper.h.

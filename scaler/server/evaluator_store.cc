@@ -14,7 +14,6 @@
 #include "scaler/common/metrics.h"
 #include "scaler/policy/defaults.h"
 #include "scaler/server/evaluator.h"
-#include "scaler/server/internal/ticker.h"
 
 namespace signalscaler {
 
@@ -24,19 +23,7 @@ bool Evaluator::UpkeepDue(absl::Time now) {
   return true;
 }
 
-void Evaluator::KeepLeases() {
-  const std::shared_ptr<const PolicySnapshot> snap = registry_.Get();
-  bool due = false;
-  {
-    absl::MutexLock lock(&mu_);
-    // The first upkeep is the first tick's (Start), which decides at once.
-    due = upkept_ && UpkeepDue(clock_.Now());
-  }
-  // A lease taken: its policy is synced and decided at once.
-  if (due && Upkeep(*snap)) ticker_->Wake();
-}
-
-bool Evaluator::Upkeep(const PolicySnapshot& snap) {
+void Evaluator::Upkeep(const PolicySnapshot& snap) {
   const absl::Time started = absl::Now();  // wall time, for the metric
   HeartbeatCall beat;
   {
@@ -51,7 +38,6 @@ bool Evaluator::Upkeep(const PolicySnapshot& snap) {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
     const absl::Status beaten = leases_.FinishHeartbeat(beat, now);
-    upkept_ = true;
     if (!beaten.ok()) {
       upkeep_running_ = false;
       if (IsStoreOutage(beaten)) {
@@ -60,7 +46,7 @@ bool Evaluator::Upkeep(const PolicySnapshot& snap) {
         LogWarn("state store heartbeat failed",
                 {{"error", std::string(beaten.message())}});
       }
-      return false;
+      return;
     }
     status_dirty_ = true;  // members, and soon leases
     if (degraded_) LeaveDegraded(now);
@@ -80,25 +66,22 @@ bool Evaluator::Upkeep(const PolicySnapshot& snap) {
   }
   // Every policy's lease in one batch: one round trip per 1,000 policies.
   batch.Exchange(store_, clock_);
-  bool taken = false;
   {
     absl::MutexLock lock(&mu_);
     upkeep_running_ = false;
-    taken = ApplyLeases(absl::MakeSpan(tasks), of, batch, clock_.Now());
+    ApplyLeases(absl::MakeSpan(tasks), of, batch, clock_.Now());
   }
   Metrics::Get().RecordLeaseUpkeep(absl::Now() - started);
-  return taken;
 }
 
-bool Evaluator::ApplyLeases(absl::Span<LeaseTask> tasks,
+void Evaluator::ApplyLeases(absl::Span<LeaseTask> tasks,
                             const std::vector<InFlight>& of,
                             const LeaseBatch& batch, absl::Time now) {
   const absl::Status kept = leases_.Apply(tasks, batch, now);
   if (!kept.ok()) {
     EnterDegraded(kept, now);
-    return false;
+    return;
   }
-  bool taken = false;
   for (size_t i = 0; i < tasks.size(); ++i) {
     PolicyState* st = StillThere(of[i]);
     // Removed, or its lease dropped meanwhile (a save that found it lost,
@@ -108,12 +91,10 @@ bool Evaluator::ApplyLeases(absl::Span<LeaseTask> tasks,
     if (tasks[i].change == LeaseChange::kTaken) {
       Transition(*st, RoleEvent::kLeaseTaken, now);
       st->next_due = absl::InfinitePast();
-      taken = true;
     } else if (tasks[i].change == LeaseChange::kGone) {
       Transition(*st, RoleEvent::kLeaseGone, now);
     }
   }
-  return taken;
 }
 
 bool Evaluator::RunStoreWork(const PolicySnapshot& snap, StoreWork& work) {

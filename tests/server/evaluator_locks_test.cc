@@ -1,13 +1,13 @@
 // The Evaluator does no store I/O under a lock that a push or a health
-// check waits on: while its own threads are stuck in a store call (a lease
+// check waits on: while the tick thread is stuck in a store call (a lease
 // upkeep, a save), Status(), HoldsLease() and a push's EvaluateNow() still
 // return at once, and a push of a policy whose own save is in flight is
-// evaluated right after it. The store here gates the evaluator threads'
-// calls of one kind until the test opens it.
+// evaluated right after it. The store here gates the tick thread's calls of
+// one kind until the test opens it.
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <set>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,8 +54,8 @@ spec:
 enum class Gate { kNone, kUpkeep, kSave };
 
 // A shared store (as Redis is) over the in-process one, whose calls of the
-// gated kind made by the evaluator's own threads (not by the test's callers,
-// which say Free()) wait until Open().
+// gated kind made by the tick thread (the thread of the first lease upkeep)
+// wait until Open().
 class GatedStore final : public StateStore {
  public:
   explicit GatedStore(StateStore& inner) : inner_(inner) {}
@@ -68,11 +68,6 @@ class GatedStore final : public StateStore {
   void Open() {
     absl::MutexLock lock(&mu_);
     open_ = true;
-  }
-  // The calling thread's calls are never gated.
-  void Free() {
-    absl::MutexLock lock(&mu_);
-    free_.insert(std::this_thread::get_id());
   }
   // Whether a call waits at the gate now (false after `limit`).
   bool AwaitWaiter(absl::Duration limit) {
@@ -138,7 +133,8 @@ class GatedStore final : public StateStore {
  private:
   void Pass(Gate g) {
     absl::MutexLock lock(&mu_);
-    if (gate_ != g || free_.count(std::this_thread::get_id()) > 0) return;
+    if (!ticker_.has_value()) ticker_ = std::this_thread::get_id();
+    if (gate_ != g || *ticker_ != std::this_thread::get_id()) return;
     ++waiting_;
     mu_.Await(absl::Condition(&open_));
     --waiting_;
@@ -146,7 +142,7 @@ class GatedStore final : public StateStore {
 
   StateStore& inner_;
   absl::Mutex mu_;
-  std::set<std::thread::id> free_ ABSL_GUARDED_BY(mu_);
+  std::optional<std::thread::id> ticker_ ABSL_GUARDED_BY(mu_);
   Gate gate_ ABSL_GUARDED_BY(mu_) = Gate::kNone;
   bool open_ ABSL_GUARDED_BY(mu_) = true;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
@@ -206,15 +202,13 @@ class EvaluatorLocksTest : public ::testing::Test {
   // second (it is joined at the end of the test either way).
   bool ReturnsAtOnce(std::function<void()> call) {
     auto done = std::make_shared<absl::Notification>();
-    threads_.emplace_back([this, call = std::move(call), done] {
-      store_.Free();
+    threads_.emplace_back([call = std::move(call), done] {
       call();
       done->Notify();
     });
     return done->WaitForNotificationWithTimeout(absl::Seconds(1));
   }
-  // Makes the tick thread run (and the lease thread, when an upkeep is
-  // due), and waits until one is stuck at the gate.
+  // Makes the tick thread run, and waits until it is stuck at the gate.
   void TickIntoTheGate(Gate g) {
     store_.Close(g);
     store_.Notify(fast_);
