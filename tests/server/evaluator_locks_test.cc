@@ -68,14 +68,17 @@ class GatedStore final : public StateStore {
   void Open() {
     absl::MutexLock lock(&mu_);
     open_ = true;
+    changed_.SignalAll();
   }
   // Whether a call waits at the gate now (false after `limit`).
   bool AwaitWaiter(absl::Duration limit) {
+    // CondVar, not Mutex::Await: the TSan shim (cmake/tsan/grpc_sync.cc)
+    // interposes Lock/Unlock/CondVar::Wait*, not Await's internal wakeups.
     absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(
-        absl::Condition(
-            +[](int* waiting) { return *waiting > 0; }, &waiting_),
-        limit);
+    const absl::Time due = absl::Now() + limit;
+    while (waiting_ == 0 && !changed_.WaitWithDeadline(&mu_, due)) {
+    }
+    return waiting_ > 0;
   }
   // What the store's Watch() would say: another replica saved `key`.
   void Notify(const PolicyKey& key) {
@@ -136,12 +139,14 @@ class GatedStore final : public StateStore {
     if (!ticker_.has_value()) ticker_ = std::this_thread::get_id();
     if (gate_ != g || *ticker_ != std::this_thread::get_id()) return;
     ++waiting_;
-    mu_.Await(absl::Condition(&open_));
+    changed_.SignalAll();
+    while (!open_) changed_.Wait(&mu_);
     --waiting_;
   }
 
   StateStore& inner_;
   absl::Mutex mu_;
+  absl::CondVar changed_;
   std::optional<std::thread::id> ticker_ ABSL_GUARDED_BY(mu_);
   Gate gate_ ABSL_GUARDED_BY(mu_) = Gate::kNone;
   bool open_ ABSL_GUARDED_BY(mu_) = true;
