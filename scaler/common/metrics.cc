@@ -89,6 +89,27 @@ struct Metrics::Impl {
           .Name("signalscaler_decision_changes_total")
           .Help("Decisions that changed the replica count, by reason")
           .Register(*registry);
+  prometheus::Family<prometheus::Gauge>& shadow =
+      prometheus::BuildGauge()
+          .Name("signalscaler_policy_shadow")
+          .Help(
+              "1 while a policy is in shadow mode (decides, changes nothing), "
+              "else 0")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& shadow_short =
+      prometheus::BuildCounter()
+          .Name("signalscaler_shadow_fleet_short_replica_seconds_total")
+          .Help(
+              "Replica-seconds in which the fleet ran fewer pods than a "
+              "shadow policy's decision")
+          .Register(*registry);
+  prometheus::Family<prometheus::Counter>& shadow_excess =
+      prometheus::BuildCounter()
+          .Name("signalscaler_shadow_fleet_excess_replica_seconds_total")
+          .Help(
+              "Replica-seconds in which the fleet ran more pods than a shadow "
+              "policy's decision")
+          .Register(*registry);
 
   prometheus::Family<prometheus::Counter>& rpc_calls =
       prometheus::BuildCounter()
@@ -327,6 +348,25 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
     prometheus::Labels rl = labels();
     rl["reason"] = reason;
     impl_->OwnedCounter(owner_key(), impl_->changes, rl).Increment();
+  }
+}
+
+void Metrics::RecordShadow(const std::string& ns, const std::string& policy,
+                           bool shadow, double short_replica_seconds_delta,
+                           double excess_replica_seconds_delta) {
+  const std::string owner = absl::StrCat("policy/", ns, "/", policy);
+  const prometheus::Labels labels{{"namespace", ns}, {"policy", policy}};
+  impl_->OwnedGauge(owner, impl_->shadow, labels).Set(shadow ? 1 : 0);
+  if (!shadow) return;
+  prometheus::Counter& short_counter =
+      impl_->OwnedCounter(owner, impl_->shadow_short, labels);
+  prometheus::Counter& excess_counter =
+      impl_->OwnedCounter(owner, impl_->shadow_excess, labels);
+  if (short_replica_seconds_delta > 0) {
+    short_counter.Increment(short_replica_seconds_delta);
+  }
+  if (excess_replica_seconds_delta > 0) {
+    excess_counter.Increment(excess_replica_seconds_delta);
   }
 }
 
