@@ -9,8 +9,10 @@
 // promtool comes with Debian's prometheus package (.ci/install-deps); without
 // it this test fails, it never skips. PROMTOOL overrides where it is looked
 // for.
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <regex>
 #include <set>
 #include <string>
@@ -65,6 +67,7 @@ class AlertsTest : public ::testing::Test {
     for (const json& group : groups_) {
       for (const json& rule : At(group, {"rules"})) {
         if (rule.contains("alert")) alerts_.push_back(rule);
+        if (rule.contains("record")) records_[rule["record"]] = rule["expr"];
       }
     }
     dir_ = testing::MakeTempDir();
@@ -88,6 +91,7 @@ class AlertsTest : public ::testing::Test {
   std::vector<YamlDocument> docs_;
   json groups_;
   std::vector<json> alerts_;
+  std::map<std::string, std::string> records_;  // recording rule -> expr
 };
 
 TEST_F(AlertsTest, PromtoolCheckRules) {
@@ -161,15 +165,38 @@ TEST_F(AlertsTest, EveryAlertSaysHowBadAndWhatToDo) {
 
 // A renamed metric would leave an alert that never fires: every
 // signalscaler_* name in an expression (less a histogram's _count, _sum or
-// _bucket) must be registered in scaler/common/metrics.cc.
+// _bucket) must be registered in scaler/common (metrics.cc, or the per-policy
+// series under internal/). A recording rule an alert reads counts as its
+// expression, and must be recorded by a rule of the file.
 TEST_F(AlertsTest, ExpressionsReadExportedMetrics) {
-  const std::string metrics =
-      ReadFile(testing::SourceDir() + "/scaler/common/metrics.cc");
-  ASSERT_FALSE(metrics.empty());
+  std::string metrics;
+  for (const std::string& dir : {std::string("/scaler/common"),
+                                 std::string("/scaler/common/internal")}) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(testing::SourceDir() + dir)) {
+      if (entry.path().extension() == ".cc") {
+        metrics += ReadFile(entry.path().string());
+      }
+    }
+  }
+  ASSERT_NE(metrics.find("\"signalscaler_grpc_calls_total\""),
+            std::string::npos);
   const std::regex name_re("signalscaler_[a-z_]+");
+  const std::regex record_re("signalscaler:[a-z_:]+");
   const std::regex suffix_re("_(count|sum|bucket)$");
   for (const json& alert : alerts_) {
-    const std::string expr = alert["expr"];
+    std::string expr = alert["expr"];
+    const std::string own = expr;
+    for (auto it = std::sregex_iterator(own.begin(), own.end(), record_re);
+         it != std::sregex_iterator(); ++it) {
+      auto record = records_.find(it->str());
+      if (record == records_.end()) {
+        ADD_FAILURE() << alert["alert"] << " reads " << it->str()
+                      << ", which no recording rule records";
+      } else {
+        expr += "\n" + record->second;
+      }
+    }
     bool any = false;
     for (auto it = std::sregex_iterator(expr.begin(), expr.end(), name_re);
          it != std::sregex_iterator(); ++it) {
@@ -180,8 +207,7 @@ TEST_F(AlertsTest, ExpressionsReadExportedMetrics) {
           metrics.find("\"" + std::regex_replace(name, suffix_re, "") + "\"") !=
               std::string::npos;
       EXPECT_TRUE(exported) << alert["alert"] << " reads " << name
-                            << ", which scaler/common/metrics.cc does not "
-                               "export";
+                            << ", which scaler/common does not export";
     }
     EXPECT_TRUE(any) << alert["alert"] << " reads no signalscaler metric";
   }
