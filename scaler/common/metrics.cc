@@ -14,6 +14,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "scaler/common/internal/policy_series.h"
 
 namespace signalscaler {
 
@@ -52,65 +53,6 @@ struct Metrics::Impl {
           .Name("signalscaler_source_last_success_timestamp_seconds")
           .Help("Unix time of the last successful read of a source query")
           .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& decision =
-      prometheus::BuildGauge()
-          .Name("signalscaler_decision_replicas")
-          .Help("The replica count decided for a policy (what KEDA reads)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& current =
-      prometheus::BuildGauge()
-          .Name("signalscaler_current_replicas")
-          .Help("The replica count a decision started from")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& max_replicas =
-      prometheus::BuildGauge()
-          .Name("signalscaler_policy_max_replicas")
-          .Help("A policy's effective maximum: maxReplicas and every limit")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& signal_held =
-      prometheus::BuildGauge()
-          .Name("signalscaler_signal_held")
-          .Help(
-              "1 while a signal holds the current count (missing, stale or "
-              "failed reading)")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& signal_value =
-      prometheus::BuildGauge()
-          .Name("signalscaler_signal_value")
-          .Help("A signal's last reading")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& signal_proposal =
-      prometheus::BuildGauge()
-          .Name("signalscaler_signal_proposal")
-          .Help("A signal's proposed replica count")
-          .Register(*registry);
-  prometheus::Family<prometheus::Counter>& changes =
-      prometheus::BuildCounter()
-          .Name("signalscaler_decision_changes_total")
-          .Help("Decisions that changed the replica count, by reason")
-          .Register(*registry);
-  prometheus::Family<prometheus::Gauge>& shadow =
-      prometheus::BuildGauge()
-          .Name("signalscaler_policy_shadow")
-          .Help(
-              "1 while a policy is in shadow mode (decides, changes nothing), "
-              "else 0")
-          .Register(*registry);
-  prometheus::Family<prometheus::Counter>& shadow_short =
-      prometheus::BuildCounter()
-          .Name("signalscaler_shadow_fleet_short_replica_seconds_total")
-          .Help(
-              "Replica-seconds in which the fleet ran fewer pods than a "
-              "shadow policy's decision")
-          .Register(*registry);
-  prometheus::Family<prometheus::Counter>& shadow_excess =
-      prometheus::BuildCounter()
-          .Name("signalscaler_shadow_fleet_excess_replica_seconds_total")
-          .Help(
-              "Replica-seconds in which the fleet ran more pods than a shadow "
-              "policy's decision")
-          .Register(*registry);
-
   prometheus::Family<prometheus::Counter>& rpc_calls =
       prometheus::BuildCounter()
           .Name("signalscaler_grpc_calls_total")
@@ -165,11 +107,13 @@ struct Metrics::Impl {
               "policy's lease in one batch")
           .Register(*registry);
 
-  // Guards the bookkeeping below (the families are thread-safe). Lock order:
-  // cache_mu, then mu.
-  absl::Mutex mu ABSL_ACQUIRED_AFTER(cache_mu);
-  // Every labelled series a policy or a query owns, to drop them together:
-  // one entry per owner ("policy/<ns>/<name>", "query/<id>"), not per series.
+  // Every policy's series, rendered at scrape time.
+  metrics_internal::PolicySeries policies;
+
+  // Guards the bookkeeping below (the families are thread-safe).
+  absl::Mutex mu;
+  // Every labelled series a query owns, to drop them together: one entry
+  // per owner ("query/<id>"), not per series.
   struct Owned {
     std::vector<
         std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>>
@@ -206,26 +150,6 @@ struct Metrics::Impl {
     return c;
   }
 
-  // A policy's gauges, found without building a label set or a key string:
-  // a decision sets 3 + 3 x signals series, and looking each up by its
-  // labels (prometheus-cpp's Family::Add) or by a string key was most of an
-  // evaluation's cost. By namespace, then policy name (string_view lookups).
-  struct SignalGauges {
-    prometheus::Gauge* value = nullptr;
-    prometheus::Gauge* proposal = nullptr;
-    prometheus::Gauge* held = nullptr;
-  };
-  struct PolicyGauges {
-    prometheus::Gauge* decision = nullptr;
-    prometheus::Gauge* current = nullptr;
-    prometheus::Gauge* max_replicas = nullptr;
-    absl::flat_hash_map<std::string, SignalGauges> signals;
-  };
-  absl::Mutex cache_mu;
-  absl::flat_hash_map<std::string,
-                      absl::flat_hash_map<std::string, PolicyGauges>>
-      cache ABSL_GUARDED_BY(cache_mu);
-
   void Forget(const std::string& owner) ABSL_LOCKS_EXCLUDED(mu) {
     absl::MutexLock lock(&mu);
     auto it = owned.find(owner);
@@ -255,6 +179,7 @@ std::string Metrics::Text() const {
   prometheus::TextSerializer serializer;
   std::ostringstream out;
   serializer.Serialize(out, impl_->registry->Collect());
+  impl_->policies.AppendText(out);
   return out.str();
 }
 
@@ -304,70 +229,15 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              int64_t max_replicas,
                              const std::vector<SignalSample>& signals,
                              const std::vector<std::string>& change_reasons) {
-  // Built only when a series is new, or for a change's counter.
-  std::string owner;
-  const auto owner_key = [&]() -> const std::string& {
-    if (owner.empty()) owner = absl::StrCat("policy/", ns, "/", policy);
-    return owner;
-  };
-  const auto labels = [&] {
-    return prometheus::Labels{{"namespace", ns}, {"policy", policy}};
-  };
-  {
-    absl::MutexLock lock(&impl_->cache_mu);
-    Impl::PolicyGauges& own = impl_->cache[ns][policy];
-    const auto gauge = [&](prometheus::Gauge*& slot,
-                           prometheus::Family<prometheus::Gauge>& f,
-                           const auto& labels_of) -> prometheus::Gauge& {
-      if (slot == nullptr)
-        slot = &impl_->OwnedGauge(owner_key(), f, labels_of());
-      return *slot;
-    };
-    gauge(own.decision, impl_->decision, labels)
-        .Set(static_cast<double>(replicas));
-    gauge(own.current, impl_->current, labels)
-        .Set(static_cast<double>(current));
-    gauge(own.max_replicas, impl_->max_replicas, labels)
-        .Set(static_cast<double>(max_replicas));
-    for (const SignalSample& s : signals) {
-      const auto with_signal = [&labels, &s] {
-        prometheus::Labels sl = labels();
-        sl["signal"] = s.name;
-        return sl;
-      };
-      Impl::SignalGauges& sg = own.signals[s.name];
-      if (s.has_value) {
-        gauge(sg.value, impl_->signal_value, with_signal).Set(s.value);
-      }
-      gauge(sg.proposal, impl_->signal_proposal, with_signal)
-          .Set(static_cast<double>(s.proposal));
-      gauge(sg.held, impl_->signal_held, with_signal).Set(s.held ? 1 : 0);
-    }
-  }
-  for (const std::string& reason : change_reasons) {
-    prometheus::Labels rl = labels();
-    rl["reason"] = reason;
-    impl_->OwnedCounter(owner_key(), impl_->changes, rl).Increment();
-  }
+  impl_->policies.RecordDecision(ns, policy, replicas, current, max_replicas,
+                                 signals, change_reasons);
 }
 
 void Metrics::RecordShadow(const std::string& ns, const std::string& policy,
                            bool shadow, double short_replica_seconds_delta,
                            double excess_replica_seconds_delta) {
-  const std::string owner = absl::StrCat("policy/", ns, "/", policy);
-  const prometheus::Labels labels{{"namespace", ns}, {"policy", policy}};
-  impl_->OwnedGauge(owner, impl_->shadow, labels).Set(shadow ? 1 : 0);
-  if (!shadow) return;
-  prometheus::Counter& short_counter =
-      impl_->OwnedCounter(owner, impl_->shadow_short, labels);
-  prometheus::Counter& excess_counter =
-      impl_->OwnedCounter(owner, impl_->shadow_excess, labels);
-  if (short_replica_seconds_delta > 0) {
-    short_counter.Increment(short_replica_seconds_delta);
-  }
-  if (excess_replica_seconds_delta > 0) {
-    excess_counter.Increment(excess_replica_seconds_delta);
-  }
+  impl_->policies.RecordShadow(ns, policy, shadow, short_replica_seconds_delta,
+                               excess_replica_seconds_delta);
 }
 
 void Metrics::RecordRpc(absl::string_view method, int code,
@@ -404,15 +274,7 @@ void Metrics::SetOpenStreams(absl::string_view method, size_t n) {
 }
 
 void Metrics::ForgetPolicy(const std::string& ns, const std::string& policy) {
-  {
-    absl::MutexLock lock(&impl_->cache_mu);
-    auto it = impl_->cache.find(ns);
-    if (it != impl_->cache.end()) {
-      it->second.erase(policy);
-      if (it->second.empty()) impl_->cache.erase(it);
-    }
-  }
-  impl_->Forget(absl::StrCat("policy/", ns, "/", policy));
+  impl_->policies.Forget(ns, policy);
 }
 
 void Metrics::RecordLeaseUpkeep(absl::Duration took) {

@@ -53,7 +53,7 @@ class Metrics {
   // (maxReplicas and every limit), and signalscaler_signal_held{...,signal}:
   // 1 while a signal holds (missing, stale or failed reading), else 0.
   struct SignalSample {
-    std::string name;
+    absl::string_view name;  // alive for the call
     bool has_value = false;
     double value = 0;
     int64_t proposal = 0;

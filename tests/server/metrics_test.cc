@@ -121,5 +121,82 @@ TEST(MetricsTest, ForgettingAPolicyDropsItsSeriesOnly) {
               testing::ElementsAre(testing::EndsWith("} 3")));
 }
 
+TEST(MetricsTest, PerPolicyFamiliesKeepTheirTypesAndHelp) {
+  Metrics m;
+  m.RecordDecision("team-a", "api", 2, 2, 5, {Sample("queue", 10, 2, false)},
+                   {"signal_won"});
+  const std::string text = m.Text();
+  for (const char* gauge :
+       {"signalscaler_decision_replicas", "signalscaler_current_replicas",
+        "signalscaler_policy_max_replicas", "signalscaler_signal_value",
+        "signalscaler_signal_proposal", "signalscaler_signal_held",
+        "signalscaler_policy_shadow"}) {
+    EXPECT_THAT(text,
+                testing::HasSubstr(absl::StrCat("# TYPE ", gauge, " gauge\n")));
+    EXPECT_THAT(text, testing::HasSubstr(absl::StrCat("# HELP ", gauge, " ")));
+  }
+  for (const char* counter :
+       {"signalscaler_decision_changes_total",
+        "signalscaler_shadow_fleet_short_replica_seconds_total",
+        "signalscaler_shadow_fleet_excess_replica_seconds_total"}) {
+    EXPECT_THAT(text, testing::HasSubstr(
+                          absl::StrCat("# TYPE ", counter, " counter\n")));
+  }
+  // The registry's own families are still there.
+  EXPECT_THAT(text, testing::HasSubstr("# TYPE signalscaler_policies_loaded"));
+}
+
+TEST(MetricsTest, ShadowSeriesCountReplicaSecondsAndGoWithThePolicy) {
+  Metrics m;
+  m.RecordDecision("team-a", "api", 6, 4, 10, {Sample("queue", 60, 6, false)},
+                   {});
+  m.RecordShadow("team-a", "api", true, 2.5, 0);
+  m.RecordShadow("team-a", "api", true, 1.5, 0.25);
+  m.RecordDecision("team-a", "web", 3, 3, 10, {Sample("queue", 30, 3, false)},
+                   {});
+  m.RecordShadow("team-a", "web", false, 0, 0);
+  const std::string text = m.Text();
+  EXPECT_THAT(
+      Lines(text, "signalscaler_policy_shadow{"),
+      testing::UnorderedElementsAre(
+          R"(signalscaler_policy_shadow{namespace="team-a",policy="api"} 1)",
+          R"(signalscaler_policy_shadow{namespace="team-a",policy="web"} 0)"));
+  EXPECT_THAT(Lines(text, "signalscaler_shadow_fleet_short_replica_seconds"),
+              testing::ElementsAre(
+                  testing::EndsWith(R"({namespace="team-a",policy="api"} 4)")));
+  EXPECT_THAT(Lines(text, "signalscaler_shadow_fleet_excess_replica_seconds"),
+              testing::ElementsAre(testing::EndsWith("} 0.25")));
+
+  // Switched to active: the gauge says so, the counters stay as they were.
+  m.RecordShadow("team-a", "api", false, 7, 7);
+  const std::string active = m.Text();
+  EXPECT_THAT(
+      Lines(active,
+            R"(signalscaler_policy_shadow{namespace="team-a",policy="api"})"),
+      testing::ElementsAre(testing::EndsWith("} 0")));
+  EXPECT_THAT(Lines(active, "signalscaler_shadow_fleet_short_replica_seconds"),
+              testing::ElementsAre(testing::EndsWith("} 4")));
+
+  m.ForgetPolicy("team-a", "api");
+  EXPECT_THAT(Lines(m.Text(), R"(policy="api")"), testing::IsEmpty());
+}
+
+TEST(MetricsTest, ManyPoliciesEachHaveTheirOwnSeries) {
+  Metrics m;
+  for (int i = 0; i < 500; ++i) {
+    m.RecordDecision(absl::StrCat("ns-", i % 7), absl::StrCat("p", i), i, i,
+                     1000, {Sample("queue", i, i, false)}, {});
+  }
+  const std::string text = m.Text();
+  const std::vector<std::string> lines =
+      Lines(text, "signalscaler_decision_replicas{");
+  ASSERT_EQ(lines.size(), 500u);
+  for (int i : {0, 123, 499}) {
+    EXPECT_THAT(lines, testing::Contains(absl::StrCat(
+                           "signalscaler_decision_replicas{namespace=\"ns-",
+                           i % 7, "\",policy=\"p", i, "\"} ", i)));
+  }
+}
+
 }  // namespace
 }  // namespace signalscaler

@@ -55,6 +55,7 @@ void PublishDecision(DecisionBoard& board, const PolicyKey& key,
                      bool here, int64_t& published) {
   const bool changed = published != d->replicas;
   std::vector<Metrics::SignalSample> samples;
+  samples.reserve(d->signals.size());
   for (const SignalExplanation& s : d->signals) {
     Metrics::SignalSample m;
     m.name = s.name;
