@@ -1,7 +1,9 @@
 // Step 4 of "Decision (normative)": the stabilization envelope's edges.
 #include "scaler/engine/internal/stabilization.h"
 
+#include <algorithm>
 #include <deque>
+#include <random>
 
 #include "gtest/gtest.h"
 #include "tests/engine/test_util.h"
@@ -55,6 +57,61 @@ TEST(Stabilize, RecordsAndPrunesBeyondLongestWindow) {
   EXPECT_EQ(recs[0].time, T(80));
   EXPECT_EQ(recs[1].time, T(100));
   EXPECT_EQ(recs[1].replicas, 4);
+}
+
+TEST(Stabilize, ARunOfEqualRecommendationsKeepsItsFirstAndLast) {
+  std::deque<Recommendation> recs;
+  for (int t = 1; t <= 100; ++t) {
+    Stabilize(recs, 4, 4, absl::Seconds(15), absl::Seconds(300), T(t));
+  }
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(recs[0].time, T(1));
+  EXPECT_EQ(recs[1].time, T(100));
+  // Another value starts a new run; the old one keeps its two ends.
+  Stabilize(recs, 4, 6, absl::Seconds(15), absl::Seconds(300), T(101));
+  Stabilize(recs, 4, 6, absl::Seconds(15), absl::Seconds(300), T(102));
+  Stabilize(recs, 4, 6, absl::Seconds(15), absl::Seconds(300), T(103));
+  ASSERT_EQ(recs.size(), 4u);
+  EXPECT_EQ(recs[1].time, T(100));
+  EXPECT_EQ(recs[2].time, T(101));
+  EXPECT_EQ(recs[3].time, T(103));
+  EXPECT_EQ(recs[3].replicas, 6);
+}
+
+// Every envelope of the compacted history is the one the HPA's rule gives
+// over every recommendation ever made (stabilizeRecommendationWithBehaviors:
+// min over those After(now - upWindow), max over those After(now -
+// downWindow), the one made now included), for random runs, windows and
+// irregular evaluation times.
+TEST(Stabilize, CompactionNeverChangesAnEnvelope) {
+  std::mt19937 rng(20261202);
+  for (int trial = 0; trial < 200; ++trial) {
+    const absl::Duration up = absl::Seconds(rng() % 40);
+    const absl::Duration down = absl::Seconds(rng() % 120);
+    std::deque<Recommendation> recs;
+    std::vector<Recommendation> all;
+    int64_t desired = 1 + rng() % 5;
+    int64_t current = desired;
+    absl::Time now = T(1000);
+    for (int step = 0; step < 300; ++step) {
+      now += absl::Milliseconds(200 + rng() % 1800);
+      if (rng() % 4 == 0) desired = 1 + rng() % 5;  // runs of a few steps
+      int64_t want_up = desired;
+      int64_t want_down = desired;
+      for (const Recommendation& r : all) {
+        if (r.time > now - up) want_up = std::min(want_up, r.replicas);
+        if (r.time > now - down) want_down = std::max(want_down, r.replicas);
+      }
+      const Envelope e = Stabilize(recs, current, desired, up, down, now);
+      all.push_back(Recommendation{now, desired});
+      ASSERT_EQ(e.up, want_up) << "trial " << trial << " step " << step;
+      ASSERT_EQ(e.down, want_down) << "trial " << trial << " step " << step;
+      current = e.result;
+    }
+    // Never more than one per evaluation inside the longest window, and
+    // usually far fewer.
+    ASSERT_LE(recs.size(), all.size());
+  }
 }
 
 }  // namespace

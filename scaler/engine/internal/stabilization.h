@@ -21,7 +21,10 @@ struct Envelope {
 };
 
 // Computes the envelope for `desired` at `now`, then records (now, desired)
-// in `recommendations` and drops those older than the longest window.
+// in `recommendations` and drops those older than the longest window. A run
+// of equal recommendations is kept as its first and last entries (the last
+// one's time moves forward): the same envelopes, in constant memory for a
+// steady count.
 Envelope Stabilize(std::deque<Recommendation>& recommendations, int64_t current,
                    int64_t desired, absl::Duration up_window,
                    absl::Duration down_window, absl::Time now);
