@@ -17,6 +17,7 @@ constexpr char kUsage[] =
     "  check     validate policy files or directories (for CI, pre-commit)\n"
     "  render    print the KEDA ScaledObject(s) that use a policy file\n"
     "  simulate  replay a load trace through a policy, beside HPA baselines\n"
+    "  trace     write a load trace for simulate from Prometheus history\n"
     "  version   print the version\n"
     "\n"
     "`signalscaler COMMAND --help` lists a command's flags.\n";
@@ -42,6 +43,8 @@ int main(int argc, char** argv) {
     return signalscaler::RenderCommand(argc, argv);
   if (std::strcmp(command, "simulate") == 0)
     return signalscaler::SimulateCommand(argc, argv);
+  if (std::strcmp(command, "trace") == 0)
+    return signalscaler::TraceCommand(argc, argv);
   if (std::strcmp(command, "version") == 0) {
     std::printf("signalscaler %s\n", SIGNALSCALER_VERSION);
     return 0;

@@ -13,6 +13,7 @@ int ExplainCommand(int argc, char** argv);
 int CheckCommand(int argc, char** argv);
 int RenderCommand(int argc, char** argv);
 int SimulateCommand(int argc, char** argv);
+int TraceCommand(int argc, char** argv);
 
 // The example policies compiled into the binary (deploy/examples/quickstart),
 // served when `serve` is given no --policies.

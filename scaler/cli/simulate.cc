@@ -6,6 +6,8 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,8 +19,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "scaler/cli/commands.h"
 #include "scaler/cli/flags.h"
+#include "scaler/cli/trace_history.h"
 #include "scaler/policy/loader.h"
 #include "scaler/sim/simulator.h"
 
@@ -76,30 +80,6 @@ absl::StatusOr<int64_t> SecondsFlag(const FlagSet& flags,
   return std::llround(*v * kMicrosPerSecond);
 }
 
-// The policy to simulate: the only one of the file, or the one --name picks
-// ("name" or "namespace/name").
-absl::StatusOr<v1::ScalingPolicy> PickPolicy(const LoadResult& r,
-                                             const std::string& path,
-                                             const std::string& name) {
-  std::vector<std::string> names;
-  for (const LoadedPolicy& p : r.policies) {
-    const std::string full = absl::StrCat(p.policy.metadata().namespace_(), "/",
-                                          p.policy.metadata().name());
-    if (name.empty() ? r.policies.size() == 1
-                     : (name == full || name == p.policy.metadata().name())) {
-      return p.policy;
-    }
-    names.push_back(full);
-  }
-  return absl::InvalidArgumentError(
-      name.empty()
-          ? absl::StrCat(path, " holds ", r.policies.size(),
-                         " policies: pick one with --name (",
-                         absl::StrJoin(names, ", "), ")")
-          : absl::StrCat("no policy ", name, " in ", path, " (it holds ",
-                         absl::StrJoin(names, ", "), ")"));
-}
-
 bool WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
@@ -116,12 +96,17 @@ FlagSet SimulateFlags() {
       "  signalscaler simulate --policy FILE [--name POLICY] --trace "
       "TRACE.csv\n      [--pod-startup-seconds N] [--tick-seconds N] [--out "
       "TIMELINE.csv]\n      [--summary-json FILE] [--report REPORT.svg|.html]"
-      "\n      [--compare hpa-cpu[:TARGET]|keda-default|oracle ...]");
+      "\n      [--compare hpa-cpu[:TARGET]|keda-default|oracle ...]\n\n"
+      "With --prometheus ADDRESS (or --start) it first reads the trace from "
+      "Prometheus history as `signalscaler trace` does (its flags below; "
+      "--trace, if given, keeps a copy).");
   flags.Add("policy", "", "policy file (or directory) to simulate");
   flags.Add("name", "",
             "the policy (NAME or NAMESPACE/NAME) when the file "
             "holds several");
-  flags.Add("trace", "", "the load trace, CSV (- for stdin)");
+  flags.Add("trace", "",
+            "the load trace, CSV (- for stdin); with --prometheus, where to "
+            "keep the trace read from history (optional)");
   flags.Add("pod-startup-seconds", "30",
             "seconds until a new pod is ready (unset: the policy's "
             "spec.podStartupSeconds, else 30)");
@@ -139,6 +124,7 @@ FlagSet SimulateFlags() {
             "oracle (the trace's demand at once, the limit of reactive "
             "scaling; adds each run's ratios to it); repeatable, or "
             "comma-separated");
+  AddHistoryFlags(flags);
   return flags;
 }
 
@@ -155,13 +141,16 @@ struct SimulateArgs {
   // spec.podStartupSeconds.
   bool startup_given = false;
   sim::SimOptions options;
+  // --prometheus or --start: the trace comes from Prometheus history.
+  std::optional<HistoryRequest> history;
 };
 
 // The parsed `flags` (of SimulateFlags()) and the --compare values; a usage
 // error (INVALID_ARGUMENT, the message printed after "signalscaler
 // simulate: ") otherwise.
 absl::StatusOr<SimulateArgs> ParseSimulateArgs(
-    const FlagSet& flags, std::vector<std::string> compare) {
+    const FlagSet& flags, std::vector<std::string> compare,
+    const std::vector<std::string>& signal_queries) {
   if (!flags.positional().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat("unexpected argument \"", flags.positional()[0], "\""));
@@ -169,10 +158,16 @@ absl::StatusOr<SimulateArgs> ParseSimulateArgs(
   if (flags.Get("policy").empty()) {
     return absl::InvalidArgumentError("--policy is required");
   }
-  if (flags.Get("trace").empty()) {
-    return absl::InvalidArgumentError("--trace is required");
-  }
   SimulateArgs args;
+  if (flags.IsSet("prometheus") || flags.IsSet("start")) {
+    absl::StatusOr<HistoryRequest> history =
+        ParseHistoryRequest(flags, signal_queries, absl::Now());
+    if (!history.ok()) return history.status();
+    args.history = *std::move(history);
+  } else if (flags.Get("trace").empty()) {
+    return absl::InvalidArgumentError(
+        "--trace (or --prometheus and --start) is required");
+  }
   args.policy_path = flags.Get("policy");
   args.name = flags.Get("name");
   args.trace_path = flags.Get("trace");
@@ -210,14 +205,33 @@ absl::StatusOr<SimulateArgs> ParseSimulateArgs(
   return args;
 }
 
-// Runs the trace (a file, or stdin) through `policy`, writing the timeline
-// to --out when given. A file that cannot be read or written is
-// FAILED_PRECONDITION; Simulate's own errors pass through.
+// The trace's name in messages and the heading.
+std::string TraceName(const SimulateArgs& args) {
+  if (!args.history) return args.trace_path;
+  return absl::StrCat("prometheus history (",
+                      HistoryTimeText(args.history->start), " to ",
+                      HistoryTimeText(args.history->end), ")");
+}
+
+// Runs the trace (a file, stdin, or Prometheus history) through `policy`,
+// writing the timeline to --out when given. A file that cannot be read or
+// written is FAILED_PRECONDITION; Simulate's own errors pass through.
 absl::StatusOr<sim::SimResult> Run(const SimulateArgs& args,
                                    const v1::ScalingPolicy& policy) {
   std::ifstream trace_file;
   std::istream* trace_in = &std::cin;
-  if (args.trace_path != "-") {
+  std::stringstream history;
+  if (args.history) {
+    absl::StatusOr<HistoryResult> h =
+        WriteTraceFromHistory(policy, *args.history, history);
+    if (!h.ok()) return h.status();
+    if (!args.trace_path.empty() &&
+        !WriteFile(args.trace_path, history.str())) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot write ", args.trace_path));
+    }
+    trace_in = &history;
+  } else if (args.trace_path != "-") {
     trace_file.open(args.trace_path, std::ios::binary);
     if (!trace_file) {
       return absl::FailedPreconditionError(
@@ -233,7 +247,7 @@ absl::StatusOr<sim::SimResult> Run(const SimulateArgs& args,
           absl::StrCat("cannot write ", args.out));
     }
   }
-  sim::TraceReader trace(*trace_in, args.trace_path, sim::SignalNames(policy));
+  sim::TraceReader trace(*trace_in, TraceName(args), sim::SignalNames(policy));
   absl::StatusOr<sim::SimResult> r = sim::Simulate(
       policy, args.options, trace, timeline.is_open() ? &timeline : nullptr);
   if (!r.ok()) return r;
@@ -254,7 +268,7 @@ sim::RunInfo RunInfoOf(const SimulateArgs& args,
   sim::RunInfo info;
   info.policy = absl::StrCat(policy.metadata().namespace_(), "/",
                              policy.metadata().name());
-  info.trace = args.trace_path;
+  info.trace = TraceName(args);
   info.duration_seconds = static_cast<double>(r.duration_us) / kMicrosPerSecond;
   info.rows = r.rows;
   info.tick_seconds = static_cast<double>(r.tick_us) / kMicrosPerSecond;
@@ -268,9 +282,11 @@ sim::RunInfo RunInfoOf(const SimulateArgs& args,
 std::string ReportText(const SimulateArgs& args, const sim::RunInfo& info,
                        const std::string& table, const sim::SimResult& r) {
   sim::ReportInfo ri;
-  ri.title =
-      absl::StrCat(info.policy, " on ",
-                   std::filesystem::path(args.trace_path).filename().string());
+  ri.title = absl::StrCat(
+      info.policy, " on ",
+      args.history
+          ? info.trace
+          : std::filesystem::path(args.trace_path).filename().string());
   ri.subtitle = absl::StrCat("tick ", info.tick_seconds, " s, pod startup ",
                              info.pod_startup_seconds, " s, ",
                              info.initial_replicas, " initial replicas");
@@ -285,7 +301,7 @@ int Print(const SimulateArgs& args, const v1::ScalingPolicy& policy,
           const sim::SimResult& r) {
   const sim::RunInfo info = RunInfoOf(args, policy, r);
   const std::string heading = absl::StrCat(
-      "simulated ", info.policy, " on ", args.trace_path, ": ",
+      "simulated ", info.policy, " on ", info.trace, ": ",
       info.duration_seconds, " s, ", info.rows, " rows, tick ",
       info.tick_seconds, " s, pod startup ", info.pod_startup_seconds, " s, ",
       info.initial_replicas, " initial replicas");
@@ -307,6 +323,7 @@ int Print(const SimulateArgs& args, const v1::ScalingPolicy& policy,
 }  // namespace
 
 int SimulateCommand(int argc, char** argv) {
+  const std::vector<std::string> signal_queries = TakeSignalQueries(argc, argv);
   std::vector<std::string> compare = TakeCompare(argc, argv);
   FlagSet flags = SimulateFlags();
   if (absl::Status s = flags.Parse(argc, argv, 2); !s.ok()) {
@@ -317,19 +334,17 @@ int SimulateCommand(int argc, char** argv) {
     return 0;
   }
   absl::StatusOr<SimulateArgs> args =
-      ParseSimulateArgs(flags, std::move(compare));
+      ParseSimulateArgs(flags, std::move(compare), signal_queries);
   if (!args.ok()) return Usage(std::string(args.status().message()));
 
-  const LoadResult loaded = LoadPolicies(args->policy_path);
-  if (!loaded.errors.empty()) {
-    for (const PolicyError& e : loaded.errors) {
-      std::fprintf(stderr, "%s\n", e.ToString().c_str());
-    }
-    return Fail(absl::StrCat(args->policy_path, ": invalid policy"));
-  }
   absl::StatusOr<v1::ScalingPolicy> policy =
-      PickPolicy(loaded, args->policy_path, args->name);
-  if (!policy.ok()) return Usage(std::string(policy.status().message()));
+      LoadOnePolicy(args->policy_path, args->name,
+                    args->history ? &args->history->access : nullptr);
+  if (!policy.ok()) {
+    return absl::IsInvalidArgument(policy.status())
+               ? Usage(std::string(policy.status().message()))
+               : Fail(std::string(policy.status().message()));
+  }
   // The policy says how long its pods take, unless the flag does.
   if (!args->startup_given && policy->spec().has_pod_startup_seconds()) {
     args->options.pod_startup_us = static_cast<int64_t>(

@@ -27,6 +27,9 @@ constexpr const char* kSeriesColors[] = {"#d62728", "#ff7f0e", "#2ca02c",
 constexpr char kOurColor[] = "#1f77b4";
 constexpr char kOracleColor[] = "#222222";
 constexpr char kOracleSeries[] = "oracle";  // sim::kOracleName
+// The replicas the cluster ran (a trace's `actual` column): solid, teal.
+constexpr char kActualColor[] = "#17becf";
+constexpr char kActualSeries[] = "actual";
 constexpr char kDemandColor[] = "#c8c8c8";
 
 std::string Escape(const std::string& s) {
@@ -55,8 +58,8 @@ std::string Escape(const std::string& s) {
 std::string F(double v) { return absl::StrFormat("%.1f", v); }
 
 // How series `i` (>= 1) is drawn: ours solid and bold, the oracle (the limit
-// of reactive scaling) finely dotted in near-black, the baselines dashed in
-// colors of their own.
+// of reactive scaling) finely dotted in near-black, what the cluster really
+// ran (`actual`) solid in teal, the baselines dashed in colors of their own.
 struct LineStyle {
   const char* color;
   const char* width;
@@ -67,6 +70,7 @@ LineStyle StyleOf(size_t i, size_t baseline, const std::string& name) {
   if (name == kOracleSeries) {
     return {kOracleColor, "1.8", " stroke-dasharray=\"2 3\""};
   }
+  if (name == kActualSeries) return {kActualColor, "2", ""};
   return {kSeriesColors[baseline % 5], "1.6", " stroke-dasharray=\"6 3\""};
 }
 
@@ -77,7 +81,9 @@ std::vector<LineStyle> Styles(const std::vector<std::string>& series) {
   size_t baseline = 0;
   for (size_t i = 1; i < series.size(); ++i) {
     out[i] = StyleOf(i, baseline, series[i]);
-    if (i > 1 && series[i] != kOracleSeries) ++baseline;
+    if (i > 1 && series[i] != kOracleSeries && series[i] != kActualSeries) {
+      ++baseline;
+    }
   }
   return out;
 }

@@ -30,7 +30,8 @@ class ReportRecorder {
   static constexpr int kMaxBuckets = 600;
 
   // Series 0 is the demand, 1 ours, then the baselines; one named "oracle"
-  // (--compare oracle) is drawn in a style of its own, finely dotted.
+  // (--compare oracle) is drawn in a style of its own, finely dotted, and so
+  // is one named "actual" (the replicas the cluster ran), solid in teal.
   explicit ReportRecorder(std::vector<std::string> series);
 
   void Record(int64_t t0_us, int64_t t1_us, const std::vector<double>& values);

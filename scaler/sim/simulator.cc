@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -75,6 +77,86 @@ uint32_t ReasonMask(const std::optional<Decision>& d) {
   return mask;
 }
 
+// What every run of a trace shares: the hard bounds, the replicas at t=0
+// and the window within which a scale event reverses the previous one.
+struct RunShape {
+  int64_t lower = 0;
+  int64_t upper = 0;
+  int64_t initial = 0;
+  int64_t reversal_us = 0;
+};
+
+// The replicas the cluster really ran (the trace's `actual` and
+// `actual_ready` columns), figured as a run of its own: a change of the
+// column is its scale event.
+class ActualRun {
+ public:
+  ActualRun(int64_t reversal_us, const TraceRow& first)
+      : pods_(Count(first.actual)),
+        ready_(first.actual_ready ? Count(first.actual_ready) : pods_),
+        acc_("actual", reversal_us, pods_) {}
+
+  // Row `row` took effect at `now_us`.
+  void OnRow(const TraceRow& row, int64_t now_us) {
+    const int64_t pods = Count(row.actual);
+    acc_.OnScale(now_us, pods_, pods);
+    pods_ = pods;
+    ready_ = row.actual_ready ? Count(row.actual_ready) : pods_;
+  }
+  int64_t ready() const { return ready_; }
+  SummaryAccumulator& figures() { return acc_; }
+  void Integrate(int64_t dt_us, double demand) {
+    acc_.Integrate(dt_us, demand, ready_, pods_);
+  }
+
+ private:
+  static int64_t Count(const std::optional<double>& v) {
+    return v ? std::llround(*v) : 0;
+  }
+  int64_t pods_;
+  int64_t ready_;
+  SummaryAccumulator acc_;
+};
+
+// The controllers of a run: ours first (into `ours`), then the baselines of
+// options.compare in order (the oracle into `oracle`).
+absl::StatusOr<std::vector<std::unique_ptr<Controller>>> MakeControllers(
+    const v1::ScalingPolicy& policy, const SimOptions& options,
+    const RunShape& shape, SimResult& result, EngineController*& ours,
+    OracleController*& oracle) {
+  const v1::PolicySpec& spec = policy.spec();
+  std::vector<std::unique_ptr<Controller>> controllers;
+  auto ours_owned = std::make_unique<EngineController>(
+      policy, result.tick_us, shape.initial, options.pod_startup_us,
+      shape.reversal_us);
+  ours = ours_owned.get();
+  controllers.push_back(std::move(ours_owned));
+  oracle = nullptr;
+  for (const std::string& spelling : options.compare) {
+    if (spelling == kOracleName) {
+      if (oracle != nullptr) {
+        return absl::InvalidArgumentError("--compare oracle: given twice");
+      }
+      auto owned = std::make_unique<OracleController>(
+          spec, shape.lower, shape.upper, shape.initial, options.pod_startup_us,
+          shape.reversal_us);
+      oracle = owned.get();
+      controllers.push_back(std::move(owned));
+      continue;
+    }
+    absl::StatusOr<HpaConfig> config = ParseBaseline(policy, spelling);
+    if (!config.ok()) return config.status();
+    for (const std::string& n : config->notes) result.notes.push_back(n);
+    const int64_t floor = config->keda_scale_to_zero ? 0 : config->min_replicas;
+    const int64_t start =
+        std::clamp(shape.initial, floor, config->max_replicas);
+    controllers.push_back(std::make_unique<HpaController>(
+        policy, *std::move(config), start, options.pod_startup_us,
+        shape.reversal_us));
+  }
+  return controllers;
+}
+
 }  // namespace
 
 std::vector<std::string> SignalNames(const v1::ScalingPolicy& policy) {
@@ -105,46 +187,35 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
   if (result.tick_us <= 0) {
     return absl::InvalidArgumentError("--tick-seconds must be > 0");
   }
-  const auto [lower, upper] = Bounds(spec);
-  const int64_t initial = options.initial_replicas.value_or(lower);
-  if (initial < lower || initial > upper) {
+  if (absl::Status s = trace.ReadHeader(); !s.ok()) return s;
+  TraceRow cur;
+  absl::StatusOr<bool> more = trace.Next(cur);
+  if (!more.ok()) return more.status();
+  if (!*more) return absl::InvalidArgumentError("the trace has no rows");
+
+  RunShape shape;
+  std::tie(shape.lower, shape.upper) = Bounds(spec);
+  // With the cluster's own replicas in the trace, the run starts from them.
+  shape.initial = options.initial_replicas.value_or(
+      cur.actual ? std::clamp<int64_t>(std::llround(*cur.actual), shape.lower,
+                                       shape.upper)
+                 : shape.lower);
+  if (shape.initial < shape.lower || shape.initial > shape.upper) {
     return absl::InvalidArgumentError(
         absl::StrCat("--initial-replicas must lie within the policy's bounds [",
-                     lower, ", ", upper, "], got ", initial));
+                     shape.lower, ", ", shape.upper, "], got ", shape.initial));
   }
-  result.initial_replicas = initial;
-  const int64_t reversal_us =
+  result.initial_replicas = shape.initial;
+  shape.reversal_us =
       int64_t{EffectiveScaleDown(spec).stabilization_window_seconds()} *
       kMicrosPerSecond;
-
-  std::vector<std::unique_ptr<Controller>> controllers;
-  auto ours_owned = std::make_unique<EngineController>(
-      policy, result.tick_us, initial, options.pod_startup_us, reversal_us);
-  EngineController* ours = ours_owned.get();
-  controllers.push_back(std::move(ours_owned));
+  EngineController* ours = nullptr;
   OracleController* oracle = nullptr;
-  for (const std::string& spelling : options.compare) {
-    if (spelling == kOracleName) {
-      if (oracle != nullptr) {
-        return absl::InvalidArgumentError("--compare oracle: given twice");
-      }
-      auto owned = std::make_unique<OracleController>(
-          spec, lower, upper, initial, options.pod_startup_us, reversal_us);
-      oracle = owned.get();
-      controllers.push_back(std::move(owned));
-      continue;
-    }
-    absl::StatusOr<HpaConfig> config = ParseBaseline(policy, spelling);
-    if (!config.ok()) return config.status();
-    for (const std::string& n : config->notes) result.notes.push_back(n);
-    const int64_t floor = config->keda_scale_to_zero ? 0 : config->min_replicas;
-    const int64_t start = std::clamp(initial, floor, config->max_replicas);
-    controllers.push_back(
-        std::make_unique<HpaController>(policy, *std::move(config), start,
-                                        options.pod_startup_us, reversal_us));
-  }
+  absl::StatusOr<std::vector<std::unique_ptr<Controller>>> made =
+      MakeControllers(policy, options, shape, result, ours, oracle);
+  if (!made.ok()) return made.status();
+  std::vector<std::unique_ptr<Controller>> controllers = *std::move(made);
 
-  if (absl::Status s = trace.ReadHeader(); !s.ok()) return s;
   for (const std::string& c : trace.ignored_columns()) {
     result.notes.push_back(absl::StrCat(
         "trace: column ", c, " is no signal of the policy: ignored"));
@@ -154,14 +225,17 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
         absl::StrCat("oracle: follows the ",
                      trace.has_demand() ? "trace's demand column"
                                         : "demand the signals imply",
-                     " at once, within [", lower, ", ", upper,
+                     " at once, within [", shape.lower, ", ", shape.upper,
                      "]; its new pods take the pod start-up time, and it "
                      "keeps the pods demand needs again within that time"));
   }
-  TraceRow cur;
-  absl::StatusOr<bool> more = trace.Next(cur);
-  if (!more.ok()) return more.status();
-  if (!*more) return absl::InvalidArgumentError("the trace has no rows");
+  std::optional<ActualRun> actual;
+  if (trace.has_actual()) {
+    actual.emplace(shape.reversal_us, cur);
+    result.notes.push_back(
+        "actual: the replicas the cluster ran (the trace's actual column; "
+        "ready: its actual_ready column, else actual)");
+  }
   // The rows after `cur`: at least one (unless the trace has ended), and with
   // an oracle every row of the next start-up time (it looks that far ahead
   // before it removes a pod).
@@ -190,6 +264,7 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
 
   std::vector<std::string> series = {"demand"};
   for (const auto& c : controllers) series.push_back(c->name());
+  if (actual) series.push_back("actual");
   if (options.record_report) {
     result.report = std::make_unique<ReportRecorder>(series);
   }
@@ -229,6 +304,10 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
                                           pods.desired());
       values[i + 1] = static_cast<double>(pods.ready());
     }
+    if (actual) {
+      actual->Integrate(t - now, demand);
+      values.back() = static_cast<double>(actual->ready());
+    }
     if (result.report) {
       values[0] = demand;
       result.report->Record(now, t, values);
@@ -239,6 +318,7 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
       spare = std::move(ahead.front());
       ahead.pop_front();
       demand = RowDemand(spec, cur);
+      if (actual) actual->OnRow(cur, now);
       new_row = true;
       if (absl::Status s = read_ahead(now); !s.ok()) return s;
     }
@@ -250,6 +330,7 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
     result.runs.push_back(c->figures().summary());
     result.runs.back().oracle = c.get() == oracle;
   }
+  if (actual) result.runs.push_back(actual->figures().summary());
   return result;
 }
 

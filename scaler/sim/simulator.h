@@ -15,7 +15,9 @@
 // row takes effect). At one instant the row takes effect first, then pods
 // whose startup finished become ready, then the controllers decide. The
 // service starts with `initial_replicas` pods, all ready (a steady state
-// before the trace).
+// before the trace; with an `actual` column, default its first value).
+// A trace with an `actual` column (what the cluster really ran) adds a run
+// "actual" after the baselines, figured from that column.
 #ifndef SIGNALSCALER_SCALER_SIM_SIMULATOR_H_
 #define SIGNALSCALER_SCALER_SIM_SIMULATOR_H_
 
@@ -38,7 +40,8 @@ struct SimOptions {
   int64_t pod_startup_us = 30 * kMicrosPerSecond;  // >= 0
   // Our engine's tick; default the policy's evaluationIntervalSeconds.
   std::optional<int64_t> tick_us;
-  // Default minReplicas (within the hard limits).
+  // Default the trace's first `actual`, else minReplicas (within the hard
+  // limits).
   std::optional<int64_t> initial_replicas;
   // Baselines by their --compare spelling: "hpa-cpu[:TARGET]", "keda-default",
   // "oracle" (at most once; see oracle.h).
@@ -47,7 +50,9 @@ struct SimOptions {
 };
 
 struct SimResult {
-  std::vector<Summary> runs;  // ours first, then the baselines in order
+  // Ours first, then the baselines in order, then "actual" when the trace
+  // has the column.
+  std::vector<Summary> runs;
   std::vector<std::string> notes;
   int64_t duration_us = 0;
   int64_t rows = 0;

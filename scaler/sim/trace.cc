@@ -14,6 +14,8 @@ namespace {
 
 constexpr char kTimeColumn[] = "t";
 constexpr char kDemandColumn[] = "demand";
+constexpr char kActualColumn[] = "actual";
+constexpr char kActualReadyColumn[] = "actual_ready";
 
 using Field = trace_internal::Field;
 
@@ -32,8 +34,10 @@ void Split(absl::string_view line, std::vector<Field>& fields) {
   }
 }
 
-bool IsBlank(absl::string_view line) {
-  return absl::StripAsciiWhitespace(line).empty();
+// Blank, or a comment.
+bool IsSkipped(absl::string_view line) {
+  line = absl::StripLeadingAsciiWhitespace(line);
+  return line.empty() || line[0] == '#';
 }
 
 }  // namespace
@@ -48,16 +52,25 @@ absl::Status TraceReader::Error(int line, int column,
       absl::StrCat(file_, ":", line, ":", column, ": ", message));
 }
 
-absl::Status TraceReader::ReadHeader() {
-  if (!std::getline(in_, line_text_)) {
-    return Error(1, 1, "empty trace: expected a header starting with `t`");
+bool TraceReader::NextLine() {
+  while (std::getline(in_, line_text_)) {
+    ++line_;
+    if (!line_text_.empty() && line_text_.back() == '\r') line_text_.pop_back();
+    if (!IsSkipped(line_text_)) return true;
   }
-  line_ = 1;
-  if (!line_text_.empty() && line_text_.back() == '\r') line_text_.pop_back();
+  return false;
+}
+
+absl::Status TraceReader::ReadHeader() {
+  if (!NextLine()) {
+    return Error(line_ + 1, 1,
+                 "empty trace: expected a header starting with `t`");
+  }
+  const int at = line_;
   std::vector<Field> fields;
   Split(line_text_, fields);
   if (fields[0].text != kTimeColumn) {
-    return Error(1, 1,
+    return Error(at, 1,
                  absl::StrCat("the first column must be `t` (seconds from 0), "
                               "got \"",
                               fields[0].text, "\""));
@@ -66,10 +79,10 @@ absl::Status TraceReader::ReadHeader() {
   std::vector<int> found(signal_names_.size(), -1);
   for (size_t i = 0; i < fields.size(); ++i) {
     const std::string name(fields[i].text);
-    if (name.empty()) return Error(1, fields[i].column, "empty column name");
+    if (name.empty()) return Error(at, fields[i].column, "empty column name");
     for (size_t j = 0; j < i; ++j) {
       if (header_[j] == name) {
-        return Error(1, fields[i].column,
+        return Error(at, fields[i].column,
                      absl::StrCat("column \"", name, "\" appears twice"));
       }
     }
@@ -77,6 +90,14 @@ absl::Status TraceReader::ReadHeader() {
     if (i == 0) continue;
     if (name == kDemandColumn) {
       demand_column_ = static_cast<int>(i);
+      continue;
+    }
+    if (name == kActualColumn) {
+      actual_column_ = static_cast<int>(i);
+      continue;
+    }
+    if (name == kActualReadyColumn) {
+      actual_ready_column_ = static_cast<int>(i);
       continue;
     }
     bool known = false;
@@ -89,9 +110,13 @@ absl::Status TraceReader::ReadHeader() {
     }
     if (!known) ignored_.push_back(name);
   }
+  if (actual_ready_column_ >= 0 && actual_column_ < 0) {
+    return Error(at, fields[actual_ready_column_].column,
+                 "column \"actual_ready\" without an \"actual\" column");
+  }
   for (size_t s = 0; s < signal_names_.size(); ++s) {
     if (found[s] < 0) {
-      return Error(1, static_cast<int>(line_text_.size()) + 1,
+      return Error(at, static_cast<int>(line_text_.size()) + 1,
                    absl::StrCat("no column for signal \"", signal_names_[s],
                                 "\" of the policy (header: ",
                                 absl::StrJoin(header_, ","), ")"));
@@ -102,12 +127,7 @@ absl::Status TraceReader::ReadHeader() {
 
 absl::StatusOr<bool> TraceReader::Next(TraceRow& row) {
   std::vector<Field>& fields = fields_;
-  while (true) {
-    if (!std::getline(in_, line_text_)) return false;
-    ++line_;
-    if (!line_text_.empty() && line_text_.back() == '\r') line_text_.pop_back();
-    if (!IsBlank(line_text_)) break;
-  }
+  if (!NextLine()) return false;
   Split(line_text_, fields);
   if (fields.size() != header_.size()) {
     const int column = fields.size() > header_.size()
@@ -120,6 +140,8 @@ absl::StatusOr<bool> TraceReader::Next(TraceRow& row) {
   }
   row.values.assign(signal_names_.size(), 0);
   row.demand.reset();
+  row.actual.reset();
+  row.actual_ready.reset();
   row.line = line_;
   for (size_t i = 0; i < fields.size(); ++i) {
     double v = 0;
@@ -150,6 +172,10 @@ absl::StatusOr<bool> TraceReader::Next(TraceRow& row) {
       last_t_us_ = t_us;
     } else if (static_cast<int>(i) == demand_column_) {
       row.demand = v;
+    } else if (static_cast<int>(i) == actual_column_) {
+      row.actual = v;
+    } else if (static_cast<int>(i) == actual_ready_column_) {
+      row.actual_ready = v;
     } else if (field_to_signal_[i] >= 0) {
       row.values[field_to_signal_[i]] = v;
     }

@@ -2,9 +2,14 @@
 //
 // Format: a header `t,<column>,...` where `t` (seconds from 0, strictly
 // ascending) comes first and every signal of the policy has a column named
-// after it; an optional `demand` column gives the replicas needed. Values are
-// piecewise constant between rows. Every error names the file, the line and
-// the (1-based, character) column.
+// after it; an optional `demand` column gives the replicas needed, and the
+// optional `actual` and `actual_ready` columns the replicas the cluster
+// really ran and how many of them were ready (`signalscaler trace` writes
+// them from the policy's replicas and readyReplicas; ready defaults to
+// actual). Values are piecewise constant between rows. Blank lines, and
+// lines whose first non-blank character is `#` (comments), are skipped
+// anywhere. Every error names the file, the line and the (1-based,
+// character) column.
 //
 //   TraceReader reader(stream, "trace.csv", {"requests", "cpu"});
 //   if (absl::Status s = reader.ReadHeader(); !s.ok()) return s;
@@ -43,7 +48,9 @@ struct TraceRow {
   int64_t t_us = 0;            // time, microseconds from 0
   std::vector<double> values;  // one per signal, in the order given
   std::optional<double> demand;
-  int line = 0;  // 1-based line in the file
+  std::optional<double> actual;        // the `actual` column
+  std::optional<double> actual_ready;  // the `actual_ready` column
+  int line = 0;                        // 1-based line in the file
 };
 
 // Not thread-safe. The stream must outlive the reader.
@@ -63,16 +70,22 @@ class TraceReader {
   // Header columns that are no signal of the policy (they are ignored).
   const std::vector<std::string>& ignored_columns() const { return ignored_; }
   bool has_demand() const { return demand_column_ >= 0; }
+  bool has_actual() const { return actual_column_ >= 0; }
   int rows() const { return rows_; }
 
  private:
   absl::Status Error(int line, int column, const std::string& message) const;
+  // The next line that is neither blank nor a comment into line_text_;
+  // false at the end of the file.
+  bool NextLine();
 
   std::istream& in_;
   std::string file_;
   std::vector<std::string> signal_names_;
   std::vector<int> field_to_signal_;  // per field: signal index, -1 ignored
   int demand_column_ = -1;            // field index of `demand`
+  int actual_column_ = -1;            // field index of `actual`
+  int actual_ready_column_ = -1;      // field index of `actual_ready`
   std::vector<std::string> header_;
   std::vector<std::string> ignored_;
   std::string line_text_;

@@ -114,8 +114,10 @@ absl::StatusOr<Sample> ParseSeries(const json& series, absl::Time now) {
   return ParseSamplePair(*value, now);
 }
 
-// The `data` object of a successful answer, and its resultType.
-absl::StatusOr<json> ParseData(absl::string_view body, std::string& type) {
+// The `data` object of a successful answer, and its resultType: a matrix
+// when `matrix` (a range query's), else a vector or a scalar.
+absl::StatusOr<json> ParseData(absl::string_view body, std::string& type,
+                               bool matrix = false) {
   json doc = json::parse(body.begin(), body.end(), nullptr,
                          /*allow_exceptions=*/false);
   if (doc.is_discarded()) return NotApiResponse("not JSON");
@@ -134,12 +136,12 @@ absl::StatusOr<json> ParseData(absl::string_view body, std::string& type) {
   if (type.empty() || !data->contains("result")) {
     return NotApiResponse("no data.resultType or data.result");
   }
-  if (type != "vector" && type != "scalar") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the query returned a ", BodyExcerpt(type, 20),
-                     "; it must return an instant vector or a scalar"));
+  if (matrix ? type != "matrix" : type != "vector" && type != "scalar") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the query returned a ", BodyExcerpt(type, 20), "; it must return ",
+        matrix ? "a range vector (matrix)" : "an instant vector or a scalar"));
   }
-  if (type == "vector" && !(*data)["result"].is_array()) {
+  if (type != "scalar" && !(*data)["result"].is_array()) {
     return NotApiResponse("data.result is not a list");
   }
   return std::move(*data);
@@ -233,6 +235,46 @@ absl::StatusOr<std::optional<absl::Time>> ParsePresenceAnswer(
     if (absl::Status s = take(ParseSeries(series, now)); !s.ok()) return s;
   }
   return live;
+}
+
+absl::StatusOr<std::vector<RangeSample>> ParsePrometheusMatrix(
+    absl::string_view body) {
+  std::string type;
+  absl::StatusOr<json> data = ParseData(body, type, /*matrix=*/true);
+  if (!data.ok()) return data.status();
+  const json& result = (*data)["result"];
+  std::vector<RangeSample> samples;
+  if (result.empty()) return samples;
+  if (result.size() > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the query returned ", result.size(),
+                     " series; it must return exactly one (aggregate it, "
+                     "e.g. with sum(...))"));
+  }
+  if (!result[0].is_object())
+    return NotApiResponse("a series is not an object");
+  const auto values = result[0].find("values");
+  if (values == result[0].end()) {
+    if (result[0].contains("histograms")) {
+      return absl::InvalidArgumentError(
+          "the query returned native histograms, not numbers");
+    }
+    return NotApiResponse("a series has no values");
+  }
+  if (!values->is_array()) return NotApiResponse("values is not a list");
+  samples.reserve(values->size());
+  for (const json& pair : *values) {
+    absl::StatusOr<Sample> s = ParseSamplePair(pair, absl::InfiniteFuture());
+    if (!s.ok()) return s.status();
+    if (!std::isfinite(s->value)) continue;  // not a reading: a gap
+    const int64_t ms = absl::ToUnixMillis(s->time);
+    if (!samples.empty() && ms <= samples.back().unix_ms) {
+      return absl::InvalidArgumentError(
+          "the range answer's sample times are not ascending");
+    }
+    samples.push_back(RangeSample{ms, s->value});
+  }
+  return samples;
 }
 
 }  // namespace signalscaler

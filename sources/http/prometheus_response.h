@@ -1,5 +1,6 @@
-// The parsers of Prometheus' instant query answers (GET /api/v1/query), pure
-// so that they can be tested and fuzzed alone.
+// The parsers of Prometheus' instant query answers (GET /api/v1/query) and
+// range query answers (GET /api/v1/query_range, for `signalscaler trace`),
+// pure so that they can be tested and fuzzed alone.
 //
 //   absl::StatusOr<std::optional<Reading>> r = ParsePrometheusAnswer(body,
 //   now); if (r.ok() && !r->has_value()) { /* no series: hold, or ask presence
@@ -7,7 +8,9 @@
 #ifndef SIGNALSCALER_SOURCES_HTTP_PROMETHEUS_RESPONSE_H_
 #define SIGNALSCALER_SOURCES_HTTP_PROMETHEUS_RESPONSE_H_
 
+#include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -69,6 +72,21 @@ absl::StatusOr<Reading> ParsePrometheusResponse(absl::string_view body,
 // ParsePrometheusAnswer.
 absl::StatusOr<std::optional<absl::Time>> ParsePresenceAnswer(
     absl::string_view body, absl::Time now);
+
+// One sample of a range query's series: its time and a finite value.
+struct RangeSample {
+  int64_t unix_ms = 0;
+  double value = 0;
+};
+
+// Parses the body of a range query's answer (GET /api/v1/query_range), pure
+// and total like ParsePrometheusAnswer, with its errors for `status`, the
+// shape and the sample pairs. resultType must be `matrix`: no series gives
+// an empty list; several are INVALID_ARGUMENT naming the count. A NaN or
+// +-Inf sample is no reading and is left out (a gap); the rest come in
+// strictly ascending time, else INVALID_ARGUMENT.
+absl::StatusOr<std::vector<RangeSample>> ParsePrometheusMatrix(
+    absl::string_view body);
 
 }  // namespace signalscaler
 

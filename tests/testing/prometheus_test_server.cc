@@ -13,7 +13,8 @@
 namespace signalscaler::testing {
 
 absl::StatusOr<std::unique_ptr<TestPrometheus>> TestPrometheus::Start(
-    const std::vector<std::string>& targets) {
+    const std::vector<std::string>& targets,
+    const TestPrometheusOptions& options) {
   if (::access(kPrometheusBinary, X_OK) != 0) {
     return absl::FailedPreconditionError(
         absl::StrCat(kPrometheusBinary, " is not installed"));
@@ -38,7 +39,7 @@ absl::StatusOr<std::unique_ptr<TestPrometheus>> TestPrometheus::Start(
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int port = FreePort();
     if (port == 0) return absl::InternalError("cannot find a free port");
-    std::unique_ptr<TestPrometheus> p(new TestPrometheus(dir, port));
+    std::unique_ptr<TestPrometheus> p(new TestPrometheus(dir, port, options));
     last = p->Launch();
     if (last.ok()) return p;
   }
@@ -60,7 +61,10 @@ absl::Status TestPrometheus::Launch() {
   ++launches_;
   absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
       {kPrometheusBinary, "--config.file=" + dir_ + "/prometheus.yml",
-       absl::StrCat("--storage.tsdb.path=", dir_, "/data-", port_),
+       options_.data_dir.empty()
+           ? absl::StrCat("--storage.tsdb.path=", dir_, "/data-", port_)
+           : absl::StrCat("--storage.tsdb.path=", options_.data_dir),
+       "--storage.tsdb.retention.time=" + options_.retention,
        absl::StrCat("--web.listen-address=127.0.0.1:", port_),
        "--log.level=warn"},
       log);

@@ -7,6 +7,13 @@
 //   source.set_address((*prom)->address());
 //   (*prom)->Stop();     // mid-run
 //   (*prom)->Restart();  // same port, same data
+//
+// With history written beforehand (promtool tsdb create-blocks-from
+// openmetrics FILE DIR), it starts on that TSDB directory:
+//
+//   TestPrometheusOptions options;
+//   options.data_dir = dir;  // blocks hours old: older than the head
+//   auto prom = TestPrometheus::Start({}, options);
 #ifndef SIGNALSCALER_TESTS_TESTING_PROMETHEUS_TEST_SERVER_H_
 #define SIGNALSCALER_TESTS_TESTING_PROMETHEUS_TEST_SERVER_H_
 
@@ -22,12 +29,22 @@ namespace signalscaler::testing {
 
 inline constexpr char kPrometheusBinary[] = "/usr/bin/prometheus";
 
+struct TestPrometheusOptions {
+  // A TSDB directory to start on (e.g. blocks promtool wrote), kept as it
+  // is; empty: a fresh one.
+  std::string data_dir;
+  // --storage.tsdb.retention.time: long, so that written history of any age
+  // is kept.
+  std::string retention = "3650d";
+};
+
 class TestPrometheus {
  public:
   // Starts Prometheus scraping `targets` (HOST:PORT) at 1 s and waits until
   // it answers /-/ready (a port taken meanwhile is retried on another).
   static absl::StatusOr<std::unique_ptr<TestPrometheus>> Start(
-      const std::vector<std::string>& targets);
+      const std::vector<std::string>& targets,
+      const TestPrometheusOptions& options = {});
   ~TestPrometheus();
 
   int port() const { return port_; }
@@ -41,12 +58,13 @@ class TestPrometheus {
   absl::Status Restart();
 
  private:
-  TestPrometheus(std::string dir, int port)
-      : dir_(std::move(dir)), port_(port) {}
+  TestPrometheus(std::string dir, int port, TestPrometheusOptions options)
+      : dir_(std::move(dir)), port_(port), options_(std::move(options)) {}
   absl::Status Launch();
 
   const std::string dir_;
   int port_;
+  const TestPrometheusOptions options_;
   int launches_ = 0;
   std::unique_ptr<Subprocess> process_;
 };
