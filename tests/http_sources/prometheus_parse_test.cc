@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
@@ -343,6 +344,61 @@ TEST(ParsePresenceAnswerTest, LiveWhenASeriesIsAboveZero) {
     live = ParsePresenceAnswer(body, kNow);
     EXPECT_EQ(live.status().code(), absl::StatusCode::kInvalidArgument);
   }
+}
+
+// ParsePrometheusMatrix: a range query's answer (signalscaler trace).
+TEST(ParsePrometheusMatrixTest, OneSeriesInOrderGapsForNaN) {
+  const absl::StatusOr<std::vector<RangeSample>> r = ParsePrometheusMatrix(
+      R"({"status":"success","data":{"resultType":"matrix","result":[
+          {"metric":{"job":"a"},"values":[[1700000000,"1"],
+           [1700000015.5,"NaN"],[1700000030,"2.5"],[1700000045,"+Inf"]]}]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->size(), 2u);
+  EXPECT_EQ((*r)[0].unix_ms, 1700000000000);
+  EXPECT_EQ((*r)[0].value, 1);
+  EXPECT_EQ((*r)[1].unix_ms, 1700000030000);
+  EXPECT_EQ((*r)[1].value, 2.5);
+}
+
+TEST(ParsePrometheusMatrixTest, NoSeriesIsEmpty) {
+  const absl::StatusOr<std::vector<RangeSample>> r = ParsePrometheusMatrix(
+      R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->empty());
+}
+
+TEST(ParsePrometheusMatrixTest, Errors) {
+  const std::pair<std::string, std::string> cases[] = {
+      {R"({"status":"success","data":{"resultType":"matrix","result":[
+           {"metric":{"a":"1"},"values":[]},{"metric":{"a":"2"},"values":[]}]}})",
+       "the query returned 2 series; it must return exactly one"},
+      {R"({"status":"success","data":{"resultType":"vector","result":[]}})",
+       "it must return a range vector (matrix)"},
+      {R"({"status":"success","data":{"resultType":"matrix","result":[
+           {"metric":{},"values":[[1700000030,"1"],[1700000000,"2"]]}]}})",
+       "not ascending"},
+      {R"({"status":"success","data":{"resultType":"matrix","result":[
+           {"metric":{},"values":[[1700000030,"01"]]}]}})",
+       "is not a number as Prometheus writes one"},
+      {R"({"status":"error","errorType":"bad_data","error":"exceeded maximum resolution of 11,000 points per timeseries"})",
+       "exceeded maximum resolution"},
+      {R"({"status":"success","data":{"resultType":"matrix","result":[{"metric":{}}]}})",
+       "not a Prometheus API response (a series has no values)"},
+  };
+  for (const auto& [body, message] : cases) {
+    const absl::StatusOr<std::vector<RangeSample>> r =
+        ParsePrometheusMatrix(body);
+    EXPECT_FALSE(r.ok()) << body;
+    EXPECT_THAT(r.status().message(), HasSubstr(message)) << body;
+  }
+  // The instant parser still refuses a matrix.
+  EXPECT_THAT(
+      ParsePrometheusAnswer(
+          R"({"status":"success","data":{"resultType":"matrix","result":[]}})",
+          kNow)
+          .status()
+          .message(),
+      HasSubstr("it must return an instant vector or a scalar"));
 }
 
 }  // namespace
