@@ -6,6 +6,7 @@
 // a trace is checked against the figure it must be. A fake Prometheus
 // (TestHttpServer) shows what is sent: the bearer token, the chunks.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -398,10 +399,10 @@ TEST_F(TraceTest, BearerTokenIsSentNeverShown) {
   const std::string root = MakeTempDir();
   std::filesystem::create_directories(root + "/prod");
   Write(root + "/prod", "token", secret + "\n");
-  bool refuse = false;
+  std::atomic<bool> refuse{false};  // read on the server's thread
   testing::TestHttpServer fake([&refuse](const std::string& request) {
     testing::TestResponse answer;
-    if (refuse) {
+    if (refuse.load()) {
       answer.status = 401;
       answer.body = "unauthorized";
       return answer;
@@ -456,7 +457,7 @@ TEST_F(TraceTest, BearerTokenIsSentNeverShown) {
   EXPECT_THAT(trace, HasSubstr("\n11000,7\n"));
   EXPECT_THAT(trace, Not(HasSubstr(secret)));
   EXPECT_THAT(r.output, Not(HasSubstr(secret)));
-  refuse = true;
+  refuse.store(true);
   r = Trace(args);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_THAT(r.output, HasSubstr("signal \"tot\": prometheus range query"));
