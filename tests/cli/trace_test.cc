@@ -26,6 +26,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/sim/sim_test_util.h"
 #include "tests/testing/prometheus_test_server.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/test_http_server.h"
@@ -33,6 +34,9 @@
 namespace signalscaler {
 namespace {
 
+using sim_testing::Read;
+using sim_testing::RunNamed;
+using sim_testing::Write;
 using ::testing::HasSubstr;
 using testing::MakeTempDir;
 using ::testing::Not;
@@ -78,19 +82,6 @@ std::vector<Series> History() {
       {"tr_e2e_replicas", [](int t) { return E2eReplicas(t); }},
       {"tr_e2e_ready", [](int t) { return E2eReady(t); }},
   };
-}
-
-std::string Write(const std::string& dir, const std::string& name,
-                  const std::string& text) {
-  const std::string path = dir + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in),
-                     std::istreambuf_iterator<char>());
 }
 
 // RFC 3339 of kBase + t.
@@ -463,14 +454,6 @@ TEST_F(TraceTest, BearerTokenIsSentNeverShown) {
   EXPECT_THAT(r.output, HasSubstr("signal \"tot\": prometheus range query"));
   EXPECT_THAT(r.output, HasSubstr("401"));
   EXPECT_THAT(r.output, Not(HasSubstr(secret)));
-}
-
-nlohmann::json RunNamed(const nlohmann::json& summary, const std::string& n) {
-  for (const nlohmann::json& run : summary.at("runs")) {
-    if (run.at("name") == n) return run;
-  }
-  ADD_FAILURE() << "no run " << n << " in " << summary;
-  return nlohmann::json::object();
 }
 
 // trace, then simulate on it; and simulate --prometheus in one go: the same
