@@ -157,6 +157,145 @@ absl::StatusOr<std::vector<std::unique_ptr<Controller>>> MakeControllers(
   return controllers;
 }
 
+// The shape of a run of `spec` whose first row is `first`: the bounds, the
+// replicas at t=0 (--initial-replicas, else the row's `actual` within the
+// bounds, else the lower bound) and the reversal window.
+absl::StatusOr<RunShape> ShapeOf(const v1::PolicySpec& spec,
+                                 const SimOptions& options,
+                                 const TraceRow& first) {
+  RunShape shape;
+  std::tie(shape.lower, shape.upper) = Bounds(spec);
+  shape.initial = options.initial_replicas.value_or(
+      first.actual ? std::clamp<int64_t>(std::llround(*first.actual),
+                                         shape.lower, shape.upper)
+                   : shape.lower);
+  if (shape.initial < shape.lower || shape.initial > shape.upper) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--initial-replicas must lie within the policy's bounds [",
+                     shape.lower, ", ", shape.upper, "], got ", shape.initial));
+  }
+  shape.reversal_us =
+      int64_t{EffectiveScaleDown(spec).stabilization_window_seconds()} *
+      kMicrosPerSecond;
+  return shape;
+}
+
+// The notes on the trace's columns, the oracle and the actual run.
+void AddNotes(const TraceReader& trace, bool oracle, const RunShape& shape,
+              SimResult& result) {
+  for (const std::string& c : trace.ignored_columns()) {
+    result.notes.push_back(absl::StrCat(
+        "trace: column ", c, " is no signal of the policy: ignored"));
+  }
+  if (oracle) {
+    result.notes.push_back(
+        absl::StrCat("oracle: follows the ",
+                     trace.has_demand() ? "trace's demand column"
+                                        : "demand the signals imply",
+                     " at once, within [", shape.lower, ", ", shape.upper,
+                     "]; its new pods take the pod start-up time, and it "
+                     "keeps the pods demand needs again within that time"));
+  }
+  if (trace.has_actual()) {
+    result.notes.push_back(
+        "actual: the replicas the cluster ran (the trace's actual column; "
+        "ready: its actual_ready column, else actual)");
+  }
+}
+
+// The rows after the one in effect: at least one (unless the trace has
+// ended), and with an oracle every row of the next `lookahead_us` (it looks
+// a start-up time ahead before it removes a pod), each shown to it once.
+class RowsAhead {
+ public:
+  RowsAhead(TraceReader& trace, OracleController* oracle, int64_t lookahead_us)
+      : trace_(trace), oracle_(oracle), lookahead_us_(lookahead_us) {}
+
+  // Reads rows until one is at or after now + the lookahead.
+  absl::Status Fill(int64_t now_us) {
+    while (!at_end_ &&
+           (rows_.empty() || rows_.back().t_us < now_us + lookahead_us_)) {
+      absl::StatusOr<bool> read = trace_.Next(spare_);
+      if (!read.ok()) return read.status();
+      if (!*read) {
+        at_end_ = true;
+        break;
+      }
+      if (oracle_ != nullptr) oracle_->Foresee(spare_);
+      rows_.push_back(std::move(spare_));
+    }
+    return absl::OkStatus();
+  }
+  bool empty() const { return rows_.empty(); }
+  const TraceRow& front() const { return rows_.front(); }
+  // The next row into `cur` (whose buffers are kept for reuse).
+  void Advance(TraceRow& cur) {
+    std::swap(cur, rows_.front());
+    spare_ = std::move(rows_.front());
+    rows_.pop_front();
+  }
+
+ private:
+  TraceReader& trace_;
+  OracleController* oracle_;
+  const int64_t lookahead_us_;
+  std::deque<TraceRow> rows_;
+  TraceRow spare_;  // a row's buffers, reused
+  bool at_end_ = false;
+};
+
+// The report's series: the demand, each controller's, then the actual run's.
+std::vector<std::string> SeriesOf(
+    const std::vector<std::unique_ptr<Controller>>& controllers, bool actual) {
+  std::vector<std::string> series = {"demand"};
+  for (const auto& c : controllers) series.push_back(c->name());
+  if (actual) series.push_back("actual");
+  return series;
+}
+
+// Every run's figures over [now_us, t_us), with `demand` and the pods
+// constant; the report's series too (`values`: demand, each controller's
+// ready pods, then the actual run's).
+void Integrate(const std::vector<std::unique_ptr<Controller>>& controllers,
+               std::optional<ActualRun>& actual, double demand, int64_t now_us,
+               int64_t t_us, std::vector<double>& values,
+               ReportRecorder* report) {
+  for (size_t i = 0; i < controllers.size(); ++i) {
+    PodModel& pods = controllers[i]->pods();
+    controllers[i]->figures().Integrate(t_us - now_us, demand, pods.ready(),
+                                        pods.desired());
+    values[i + 1] = static_cast<double>(pods.ready());
+  }
+  if (actual) {
+    actual->Integrate(t_us - now_us, demand);
+    values.back() = static_cast<double>(actual->ready());
+  }
+  values[0] = demand;
+  if (report != nullptr) report->Record(now_us, t_us, values);
+}
+
+// Where our decisions go: the timeline and the report's markers.
+struct Outputs {
+  const v1::PolicySpec& spec;
+  std::ostream* timeline;
+  ReportRecorder* report;
+  std::string line;
+
+  // Ours decided at `now_us`, from `before` desired pods.
+  void OnTick(const EngineController& ours, int64_t now_us, double demand,
+              int64_t before) {
+    if (timeline != nullptr) {
+      AppendTimelineLine(spec, ours, now_us, demand, line);
+      *timeline << line;
+    }
+    if (report != nullptr) {
+      const int64_t after = ours.pods().desired();
+      report->Mark(now_us, (after > before) - (after < before),
+                   ReasonMask(ours.last()));
+    }
+  }
+};
+
 }  // namespace
 
 std::vector<std::string> SignalNames(const v1::ScalingPolicy& policy) {
@@ -192,84 +331,31 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
   absl::StatusOr<bool> more = trace.Next(cur);
   if (!more.ok()) return more.status();
   if (!*more) return absl::InvalidArgumentError("the trace has no rows");
-
-  RunShape shape;
-  std::tie(shape.lower, shape.upper) = Bounds(spec);
-  // With the cluster's own replicas in the trace, the run starts from them.
-  shape.initial = options.initial_replicas.value_or(
-      cur.actual ? std::clamp<int64_t>(std::llround(*cur.actual), shape.lower,
-                                       shape.upper)
-                 : shape.lower);
-  if (shape.initial < shape.lower || shape.initial > shape.upper) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--initial-replicas must lie within the policy's bounds [",
-                     shape.lower, ", ", shape.upper, "], got ", shape.initial));
-  }
-  result.initial_replicas = shape.initial;
-  shape.reversal_us =
-      int64_t{EffectiveScaleDown(spec).stabilization_window_seconds()} *
-      kMicrosPerSecond;
+  absl::StatusOr<RunShape> shape = ShapeOf(spec, options, cur);
+  if (!shape.ok()) return shape.status();
+  result.initial_replicas = shape->initial;
   EngineController* ours = nullptr;
   OracleController* oracle = nullptr;
   absl::StatusOr<std::vector<std::unique_ptr<Controller>>> made =
-      MakeControllers(policy, options, shape, result, ours, oracle);
+      MakeControllers(policy, options, *shape, result, ours, oracle);
   if (!made.ok()) return made.status();
   std::vector<std::unique_ptr<Controller>> controllers = *std::move(made);
-
-  for (const std::string& c : trace.ignored_columns()) {
-    result.notes.push_back(absl::StrCat(
-        "trace: column ", c, " is no signal of the policy: ignored"));
-  }
-  if (oracle != nullptr) {
-    result.notes.push_back(
-        absl::StrCat("oracle: follows the ",
-                     trace.has_demand() ? "trace's demand column"
-                                        : "demand the signals imply",
-                     " at once, within [", shape.lower, ", ", shape.upper,
-                     "]; its new pods take the pod start-up time, and it "
-                     "keeps the pods demand needs again within that time"));
-  }
+  AddNotes(trace, oracle != nullptr, *shape, result);
   std::optional<ActualRun> actual;
-  if (trace.has_actual()) {
-    actual.emplace(shape.reversal_us, cur);
-    result.notes.push_back(
-        "actual: the replicas the cluster ran (the trace's actual column; "
-        "ready: its actual_ready column, else actual)");
-  }
-  // The rows after `cur`: at least one (unless the trace has ended), and with
-  // an oracle every row of the next start-up time (it looks that far ahead
-  // before it removes a pod).
-  std::deque<TraceRow> ahead;
-  TraceRow spare;  // a row's buffers, reused
-  bool at_end = false;
-  const int64_t lookahead_us =
-      oracle != nullptr ? options.pod_startup_us : int64_t{0};
-  const auto read_ahead = [&](int64_t now_us) -> absl::Status {
-    while (!at_end &&
-           (ahead.empty() || ahead.back().t_us < now_us + lookahead_us)) {
-      absl::StatusOr<bool> read = trace.Next(spare);
-      if (!read.ok()) return read.status();
-      if (!*read) {
-        at_end = true;
-        break;
-      }
-      if (oracle != nullptr) oracle->Foresee(spare);
-      ahead.push_back(std::move(spare));
-    }
-    return absl::OkStatus();
-  };
-  if (absl::Status s = read_ahead(0); !s.ok()) return s;
+  if (trace.has_actual()) actual.emplace(shape->reversal_us, cur);
+  RowsAhead ahead(trace, oracle,
+                  oracle != nullptr ? options.pod_startup_us : int64_t{0});
+  if (absl::Status s = ahead.Fill(0); !s.ok()) return s;
   double demand = RowDemand(spec, cur);
   bool new_row = true;  // row `cur` took effect at `now`
 
-  std::vector<std::string> series = {"demand"};
-  for (const auto& c : controllers) series.push_back(c->name());
-  if (actual) series.push_back("actual");
+  const std::vector<std::string> series =
+      SeriesOf(controllers, actual.has_value());
   if (options.record_report) {
     result.report = std::make_unique<ReportRecorder>(series);
   }
+  Outputs out{spec, timeline, result.report.get(), ""};
   std::vector<double> values(series.size());
-  std::string line;
   if (timeline != nullptr) *timeline << TimelineHeader(policy);
 
   int64_t now = 0;
@@ -280,16 +366,7 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
       if (!c->DueAt(now, new_row)) continue;
       const int64_t before = c->pods().desired();
       c->Tick(cur, now);
-      if (c.get() != ours) continue;
-      if (timeline != nullptr) {
-        AppendTimelineLine(spec, *ours, now, demand, line);
-        *timeline << line;
-      }
-      if (result.report) {
-        const int64_t after = ours->pods().desired();
-        result.report->Mark(now, (after > before) - (after < before),
-                            ReasonMask(ours->last()));
-      }
+      if (c.get() == ours) out.OnTick(*ours, now, demand, before);
     }
     new_row = false;
     if (ahead.empty() && now >= cur.t_us) break;
@@ -298,29 +375,14 @@ absl::StatusOr<SimResult> Simulate(const v1::ScalingPolicy& policy,
     for (const auto& c : controllers) {
       t = std::min({t, c->next_tick_us(), c->pods().NextReady()});
     }
-    for (size_t i = 0; i < controllers.size(); ++i) {
-      PodModel& pods = controllers[i]->pods();
-      controllers[i]->figures().Integrate(t - now, demand, pods.ready(),
-                                          pods.desired());
-      values[i + 1] = static_cast<double>(pods.ready());
-    }
-    if (actual) {
-      actual->Integrate(t - now, demand);
-      values.back() = static_cast<double>(actual->ready());
-    }
-    if (result.report) {
-      values[0] = demand;
-      result.report->Record(now, t, values);
-    }
+    Integrate(controllers, actual, demand, now, t, values, result.report.get());
     now = t;
     if (!ahead.empty() && ahead.front().t_us == now) {
-      std::swap(cur, ahead.front());
-      spare = std::move(ahead.front());
-      ahead.pop_front();
+      ahead.Advance(cur);
       demand = RowDemand(spec, cur);
       if (actual) actual->OnRow(cur, now);
       new_row = true;
-      if (absl::Status s = read_ahead(now); !s.ok()) return s;
+      if (absl::Status s = ahead.Fill(now); !s.ok()) return s;
     }
   }
   if (timeline != nullptr) timeline->flush();
