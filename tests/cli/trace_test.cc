@@ -221,14 +221,16 @@ TEST_F(TraceTest, ValuesAtKnownTimesInSimulatesUnits) {
       absl::StrCat("  replicas: ", Prom("sum(tr_replicas)"),
                    "\n  readyReplicas: ", Prom("sum(tr_ready)"), "\n"));
   const std::string out = dir_ + "/conv.csv";
-  std::vector<std::string> args = {"--policy", policy, "--out", out};
+  std::vector<std::string> args = {
+      "--policy", policy, "--out", out, "--demand-query", "sum(tr_ready) + 1"};
   for (const std::string& a : Range(0, 1800)) args.push_back(a);
   const RunResult r = Trace(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("wrote " + out));
   const Csv csv = ParseCsv(out);
-  EXPECT_THAT(csv.header, ::testing::ElementsAre("t", "tot", "cpu", "spare",
-                                                 "actual", "actual_ready"));
+  EXPECT_THAT(csv.header,
+              ::testing::ElementsAre("t", "tot", "cpu", "spare", "demand",
+                                     "actual", "actual_ready"));
   ASSERT_EQ(csv.rows.size(), 31u);
   for (int t = 0; t <= 1800; t += 60) {
     SCOPED_TRACE(absl::StrCat("t=", t));
@@ -238,6 +240,7 @@ TEST_F(TraceTest, ValuesAtKnownTimesInSimulatesUnits) {
     EXPECT_EQ(csv.At("spare", t, 60), Ready(t) * 10 - Spare(t));
     EXPECT_EQ(csv.At("actual", t, 60), Replicas(t));
     EXPECT_EQ(csv.At("actual_ready", t, 60), Ready(t));
+    EXPECT_EQ(csv.At("demand", t, 60), Ready(t) + 1);
   }
   // Spot checks against figures worked out by hand: at t=660 ready is 3
   // (660/600 = 1), cpu 0.7 (660/300 = 2), spare 5: 2.1 and 25.
@@ -249,7 +252,8 @@ TEST_F(TraceTest, ValuesAtKnownTimesInSimulatesUnits) {
       HasSubstr("signalscaler trace of prod/conv from " + At(base_, 0) +
                 " (t=0) to " + At(base_, 1800) + ", step 60 s, 31 rows"));
   EXPECT_THAT(csv.comments.back(),
-              HasSubstr("tot 0, cpu 0, spare 0, actual 0, actual_ready 0"));
+              HasSubstr("tot 0, cpu 0, spare 0, demand 0, actual 0, "
+                        "actual_ready 0"));
 }
 
 // 12,601 points at a 1 s step: more than Prometheus' 11,000 per query (it
@@ -358,6 +362,14 @@ TEST_F(TraceTest, RelativeTimes) {
       {"--policy", policy, "--out", out, "--start", "now-11h", "--end", "-9h"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(ParseCsv(out).rows.size(), 121u);
+  // --out - writes the trace to stdout, and nothing else.
+  r = Trace(
+      {"--policy", policy, "--out", "-", "--start", "now-11h", "--end", "-9h"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(absl::StartsWith(r.output, "# signalscaler trace of prod/rel"))
+      << r.output;
+  EXPECT_THAT(r.output, HasSubstr("\nt,tot\n0,"));
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 3 + 1 + 121);
   r = Trace({"--policy", policy, "--out", out, "--start", "-7x"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("--start: \"-7x\" is not a time"));
@@ -492,13 +504,16 @@ TEST_F(TraceTest, EndToEndTraceThenSimulate) {
   r = simulate({"--trace", trace}, dir_ + "/file.json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("signalscaler   actual"));
-  std::vector<std::string> one_go = {"--prometheus", prometheus_->address()};
+  // In one go, keeping the trace it read: the same file as trace's.
+  std::vector<std::string> one_go = {"--prometheus", prometheus_->address(),
+                                     "--trace", dir_ + "/kept.csv"};
   one_go.insert(one_go.end(), range.begin(), range.end());
   r = simulate(one_go, dir_ + "/prom.json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("simulated prod/e2e on prometheus history (" +
                                   At(base_, 0) + " to " + At(base_, 3600) +
                                   "): 3600 s, 241 rows"));
+  EXPECT_EQ(Read(dir_ + "/kept.csv"), Read(trace));
   for (const std::string json : {"/file.json", "/prom.json"}) {
     SCOPED_TRACE(json);
     const nlohmann::json s = nlohmann::json::parse(Read(dir_ + json));
