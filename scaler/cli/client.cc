@@ -145,8 +145,23 @@ int RpcFailed(const char* command, const std::string& address,
   return 1;
 }
 
+// Shadow mode: what KEDA is answered beside what the policy would decide,
+// and the running totals.
+void PrintShadow(const admin::v1::PolicyDecision& d) {
+  const std::string fleet = d.has_fleet_replicas()
+                                ? absl::StrCat(d.fleet_replicas())
+                                : std::string("unknown");
+  std::printf(
+      "  shadow: KEDA is answered the fleet's %s, not the decision %lld\n"
+      "  fleet vs decision: short %.1f replica-seconds, excess %.1f "
+      "replica-seconds\n",
+      fleet.c_str(), static_cast<long long>(d.replicas()),
+      d.shadow_short_replica_seconds(), d.shadow_excess_replica_seconds());
+}
+
 void PrintDecision(const admin::v1::PolicyDecision& d) {
-  std::printf("policy %s/%s\n", d.namespace_().c_str(), d.policy().c_str());
+  std::printf("policy %s/%s%s\n", d.namespace_().c_str(), d.policy().c_str(),
+              d.shadow() ? " (shadow)" : "");
   const auto print_signals = [&](bool proposals) {
     std::printf("  %-24s %-8s %12s %8s %9s  %s\n", "SIGNAL", "STATE", "VALUE",
                 "AGE", "PROPOSAL", "NOTE");
@@ -170,6 +185,7 @@ void PrintDecision(const admin::v1::PolicyDecision& d) {
               static_cast<long long>(d.current()),
               static_cast<long long>(d.max_replicas()),
               d.winner().empty() ? "-" : d.winner().c_str());
+  if (d.shadow()) PrintShadow(d);
   print_signals(/*proposals=*/true);
   for (const auto& r : d.reasons()) {
     std::printf("  - %s\n", r.text().c_str());

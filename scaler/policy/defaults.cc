@@ -12,6 +12,10 @@ int64_t MinReplicas(const v1::PolicySpec& spec) {
   return spec.has_min_replicas() ? spec.min_replicas() : kDefaultMinReplicas;
 }
 
+bool IsShadow(const v1::PolicySpec& spec) {
+  return spec.mode() == v1::PolicySpec::shadow;
+}
+
 absl::Duration EvaluationInterval(const v1::PolicySpec& spec) {
   return absl::Seconds(spec.has_evaluation_interval_seconds()
                            ? spec.evaluation_interval_seconds()

@@ -44,6 +44,8 @@ inline constexpr double kMaxSaturationFactor = 10;
 inline constexpr int kStaleAfterIntervals = 3;
 
 int64_t MinReplicas(const v1::PolicySpec& spec);
+// spec.mode: shadow (unset is active).
+bool IsShadow(const v1::PolicySpec& spec);
 absl::Duration EvaluationInterval(const v1::PolicySpec& spec);
 // The sampling (or expected push) interval of a source; the policy's
 // evaluation interval when the source sets none.

@@ -153,7 +153,14 @@ class Validator {
                            "] seconds, got ", v));
       }
     }
-    if (spec.has_replicas()) Source(spec.replicas(), "spec.replicas");
+    if (spec.has_replicas()) {
+      Source(spec.replicas(), "spec.replicas");
+    } else if (IsShadow(spec)) {
+      Error("spec.replicas",
+            "required with `mode: shadow`: a shadow policy answers KEDA the "
+            "fleet's own count, read from this source (e.g. "
+            "kube_deployment_spec_replicas)");
+    }
     if (spec.has_ready_replicas()) {
       Source(spec.ready_replicas(), "spec.readyReplicas");
     }

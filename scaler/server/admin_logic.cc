@@ -5,6 +5,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "scaler/policy/defaults.h"
 #include "sources/observer.h"
 
 namespace signalscaler {
@@ -44,20 +45,27 @@ admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
   const PolicyKey key = KeyOf(loaded.policy);
   out.set_namespace_(key.ns);
   out.set_policy(key.name);
-  absl::StatusOr<std::shared_ptr<const Decision>> d = board.Get(key);
-  if (!d.ok()) {
+  out.set_shadow(IsShadow(loaded.policy.spec()));
+  // The decision and its fleet view, read together.
+  std::shared_ptr<const Decision> d;
+  absl::StatusOr<FleetView> fleet = board.Fleet(key, &d);
+  if (!fleet.ok()) {
     out.set_has_decision(false);
-    out.set_unavailable_reason(std::string(d.status().message()));
+    out.set_unavailable_reason(std::string(fleet.status().message()));
     // Every signal from its first attempt on: why a source never worked.
     for (const SignalExplanation& s : board.SignalsWithoutDecision(key)) {
       AddSignal(s, out);
     }
     return out;
   }
-  const Decision& dec = **d;
+  const Decision& dec = *d;
   out.set_has_decision(true);
   out.set_replicas(dec.replicas);
   out.set_current(dec.current);
+  out.set_has_fleet_replicas(fleet->fleet.has_value());
+  out.set_fleet_replicas(fleet->fleet.value_or(0));
+  out.set_shadow_short_replica_seconds(fleet->short_replica_seconds);
+  out.set_shadow_excess_replica_seconds(fleet->excess_replica_seconds);
   out.set_decided_time_unix(ToUnix(dec.time));
   out.set_winner(dec.winner);
   for (const SignalExplanation& s : dec.signals) AddSignal(s, out);

@@ -24,14 +24,29 @@ absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
   return it->second.decision;
 }
 
+absl::StatusOr<FleetView> DecisionBoard::Fleet(
+    const PolicyKey& key, std::shared_ptr<const Decision>* decision) const {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.decision != nullptr) {
+      if (decision != nullptr) *decision = it->second.decision;
+      return it->second.fleet;
+    }
+  }
+  return Get(key).status();
+}
+
 void DecisionBoard::Publish(const PolicyKey& key,
-                            std::shared_ptr<const Decision> decision) {
+                            std::shared_ptr<const Decision> decision,
+                            FleetView fleet) {
   absl::MutexLock order(&publish_mu_);
   std::vector<std::shared_ptr<Watcher>> to_call;
   {
     absl::MutexLock lock(&mu_);
     Entry& e = entries_[key];
     e.decision = decision;
+    e.fleet = std::move(fleet);
     e.unavailable = absl::OkStatus();
     e.unavailable_signals.clear();
     for (const auto& [id, w] : watchers_) {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -25,6 +26,23 @@
 
 namespace signalscaler {
 
+// Beside a policy's decision: the fleet's own count and, in shadow mode
+// (spec.mode: shadow), how its decisions compare with it so far.
+struct FleetView {
+  bool shadow = false;  // the decision was made in shadow mode
+  // The last count read from spec.replicas (held while that source fails);
+  // unset before the first good reading, or without the source.
+  std::optional<int64_t> fleet;
+  // Replica-seconds, integrated over the shadow decisions this process
+  // published (made here or mirrored from the holder; a step function: each
+  // decision and fleet count hold until the next decision), in which the
+  // fleet ran fewer pods than the shadow decision (short) or more (excess).
+  // In memory, per policy: kept across reloads of the same policy (a switch
+  // to active keeps them, frozen), not across a restart.
+  double short_replica_seconds = 0;
+  double excess_replica_seconds = 0;
+};
+
 // Thread-safe. Watchers are called on the publishing thread, outside the
 // board's lock, in publication order for a given key.
 class DecisionBoard {
@@ -35,7 +53,14 @@ class DecisionBoard {
   absl::StatusOr<std::shared_ptr<const Decision>> Get(
       const PolicyKey& key) const;
 
-  void Publish(const PolicyKey& key, std::shared_ptr<const Decision> decision);
+  // The fleet view published with the latest decision, or Get()'s error;
+  // with `decision`, that decision too (read together).
+  absl::StatusOr<FleetView> Fleet(
+      const PolicyKey& key,
+      std::shared_ptr<const Decision>* decision = nullptr) const;
+
+  void Publish(const PolicyKey& key, std::shared_ptr<const Decision> decision,
+               FleetView fleet = {});
   // Records why `key` has no decision, and what its signals look like (kept
   // only while it has none).
   void SetUnavailable(const PolicyKey& key, absl::Status why,
@@ -53,6 +78,7 @@ class DecisionBoard {
  private:
   struct Entry {
     std::shared_ptr<const Decision> decision;
+    FleetView fleet;
     absl::Status unavailable;
     std::vector<SignalExplanation> unavailable_signals;
   };

@@ -97,7 +97,7 @@ void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
                         std::shared_ptr<const Decision> d,
                         absl::string_view by) {
   PublishDecision(board_, key, std::move(d), by, by == options_.replica_id,
-                  st.published);
+                  st.published, st.shadow, st.tally);
 }
 
 std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
@@ -197,6 +197,9 @@ void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
     live.insert(key);
     served.push_back(key);
     PolicyState& st = StateOf(key, now);
+    // A change of mode is a changed spec like any other: the history (the
+    // windows) is kept, so the first active decision is the shadow's.
+    st.shadow = IsShadow(loaded.policy.spec());
     std::string fingerprint = loaded.policy.spec().SerializeAsString();
     if (fingerprint != st.fingerprint) {
       // A changed spec (reload) is evaluated at once; its history is kept:

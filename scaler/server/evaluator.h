@@ -50,6 +50,7 @@
 #include "scaler/engine/decision.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/history_merge.h"
+#include "scaler/server/internal/decision_step.h"
 #include "scaler/server/lease_keeper.h"
 #include "scaler/server/policy_registry.h"
 #include "scaler/server/policy_role.h"
@@ -154,6 +155,8 @@ class Evaluator {
     std::string fingerprint;  // the spec it was evaluated with
     SharedMark seen;          // the highest record seen or written
     int64_t published = -1;   // replicas of the last decision published
+    bool shadow = false;      // spec.mode: shadow
+    ShadowTally tally;        // the fleet's count, the shadow's totals
   };
   // Node-based: references to a PolicyState stay valid while others are
   // added (a tick adds every served policy).

@@ -43,8 +43,9 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
       }
     });
     absl::MutexLock lock(&mu_);
-    absl::StatusOr<std::shared_ptr<const Decision>> d = board_.Get(key_);
-    last_active_ = d.ok() && (*d)->active();
+    std::shared_ptr<const Decision> d;
+    absl::StatusOr<FleetView> fleet = board_.Fleet(key_, &d);
+    last_active_ = fleet.ok() && ActiveAnswer(*d, *fleet);
     started_ = true;
     IsActiveResponse r;
     r.set_result(last_active_);
@@ -55,7 +56,9 @@ class IsActiveStream final : public StreamWriter<IsActiveResponse> {
   void OnDecision(const Decision& d) {
     absl::MutexLock lock(&mu_);
     if (!started_) return;  // Begin() reads the newest state itself
-    const bool active = d.active();
+    // The view published with `d` (Publish sets both before it notifies).
+    absl::StatusOr<FleetView> fleet = board_.Fleet(key_);
+    const bool active = fleet.ok() ? ActiveAnswer(d, *fleet) : d.active();
     if (active && !last_active_) {
       IsActiveResponse r;
       r.set_result(true);

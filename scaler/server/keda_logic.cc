@@ -184,17 +184,33 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
         "metric \"", request.metricname(), "\" is not served; policy \"",
         p->policy.metadata().name(), "\" serves \"", name, "\""));
   }
-  ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d,
-                   board.Get(KeyOf(p->policy)));
+  ASSIGN_OR_RETURN(const int64_t replicas, AnswerFor(*p, board));
   externalscaler::GetMetricsResponse resp;
   externalscaler::MetricValue* v = resp.add_metricvalues();
   v->set_metricname(name);
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-  v->set_metricvalue(d->replicas);
+  v->set_metricvalue(replicas);
 #pragma GCC diagnostic pop
-  v->set_metricvaluefloat(static_cast<double>(d->replicas));
+  v->set_metricvaluefloat(static_cast<double>(replicas));
   return resp;
+}
+
+absl::StatusOr<int64_t> AnswerFor(const LoadedPolicy& policy,
+                                  const DecisionBoard& board) {
+  const PolicyKey key = KeyOf(policy.policy);
+  if (!IsShadow(policy.policy.spec())) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d, board.Get(key));
+    return d->replicas;
+  }
+  ASSIGN_OR_RETURN(const FleetView view, board.Fleet(key));
+  if (!view.fleet) {
+    return absl::UnavailableError(absl::StrCat(
+        "policy ", key.ToString(),
+        " is in shadow mode and its replicas source (spec.replicas) has given "
+        "no count yet: it answers the fleet's own count, never its decision"));
+  }
+  return *view.fleet;
 }
 
 absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
@@ -204,9 +220,13 @@ absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
                                  const ServerLimits* limits) {
   ASSIGN_OR_RETURN(const LoadedPolicy* p,
                    ResolvePolicy(ref, snap, served, limits));
-  ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d,
-                   board.Get(KeyOf(p->policy)));
-  return d->active();
+  ASSIGN_OR_RETURN(const int64_t replicas, AnswerFor(*p, board));
+  return replicas > 0;
+}
+
+bool ActiveAnswer(const Decision& decision, const FleetView& view) {
+  if (view.shadow) return view.fleet.value_or(0) > 0;
+  return decision.active();
 }
 
 }  // namespace signalscaler

@@ -5,6 +5,8 @@
 #ifndef SIGNALSCALER_SCALER_SERVER_KEDA_LOGIC_H_
 #define SIGNALSCALER_SCALER_SERVER_KEDA_LOGIC_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "proto/externalscaler.pb.h"
@@ -43,7 +45,16 @@ absl::StatusOr<const LoadedPolicy*> ResolvePolicy(
 // GetMetricSpec would keep KEDA's `fallback` from ever applying (KEDA #8056).
 externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy);
 
-// The decided replica count as the metric value (int and float).
+// The count KEDA is answered for `policy`: its decision; in shadow mode
+// (spec.mode: shadow) the fleet's own count, the last one read from
+// spec.replicas (held while that source fails), so that KEDA and the HPA
+// keep the fleet as it is (with MetricSpecFor's target 1, AverageValue:
+// ceil(count / 1) = count, a ratio of exactly 1). UNAVAILABLE when there is
+// no decision yet, or in shadow mode no fleet count yet.
+absl::StatusOr<int64_t> AnswerFor(const LoadedPolicy& policy,
+                                  const DecisionBoard& board);
+
+// AnswerFor() as the metric value (int and float).
 // UNAVAILABLE when there is no decision yet (KEDA's fallback then applies);
 // NOT_FOUND when metricName is set and is not this policy's.
 absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
@@ -51,12 +62,19 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
     const PolicySnapshot& snap, const DecisionBoard& board,
     const NamespaceSet* served = nullptr, const ServerLimits* limits = nullptr);
 
-// decision > 0. UNAVAILABLE when there is no decision yet.
+// AnswerFor() > 0 (in shadow mode: the fleet runs pods). UNAVAILABLE as
+// AnswerFor().
 absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
                                  const PolicySnapshot& snap,
                                  const DecisionBoard& board,
                                  const NamespaceSet* served = nullptr,
                                  const ServerLimits* limits = nullptr);
+
+// What IsActive answers from a published decision and the FleetView
+// published with it (for streams, which know the decision only): in shadow
+// mode whether the fleet runs pods (false while its count is unknown), else
+// decision > 0.
+bool ActiveAnswer(const Decision& decision, const FleetView& view);
 
 }  // namespace signalscaler
 

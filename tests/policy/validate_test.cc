@@ -11,6 +11,7 @@
 namespace signalscaler {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -719,6 +720,38 @@ std::vector<std::string> Warnings(const std::string& yaml) {
 // Issue 13 item 2: with no series held by default, a minReplicas 0 policy
 // whose Total signal reads Prometheus can never see "nothing to do" when the
 // exporter drops the series while idle: a warning, never an error.
+TEST(ValidateTest, ShadowModeNeedsAReplicasSource) {
+  // Shadow answers KEDA the fleet's own count: without `replicas` it has
+  // none. The message names the policy and the field.
+  EXPECT_THAT(Errors(Doc(Spec(kJobs, "  mode: shadow\n"))),
+              ElementsAre(AllOf(
+                  HasSubstr("policy prod/web: spec.replicas: required with "
+                            "`mode: shadow`"),
+                  HasSubstr("the fleet's own count"))));
+  const std::string replicas = "  replicas: {push: {}}\n";
+  EXPECT_THAT(Errors(Doc(Spec(kJobs, "  mode: shadow\n" + replicas))),
+              IsEmpty());
+  // Active (explicit or by default) needs none.
+  EXPECT_THAT(Errors(Doc(Spec(kJobs, "  mode: active\n"))), IsEmpty());
+  const LoadResult shadow =
+      ParsePolicies(Doc(Spec(kJobs, "  mode: shadow\n" + replicas)), "p.yaml");
+  ASSERT_THAT(shadow.policies, SizeIs(1));
+  EXPECT_EQ(shadow.policies[0].policy.spec().mode(), v1::PolicySpec::shadow);
+  const LoadResult plain = ParsePolicies(Doc(Spec(kJobs)), "p.yaml");
+  ASSERT_THAT(plain.policies, SizeIs(1));
+  EXPECT_EQ(plain.policies[0].policy.spec().mode(),
+            v1::PolicySpec::MODE_UNSPECIFIED);
+}
+
+TEST(ValidateTest, ModeIsActiveOrShadow) {
+  EXPECT_THAT(Errors(Doc(Spec(kJobs, "  mode: shadw\n"))),
+              ElementsAre(AllOf(HasSubstr("spec.mode"),
+                                HasSubstr("expected one of active, shadow"),
+                                HasSubstr("did you mean `shadow`?"))));
+  EXPECT_THAT(Errors(Doc(Spec(kJobs, "  mode: MODE_UNSPECIFIED\n"))),
+              ElementsAre(HasSubstr("expected one of active, shadow")));
+}
+
 TEST(WarningsTest, ScaleToZeroOnAPrometheusTotalWithoutPresenceQuery) {
   const auto policy = [](const std::string& min, const std::string& extra,
                          const std::string& type = "Total") {

@@ -30,6 +30,38 @@ Inputs GatherInputs(const Observer& observer, const LoadedPolicy& loaded) {
   return in;
 }
 
+// Takes d's fleet count into `t` and integrates the interval since the
+// last shadow decision published here (made here or mirrored: `explain`
+// shows the totals on every replica); returns the replica-seconds added
+// (short, excess).
+std::pair<double, double> Tally(const Decision& d, bool shadow,
+                                ShadowTally& t) {
+  for (const Reason& r : d.reasons) {
+    if (r.code == ReasonCode::kCurrentFromSource) t.view.fleet = d.current;
+  }
+  t.view.shadow = shadow;
+  std::pair<double, double> added = {0, 0};
+  if (!shadow) {
+    t.last = absl::InfinitePast();  // an interval not in shadow
+    return added;
+  }
+  if (t.last_fleet && t.last != absl::InfinitePast() && d.time > t.last) {
+    // The previous decision and fleet count held until now.
+    const double seconds = absl::ToDoubleSeconds(d.time - t.last);
+    const int64_t gap = t.last_decision - *t.last_fleet;
+    if (gap > 0) added.first = static_cast<double>(gap) * seconds;
+    if (gap < 0) added.second = static_cast<double>(-gap) * seconds;
+    t.view.short_replica_seconds += added.first;
+    t.view.excess_replica_seconds += added.second;
+  }
+  if (d.time > t.last) {
+    t.last = d.time;
+    t.last_decision = d.replicas;
+    t.last_fleet = t.view.fleet;
+  }
+  return added;
+}
+
 }  // namespace
 
 std::shared_ptr<const Decision> DecideOrExplain(const Observer& observer,
@@ -52,7 +84,8 @@ std::shared_ptr<const Decision> DecideOrExplain(const Observer& observer,
 
 void PublishDecision(DecisionBoard& board, const PolicyKey& key,
                      std::shared_ptr<const Decision> d, absl::string_view by,
-                     bool here, int64_t& published) {
+                     bool here, int64_t& published, bool shadow,
+                     ShadowTally& tally) {
   const bool changed = published != d->replicas;
   std::vector<Metrics::SignalSample> samples;
   samples.reserve(d->signals.size());
@@ -73,6 +106,11 @@ void PublishDecision(DecisionBoard& board, const PolicyKey& key,
   }
   Metrics::Get().RecordDecision(key.ns, key.name, d->replicas, d->current,
                                 d->max_replicas, samples, change_reasons);
+  const auto [short_delta, excess_delta] = Tally(*d, shadow, tally);
+  // Counted by the replica that made the decision only (a fleet's sum
+  // counts each interval once).
+  Metrics::Get().RecordShadow(key.ns, key.name, shadow, here ? short_delta : 0,
+                              here ? excess_delta : 0);
   if (changed) {
     LogFields fields = {{"policy", key.ToString()},
                         {"from", published >= 0 ? absl::StrCat(published)
@@ -87,7 +125,7 @@ void PublishDecision(DecisionBoard& board, const PolicyKey& key,
     }
   }
   published = d->replicas;
-  board.Publish(key, std::move(d));
+  board.Publish(key, std::move(d), tally.view);
 }
 
 }  // namespace signalscaler

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -28,13 +29,27 @@ std::shared_ptr<const Decision> DecideOrExplain(const Observer& observer,
                                                 EngineState& engine,
                                                 absl::Time now);
 
+// A policy's FleetView and what its next decision integrates from.
+struct ShadowTally {
+  FleetView view;
+  // The last decision published here while its policy was in shadow mode.
+  absl::Time last = absl::InfinitePast();
+  int64_t last_decision = 0;
+  std::optional<int64_t> last_fleet;
+};
+
 // Publishes `d` for `key` on `board`, made by replica `by` (`here`: this
 // one). `published` is the count last published for `key` (-1: none), and
 // becomes d's. A change is counted (and logged at info) only by the replica
-// that made the decision, so that a fleet's sum counts each once.
+// that made the decision, so that a fleet's sum counts each once. `shadow`:
+// the policy's spec.mode is shadow. `tally` takes d's fleet count (when
+// read from spec.replicas) and, for a shadow decision after another, the
+// replica-seconds since that one; those of a decision made here also go to
+// the shadow counters (Metrics::RecordShadow).
 void PublishDecision(DecisionBoard& board, const PolicyKey& key,
                      std::shared_ptr<const Decision> d, absl::string_view by,
-                     bool here, int64_t& published);
+                     bool here, int64_t& published, bool shadow,
+                     ShadowTally& tally);
 
 }  // namespace signalscaler
 
