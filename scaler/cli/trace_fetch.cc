@@ -138,7 +138,8 @@ absl::StatusOr<Plan> MakePlan(const v1::PolicySpec& spec,
     }
     return q;
   };
-  for (const auto& [name, promql] : r.signal_queries) {
+  for (const auto& given : r.signal_queries) {
+    const std::string& name = given.first;
     const auto& signals = spec.signals();
     if (std::none_of(signals.begin(), signals.end(),
                      [&](const v1::Signal& s) { return s.name() == name; })) {
