@@ -257,6 +257,7 @@ Proposals Propose(const v1::PolicySpec& spec, const Inputs& inputs,
                 out.first_held.empty();
 
   // Pass 2: proposals, combined by max.
+  out.signals.reserve(spec.signals_size());
   bool winner_ok = false;
   bool have_any = false;
   for (int i = 0; i < spec.signals_size(); ++i) {
