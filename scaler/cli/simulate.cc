@@ -1,5 +1,7 @@
-// `signalscaler simulate`: replays a load trace through the real engine and
-// compares the policy with baseline autoscalers. See scaler/sim/simulator.h.
+// `signalscaler simulate`: replays a load trace (a file, or with
+// --prometheus one read from Prometheus history as `trace` does) through the
+// real engine and compares the policy with baseline autoscalers. See
+// scaler/sim/simulator.h and trace_history.h.
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -163,6 +165,11 @@ absl::StatusOr<SimulateArgs> ParseSimulateArgs(
     absl::StatusOr<HistoryRequest> history =
         ParseHistoryRequest(flags, signal_queries, absl::Now());
     if (!history.ok()) return history.status();
+    if (flags.Get("trace") == "-") {
+      return absl::InvalidArgumentError(
+          "--trace - (stdin) does not go with --prometheus: the trace comes "
+          "from Prometheus (--trace FILE keeps a copy of it)");
+    }
     args.history = *std::move(history);
   } else if (flags.Get("trace").empty()) {
     return absl::InvalidArgumentError(

@@ -514,6 +514,18 @@ TEST_F(TraceTest, EndToEndTraceThenSimulate) {
                                   At(base_, 0) + " to " + At(base_, 3600) +
                                   "): 3600 s, 241 rows"));
   EXPECT_EQ(Read(dir_ + "/kept.csv"), Read(trace));
+  // Usage errors of the one-go form.
+  r = sim_testing::Simulate({"--policy", policy, "--prometheus",
+                             prometheus_->address(), "--start", "-1h",
+                             "--trace", "-"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("--trace - (stdin) does not go with "
+                                  "--prometheus"));
+  r = sim_testing::Simulate(
+      {"--policy", policy, "--prometheus", prometheus_->address()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("signalscaler simulate: --start is required"));
   for (const std::string json : {"/file.json", "/prom.json"}) {
     SCOPED_TRACE(json);
     const nlohmann::json s = nlohmann::json::parse(Read(dir_ + json));
