@@ -158,10 +158,11 @@ absl::StatusOr<Plan> MakePlan(const v1::PolicySpec& spec,
           "--signal-query ",
           s.name(), "=PROMQL (e.g. from redis_exporter)"));
     }
-    absl::StatusOr<RangeQuery> q =
-        given != r.signal_queries.end()
-            ? query(what, nullptr, given->second)
-            : query(what, &s.source().prometheus(), "");
+    // A --signal-query of a Prometheus signal keeps its source's address
+    // and credentials.
+    absl::StatusOr<RangeQuery> q = query(
+        what, s.source().has_prometheus() ? &s.source().prometheus() : nullptr,
+        given != r.signal_queries.end() ? given->second : "");
     if (!q.ok()) return q.status();
     plan.signals.push_back(*std::move(q));
   }

@@ -318,6 +318,12 @@ TEST_F(TraceTest, AMissingSeriesIsAnError) {
                         "\"sum(tr_never_written)\" at " +
                         prometheus_->address() + ": no series from "));
   EXPECT_FALSE(std::filesystem::exists(out));
+  // --signal-query replaces a Prometheus signal's query (its source's
+  // address still applies: there is no --prometheus here).
+  args.push_back("--signal-query=gone=sum(tr_total)");
+  const RunResult fixed = Trace(args);
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.output;
+  EXPECT_EQ(ParseCsv(out).At("gone", 600, 60), Index(600));
 }
 
 // A Redis signal has no history unless --signal-query gives one.
