@@ -101,45 +101,47 @@ void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
 }
 
 std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
+                                               const PolicyKey& key,
                                                PolicyState& st,
                                                absl::Time now) {
   if (!options_.wait_without_history) {
     st.history.engine.history_unknown = false;
   }
   std::shared_ptr<const Decision> d =
-      DecideOrExplain(observer_, board_, loaded, st.history.engine, now);
+      DecideOrExplain(observer_, board_, loaded, key, st.history.engine, now);
   if (d == nullptr) return nullptr;
   if (st.history.since == absl::InfinitePast()) st.history.since = now;
   return d;
 }
 
-void Evaluator::Evaluate(const LoadedPolicy& loaded, PolicyState& st,
-                         absl::Time now, StoreWork& work) {
+void Evaluator::Evaluate(const LoadedPolicy& loaded, const PolicyKey& key,
+                         PolicyState& st, absl::Time now, StoreWork& work) {
   const Role acting = Acting(st, now);
   if (acting == Role::kLocal || acting == Role::kLocalUntilFresh) {
-    EvaluateLocally(loaded, st, now);
+    EvaluateLocally(loaded, key, st, now);
   } else if (HoldsLeaseRole(acting)) {
-    EvaluateAsHolder(loaded, st, now, work);
+    EvaluateAsHolder(loaded, key, st, now, work);
   }  // else a mirror: another replica decides, its record is loaded
 }
 
-void Evaluator::EvaluateLocally(const LoadedPolicy& loaded, PolicyState& st,
+void Evaluator::EvaluateLocally(const LoadedPolicy& loaded,
+                                const PolicyKey& key, PolicyState& st,
                                 absl::Time now) {
-  if (std::shared_ptr<const Decision> d = Run(loaded, st, now)) {
-    Publish(KeyOf(loaded.policy), st, std::move(d), options_.replica_id);
+  if (std::shared_ptr<const Decision> d = Run(loaded, key, st, now)) {
+    Publish(key, st, std::move(d), options_.replica_id);
     st.history.unshared = true;
   }
 }
 
-void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
+void Evaluator::EvaluateAsHolder(const LoadedPolicy& loaded,
+                                 const PolicyKey& key, PolicyState& st,
                                  absl::Time now, StoreWork& work) {
-  const PolicyKey key = KeyOf(loaded.policy);
   if (st.role.role == Role::kAcquired) {
     // The shared record first (ApplySynced merges, then decides).
     work.acquired.push_back(Mark(key, st));
     return;
   }
-  std::shared_ptr<const Decision> d = Run(loaded, st, now);
+  std::shared_ptr<const Decision> d = Run(loaded, key, st, now);
   if (d != nullptr) SaveLater(key, st, std::move(d), now, work);
 }
 
@@ -225,7 +227,7 @@ size_t Evaluator::CollectDue(const PolicySnapshot& snap, size_t begin,
   const absl::Time now = clock_.Now();
   for (size_t i = begin; i < end; ++i) {
     const LoadedPolicy& loaded = policies[i];
-    const PolicyKey key = KeyOf(loaded.policy);
+    const PolicyKey& key = snap.keys()[i];
     PolicyState& st = StateOf(key, now);
     if (now < st.next_due || st.in_flight) continue;
     st.next_due = now + EvaluationInterval(loaded.policy.spec());
@@ -234,7 +236,7 @@ size_t Evaluator::CollectDue(const PolicySnapshot& snap, size_t begin,
       // Loads first: a fresh shared decision wins.
       work.mirrors.push_back(InFlight{key, st.id, st.lease_drops});
     } else {
-      Evaluate(loaded, st, now, work);
+      Evaluate(loaded, key, st, now, work);
     }
   }
   return end;
@@ -305,7 +307,7 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
       st.again = true;  // right after the evaluation in flight
       later = true;
     } else {
-      Evaluate(*loaded, st, now, work);  // a no-op for a mirror
+      Evaluate(*loaded, key, st, now, work);  // a no-op for a mirror
     }
   }
   if (later) {

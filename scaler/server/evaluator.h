@@ -209,17 +209,20 @@ class Evaluator {
 
   // Decides for a policy this replica evaluates (local, or holder: its save,
   // or for kAcquired its load first, goes into `work`).
-  void Evaluate(const LoadedPolicy& loaded, PolicyState& st, absl::Time now,
-                StoreWork& work) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EvaluateLocally(const LoadedPolicy& loaded, PolicyState& st,
-                       absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EvaluateAsHolder(const LoadedPolicy& loaded, PolicyState& st,
-                        absl::Time now, StoreWork& work)
+  void Evaluate(const LoadedPolicy& loaded, const PolicyKey& key,
+                PolicyState& st, absl::Time now, StoreWork& work)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvaluateLocally(const LoadedPolicy& loaded, const PolicyKey& key,
+                       PolicyState& st, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EvaluateAsHolder(const LoadedPolicy& loaded, const PolicyKey& key,
+                        PolicyState& st, absl::Time now, StoreWork& work)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs the engine on `st.history`; null (and the board told why) when
   // there is no decision yet.
   std::shared_ptr<const Decision> Run(const LoadedPolicy& loaded,
-                                      PolicyState& st, absl::Time now)
+                                      const PolicyKey& key, PolicyState& st,
+                                      absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Publish(const PolicyKey& key, PolicyState& st,
                std::shared_ptr<const Decision> d, absl::string_view by)

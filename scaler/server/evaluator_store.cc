@@ -145,7 +145,7 @@ void Evaluator::ApplyLoads(
         PolicyState* st = StillThere(f);
         const LoadedPolicy* loaded = snap.Find(f.key);
         if (st != nullptr && loaded != nullptr) {
-          Evaluate(*loaded, *st, now, work);  // kLocal: no store I/O
+          Evaluate(*loaded, f.key, *st, now, work);  // kLocal: no store I/O
         }
       }
     }
@@ -178,7 +178,7 @@ void Evaluator::ApplyMirrored(const PolicySnapshot& snap, const InFlight& of,
     // Local answers until the store holds a decision made after it came
     // back.
     const LoadedPolicy* loaded = snap.Find(of.key);
-    if (loaded != nullptr) Evaluate(*loaded, *st, now, work);
+    if (loaded != nullptr) Evaluate(*loaded, of.key, *st, now, work);
   }
 }
 
@@ -198,7 +198,7 @@ void Evaluator::ApplySynced(const PolicySnapshot& snap, const InFlight& of,
   st->history =
       SyncWithShared(std::move(st->history), std::move(rec), store_.shared());
   Transition(*st, RoleEvent::kSynced, now);
-  if (std::shared_ptr<const Decision> d = Run(*loaded, *st, now)) {
+  if (std::shared_ptr<const Decision> d = Run(*loaded, of.key, *st, now)) {
     SaveLater(of.key, *st, std::move(d), now, work);
   }
 }

@@ -5,14 +5,19 @@
 
 namespace signalscaler {
 
-PolicySnapshot::PolicySnapshot(std::vector<LoadedPolicy> policies)
-    : policies_(std::move(policies)) {
-  std::sort(policies_.begin(), policies_.end(),
-            [](const LoadedPolicy& a, const LoadedPolicy& b) {
-              return KeyOf(a.policy) < KeyOf(b.policy);
-            });
-  for (size_t i = 0; i < policies_.size(); ++i) {
-    index_.emplace(KeyOf(policies_[i].policy), i);
+PolicySnapshot::PolicySnapshot(std::vector<LoadedPolicy> policies) {
+  std::vector<std::pair<PolicyKey, size_t>> order;
+  order.reserve(policies.size());
+  for (size_t i = 0; i < policies.size(); ++i) {
+    order.emplace_back(KeyOf(policies[i].policy), i);
+  }
+  std::sort(order.begin(), order.end());
+  policies_.reserve(order.size());
+  keys_.reserve(order.size());
+  for (auto& [key, i] : order) {
+    index_.emplace(key, policies_.size());
+    policies_.push_back(std::move(policies[i]));
+    keys_.push_back(std::move(key));
   }
 }
 

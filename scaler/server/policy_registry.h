@@ -29,9 +29,13 @@ class PolicySnapshot {
   const LoadedPolicy* Find(const PolicyKey& key) const;
   // In (namespace, name) order.
   const std::vector<LoadedPolicy>& policies() const { return policies_; }
+  // keys()[i] is KeyOf(policies()[i].policy), made once per snapshot rather
+  // than at every evaluation (it was 11 % of serve's evaluation CPU).
+  const std::vector<PolicyKey>& keys() const { return keys_; }
 
  private:
   std::vector<LoadedPolicy> policies_;
+  std::vector<PolicyKey> keys_;
   absl::flat_hash_map<PolicyKey, size_t> index_;
 };
 

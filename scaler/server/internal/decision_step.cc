@@ -13,10 +13,11 @@
 namespace signalscaler {
 namespace {
 
-Inputs GatherInputs(const Observer& observer, const LoadedPolicy& loaded) {
-  const PolicyKey key = KeyOf(loaded.policy);
+Inputs GatherInputs(const Observer& observer, const LoadedPolicy& loaded,
+                    const PolicyKey& key) {
   const v1::PolicySpec& spec = loaded.policy.spec();
   Inputs in;
+  in.signals.reserve(spec.signals_size());
   for (const v1::Signal& s : spec.signals()) {
     in.signals[s.name()] = observer.Observe(key, s.name(), s.source());
   }
@@ -64,15 +65,12 @@ std::pair<double, double> Tally(const Decision& d, bool shadow,
 
 }  // namespace
 
-std::shared_ptr<const Decision> DecideOrExplain(const Observer& observer,
-                                                DecisionBoard& board,
-                                                const LoadedPolicy& loaded,
-                                                EngineState& engine,
-                                                absl::Time now) {
-  const Inputs inputs = GatherInputs(observer, loaded);
+std::shared_ptr<const Decision> DecideOrExplain(
+    const Observer& observer, DecisionBoard& board, const LoadedPolicy& loaded,
+    const PolicyKey& key, EngineState& engine, absl::Time now) {
+  const Inputs inputs = GatherInputs(observer, loaded, key);
   absl::StatusOr<Decision> d = Decide(loaded.policy, inputs, engine, now);
   if (!d.ok()) {
-    const PolicyKey key = KeyOf(loaded.policy);
     board.SetUnavailable(key, d.status(),
                          ExplainSignals(loaded.policy, inputs, now));
     LogDebug("no decision", {{"policy", key.ToString()},

@@ -20,14 +20,13 @@
 
 namespace signalscaler {
 
-// Decides for `loaded` from the readings of its signals and replicas
-// sources, updating `engine`; when there is no decision yet, tells `board`
-// why (with every signal's state) and returns null.
-std::shared_ptr<const Decision> DecideOrExplain(const Observer& observer,
-                                                DecisionBoard& board,
-                                                const LoadedPolicy& loaded,
-                                                EngineState& engine,
-                                                absl::Time now);
+// Decides for `loaded` (whose key is `key`) from the readings of its
+// signals and replicas sources, updating `engine`; when there is no
+// decision yet, tells `board` why (with every signal's state) and returns
+// null.
+std::shared_ptr<const Decision> DecideOrExplain(
+    const Observer& observer, DecisionBoard& board, const LoadedPolicy& loaded,
+    const PolicyKey& key, EngineState& engine, absl::Time now);
 
 // A policy's FleetView and what its next decision integrates from.
 struct ShadowTally {
