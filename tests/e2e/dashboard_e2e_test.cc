@@ -16,12 +16,12 @@
 //   that fails and an open stream, each variable's label_values() query and
 //   each target's expression, with the variables substituted, answers a
 //   non-empty result from Prometheus' HTTP API; a few answer known values.
-//
-// Shadow mode (issue 18 item 2) is not in the scaler yet: the exporter also
-// serves signalscaler_policy_shadow and the shadow fleet counters, with the
-// names and labels Metrics::RecordShadow registers. Once `spec.mode: shadow`
-// lands, make checkout a shadow policy (CheckoutPolicy) and drop
-// ShadowLines(): the shadow row is then evaluated on the scaler's own series.
+// - The shadow row is evaluated for a second policy, checkout-shadow
+//   (`spec.mode: shadow`, the same fleet as its replicas source), every other
+//   panel for the active checkout: the shadow series are the scaler's own
+//   (the exporter serves no signalscaler_* series), with known values (mode
+//   1, decision 7 against the fleet's 4, short > 0, excess 0; checkout's
+//   mode 0).
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -58,6 +58,7 @@ using cli_testing::At;
 using nlohmann::json;
 
 constexpr char kPolicy[] = "checkout";
+constexpr char kShadowPolicy[] = "checkout-shadow";
 constexpr char kScaledObject[] = "checkout-web";  // not the policy's name
 constexpr char kDatasource[] = "${datasource}";
 
@@ -253,7 +254,6 @@ struct FakeCluster {
   double keda_value = 0;    // what KEDA last read from GetMetrics
   double keda_errors = 0;
   double fleet = 4;  // the Deployment's and the HPA's current replicas
-  double shadow_seconds = 0;
 
   std::string Text() const {
     const std::string keda = absl::StrFormat(
@@ -278,22 +278,17 @@ struct FakeCluster {
         absl::StrFormat("kube_deployment_spec_replicas{namespace=\"%s\","
                         "deployment=\"%s\"} ",
                         kNamespace, kScaledObject),
-        fleet, "\n", ShadowLines());
+        fleet, "\n");
     return out;
   }
-
-  // Until shadow mode lands (see the top of the file).
-  std::string ShadowLines() const {
-    const std::string labels =
-        absl::StrFormat(R"({namespace="%s",policy="%s"})", kNamespace, kPolicy);
-    return absl::StrCat(
-        "signalscaler_policy_shadow", labels, " 1\n",
-        "signalscaler_shadow_fleet_short_replica_seconds_total", labels, " ",
-        shadow_seconds, "\n",
-        "signalscaler_shadow_fleet_excess_replica_seconds_total", labels, " ",
-        shadow_seconds / 2, "\n");
-  }
 };
+
+// The fleet's count, as both policies read it.
+std::string FleetQuery() {
+  return absl::StrFormat(
+      R"('max(kube_deployment_spec_replicas{namespace="%s", deployment="%s"})')",
+      kNamespace, kScaledObject);
+}
 
 // Three signals: two pushed, one whose query Prometheus rejects (source
 // errors, and a held signal). The current count comes from
@@ -308,7 +303,7 @@ spec:
   maxReplicas: 20
   evaluationIntervalSeconds: 1
   replicas:
-    prometheus: {address: "%s", timeoutSeconds: 0.5, query: 'max(kube_deployment_spec_replicas{namespace="%s", deployment="%s"})'}
+    prometheus: {address: "%s", timeoutSeconds: 0.5, query: %s}
   behavior:
     scaleUp: {policies: [{type: Pods, value: 100, periodSeconds: 1}]}
     scaleDown:
@@ -322,8 +317,31 @@ spec:
     targetPerReplica: 1
     source: {intervalSeconds: 1, prometheus: {address: "%s", timeoutSeconds: 0.5, query: 'sum(rate('}}
 )",
-                         kPolicy, kNamespace, prometheus, kNamespace,
-                         kScaledObject, prometheus);
+                         kPolicy, kNamespace, prometheus, FleetQuery(),
+                         prometheus);
+}
+
+// The same fleet watched by a shadow policy: queue 70 decides 7, the fleet
+// runs 4, so it runs 3 pods short (KEDA is answered 4).
+std::string ShadowPolicy(const std::string& prometheus) {
+  return absl::StrFormat(R"(---
+apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: %s, namespace: %s}
+spec:
+  mode: shadow
+  minReplicas: 1
+  maxReplicas: 20
+  evaluationIntervalSeconds: 1
+  replicas:
+    intervalSeconds: 1
+    prometheus: {address: "%s", timeoutSeconds: 0.5, query: %s}
+  behavior:
+    scaleUp: {policies: [{type: Pods, value: 100, periodSeconds: 1}]}
+  signals:
+  - {name: queue, type: Total, targetPerReplica: 10, source: {intervalSeconds: 120, push: {}}}
+)",
+                         kShadowPolicy, kNamespace, prometheus, FleetQuery());
 }
 
 // Grafana's variables as the test resolves them; $__rate_interval is at
@@ -390,6 +408,8 @@ class DashboardPrometheusTest : public ::testing::Test {
     prometheus_ = *std::move(p);
     WriteFile(scaler_->dir() + "/checkout.yaml",
               CheckoutPolicy(prometheus_->address()));
+    WriteFile(scaler_->dir() + "/checkout-shadow.yaml",
+              ShadowPolicy(prometheus_->address()));
     dashboard_ = LoadDashboard();
   }
 
@@ -410,6 +430,15 @@ class DashboardPrometheusTest : public ::testing::Test {
     return answer["data"];
   }
 
+  // An instant query's first value, or -1.
+  double Query(const std::string& q) {
+    std::string why;
+    const json result =
+        At(Api("query?query=" + UrlEncode(q), &why), {"result"});
+    if (result.empty()) return -1;
+    return std::stod(At(result[0], {"value"})[1].get<std::string>());
+  }
+
   // Acts as KEDA and the HPA: reads GetMetrics and publishes what KEDA's
   // operator and kube-state-metrics would then export.
   void ActAsKeda() {
@@ -423,16 +452,16 @@ class DashboardPrometheusTest : public ::testing::Test {
     } else {
       ++cluster_.keda_errors;
     }
-    cluster_.shadow_seconds += 7;
   }
 
   // The template variables in order (each may use the ones before it), each
-  // label_values() query asked of Prometheus' label values API.
+  // label_values() query asked of Prometheus' label values API: it must
+  // list every value wanted, the first one is used.
   std::map<std::string, std::string> ResolveVariables(Evaluation& e) {
-    static const std::map<std::string, std::string> kWant = {
-        {"namespace", kNamespace},
-        {"policy", kPolicy},
-        {"scaledobject", kScaledObject}};
+    static const std::map<std::string, std::vector<std::string>> kWant = {
+        {"namespace", {kNamespace}},
+        {"policy", {kPolicy, kShadowPolicy}},
+        {"scaledobject", {kScaledObject}}};
     static const std::regex kLabelValues(
         R"(^label_values\((.*), *([a-zA-Z_]+)\)$)");
     std::map<std::string, std::string> vars = {{"__rate_interval", "1m"},
@@ -453,13 +482,14 @@ class DashboardPrometheusTest : public ::testing::Test {
           Api(absl::StrCat("label/", m[2].str(),
                            "/values?match[]=", UrlEncode(m[1].str())),
               &why);
-      const std::string want = kWant.at(name);
-      if (!values.is_array() ||
-          std::find(values.begin(), values.end(), want) == values.end()) {
-        e.failures.push_back(absl::StrCat("variable ", name, ": ", def,
-                                          " lacks ", want, " ", why));
+      for (const std::string& want : kWant.at(name)) {
+        if (!values.is_array() ||
+            std::find(values.begin(), values.end(), want) == values.end()) {
+          e.failures.push_back(absl::StrCat("variable ", name, ": ", def,
+                                            " lacks ", want, " ", why));
+        }
       }
-      vars[name] = want;
+      vars[name] = kWant.at(name).front();
     }
     return vars;
   }
@@ -468,12 +498,19 @@ class DashboardPrometheusTest : public ::testing::Test {
     ActAsKeda();
     Evaluation e;
     const std::map<std::string, std::string> vars = ResolveVariables(e);
+    std::map<std::string, std::string> shadow_vars = vars;
+    shadow_vars["policy"] = kShadowPolicy;
+    bool shadow_row = false;  // the panels after the "Shadow ..." row
     for (const json& p : AllPanels(dashboard_)) {
+      if (p.value("type", "") == "row") {
+        shadow_row = absl::StartsWith(p.value("title", ""), "Shadow");
+      }
       for (const json& t : At(p, {"targets"})) {
         ++e.targets;
         const std::string key =
             p.value("title", "") + " / " + t.value("refId", "");
-        const std::string q = Substitute(t.value("expr", ""), vars);
+        const std::string q =
+            Substitute(t.value("expr", ""), shadow_row ? shadow_vars : vars);
         std::string why;
         const json data = Api("query?query=" + UrlEncode(q), &why);
         if (absl::StrContains(q, "$")) {
@@ -513,6 +550,13 @@ constexpr char kDecision[] =
     "Decision against current replicas and the effective max / ";
 constexpr char kKedaRead[] = "What KEDA read against the decision / A";
 constexpr char kChanges[] = "Decision changes by reason / A";
+constexpr char kMode[] = "Mode / A";
+constexpr char kShadowDecision[] =
+    "What the policy would decide against what the fleet runs / ";
+constexpr char kShadowRate[] =
+    "Fleet short of / in excess of the shadow decision / ";
+constexpr char kShadowHours[] =
+    "Replica-hours short / in excess over the time range / ";
 
 TEST_F(DashboardPrometheusTest, EveryQueryAnswers) {
   // Decisions: queue 55 -> 6, then 85 -> 9 (rps 250 proposes 3, errors
@@ -520,6 +564,14 @@ TEST_F(DashboardPrometheusTest, EveryQueryAnswers) {
   ASSERT_TRUE(PollUntil(
       [&] {
         return scaler_->keda().Push(kNamespace, kPolicy, "rps", 250).ok();
+      },
+      absl::Seconds(30)))
+      << scaler_->Log();
+  ASSERT_TRUE(PollUntil(
+      [&] {
+        return scaler_->keda()
+            .Push(kNamespace, kShadowPolicy, "queue", 70)
+            .ok();
       },
       absl::Seconds(30)))
       << scaler_->Log();
@@ -531,12 +583,27 @@ TEST_F(DashboardPrometheusTest, EveryQueryAnswers) {
       scaler_->keda().StreamIsActive(kNamespace, kPolicy);
   ASSERT_TRUE(stream->Next(absl::Seconds(10)).has_value());
 
+  // KEDA reads the fleet's count from the shadow policy, never its 7.
+  ASSERT_TRUE(scaler_->WaitForReplicas(kShadowPolicy, 4)) << scaler_->Log();
+  {
+    absl::MutexLock lock(&mu_);
+    ASSERT_FALSE(absl::StrContains(cluster_.Text(), "signalscaler_"))
+        << "the stand-in must not serve the scaler's series";
+  }
+
   bool ok = false;
   Evaluation e = EvaluateUntil(
-      [](const Evaluation& x) { return x.failures.empty(); }, &ok);
+      [](const Evaluation& x) {
+        return x.failures.empty() &&
+               x.Value(std::string(kShadowRate) + "A") > 0 &&
+               x.Value(std::string(kShadowHours) + "A") > 0;
+      },
+      &ok);
   EXPECT_TRUE(ok) << e.failures.size() << " of " << e.targets
                   << " queries gave nothing:\n"
-                  << absl::StrJoin(e.failures, "\n");
+                  << absl::StrJoin(e.failures, "\n") << "\nshort rate "
+                  << e.Value(std::string(kShadowRate) + "A") << ", short hours "
+                  << e.Value(std::string(kShadowHours) + "A");
   EXPECT_GT(e.targets, 20u);
   EXPECT_EQ(e.Value(std::string(kDecision) + "A"), 9);
   EXPECT_EQ(e.Value(std::string(kDecision) + "B"), 4) << "the fleet's";
@@ -550,6 +617,19 @@ TEST_F(DashboardPrometheusTest, EveryQueryAnswers) {
                   .count("INVALID_ARGUMENT"));
   EXPECT_EQ(e.NonZero("Open streams / A", "method"),
             std::set<std::string>{"StreamIsActive"});
+  // The shadow row, for checkout-shadow: 7 decided, the fleet's 4 run, 3
+  // pods short and none in excess.
+  EXPECT_EQ(e.Value(kMode), 1);
+  EXPECT_EQ(e.Value(std::string(kShadowDecision) + "A"), 7);
+  EXPECT_EQ(e.Value(std::string(kShadowDecision) + "B"), 4);
+  EXPECT_EQ(e.Value(std::string(kShadowRate) + "B"), 0);
+  EXPECT_EQ(e.Value(std::string(kShadowHours) + "B"), 0);
+  EXPECT_EQ(
+      Query(absl::StrFormat(
+          R"(max(signalscaler_policy_shadow{namespace="%s", policy="%s"}))",
+          kNamespace, kPolicy)),
+      0)
+      << "checkout is active";
 
   // A change once Prometheus has the counters: 115 -> 12, seen as an
   // increase by reason, and by KEDA.
