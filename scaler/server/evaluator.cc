@@ -116,6 +116,9 @@ std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
 
 void Evaluator::Evaluate(const LoadedPolicy& loaded, const PolicyKey& key,
                          PolicyState& st, absl::Time now, StoreWork& work) {
+  // From the spec decided with (a push may come before the tick that
+  // matches a reloaded snapshot): streams read the mode from the board.
+  st.shadow = IsShadow(loaded.policy.spec());
   const Role acting = Acting(st, now);
   if (acting == Role::kLocal || acting == Role::kLocalUntilFresh) {
     EvaluateLocally(loaded, key, st, now);

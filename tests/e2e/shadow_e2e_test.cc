@@ -7,6 +7,7 @@
 // the windows, so the first active answer is the last shadow decision.
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -72,7 +73,7 @@ constexpr char kExcess[] =
 class ShadowE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    SetFleet(3);
+    SetFleet(0);
     exporter_ = std::make_unique<TestHttpServer>([this](const std::string&) {
       TestResponse r;
       r.content_type = "text/plain; version=0.0.4";
@@ -171,7 +172,28 @@ TEST_F(ShadowE2eTest, AnswersTheFleetCountsTheGapAndSwitchesWithoutAJump) {
   ASSERT_NE(scaler_, nullptr);
   ASSERT_TRUE(scaler_->keda().Push(kNamespace, kPolicy, kSignal, 70).ok());
 
-  // ceil(70 / 10) = 7 decided; KEDA is answered the fleet's 3.
+  // The fleet at 0: the shadow decides 1 (minReplicas: 0 is out of its
+  // bounds), KEDA is answered 0 and inactive; a stream says false.
+  ASSERT_TRUE(WaitForExplain([](const admin::v1::PolicyDecision& d) {
+    return d.has_decision() && d.shadow() && d.replicas() == 1 &&
+           d.has_fleet_replicas() && d.fleet_replicas() == 0;
+  }));
+  ASSERT_TRUE(scaler_->WaitForReplicas(kPolicy, 0));
+  EXPECT_FALSE(*scaler_->keda().IsActive(kNamespace, kPolicy));
+  std::unique_ptr<ActiveStream> stream =
+      scaler_->keda().StreamIsActive(kNamespace, kPolicy);
+  std::optional<ActiveMessage> first = stream->Next(absl::Seconds(10));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_FALSE(first->result);
+  // Decisions of 1 go on: the stream sends nothing while the fleet is at 0.
+  EXPECT_FALSE(stream->Next(absl::Seconds(2)).has_value());
+
+  // The fleet at 3: the stream says true (an inactive -> active transition
+  // of the fleet's count); ceil(70 / 10) = 7 decided; KEDA is answered 3.
+  SetFleet(3);
+  std::optional<ActiveMessage> woke = stream->Next(absl::Seconds(30));
+  ASSERT_TRUE(woke.has_value());
+  EXPECT_TRUE(woke->result);
   ASSERT_TRUE(WaitForExplain([](const admin::v1::PolicyDecision& d) {
     return d.has_decision() && d.shadow() && d.replicas() == 7 &&
            d.has_fleet_replicas() && d.fleet_replicas() == 3;
