@@ -26,6 +26,11 @@ class Observer {
   virtual Observation Observe(const PolicyKey& policy,
                               const std::string& signal,
                               const v1::Source& source) const = 0;
+  // Everything the engine reads for one policy (its signals and its
+  // replicas sources): Observe() of each, unless an implementation has a
+  // cheaper way to read them together.
+  virtual Inputs ObservePolicy(const PolicyKey& policy,
+                               const v1::PolicySpec& spec) const;
 };
 
 // Push sources from a PushStore, every other kind from the Sampler's cache
@@ -37,6 +42,9 @@ class SourceObserver final : public Observer {
       : push_(push), sampler_(sampler) {}
   Observation Observe(const PolicyKey& policy, const std::string& signal,
                       const v1::Source& source) const override;
+  // The pushed signals read from the PushStore under one lock.
+  Inputs ObservePolicy(const PolicyKey& policy,
+                       const v1::PolicySpec& spec) const override;
 
  private:
   const PushStore& push_;

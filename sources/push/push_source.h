@@ -15,6 +15,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 
 #include "scaler/engine/decision.h"
 #include "scaler/policy/policy_key.h"
@@ -32,6 +33,12 @@ class PushStore {
               const Reading& reading);
   std::optional<Reading> Get(const PolicyKey& policy,
                              const std::string& signal) const;
+  // Get() of several signals of one policy, under one lock and one lookup
+  // of the policy: out[i] is signals[i]'s reading (the evaluator reads
+  // every pushed signal of a policy at once).
+  void GetMany(const PolicyKey& policy,
+               absl::Span<const std::string* const> signals,
+               absl::Span<std::optional<Reading>> out) const;
   // Drops the values of every policy not in `keep` (removed on reload).
   void RetainOnly(const absl::flat_hash_set<PolicyKey>& keep);
 

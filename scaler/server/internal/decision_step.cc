@@ -13,24 +13,6 @@
 namespace signalscaler {
 namespace {
 
-Inputs GatherInputs(const Observer& observer, const LoadedPolicy& loaded,
-                    const PolicyKey& key) {
-  const v1::PolicySpec& spec = loaded.policy.spec();
-  Inputs in;
-  in.signals.reserve(spec.signals_size());
-  for (const v1::Signal& s : spec.signals()) {
-    in.signals[s.name()] = observer.Observe(key, s.name(), s.source());
-  }
-  if (spec.has_replicas()) {
-    in.replicas = observer.Observe(key, kReplicasSignal, spec.replicas());
-  }
-  if (spec.has_ready_replicas()) {
-    in.ready_replicas =
-        observer.Observe(key, kReadyReplicasSignal, spec.ready_replicas());
-  }
-  return in;
-}
-
 // Takes d's fleet count into `t` and integrates the interval since the
 // last shadow decision published here (made here or mirrored: `explain`
 // shows the totals on every replica); returns the replica-seconds added
@@ -68,7 +50,7 @@ std::pair<double, double> Tally(const Decision& d, bool shadow,
 std::shared_ptr<const Decision> DecideOrExplain(
     const Observer& observer, DecisionBoard& board, const LoadedPolicy& loaded,
     const PolicyKey& key, EngineState& engine, absl::Time now) {
-  const Inputs inputs = GatherInputs(observer, loaded, key);
+  const Inputs inputs = observer.ObservePolicy(key, loaded.policy.spec());
   absl::StatusOr<Decision> d = Decide(loaded.policy, inputs, engine, now);
   if (!d.ok()) {
     board.SetUnavailable(key, d.status(),
