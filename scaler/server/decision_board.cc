@@ -10,6 +10,11 @@ namespace signalscaler {
 absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
     const PolicyKey& key) const {
   absl::MutexLock lock(&mu_);
+  return GetLocked(key);
+}
+
+absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::GetLocked(
+    const PolicyKey& key) const {
   auto it = entries_.find(key);
   if (it == entries_.end()) {
     return absl::UnavailableError(absl::StrCat(
@@ -26,15 +31,13 @@ absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
 
 absl::StatusOr<FleetView> DecisionBoard::Fleet(
     const PolicyKey& key, std::shared_ptr<const Decision>* decision) const {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.decision != nullptr) {
-      if (decision != nullptr) *decision = it->second.decision;
-      return it->second.fleet;
-    }
-  }
-  return Get(key).status();
+  // One lock for both: a decision published between a look and a second
+  // one must not turn "no decision" into an OK status.
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<std::shared_ptr<const Decision>> d = GetLocked(key);
+  if (!d.ok()) return d.status();
+  if (decision != nullptr) *decision = *d;
+  return entries_.find(key)->second.fleet;
 }
 
 void DecisionBoard::Publish(const PolicyKey& key,
@@ -49,6 +52,26 @@ void DecisionBoard::Publish(const PolicyKey& key,
     e.fleet = std::move(fleet);
     e.unavailable = absl::OkStatus();
     e.unavailable_signals.clear();
+    for (const auto& [id, w] : watchers_) {
+      if (w.key == key) to_call.push_back(w.watcher);
+    }
+  }
+  for (const auto& w : to_call) (*w)(*decision);
+}
+
+void DecisionBoard::SetShadow(const PolicyKey& key, bool shadow) {
+  absl::MutexLock order(&publish_mu_);
+  std::vector<std::shared_ptr<Watcher>> to_call;
+  std::shared_ptr<const Decision> decision;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end() || it->second.decision == nullptr ||
+        it->second.fleet.mode_shadow == shadow) {
+      return;
+    }
+    it->second.fleet.mode_shadow = shadow;
+    decision = it->second.decision;
     for (const auto& [id, w] : watchers_) {
       if (w.key == key) to_call.push_back(w.watcher);
     }

@@ -41,6 +41,9 @@ struct FleetView {
   // to active keeps them, frozen), not across a restart.
   double short_replica_seconds = 0;
   double excess_replica_seconds = 0;
+  // The policy's mode now in force: as `shadow` when published, then as a
+  // reload sets it (SetShadow) until the next decision.
+  bool mode_shadow = false;
 };
 
 // Thread-safe. Watchers are called on the publishing thread, outside the
@@ -61,6 +64,11 @@ class DecisionBoard {
 
   void Publish(const PolicyKey& key, std::shared_ptr<const Decision> decision,
                FleetView fleet = {});
+  // A reload changed the policy's mode: the latest decision's view says so
+  // at once (a StreamIsActive opened or answering before the next decision
+  // must answer as the mode now in force), and watchers are called with
+  // that decision. Nothing when there is no decision yet.
+  void SetShadow(const PolicyKey& key, bool shadow);
   // Records why `key` has no decision, and what its signals look like (kept
   // only while it has none).
   void SetUnavailable(const PolicyKey& key, absl::Status why,
@@ -91,6 +99,9 @@ class DecisionBoard {
   absl::flat_hash_map<PolicyKey, Entry> entries_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, WatchEntry> watchers_ ABSL_GUARDED_BY(mu_);
+  absl::StatusOr<std::shared_ptr<const Decision>> GetLocked(
+      const PolicyKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   // Serializes notification so that watchers see decisions in order.
   absl::Mutex publish_mu_;
 };

@@ -203,8 +203,21 @@ void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
     served.push_back(key);
     PolicyState& st = StateOf(key, now);
     // A change of mode is a changed spec like any other: the history (the
-    // windows) is kept, so the first active decision is the shadow's.
-    st.shadow = IsShadow(loaded.policy.spec());
+    // windows) is kept, so the first active decision is the shadow's...
+    const bool shadow = IsShadow(loaded.policy.spec());
+    if (st.shadow && !shadow && st.tally.view.fleet.has_value()) {
+      // ...unless the policy's rate limits forbid that step from what the
+      // fleet runs: they count from the fleet's count, not from the
+      // shadow's own decisions, which the fleet never followed.
+      st.history.engine.last_decision = *st.tally.view.fleet;
+      st.history.engine.scale_events.clear();
+    }
+    if (shadow != st.shadow) {
+      st.shadow = shadow;
+      // KEDA's stream answers follow the mode now in force, not the one
+      // the last decision was published under.
+      board_.SetShadow(key, shadow);
+    }
     std::string fingerprint = loaded.policy.spec().SerializeAsString();
     if (fingerprint != st.fingerprint) {
       // A changed spec (reload) is evaluated at once; its history is kept:

@@ -199,11 +199,13 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
 absl::StatusOr<int64_t> AnswerFor(const LoadedPolicy& policy,
                                   const DecisionBoard& board) {
   const PolicyKey key = KeyOf(policy.policy);
-  if (!IsShadow(policy.policy.spec())) {
-    ASSIGN_OR_RETURN(std::shared_ptr<const Decision> d, board.Get(key));
-    return d->replicas;
-  }
-  ASSIGN_OR_RETURN(const FleetView view, board.Fleet(key));
+  std::shared_ptr<const Decision> d;
+  ASSIGN_OR_RETURN(const FleetView view, board.Fleet(key, &d));
+  // Active, and the latest decision made active: the decision. A decision
+  // made in shadow is never answered, not even in the moment between a
+  // switch to active and its first active decision (that one counts its
+  // rate limits from the fleet's count, which the shadow's did not).
+  if (!IsShadow(policy.policy.spec()) && !view.shadow) return d->replicas;
   if (!view.fleet) {
     return absl::UnavailableError(absl::StrCat(
         "policy ", key.ToString(),
@@ -225,7 +227,9 @@ absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
 }
 
 bool ActiveAnswer(const Decision& decision, const FleetView& view) {
-  if (view.shadow) return view.fleet.value_or(0) > 0;
+  // In shadow now, or the latest decision was made in shadow (a switch to
+  // active, before its first active decision): the fleet's count.
+  if (view.shadow || view.mode_shadow) return view.fleet.value_or(0) > 0;
   return decision.active();
 }
 

@@ -49,8 +49,10 @@ externalscaler::GetMetricSpecResponse MetricSpecFor(const LoadedPolicy& policy);
 // (spec.mode: shadow) the fleet's own count, the last one read from
 // spec.replicas (held while that source fails), so that KEDA and the HPA
 // keep the fleet as it is (with MetricSpecFor's target 1, AverageValue:
-// ceil(count / 1) = count, a ratio of exactly 1). UNAVAILABLE when there is
-// no decision yet, or in shadow mode no fleet count yet.
+// ceil(count / 1) = count, a ratio of exactly 1). The fleet's count too
+// while the latest decision was made in shadow mode (right after a switch to
+// active, until its first active decision). UNAVAILABLE when there is no
+// decision yet, or in shadow mode no fleet count yet.
 absl::StatusOr<int64_t> AnswerFor(const LoadedPolicy& policy,
                                   const DecisionBoard& board);
 
@@ -72,8 +74,8 @@ absl::StatusOr<bool> IsActiveFor(const externalscaler::ScaledObjectRef& ref,
 
 // What IsActive answers from a published decision and the FleetView
 // published with it (for streams, which know the decision only): in shadow
-// mode whether the fleet runs pods (false while its count is unknown), else
-// decision > 0.
+// mode (the mode now in force, or the one the decision was made in) whether
+// the fleet runs pods (false while its count is unknown), else decision > 0.
 bool ActiveAnswer(const Decision& decision, const FleetView& view);
 
 }  // namespace signalscaler

@@ -110,6 +110,62 @@ TEST(KedaLogicShadowTest, ShadowAnswersTheFleetActiveTheDecision) {
   EXPECT_EQ(spec.metricspecs(0).targetsizefloat(), 1.0);
 }
 
+// Review finding F1/F2 (2 Dec): between a reload that switches the mode and
+// the next decision, KEDA is never answered a decision made in the other
+// mode's sense.
+TEST(KedaLogicShadowTest, ADecisionMadeInShadowIsNeverAnsweredAfterASwitch) {
+  const PolicySnapshot snap = Snapshot();  // "api" is active
+  DecisionBoard board;
+  FleetView made_in_shadow;
+  made_in_shadow.shadow = true;
+  made_in_shadow.mode_shadow = true;
+  made_in_shadow.fleet = 20;
+  board.Publish(PolicyKey{"team", "api"}, Made(3, 20, 0), made_in_shadow);
+  // Switched to active (the snapshot says so), no active decision yet: the
+  // fleet's 20, not the shadow's 3.
+  EXPECT_EQ(*Metric("api", snap, board), 20);
+  board.SetShadow(PolicyKey{"team", "api"}, false);
+  EXPECT_EQ(*Metric("api", snap, board), 20);
+  // The first active decision is answered.
+  board.Publish(PolicyKey{"team", "api"}, Made(19, 20, 0),
+                FleetView{false, 20, 0, 0, false});
+  EXPECT_EQ(*Metric("api", snap, board), 19);
+}
+
+TEST(KedaLogicShadowTest, SwitchingToShadowChangesTheStreamAnswerAtOnce) {
+  DecisionBoard board;
+  const PolicyKey key{"team", "web"};
+  int calls = 0;
+  bool last = true;
+  board.Watch(key, [&](const Decision& d) {
+    ++calls;
+    std::shared_ptr<const Decision> now;
+    absl::StatusOr<FleetView> view = board.Fleet(key, &now);
+    ASSERT_TRUE(view.ok()) << view.status();
+    last = ActiveAnswer(d, *view);
+  });
+  // Active: decision 1 while the fleet runs 0.
+  board.Publish(key, Made(1, 0, 0), FleetView{false, 0, 0, 0, false});
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(last);
+  // A reload makes it shadow: watchers hear at once, and the answer is the
+  // fleet's 0 (a StreamIsActive saying true would wake the deployment).
+  board.SetShadow(key, true);
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(last);
+  board.SetShadow(key, true);  // no change, no call
+  EXPECT_EQ(calls, 2);
+}
+
+TEST(KedaLogicShadowTest, FleetWithoutADecisionIsUnavailable) {
+  DecisionBoard board;
+  absl::StatusOr<FleetView> v = board.Fleet(PolicyKey{"team", "web"});
+  EXPECT_EQ(v.status().code(), absl::StatusCode::kUnavailable);
+  board.SetShadow(PolicyKey{"team", "web"}, true);  // nothing to change
+  EXPECT_EQ(board.Fleet(PolicyKey{"team", "web"}).status().code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST(KedaLogicShadowTest,
      ShadowWithoutAFleetCountIsUnavailableNeverTheDecision) {
   const PolicySnapshot snap = Snapshot();

@@ -23,6 +23,7 @@ std::pair<double, double> Tally(const Decision& d, bool shadow,
     if (r.code == ReasonCode::kCurrentFromSource) t.view.fleet = d.current;
   }
   t.view.shadow = shadow;
+  t.view.mode_shadow = shadow;
   std::pair<double, double> added = {0, 0};
   if (!shadow) {
     t.last = absl::InfinitePast();  // an interval not in shadow
