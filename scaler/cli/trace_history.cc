@@ -112,6 +112,22 @@ void AddHistoryFlags(FlagSet& flags) {
             "as serve's: every source's host must be in this list");
 }
 
+namespace {
+
+// History is from 1970 on and never after tomorrow: an absurd duration
+// (-1e20d is an infinite one) or year must not reach the millisecond
+// arithmetic of the range (review finding F7, 2 Dec).
+absl::StatusOr<absl::Time> InHistory(absl::string_view text, absl::Time t,
+                                     absl::Time now) {
+  if (t < absl::UnixEpoch() || t > now + absl::Hours(24)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", text, "\" is outside [1970-01-01, now + 1 day]"));
+  }
+  return t;
+}
+
+}  // namespace
+
 absl::StatusOr<absl::Time> ParseHistoryTime(absl::string_view text,
                                             absl::Time now) {
   absl::string_view rest = text;
@@ -128,7 +144,7 @@ absl::StatusOr<absl::Time> ParseHistoryTime(absl::string_view text,
       return absl::InvalidArgumentError(absl::StrCat(
           "\"", text, "\" is not a time: ", ago.status().message()));
     }
-    return now - *ago;
+    return InHistory(text, now - *ago, now);
   }
   absl::Time t;
   std::string error;
@@ -138,7 +154,7 @@ absl::StatusOr<absl::Time> ParseHistoryTime(absl::string_view text,
         "\" is not a time: RFC 3339 (2026-12-01T09:00:00Z) or relative "
         "(-7d, -90m, now)"));
   }
-  return t;
+  return InHistory(text, t, now);
 }
 
 std::string HistoryTimeText(absl::Time t) {

@@ -379,6 +379,16 @@ TEST_F(TraceTest, RelativeTimes) {
   r = Trace({"--policy", policy, "--out", out, "--start", "-7x"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_THAT(r.output, HasSubstr("--start: \"-7x\" is not a time"));
+  // Absurd times are refused before any arithmetic on them.
+  r = Trace(
+      {"--policy", policy, "--out", out, "--start", "-100000000000000000000d"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("is outside [1970-01-01, now + 1 day]"));
+  r = Trace({"--policy", policy, "--out", out, "--start", "-1h", "--end",
+             "2999-01-01T00:00:00Z"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("--end: \"2999-01-01T00:00:00Z\" is outside"));
   r = Trace(
       {"--policy", policy, "--out", out, "--start", "-1h", "--end", "-2h"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
