@@ -10,10 +10,11 @@
 // from the load and the decided replicas), so the state holds the whole
 // 300 s scale-down window (~300 recommendations made; runs of equal ones
 // are kept as their two ends, and the `recommendations` counter shows how
-// many are kept) and the scale events of the 60 s rate periods. Each timed iteration is the next second of that
-// same simulation: one evaluation in steady state, the Decision (with its
-// copy of the history) built and dropped. Building Inputs is not timed (the
-// server's evaluator does it); updating the readings in place is.
+// many are kept) and the scale events of the 60 s rate periods. Each timed
+// iteration is the next second of that same simulation: one evaluation in
+// steady state, the Decision (with its copy of the history) built and dropped.
+// Building Inputs is not timed (the server's evaluator does it); updating the
+// readings in place is.
 //
 //   engine_bench                     # all three, then the 10,000-policy figure
 //   engine_bench --benchmark_repetitions=5   # any Google Benchmark flag
