@@ -123,23 +123,14 @@ class ExporterE2eTest : public ::testing::Test {
   static constexpr char kPresence[] = "up{job=\"pods\"}";
 
   void SetUp() override {
-    exporter_ = std::make_unique<TestHttpServer>([this](const std::string&) {
-      TestResponse r;
-      r.content_type = "text/plain; version=0.0.4";
-      absl::MutexLock lock(&mu_);
-      r.body = metrics_;
-      return r;
-    });
+    exporter_ = std::make_unique<TextExporter>();
     auto p =
         TestPrometheus::Start({absl::StrCat("127.0.0.1:", exporter_->port())});
     ASSERT_TRUE(p.ok()) << p.status();
     prometheus_ = *std::move(p);
   }
 
-  void Set(const std::string& metrics) {
-    absl::MutexLock lock(&mu_);
-    metrics_ = metrics;
-  }
+  void Set(const std::string& metrics) { exporter_->Set(metrics); }
   // The port closes: Prometheus' next scrape fails, `up` goes to 0 and the
   // target's series are marked stale (the query returns no series).
   void StopExporter() { exporter_.reset(); }
@@ -150,9 +141,7 @@ class ExporterE2eTest : public ::testing::Test {
                         extra, "}");
   }
 
-  absl::Mutex mu_;
-  std::string metrics_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<TestHttpServer> exporter_;
+  std::unique_ptr<TextExporter> exporter_;
   std::unique_ptr<TestPrometheus> prometheus_;
 };
 

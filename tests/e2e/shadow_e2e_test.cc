@@ -74,24 +74,16 @@ class ShadowE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SetFleet(0);
-    exporter_ = std::make_unique<TestHttpServer>([this](const std::string&) {
-      TestResponse r;
-      r.content_type = "text/plain; version=0.0.4";
-      absl::MutexLock lock(&mu_);
-      r.body = metrics_;
-      return r;
-    });
     auto p =
-        TestPrometheus::Start({absl::StrCat("127.0.0.1:", exporter_->port())});
+        TestPrometheus::Start({absl::StrCat("127.0.0.1:", exporter_.port())});
     ASSERT_TRUE(p.ok()) << p.status();
     prometheus_ = *std::move(p);
   }
 
   // What the exporter says the fleet runs; negative: no series at all.
   void SetFleet(int n) {
-    absl::MutexLock lock(&mu_);
-    metrics_ = n < 0 ? std::string("other_series 1\n")
-                     : absl::StrCat("shadow_fleet_replicas ", n, "\n");
+    exporter_.Set(n < 0 ? std::string("other_series 1\n")
+                        : absl::StrCat("shadow_fleet_replicas ", n, "\n"));
   }
 
   absl::StatusOr<admin::v1::PolicyDecision> Explain() {
@@ -160,9 +152,7 @@ class ShadowE2eTest : public ::testing::Test {
     return -1;
   }
 
-  absl::Mutex mu_;
-  std::string metrics_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<TestHttpServer> exporter_;
+  TextExporter exporter_;
   std::unique_ptr<TestPrometheus> prometheus_;
   std::unique_ptr<ServedScaler> scaler_;
 };

@@ -153,4 +153,18 @@ void TestHttpServer::Answer(int fd) {
   ::shutdown(fd, SHUT_WR);
 }
 
+TextExporter::TextExporter()
+    : server_([this](const std::string&) {
+        TestResponse r;
+        r.content_type = "text/plain; version=0.0.4";
+        absl::MutexLock lock(&mu_);
+        r.body = text_;
+        return r;
+      }) {}
+
+void TextExporter::Set(std::string text) {
+  absl::MutexLock lock(&mu_);
+  text_ = std::move(text);
+}
+
 }  // namespace signalscaler::testing

@@ -71,6 +71,20 @@ class TestHttpServer {
   std::thread thread_;
 };
 
+// A metrics exporter for a TestPrometheus to scrape: serves the text last
+// Set(), in the exposition format. Thread-safe; stops on destruction.
+class TextExporter {
+ public:
+  TextExporter();
+  void Set(std::string text) ABSL_LOCKS_EXCLUDED(mu_);
+  int port() const { return server_.port(); }
+
+ private:
+  absl::Mutex mu_;
+  std::string text_ ABSL_GUARDED_BY(mu_);
+  TestHttpServer server_;  // last: stops before the text goes
+};
+
 }  // namespace signalscaler::testing
 
 #endif  // SIGNALSCALER_TESTS_TESTING_TEST_HTTP_SERVER_H_
