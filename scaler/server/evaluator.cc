@@ -197,8 +197,9 @@ void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
   absl::flat_hash_set<PolicyKey> live;
   std::vector<PolicyKey> served;
   served.reserve(snap->policies().size());
-  for (const LoadedPolicy& loaded : snap->policies()) {
-    const PolicyKey key = KeyOf(loaded.policy);
+  for (size_t i = 0; i < snap->policies().size(); ++i) {
+    const LoadedPolicy& loaded = snap->policies()[i];
+    const PolicyKey& key = snap->keys()[i];
     live.insert(key);
     served.push_back(key);
     PolicyState& st = StateOf(key, now);

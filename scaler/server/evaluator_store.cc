@@ -52,8 +52,9 @@ void Evaluator::Upkeep(const PolicySnapshot& snap) {
     if (degraded_) LeaveDegraded(now);
     tasks.reserve(snap.policies().size());
     of.reserve(snap.policies().size());
-    for (const LoadedPolicy& loaded : snap.policies()) {
-      const PolicyKey key = KeyOf(loaded.policy);
+    for (size_t i = 0; i < snap.policies().size(); ++i) {
+      const LoadedPolicy& loaded = snap.policies()[i];
+      const PolicyKey& key = snap.keys()[i];  // made once per snapshot
       PolicyState& st = StateOf(key, now);
       tasks.push_back(LeaseTask{key, st.lease, st.seen.time,
                                 EvaluationInterval(loaded.policy.spec()),
