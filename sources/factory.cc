@@ -119,6 +119,12 @@ class Confiner {
       *path = absl::StrCat(dir_, "/", *path);
   }
 
+  static bool ReadsFiles(const LoadedPolicy& loaded,
+                         const SourceAccess& access) {
+    return !access.credentials_root.empty() &&
+           NamesACredentialFile(loaded.policy.spec());
+  }
+
  private:
   void Error(std::string field, std::string message) {
     failed_ = true;
@@ -309,6 +315,11 @@ bool AllowedSourceHosts::Allows(absl::string_view host) const {
 void ConfineSources(LoadedPolicy& loaded, const SourceAccess& access,
                     std::vector<PolicyError>& errors) {
   Confiner(loaded, access, errors).Run();
+}
+
+bool ConfinementReadsFiles(const LoadedPolicy& loaded,
+                           const SourceAccess& access) {
+  return Confiner::ReadsFiles(loaded, access);
 }
 
 absl::StatusOr<std::unique_ptr<Source>> MakeSource(const v1::Source& source,

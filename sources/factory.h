@@ -76,6 +76,12 @@ struct SourceAccess {
 // sources).
 void ConfineSources(LoadedPolicy& loaded, const SourceAccess& access,
                     std::vector<PolicyError>& errors);
+// Whether ConfineSources' outcome for `loaded` may change while neither the
+// policy nor `access` does: it names a credentials file under a credentials
+// root (a symlink may be swapped under it). Otherwise a reload may keep the
+// outcome of the same bytes.
+bool ConfinementReadsFiles(const LoadedPolicy& loaded,
+                           const SourceAccess& access);
 
 // prometheus and scrape (HTTP), redis. INVALID_ARGUMENT for push or no kind.
 // With `access.credentials_root` set, the credentials files (rewritten by

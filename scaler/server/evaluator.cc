@@ -82,7 +82,20 @@ Evaluator::PolicyState& Evaluator::StateOf(const PolicyKey& key,
   return it->second;
 }
 
+Evaluator::PolicyState& Evaluator::StateAt(const PolicySnapshot& snap,
+                                           size_t i, absl::Time now) {
+  if (&snap == last_snapshot_.get()) return *slots_[i];
+  return StateOf(snap.keys()[i], now);
+}
+
 Evaluator::PolicyState* Evaluator::StillThere(const InFlight& of) {
+  if (of.snap != nullptr && of.snap == last_snapshot_.get() &&
+      of.index < slots_.size()) {
+    // (Another snapshot may have been made at a freed one's address: the
+    // id tells, and a mismatch looks the key up.)
+    PolicyState* st = slots_[of.index];
+    if (st->id == of.id) return st;
+  }
   auto it = states_.find(of.key);
   if (it == states_.end() || it->second.id != of.id) return nullptr;
   return &it->second;
@@ -197,12 +210,15 @@ void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
   absl::flat_hash_set<PolicyKey> live;
   std::vector<PolicyKey> served;
   served.reserve(snap->policies().size());
+  std::vector<PolicyState*> slots;
+  slots.reserve(snap->policies().size());
   for (size_t i = 0; i < snap->policies().size(); ++i) {
     const LoadedPolicy& loaded = snap->policies()[i];
     const PolicyKey& key = snap->keys()[i];
     live.insert(key);
     served.push_back(key);
     PolicyState& st = StateOf(key, now);
+    slots.push_back(&st);
     // A change of mode is a changed spec like any other: the history (the
     // windows) is kept, so the first active decision is the shadow's...
     const bool shadow = IsShadow(loaded.policy.spec());
@@ -232,6 +248,7 @@ void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
   ForgetRemoved(live, now);
   board_.RetainOnly(live);
   last_snapshot_ = snap;
+  slots_ = std::move(slots);
 }
 
 size_t Evaluator::CollectDue(const PolicySnapshot& snap, size_t begin,
@@ -245,13 +262,14 @@ size_t Evaluator::CollectDue(const PolicySnapshot& snap, size_t begin,
   for (size_t i = begin; i < end; ++i) {
     const LoadedPolicy& loaded = policies[i];
     const PolicyKey& key = snap.keys()[i];
-    PolicyState& st = StateOf(key, now);
+    PolicyState& st = StateAt(snap, i, now);
     if (now < st.next_due || st.in_flight) continue;
     st.next_due = now + EvaluationInterval(loaded.policy.spec());
     const Role acting = Acting(st, now);
     if (acting == Role::kMirror || acting == Role::kLocalUntilFresh) {
       // Loads first: a fresh shared decision wins.
-      work.mirrors.push_back(InFlight{key, st.id, st.lease_drops});
+      work.mirrors.push_back(
+          InFlight{key, st.id, st.lease_drops, &snap, i});
     } else {
       Evaluate(loaded, key, st, now, work);
     }

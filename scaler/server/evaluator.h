@@ -167,6 +167,11 @@ class Evaluator {
     PolicyKey key;
     uint64_t id = 0;
     uint64_t lease_drops = 0;
+    // Where it was in the snapshot it was asked for from, if known: then
+    // StillThere() finds it without a lookup while that snapshot is the
+    // one matched last.
+    const PolicySnapshot* snap = nullptr;
+    size_t index = 0;
   };
   // A holder's decision, waiting for its fenced save.
   struct PendingSave {
@@ -192,6 +197,10 @@ class Evaluator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `key`'s state, made (as a mirror, or local while degraded) if new.
   PolicyState& StateOf(const PolicyKey& key, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The state of snap.keys()[i]: slots_[i] when `snap` is the snapshot
+  // matched last, else StateOf().
+  PolicyState& StateAt(const PolicySnapshot& snap, size_t i, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The state `of` was asked for, if it still exists (not removed since).
   PolicyState* StillThere(const InFlight& of)
@@ -305,8 +314,11 @@ class Evaluator {
   std::vector<std::pair<PolicyKey, Lease>> releases_ ABSL_GUARDED_BY(mu_);
   // Start()ed: the tick thread keeps the leases, pushes never do.
   bool ticking_ ABSL_GUARDED_BY(mu_) = false;
-  // The policies states_ was last matched with.
+  // The policies states_ was last matched with, and slots_[i] the state of
+  // its keys()[i] (node_hash_map: stable; states are removed only when a
+  // new snapshot is matched). A tick looks up no key.
   std::shared_ptr<const PolicySnapshot> last_snapshot_ ABSL_GUARDED_BY(mu_);
+  std::vector<PolicyState*> slots_ ABSL_GUARDED_BY(mu_);
   // Every state is kLocal while set.
   bool degraded_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time degraded_since_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

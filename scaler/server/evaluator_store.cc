@@ -55,11 +55,11 @@ void Evaluator::Upkeep(const PolicySnapshot& snap) {
     for (size_t i = 0; i < snap.policies().size(); ++i) {
       const LoadedPolicy& loaded = snap.policies()[i];
       const PolicyKey& key = snap.keys()[i];  // made once per snapshot
-      PolicyState& st = StateOf(key, now);
+      PolicyState& st = StateAt(snap, i, now);
       tasks.push_back(LeaseTask{key, st.lease, st.seen.time,
                                 EvaluationInterval(loaded.policy.spec()),
                                 LeaseChange::kNone});
-      of.push_back(InFlight{key, st.id, st.lease_drops});
+      of.push_back(InFlight{key, st.id, st.lease_drops, &snap, i});
     }
     batch = leases_.Plan(tasks, now);
     for (const auto& [key, lease] : releases_) batch.AddRelease(key, lease);

@@ -96,6 +96,18 @@ ReloadReport PolicyReloader::Reload() {
   for (const std::string& file : *listed) {
     inputs.push_back(ReadFile(file, next[file], any_changed));
   }
+  const bool same_files =
+      files_.size() == next.size() &&
+      std::equal(files_.begin(), files_.end(), next.begin(),
+                 [](const auto& a, const auto& b) { return a.first == b.first; });
+  if (!any_changed && same_files && last_report_.has_value()) {
+    // Every file gave what it gave last time: the composition (a function
+    // of those inputs) and what is in force stay as they are.
+    report = *last_report_;
+    report.changed = false;
+    Metrics::Get().RecordReload(report.rejected_files);
+    return report;
+  }
   PolicySetLimits limits;
   limits.max_policies_per_namespace = limits_.max_policies_per_namespace;
   limits.max_policies = limits_.max_policies;
@@ -107,15 +119,10 @@ ReloadReport PolicyReloader::Reload() {
       LogInfo("policy file removed", {{"file", file}});
     }
   }
-  const bool same_files = files_.size() == next.size() &&
-                          std::equal(files_.begin(), files_.end(), next.begin(),
-                                     [](const auto& a, const auto& b) {
-                                       return a.first == b.first;
-                                     });
   files_ = std::move(next);
   Metrics::Get().RecordReload(report.rejected_files);
-  // Unless nothing was read again: what is in force stays.
-  if (any_changed || !same_files) Install(report);
+  Install(report);
+  last_report_ = report;
   return report;
 }
 
@@ -141,52 +148,73 @@ PolicyFileInput PolicyReloader::ReadFile(const std::string& file, FileState& st,
   if (std::optional<std::string> bytes = ReadCapped(file)) {
     digest = Sha256Of(*bytes);
   }
-  LoadResult r;
-  if (digest.has_value() && prev != files_.end() &&
-      prev->second.digest == digest) {
-    r = prev->second.parsed;
-  } else {
-    // (Read again by the loader: if the file changed in between, the next
-    // reload sees bytes unlike these and parses again.)
-    r = LoadPolicyFile(file);
-    changed = true;
-    ++parses_;
-    // Warnings never reject a file; they are logged when it is (re)read.
-    for (const PolicyError& w : r.warnings) {
-      LogWarn("policy warning",
-              {{"file", file}, {"warning", PolicyWarningToString(w)}});
-    }
-  }
+  const bool same_bytes = digest.has_value() && prev != files_.end() &&
+                          prev->second.digest == digest;
   st.digest = digest;
-  st.parsed = r;
   PolicyFileInput in;
   in.file = file;
-  in.errors = std::move(r.errors);
-  if (in.errors.empty()) {
-    for (const LoadedPolicy& p : r.policies) {
-      if (NamespaceServed(p.policy.metadata().namespace_())) continue;
-      PolicyError e;
-      e.file = p.file;
-      e.line = p.line;
-      e.policy = KeyOf(p.policy).ToString();
-      e.field = "metadata.namespace";
-      e.message = absl::StrCat("namespace `", p.policy.metadata().namespace_(),
-                               "` is not served by this scaler (--namespaces)");
-      in.errors.push_back(std::move(e));
+  if (same_bytes && !prev->second.confinement_reads_files) {
+    // The same bytes, confined against the same access: the same outcome.
+    st.parsed = prev->second.parsed;
+    st.own_errors = prev->second.own_errors;
+    st.confined = prev->second.confined;
+    st.confinement_reads_files = false;
+  } else {
+    LoadResult r;
+    if (same_bytes) {
+      r = prev->second.parsed;
+    } else {
+      // (Read again by the loader: if the file changed in between, the next
+      // reload sees bytes unlike these and parses again.)
+      r = LoadPolicyFile(file);
+      changed = true;
+      ++parses_;
+      // Warnings never reject a file; they are logged when it is (re)read.
+      for (const PolicyError& w : r.warnings) {
+        LogWarn("policy warning",
+                {{"file", file}, {"warning", PolicyWarningToString(w)}});
+      }
     }
+    st.parsed = r;
+    std::vector<PolicyError> errors = std::move(r.errors);
+    if (errors.empty()) {
+      for (const LoadedPolicy& p : r.policies) {
+        if (NamespaceServed(p.policy.metadata().namespace_())) continue;
+        PolicyError e;
+        e.file = p.file;
+        e.line = p.line;
+        e.policy = KeyOf(p.policy).ToString();
+        e.field = "metadata.namespace";
+        e.message =
+            absl::StrCat("namespace `", p.policy.metadata().namespace_(),
+                         "` is not served by this scaler (--namespaces)");
+        errors.push_back(std::move(e));
+      }
+    }
+    st.confinement_reads_files = false;
+    if (errors.empty()) {
+      // Checked at every reload of a policy whose confinement reads files,
+      // not only when the file changed: what its credentials paths resolve
+      // to may change under it.
+      for (LoadedPolicy& p : r.policies) {
+        st.confinement_reads_files |= ConfinementReadsFiles(p, access_);
+        ConfineSources(p, access_, errors);
+      }
+    }
+    if (same_bytes && ToStrings(errors) != ToStrings(prev->second.own_errors)) {
+      changed = true;
+    }
+    st.own_errors = std::move(errors);
+    if (st.own_errors.empty()) st.confined = std::move(r.policies);
   }
-  if (in.errors.empty()) {
-    // Checked at every reload, not only when the file changed: what its
-    // credentials paths resolve to may change under it.
-    for (LoadedPolicy& p : r.policies) ConfineSources(p, access_, in.errors);
-  }
+  in.errors = st.own_errors;
+  if (in.errors.empty()) in.policies = st.confined;
   if (prev != files_.end()) {
     // An unchanged file rejected before and accepted now (or the reverse)
     // changes what is served.
     if (prev->second.errors.empty() != in.errors.empty()) changed = true;
     in.in_force = prev->second.serving;
   }
-  if (in.errors.empty()) in.policies = std::move(r.policies);
   return in;
 }
 

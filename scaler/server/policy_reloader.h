@@ -124,6 +124,13 @@ class PolicyReloader {
     // a read). A digest, not the bytes: they were 2.6 KB per policy.
     std::optional<TokenDigest> digest;
     LoadResult parsed;
+    // What ReadFile made of those bytes: the file's own errors and its
+    // policies, confined. Kept for the same bytes unless the confinement
+    // reads files (ConfinementReadsFiles): a periodic reload of unchanged
+    // files then neither confines nor composes 10,000 policies again.
+    std::vector<PolicyError> own_errors;
+    std::vector<LoadedPolicy> confined;
+    bool confinement_reads_files = true;
   };
   // Reload()'s steps, under mu_.
   PolicyError ListError(const std::string& error)
@@ -154,6 +161,9 @@ class PolicyReloader {
   uint64_t reloads_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t parses_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last composition's report: a reload that read nothing new repeats
+  // it (its errors) without composing again.
+  std::optional<ReloadReport> last_report_ ABSL_GUARDED_BY(mu_);
 
   // Not guarded: set by Start() and cleared by Stop() on the owner's thread
   // (neither may run beside the other); the watch thread only reads

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "scaler/state/state_store.h"
@@ -216,9 +217,11 @@ class MemoryStateStore final : public StateStore {
 
   const Clock& clock_;
   absl::Mutex mu_;
-  std::map<PolicyKey, Stored> records_ ABSL_GUARDED_BY(mu_);
-  std::map<PolicyKey, Held> leases_ ABSL_GUARDED_BY(mu_);
-  std::map<PolicyKey, uint64_t> epochs_ ABSL_GUARDED_BY(mu_);
+  // Hashed: the upkeep of 10,000 leases every 2 s compared keys' strings
+  // some 14 times per lookup in ordered maps.
+  absl::flat_hash_map<PolicyKey, Stored> records_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PolicyKey, Held> leases_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PolicyKey, uint64_t> epochs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Member> members_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -10,6 +10,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -43,9 +45,16 @@ class PushStore {
   void RetainOnly(const absl::flat_hash_set<PolicyKey>& keep);
 
  private:
+  // A policy's pushed signals, in the order first pushed: a handful (the
+  // push API takes only the policy's declared push signals), so a scan
+  // beats hashing each name at every evaluation (the hashed map was 13 %
+  // of the evaluation's CPU at 10,000 policies of 5 signals).
+  using Signals = std::vector<std::pair<std::string, Reading>>;
+  static const Reading* Find(const Signals& signals, const std::string& name,
+                             size_t hint);
+
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<PolicyKey, absl::flat_hash_map<std::string, Reading>>
-      values_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PolicyKey, Signals> values_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace signalscaler

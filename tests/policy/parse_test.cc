@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "scaler/policy/defaults.h"
@@ -661,6 +662,56 @@ TEST(ParseRegressionTest, DocumentMarkersKeepLineNumbers) {
   ASSERT_FALSE(r.errors.empty());
   EXPECT_THAT(r.errors[0].ToString(), HasSubstr("m.yaml:16:"));
   EXPECT_THAT(r.errors[0].ToString(), HasSubstr("maxReplica"));
+}
+
+// EffectiveScaleRules is EffectiveScaleUp/Down without the copy: the same
+// rules for behaviours that set everything, nothing, or a part (a window
+// alone, rate policies alone, a tolerance alone).
+TEST(DefaultsTest, EffectiveScaleRulesEqualsTheFilledCopy) {
+  const std::vector<std::string> behaviours = {
+      "",
+      "behavior: {scaleUp: {stabilizationWindowSeconds: 5, policies: [{type: "
+      "Pods, value: 2, periodSeconds: 30}]}, scaleDown: "
+      "{stabilizationWindowSeconds: 60, selectPolicy: Min, policies: [{type: "
+      "Percent, value: 10, periodSeconds: 60}]}}",
+      "behavior: {scaleUp: {stabilizationWindowSeconds: 7}, scaleDown: "
+      "{policies: [{type: Pods, value: 1, periodSeconds: 15}]}}",
+      "behavior: {scaleUp: {tolerance: 0.2}, scaleDown: {selectPolicy: "
+      "Disabled}}",
+  };
+  for (const std::string& behaviour : behaviours) {
+    const std::string yaml = absl::StrCat(
+        "apiVersion: signalscaler.io/v1\nkind: ScalingPolicy\n"
+        "metadata: {name: api, namespace: team}\n"
+        "spec:\n  minReplicas: 1\n  maxReplicas: 10\n",
+        behaviour.empty() ? "" : absl::StrCat("  ", behaviour, "\n"),
+        "  signals:\n  - name: q\n    type: Total\n"
+        "    targetPerReplica: 5\n    source: {push: {}}\n");
+    LoadResult r = ParsePolicies(yaml, "p.yaml");
+    ASSERT_THAT(Errors(r), IsEmpty()) << yaml;
+    ASSERT_THAT(r.policies, SizeIs(1));
+    const v1::PolicySpec& spec = r.policies[0].policy.spec();
+    for (const bool up : {true, false}) {
+      v1::ScalingRules storage;
+      const v1::ScalingRules& got = EffectiveScaleRules(spec, up, storage);
+      const v1::ScalingRules want =
+          up ? EffectiveScaleUp(spec) : EffectiveScaleDown(spec);
+      EXPECT_EQ(got.stabilization_window_seconds(),
+                want.stabilization_window_seconds())
+          << behaviour << (up ? " up" : " down");
+      EXPECT_EQ(got.select_policy() == v1::ScalingRules::Min,
+                want.select_policy() == v1::ScalingRules::Min);
+      EXPECT_EQ(got.select_policy() == v1::ScalingRules::Disabled,
+                want.select_policy() == v1::ScalingRules::Disabled);
+      EXPECT_EQ(got.has_tolerance(), want.has_tolerance());
+      EXPECT_EQ(got.tolerance(), want.tolerance());
+      ASSERT_EQ(got.policies_size(), want.policies_size()) << behaviour;
+      for (int i = 0; i < got.policies_size(); ++i) {
+        EXPECT_EQ(got.policies(i).SerializeAsString(),
+                  want.policies(i).SerializeAsString());
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -171,6 +171,20 @@ TEST_F(ReloaderTest, NewFileDuplicatingAPolicyInForceIsRejected) {
   EXPECT_THAT(reloader.Status()[0].errors,
               ElementsAre(HasSubstr("already in force from " + dir_ +
                                     "/team-b.yaml:1")));
+
+  // Nothing changed since: the same outcome, every error again, twice (a
+  // reload that reads nothing new repeats the last composition's report).
+  for (int i = 0; i < 2; ++i) {
+    const ReloadReport again = reloader.Reload();
+    EXPECT_FALSE(again.changed);
+    EXPECT_EQ(again.rejected_files, 3);
+    std::vector<std::string> was;
+    std::vector<std::string> now;
+    for (const PolicyError& e : r.errors) was.push_back(e.ToString());
+    for (const PolicyError& e : again.errors) now.push_back(e.ToString());
+    EXPECT_EQ(now, was);
+    EXPECT_THAT(Served(), ElementsAre("other-ns/svc@30", "team-b/svc@5"));
+  }
 }
 
 // With no file in force for a policy (at a start, which is also a restart:
