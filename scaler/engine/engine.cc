@@ -111,8 +111,7 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
   v1::ScalingRules up_storage;
   v1::ScalingRules down_storage;
   const v1::ScalingRules& up = EffectiveScaleRules(spec, true, up_storage);
-  const v1::ScalingRules& down =
-      EffectiveScaleRules(spec, false, down_storage);
+  const v1::ScalingRules& down = EffectiveScaleRules(spec, false, down_storage);
   const absl::Duration up_window =
       absl::Seconds(up.stabilization_window_seconds());
   const absl::Duration down_window =

@@ -135,8 +135,7 @@ v1::ScalingRules EffectiveScaleDown(const v1::PolicySpec& spec) {
   return FillDefaults(spec.behavior().scale_down(), /*up=*/false);
 }
 
-const v1::ScalingRules& EffectiveScaleRules(const v1::PolicySpec& spec,
-                                            bool up,
+const v1::ScalingRules& EffectiveScaleRules(const v1::PolicySpec& spec, bool up,
                                             v1::ScalingRules& storage) {
   const v1::ScalingRules& given =
       up ? spec.behavior().scale_up() : spec.behavior().scale_down();

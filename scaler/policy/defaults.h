@@ -97,8 +97,7 @@ v1::ScalingRules EffectiveScaleDown(const v1::PolicySpec& spec);
 // selectPolicy reads as Max), shared defaults when they set nothing, else
 // a copy filled in `storage` (the engine asks twice per decision: the
 // copies were 6 % of the evaluation's CPU at 10,000 policies).
-const v1::ScalingRules& EffectiveScaleRules(const v1::PolicySpec& spec,
-                                            bool up,
+const v1::ScalingRules& EffectiveScaleRules(const v1::PolicySpec& spec, bool up,
                                             v1::ScalingRules& storage);
 
 // A stable, KEDA-safe metric name for a policy: "signalscaler-<ns>-<name>".

@@ -82,8 +82,8 @@ Evaluator::PolicyState& Evaluator::StateOf(const PolicyKey& key,
   return it->second;
 }
 
-Evaluator::PolicyState& Evaluator::StateAt(const PolicySnapshot& snap,
-                                           size_t i, absl::Time now) {
+Evaluator::PolicyState& Evaluator::StateAt(const PolicySnapshot& snap, size_t i,
+                                           absl::Time now) {
   if (&snap == last_snapshot_.get()) return *slots_[i];
   return StateOf(snap.keys()[i], now);
 }
@@ -268,8 +268,7 @@ size_t Evaluator::CollectDue(const PolicySnapshot& snap, size_t begin,
     const Role acting = Acting(st, now);
     if (acting == Role::kMirror || acting == Role::kLocalUntilFresh) {
       // Loads first: a fresh shared decision wins.
-      work.mirrors.push_back(
-          InFlight{key, st.id, st.lease_drops, &snap, i});
+      work.mirrors.push_back(InFlight{key, st.id, st.lease_drops, &snap, i});
     } else {
       Evaluate(loaded, key, st, now, work);
     }

@@ -96,10 +96,11 @@ ReloadReport PolicyReloader::Reload() {
   for (const std::string& file : *listed) {
     inputs.push_back(ReadFile(file, next[file], any_changed));
   }
-  const bool same_files =
-      files_.size() == next.size() &&
-      std::equal(files_.begin(), files_.end(), next.begin(),
-                 [](const auto& a, const auto& b) { return a.first == b.first; });
+  const bool same_files = files_.size() == next.size() &&
+                          std::equal(files_.begin(), files_.end(), next.begin(),
+                                     [](const auto& a, const auto& b) {
+                                       return a.first == b.first;
+                                     });
   if (!any_changed && same_files && last_report_.has_value()) {
     // Every file gave what it gave last time: the composition (a function
     // of those inputs) and what is in force stay as they are.
