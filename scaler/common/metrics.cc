@@ -228,16 +228,19 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              int64_t replicas, int64_t current,
                              int64_t max_replicas,
                              const std::vector<SignalSample>& signals,
-                             const std::vector<std::string>& change_reasons) {
+                             const std::vector<std::string>& change_reasons,
+                             const ShadowSample& shadow) {
   impl_->policies.RecordDecision(ns, policy, replicas, current, max_replicas,
-                                 signals, change_reasons);
+                                 signals, change_reasons, &shadow);
 }
 
-void Metrics::RecordShadow(const std::string& ns, const std::string& policy,
-                           bool shadow, double short_replica_seconds_delta,
-                           double excess_replica_seconds_delta) {
-  impl_->policies.RecordShadow(ns, policy, shadow, short_replica_seconds_delta,
-                               excess_replica_seconds_delta);
+void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
+                             int64_t replicas, int64_t current,
+                             int64_t max_replicas,
+                             const std::vector<SignalSample>& signals,
+                             const std::vector<std::string>& change_reasons) {
+  impl_->policies.RecordDecision(ns, policy, replicas, current, max_replicas,
+                                 signals, change_reasons, nullptr);
 }
 
 void Metrics::RecordRpc(absl::string_view method, int code,

@@ -59,20 +59,29 @@ class Metrics {
     int64_t proposal = 0;
     bool held = false;
   };
-  void RecordDecision(const std::string& ns, const std::string& policy,
-                      int64_t replicas, int64_t current, int64_t max_replicas,
-                      const std::vector<SignalSample>& signals,
-                      const std::vector<std::string>& change_reasons);
-  // Shadow mode (spec.mode: shadow), per policy, after its RecordDecision:
+  // Shadow mode (spec.mode: shadow), per policy, with its decision:
   // signalscaler_policy_shadow{namespace,policy} is 1 while the policy is in
   // shadow (its KEDA answers are the fleet's count), else 0; and two running
   // counters, signalscaler_shadow_fleet_short_replica_seconds_total and
   // signalscaler_shadow_fleet_excess_replica_seconds_total, grow by the
-  // replica-seconds since the last call in which the fleet ran fewer (short)
-  // or more (excess) pods than the shadow decision. Deltas are >= 0.
-  void RecordShadow(const std::string& ns, const std::string& policy,
-                    bool shadow, double short_replica_seconds_delta,
-                    double excess_replica_seconds_delta);
+  // replica-seconds since the last decision in which the fleet ran fewer
+  // (short) or more (excess) pods than the shadow decision. Deltas are >= 0.
+  struct ShadowSample {
+    bool shadow = false;
+    double short_replica_seconds_delta = 0;
+    double excess_replica_seconds_delta = 0;
+  };
+  // One call (one lock, one lookup) per decision.
+  void RecordDecision(const std::string& ns, const std::string& policy,
+                      int64_t replicas, int64_t current, int64_t max_replicas,
+                      const std::vector<SignalSample>& signals,
+                      const std::vector<std::string>& change_reasons,
+                      const ShadowSample& shadow);
+  // Without the shadow series (tests of the others).
+  void RecordDecision(const std::string& ns, const std::string& policy,
+                      int64_t replicas, int64_t current, int64_t max_replicas,
+                      const std::vector<SignalSample>& signals,
+                      const std::vector<std::string>& change_reasons);
   // signalscaler_grpc_calls_total{method,code} and
   // signalscaler_grpc_call_duration_seconds{method}; streams count when they
   // end. signalscaler_open_streams{method}: StreamIsActive / StreamMetricSpec.

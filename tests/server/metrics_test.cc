@@ -149,12 +149,11 @@ TEST(MetricsTest, PerPolicyFamiliesKeepTheirTypesAndHelp) {
 TEST(MetricsTest, ShadowSeriesCountReplicaSecondsAndGoWithThePolicy) {
   Metrics m;
   m.RecordDecision("team-a", "api", 6, 4, 10, {Sample("queue", 60, 6, false)},
-                   {});
-  m.RecordShadow("team-a", "api", true, 2.5, 0);
-  m.RecordShadow("team-a", "api", true, 1.5, 0.25);
+                   {}, {true, 2.5, 0});
+  m.RecordDecision("team-a", "api", 6, 4, 10, {Sample("queue", 60, 6, false)},
+                   {}, {true, 1.5, 0.25});
   m.RecordDecision("team-a", "web", 3, 3, 10, {Sample("queue", 30, 3, false)},
-                   {});
-  m.RecordShadow("team-a", "web", false, 0, 0);
+                   {}, {false, 0, 0});
   const std::string text = m.Text();
   EXPECT_THAT(
       Lines(text, "signalscaler_policy_shadow{"),
@@ -168,7 +167,8 @@ TEST(MetricsTest, ShadowSeriesCountReplicaSecondsAndGoWithThePolicy) {
               testing::ElementsAre(testing::EndsWith("} 0.25")));
 
   // Switched to active: the gauge says so, the counters stay as they were.
-  m.RecordShadow("team-a", "api", false, 7, 7);
+  m.RecordDecision("team-a", "api", 6, 4, 10, {Sample("queue", 60, 6, false)},
+                   {}, {false, 7, 7});
   const std::string active = m.Text();
   EXPECT_THAT(
       Lines(active,

@@ -45,7 +45,8 @@ void PolicySeries::RecordDecision(
     const std::string& ns, const std::string& policy, int64_t replicas,
     int64_t current, int64_t max_replicas,
     const std::vector<Metrics::SignalSample>& signals,
-    const std::vector<std::string>& change_reasons) {
+    const std::vector<std::string>& change_reasons,
+    const Metrics::ShadowSample* shadow_sample) {
   absl::MutexLock lock(&mu_);
   Row& row = RowLocked(ns, policy);
   row.decided = true;
@@ -84,18 +85,17 @@ void PolicySeries::RecordDecision(
     }
     if (!found) row.changes.emplace_back(reason, 1);
   }
-}
-
-void PolicySeries::RecordShadow(const std::string& ns,
-                                const std::string& policy, bool shadow,
-                                double short_delta, double excess_delta) {
-  absl::MutexLock lock(&mu_);
-  Row& row = RowLocked(ns, policy);
-  row.shadow = shadow ? 1 : 0;
-  if (!shadow) return;
+  if (shadow_sample == nullptr) return;
+  const Metrics::ShadowSample& shadow = *shadow_sample;
+  row.shadow = shadow.shadow ? 1 : 0;
+  if (!shadow.shadow) return;
   row.shadow_counters = true;
-  if (short_delta > 0) row.shadow_short += short_delta;
-  if (excess_delta > 0) row.shadow_excess += excess_delta;
+  if (shadow.short_replica_seconds_delta > 0) {
+    row.shadow_short += shadow.short_replica_seconds_delta;
+  }
+  if (shadow.excess_replica_seconds_delta > 0) {
+    row.shadow_excess += shadow.excess_replica_seconds_delta;
+  }
 }
 
 void PolicySeries::Forget(const std::string& ns, const std::string& policy) {

@@ -36,10 +36,9 @@ class PolicySeries {
   void RecordDecision(const std::string& ns, const std::string& policy,
                       int64_t replicas, int64_t current, int64_t max_replicas,
                       const std::vector<Metrics::SignalSample>& signals,
-                      const std::vector<std::string>& change_reasons)
-      ABSL_LOCKS_EXCLUDED(mu_);
-  void RecordShadow(const std::string& ns, const std::string& policy,
-                    bool shadow, double short_delta, double excess_delta)
+                      const std::vector<std::string>& change_reasons,
+                      // null: the shadow series are left as they are
+                      const Metrics::ShadowSample* shadow)
       ABSL_LOCKS_EXCLUDED(mu_);
   void Forget(const std::string& ns, const std::string& policy)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -59,7 +58,7 @@ class PolicySeries {
     int64_t decision = 0;
     int64_t current = 0;
     int64_t max_replicas = 0;
-    bool decided = false;  // RecordDecision seen (RecordShadow may be first)
+    bool decided = false;  // RecordDecision seen
     std::vector<SignalRow> signals;
     std::vector<std::pair<std::string, double>> changes;  // by reason
     int8_t shadow = -1;            // -1 never recorded, else 0 or 1

@@ -85,13 +85,13 @@ void PublishDecision(DecisionBoard& board, const PolicyKey& key,
       change_reasons.push_back(ReasonCodeName(r.code));
     }
   }
-  Metrics::Get().RecordDecision(key.ns, key.name, d->replicas, d->current,
-                                d->max_replicas, samples, change_reasons);
   const auto [short_delta, excess_delta] = Tally(*d, shadow, tally);
   // Counted by the replica that made the decision only (a fleet's sum
   // counts each interval once).
-  Metrics::Get().RecordShadow(key.ns, key.name, shadow, here ? short_delta : 0,
-                              here ? excess_delta : 0);
+  Metrics::Get().RecordDecision(
+      key.ns, key.name, d->replicas, d->current, d->max_replicas, samples,
+      change_reasons,
+      {shadow, here ? short_delta : 0, here ? excess_delta : 0});
   if (changed) {
     LogFields fields = {{"policy", key.ToString()},
                         {"from", published >= 0 ? absl::StrCat(published)

@@ -44,7 +44,7 @@ struct ShadowTally {
 // the policy's spec.mode is shadow. `tally` takes d's fleet count (when
 // read from spec.replicas) and, for a shadow decision after another, the
 // replica-seconds since that one; those of a decision made here also go to
-// the shadow counters (Metrics::RecordShadow).
+// the shadow counters (Metrics::RecordDecision's ShadowSample).
 void PublishDecision(DecisionBoard& board, const PolicyKey& key,
                      std::shared_ptr<const Decision> d, absl::string_view by,
                      bool here, int64_t& published, bool shadow,
