@@ -124,10 +124,11 @@ struct Decision {
   std::string winner;  // the signal whose proposal was the max
   std::vector<SignalExplanation> signals;
   std::vector<Reason> reasons;
-  // The history the windows and rate policies looked at: recommendations
-  // inside the longest window, scale events inside the longest period.
-  std::vector<Recommendation> recommendations;
-  std::vector<ScaleEvent> scale_events;
+  // The history the windows and rate policies looked at is the state's
+  // (EngineState below) as Decide() leaves it: HistoryAsOf() (engine.h)
+  // copies it when `explain` asks, not with every decision (300 entries at
+  // a 1 s interval and a 300 s window: their copy, and its free, were 10 %
+  // of the evaluation's CPU at 10,000 policies).
 
   bool active() const { return replicas > 0; }
   // One line for logs: "3 -> 5: requests won (p=5); ...".
@@ -137,6 +138,13 @@ struct Decision {
 // A signal's load at one time, for its forecast (internal/forecast.h): a
 // Total's value, an Average's value times the ready pods, a Headroom's
 // capacity in use.
+// A decision's history, for `explain`: recommendations inside the longest
+// window, scale events inside the longest period.
+struct DecisionHistory {
+  std::vector<Recommendation> recommendations;
+  std::vector<ScaleEvent> scale_events;
+};
+
 struct LoadPoint {
   absl::Time time;
   double load = 0;

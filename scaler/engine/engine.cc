@@ -213,10 +213,18 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
                                     result, up, down, now);
   state.last_decision = result;
   d.replicas = result;
-  d.recommendations.assign(state.recommendations.begin(),
-                           state.recommendations.end());
-  d.scale_events.assign(state.scale_events.begin(), state.scale_events.end());
   return d;
+}
+
+DecisionHistory HistoryAsOf(const EngineState& state, absl::Time decided) {
+  DecisionHistory h;
+  for (const Recommendation& r : state.recommendations) {
+    if (r.time <= decided) h.recommendations.push_back(r);
+  }
+  for (const ScaleEvent& e : state.scale_events) {
+    if (e.time <= decided) h.scale_events.push_back(e);
+  }
+  return h;
 }
 
 std::vector<SignalExplanation> ExplainSignals(const v1::ScalingPolicy& policy,

@@ -40,6 +40,12 @@ std::vector<SignalExplanation> ExplainSignals(const v1::ScalingPolicy& policy,
                                               const Inputs& inputs,
                                               absl::Time now);
 
+// The history a decision made at `decided` looked at, from the state Decide()
+// left then or since: its entries up to `decided` (a later decision's are
+// left out; one made later may have dropped an entry at the window's old
+// end, which the decision at `decided` still saw).
+DecisionHistory HistoryAsOf(const EngineState& state, absl::Time decided);
+
 }  // namespace signalscaler
 
 #endif  // SIGNALSCALER_SCALER_ENGINE_ENGINE_H_

@@ -75,12 +75,14 @@ admin::v1::PolicyDecision ExplainOne(const LoadedPolicy& loaded,
     e->set_text(RenderReason(r));
   }
   out.set_max_replicas(dec.max_replicas);
-  for (const Recommendation& r : dec.recommendations) {
+  // Built now, not kept with every decision.
+  const DecisionHistory history = board.History(key, dec.time);
+  for (const Recommendation& r : history.recommendations) {
     admin::v1::HistoryEntry* h = out.add_recommendations();
     h->set_time_unix(ToUnix(r.time));
     h->set_replicas(r.replicas);
   }
-  for (const ScaleEvent& ev : dec.scale_events) {
+  for (const ScaleEvent& ev : history.scale_events) {
     admin::v1::HistoryEntry* h = out.add_scale_events();
     h->set_time_unix(ToUnix(ev.time));
     h->set_replicas(ev.to);

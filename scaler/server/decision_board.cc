@@ -115,4 +115,16 @@ void DecisionBoard::Unwatch(uint64_t id) {
   watchers_.erase(id);
 }
 
+void DecisionBoard::SetHistorySource(HistorySource source) {
+  absl::MutexLock lock(&history_mu_);
+  history_ = std::move(source);
+}
+
+DecisionHistory DecisionBoard::History(const PolicyKey& key,
+                                       absl::Time decided) const {
+  absl::MutexLock lock(&history_mu_);
+  if (!history_) return {};
+  return history_(key, decided);
+}
+
 }  // namespace signalscaler

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 #include "scaler/engine/decision.h"
 #include "scaler/policy/policy_key.h"
@@ -83,6 +84,15 @@ class DecisionBoard {
   uint64_t Watch(const PolicyKey& key, Watcher watcher);
   void Unwatch(uint64_t id);
 
+  // Where `explain` reads a decision's history (HistoryAsOf in engine.h):
+  // the evaluator that publishes here sets it (null: none), and History()
+  // calls it, never under the board's own lock; SetHistorySource waits for
+  // a call in progress. Empty without a source or a policy.
+  using HistorySource =
+      std::function<DecisionHistory(const PolicyKey& key, absl::Time decided)>;
+  void SetHistorySource(HistorySource source);
+  DecisionHistory History(const PolicyKey& key, absl::Time decided) const;
+
  private:
   struct Entry {
     std::shared_ptr<const Decision> decision;
@@ -104,6 +114,11 @@ class DecisionBoard {
 
   // Serializes notification so that watchers see decisions in order.
   absl::Mutex publish_mu_;
+
+  // Held across a call of the source (taken with no other lock of the
+  // board's held).
+  mutable absl::Mutex history_mu_;
+  HistorySource history_ ABSL_GUARDED_BY(history_mu_);
 };
 
 }  // namespace signalscaler

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "scaler/common/log.h"
 #include "scaler/common/metrics.h"
+#include "scaler/engine/engine.h"
 #include "scaler/policy/defaults.h"
 #include "scaler/server/internal/decision_step.h"
 #include "scaler/server/internal/ticker.h"
@@ -44,11 +45,23 @@ Evaluator::Evaluator(const PolicyRegistry& registry, const Observer& observer,
     }
     ticker_->Wake();
   });
+  board_.SetHistorySource([this](const PolicyKey& key, absl::Time decided) {
+    return History(key, decided);
+  });
 }
 
 Evaluator::~Evaluator() {
   Stop();
   store_.Watch(nullptr);
+  board_.SetHistorySource(nullptr);
+}
+
+DecisionHistory Evaluator::History(const PolicyKey& key,
+                                   absl::Time decided) const {
+  absl::MutexLock lock(&mu_);
+  auto it = states_.find(key);
+  if (it == states_.end()) return {};
+  return HistoryAsOf(it->second.history.engine, decided);
 }
 
 void Evaluator::Transition(PolicyState& st, RoleEvent event, absl::Time now) {

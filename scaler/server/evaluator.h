@@ -124,6 +124,12 @@ class Evaluator {
 
   // As of the last tick (or push that changed it); never waits on one.
   StateStatus Status() const ABSL_LOCKS_EXCLUDED(status_mu_);
+  // The history `key`'s decision made at `decided` looked at (explain,
+  // through the board's HistorySource): its state's, now. Waits for mu_
+  // only (a slice of computing), never for store I/O.
+  DecisionHistory History(const PolicyKey& key, absl::Time decided) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Whether this replica holds `key`'s lease (evaluates it) now, as of the
   // last tick; never waits on one.
   bool HoldsLease(const PolicyKey& key) const ABSL_LOCKS_EXCLUDED(status_mu_);

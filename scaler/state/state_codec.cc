@@ -74,28 +74,6 @@ absl::Status GetScaleEvents(const pb::ScaleEvents& in, absl::string_view where,
   return absl::OkStatus();
 }
 
-template <typename A, typename B>
-bool SameRecommendations(const A& a, const B& b) {
-  if (a.size() != b.size()) return false;
-  auto j = b.begin();
-  for (const Recommendation& r : a) {
-    if (r.time != j->time || r.replicas != j->replicas) return false;
-    ++j;
-  }
-  return true;
-}
-
-template <typename A, typename B>
-bool SameScaleEvents(const A& a, const B& b) {
-  if (a.size() != b.size()) return false;
-  auto j = b.begin();
-  for (const ScaleEvent& e : a) {
-    if (e.time != j->time || e.from != j->from || e.to != j->to) return false;
-    ++j;
-  }
-  return true;
-}
-
 // A number this build names (decision.cc's name tables follow the enums,
 // so a code appended there is known here without another list to update).
 bool KnownSignalState(uint32_t n) {
@@ -109,8 +87,7 @@ bool KnownReasonCode(uint32_t n) {
              0;
 }
 
-void PutDecision(const Decision& d, const EngineState& engine,
-                 pb::Decision* out) {
+void PutDecision(const Decision& d, pb::Decision* out) {
   out->set_replicas(d.replicas);
   out->set_current(d.current);
   out->set_desired(d.desired);
@@ -134,17 +111,13 @@ void PutDecision(const Decision& d, const EngineState& engine,
     e->set_b(r.b);
     e->set_c(r.c);
   }
-  if (SameRecommendations(d.recommendations, engine.recommendations) &&
-      SameScaleEvents(d.scale_events, engine.scale_events)) {
-    out->set_history_is_engine_state(true);
-  } else {
-    PutRecommendations(d.recommendations, out->mutable_recommendations());
-    PutScaleEvents(d.scale_events, out->mutable_scale_events());
-  }
+  // A decision's history is its state's (HistoryAsOf in engine.h), saved
+  // with it in the record.
+  out->set_history_is_engine_state(true);
 }
 
 absl::StatusOr<std::shared_ptr<const Decision>> GetDecision(
-    const pb::Decision& in, const EngineState& engine) {
+    const pb::Decision& in) {
   auto d = std::make_shared<Decision>();
   d->replicas = in.replicas();
   d->current = in.current();
@@ -169,19 +142,9 @@ absl::StatusOr<std::shared_ptr<const Decision>> GetDecision(
     d->reasons.push_back(Reason{static_cast<ReasonCode>(e.code()), e.subject(),
                                 e.a(), e.b(), e.c()});
   }
-  if (in.history_is_engine_state()) {
-    d->recommendations.assign(engine.recommendations.begin(),
-                              engine.recommendations.end());
-    d->scale_events.assign(engine.scale_events.begin(),
-                           engine.scale_events.end());
-  } else {
-    absl::Status s = GetRecommendations(
-        in.recommendations(), "decision.recommendations", d->recommendations);
-    if (!s.ok()) return s;
-    s = GetScaleEvents(in.scale_events(), "decision.scale_events",
-                       d->scale_events);
-    if (!s.ok()) return s;
-  }
+  // A history of the decision's own (a record of an earlier version, whose
+  // decisions carried a copy) is not read: the record's engine state is
+  // the one `explain` shows.
   return std::shared_ptr<const Decision>(std::move(d));
 }
 
@@ -294,7 +257,7 @@ std::string EncodeRecord(const PolicyRecord& record) {
   out.set_format(kStateRecordFormat);
   PutEngineState(record.engine, out.mutable_engine());
   if (record.decision != nullptr) {
-    PutDecision(*record.decision, record.engine, out.mutable_decision());
+    PutDecision(*record.decision, out.mutable_decision());
   }
   if (record.history_since != absl::InfinitePast()) {
     out.set_history_since_ms(TimeToMs(record.history_since));
@@ -314,7 +277,7 @@ absl::StatusOr<PolicyRecord> DecodeRecord(absl::string_view bytes) {
   if (!s.ok()) return s;
   if (in.has_decision()) {
     absl::StatusOr<std::shared_ptr<const Decision>> d =
-        GetDecision(in.decision(), out.engine);
+        GetDecision(in.decision());
     if (!d.ok()) return d.status();
     out.decision = *std::move(d);
   }

@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "scaler/common/clock.h"
 #include "scaler/policy/loader.h"
+#include "scaler/server/admin_logic.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
 #include "scaler/server/keda_logic.h"
@@ -128,6 +129,50 @@ TEST_F(ShadowSwitchTest, WithoutABindingRateLimitTheFirstActiveIsTheShadows) {
   Tick(6, 70);
   EXPECT_EQ(Decided(), 7);
   EXPECT_EQ(Answered(), 7);
+}
+
+// Issue 17: explain's history is built when asked (from the evaluator's
+// state), not copied with every decision. It shows what the decision
+// looked at: the scale event its rate period counts, and the
+// recommendations up to it; none once its evaluator is gone.
+TEST_F(ShadowSwitchTest, ExplainShowsTheHistoryTheDecisionLookedAt) {
+  Serve("active");
+  MakeEvaluator();
+  const absl::Time t0 = clock_.Now();
+  Tick(3, 30);  // 3 at t0 + 1 s: no step
+  Tick(3, 50);  // 5 at t0 + 2 s: up at once, a scale event 3 -> 5
+  Tick(5, 50);  // 5 at t0 + 3 s
+  admin::v1::ExplainRequest req;
+  req.set_namespace_("jobs");
+  req.set_policy("worker");
+  absl::StatusOr<admin::v1::ExplainResponse> r =
+      Explain(req, *registry_.Get(), board_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->decisions_size(), 1);
+  const admin::v1::PolicyDecision& d = r->decisions(0);
+  ASSERT_TRUE(d.has_decision());
+  EXPECT_EQ(d.replicas(), 5);
+  const double decided =
+      absl::ToDoubleSeconds(t0 + absl::Seconds(3) - absl::UnixEpoch());
+  ASSERT_EQ(d.scale_events_size(), 1);
+  EXPECT_EQ(d.scale_events(0).from(), 3);
+  EXPECT_EQ(d.scale_events(0).replicas(), 5);
+  EXPECT_DOUBLE_EQ(d.scale_events(0).time_unix(), decided - 1);
+  ASSERT_GT(d.recommendations_size(), 0);
+  EXPECT_DOUBLE_EQ(d.recommendations(d.recommendations_size() - 1).time_unix(),
+                   decided);
+  EXPECT_EQ(d.recommendations(d.recommendations_size() - 1).replicas(), 5);
+  for (const admin::v1::HistoryEntry& h : d.recommendations()) {
+    EXPECT_LE(h.time_unix(), decided);
+  }
+
+  // The decision outlives its evaluator on the board; its history does not.
+  evaluator_.reset();
+  r = Explain(req, *registry_.Get(), board_);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->decisions(0).has_decision());
+  EXPECT_EQ(r->decisions(0).recommendations_size(), 0);
+  EXPECT_EQ(r->decisions(0).scale_events_size(), 0);
 }
 
 }  // namespace

@@ -52,10 +52,6 @@ inline PolicyRecord SampleRecord(int64_t replicas, const std::string& by,
       "jobs", SignalState::kOk, 40.0, absl::Milliseconds(1500), replicas, ""});
   d->reasons.push_back(Reason{ReasonCode::kSignalWon, "jobs",
                               static_cast<double>(replicas), 0, 0});
-  d->recommendations.assign(r.engine.recommendations.begin(),
-                            r.engine.recommendations.end());
-  d->scale_events.assign(r.engine.scale_events.begin(),
-                         r.engine.scale_events.end());
   r.decision = d;
   r.history_since = t0;
   r.sequence = static_cast<uint64_t>(replicas) * 10;
