@@ -137,8 +137,11 @@ class PolicyReloader {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One file as read now (its own errors, and what it served before);
   // `changed` is set when what it gives may differ from the last reload.
-  PolicyFileInput ReadFile(const std::string& file, FileState& st,
-                           bool& changed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `digest`: of its bytes as read now (none: unreadable).
+  PolicyFileInput ReadFile(const std::string& file,
+                           const std::optional<TokenDigest>& digest,
+                           FileState& st, bool& changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Records (and logs) one file's outcome of the composition.
   void Settle(const PolicyFileOutcome& outcome, FileState& st,
               ReloadReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
