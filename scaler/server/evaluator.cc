@@ -101,6 +101,12 @@ Evaluator::PolicyState& Evaluator::StateAt(const PolicySnapshot& snap, size_t i,
   return StateOf(snap.keys()[i], now);
 }
 
+absl::Duration Evaluator::IntervalAt(const PolicySnapshot& snap, size_t i,
+                                     const PolicyState& st) const {
+  if (&snap == last_snapshot_.get()) return st.interval;
+  return EvaluationInterval(snap.policies()[i].policy.spec());
+}
+
 Evaluator::PolicyState* Evaluator::StillThere(const InFlight& of) {
   if (of.snap != nullptr && of.snap == last_snapshot_.get() &&
       of.index < slots_.size()) {
@@ -234,6 +240,7 @@ void Evaluator::MatchSnapshot(const std::shared_ptr<const PolicySnapshot>& snap,
     slots.push_back(&st);
     // A change of mode is a changed spec like any other: the history (the
     // windows) is kept, so the first active decision is the shadow's...
+    st.interval = EvaluationInterval(loaded.policy.spec());
     const bool shadow = IsShadow(loaded.policy.spec());
     if (st.shadow && !shadow && st.tally.view.fleet.has_value()) {
       // ...unless the policy's rate limits forbid that step from what the
@@ -277,7 +284,7 @@ size_t Evaluator::CollectDue(const PolicySnapshot& snap, size_t begin,
     const PolicyKey& key = snap.keys()[i];
     PolicyState& st = StateAt(snap, i, now);
     if (now < st.next_due || st.in_flight) continue;
-    st.next_due = now + EvaluationInterval(loaded.policy.spec());
+    st.next_due = now + IntervalAt(snap, i, st);
     const Role acting = Acting(st, now);
     if (acting == Role::kMirror || acting == Role::kLocalUntilFresh) {
       // Loads first: a fresh shared decision wins.

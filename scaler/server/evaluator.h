@@ -159,10 +159,13 @@ class Evaluator {
     bool again = false;
     absl::Time next_due = absl::InfinitePast();
     std::string fingerprint;  // the spec it was evaluated with
-    SharedMark seen;          // the highest record seen or written
-    int64_t published = -1;   // replicas of the last decision published
-    bool shadow = false;      // spec.mode: shadow
-    ShadowTally tally;        // the fleet's count, the shadow's totals
+    // EvaluationInterval() of the spec last matched (MatchSnapshot): a tick
+    // and an upkeep read it here rather than from 10,000 specs.
+    absl::Duration interval = absl::Seconds(1);
+    SharedMark seen;         // the highest record seen or written
+    int64_t published = -1;  // replicas of the last decision published
+    bool shadow = false;     // spec.mode: shadow
+    ShadowTally tally;       // the fleet's count, the shadow's totals
   };
   // Node-based: references to a PolicyState stay valid while others are
   // added (a tick adds every served policy).
@@ -207,6 +210,10 @@ class Evaluator {
   // The state of snap.keys()[i]: slots_[i] when `snap` is the snapshot
   // matched last, else StateOf().
   PolicyState& StateAt(const PolicySnapshot& snap, size_t i, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // EvaluationInterval() of snap.policies()[i], for its state `st`.
+  absl::Duration IntervalAt(const PolicySnapshot& snap, size_t i,
+                            const PolicyState& st) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The state `of` was asked for, if it still exists (not removed since).
   PolicyState* StillThere(const InFlight& of)

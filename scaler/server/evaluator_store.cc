@@ -53,12 +53,10 @@ void Evaluator::Upkeep(const PolicySnapshot& snap) {
     tasks.reserve(snap.policies().size());
     of.reserve(snap.policies().size());
     for (size_t i = 0; i < snap.policies().size(); ++i) {
-      const LoadedPolicy& loaded = snap.policies()[i];
       const PolicyKey& key = snap.keys()[i];  // made once per snapshot
       PolicyState& st = StateAt(snap, i, now);
       tasks.push_back(LeaseTask{key, st.lease, st.seen.time,
-                                EvaluationInterval(loaded.policy.spec()),
-                                LeaseChange::kNone});
+                                IntervalAt(snap, i, st), LeaseChange::kNone});
       of.push_back(InFlight{key, st.id, st.lease_drops, &snap, i});
     }
     batch = leases_.Plan(tasks, now);
