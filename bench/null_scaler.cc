@@ -79,9 +79,11 @@ class NullScaler final
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef NDEBUG
   // As signalscaler's optimized build (scaler/main.cc): no Mutex deadlock
   // detector, so that both sides of the comparison pay gRPC's locks alike.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   std::string listen = "127.0.0.1:0";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];

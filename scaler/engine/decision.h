@@ -135,9 +135,6 @@ struct Decision {
   std::string Summary() const;
 };
 
-// A signal's load at one time, for its forecast (internal/forecast.h): a
-// Total's value, an Average's value times the ready pods, a Headroom's
-// capacity in use.
 // A decision's history, for `explain`: recommendations inside the longest
 // window, scale events inside the longest period.
 struct DecisionHistory {
@@ -145,6 +142,9 @@ struct DecisionHistory {
   std::vector<ScaleEvent> scale_events;
 };
 
+// A signal's load at one time, for its forecast (internal/forecast.h): a
+// Total's value, an Average's value times the ready pods, a Headroom's
+// capacity in use.
 struct LoadPoint {
   absl::Time time;
   double load = 0;

@@ -61,7 +61,12 @@ DecisionHistory Evaluator::History(const PolicyKey& key,
   absl::MutexLock lock(&mu_);
   auto it = states_.find(key);
   if (it == states_.end()) return {};
-  return HistoryAsOf(it->second.history.engine, decided);
+  const PolicyState& st = it->second;
+  if (st.published_shared) {
+    return HistoryAsOf(st.shared_window, st.history.engine.scale_events,
+                       decided);
+  }
+  return HistoryAsOf(st.history.engine, decided);
 }
 
 void Evaluator::Transition(PolicyState& st, RoleEvent event, absl::Time now) {
@@ -128,6 +133,8 @@ Evaluator::InFlight Evaluator::Mark(const PolicyKey& key, PolicyState& st) {
 void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
                         std::shared_ptr<const Decision> d,
                         absl::string_view by) {
+  st.published_shared = by != options_.replica_id;
+  if (!st.published_shared) st.shared_window.clear();
   PublishDecision(board_, key, std::move(d), by, by == options_.replica_id,
                   st.published, st.shadow, st.tally);
 }

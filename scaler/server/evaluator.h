@@ -32,6 +32,7 @@
 #define SIGNALSCALER_SCALER_SERVER_EVALUATOR_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -164,8 +165,14 @@ class Evaluator {
     absl::Duration interval = absl::Seconds(1);
     SharedMark seen;         // the highest record seen or written
     int64_t published = -1;  // replicas of the last decision published
-    bool shadow = false;     // spec.mode: shadow
-    ShadowTally tally;       // the fleet's count, the shadow's totals
+    // The last decision published was another replica's (mirrored): its
+    // window, from the record it came with, is what `explain` shows (a
+    // mirror keeps its own recommendations for a later merge, not the
+    // holder's). Emptied when a decision of this replica's is published.
+    bool published_shared = false;
+    std::deque<Recommendation> shared_window;
+    bool shadow = false;  // spec.mode: shadow
+    ShadowTally tally;    // the fleet's count, the shadow's totals
   };
   // Node-based: references to a PolicyState stay valid while others are
   // added (a tick adds every served policy).

@@ -171,6 +171,7 @@ void Evaluator::ApplyMirrored(const PolicySnapshot& snap, const InFlight& of,
     if (IsNewer(*rec, st->seen)) {
       st->seen = SharedMark{rec->sequence, rec->decision->time};
       AdoptSharedDecision(st->history, *rec);
+      st->shared_window = rec->engine.recommendations;  // for `explain`
       Publish(of.key, *st, rec->decision, rec->evaluated_by);
     }
   } else if (st->role.fresh_after.has_value()) {

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "scaler/common/clock.h"
 #include "scaler/policy/loader.h"
+#include "scaler/server/admin_logic.h"
 #include "scaler/server/decision_board.h"
 #include "scaler/server/evaluator.h"
 #include "scaler/server/policy_registry.h"
@@ -214,6 +215,45 @@ TEST_F(EvaluatorHaTest, OneHolderPerPolicyLeasesSpreadAndAnswersAgree) {
   Step(95);
   Step(95);
   EXPECT_EQ(Agreed(), 10);
+}
+
+// Issue 17 (explain's history built when asked): a mirror explains the
+// holder's decision with the holder's window, from the record it loaded,
+// not with its own (empty, or left from an earlier hold).
+TEST_F(EvaluatorHaTest, AMirrorExplainsTheDecisionWithTheHoldersWindow) {
+  Load(1, 60);
+  Add("a");
+  Add("b");
+  Steps(20, 42);  // leases settled
+  const std::vector<std::string> holders = Holders(keys_[0]);
+  ASSERT_EQ(holders.size(), 1u);
+  const std::string holder = holders[0];
+  const std::string mirror = holder == "a" ? "b" : "a";
+  // A window of distinct recommendations: 5, 7, 9, then down to 2 (held
+  // by the 60 s down window at 9).
+  Step(42);
+  Step(65);
+  Step(85);
+  Step(15);
+  Step(15);
+  admin::v1::ExplainRequest req;
+  req.set_namespace_(keys_[0].ns);
+  req.set_policy(keys_[0].name);
+  const auto explain = [&](const std::string& id) {
+    absl::StatusOr<admin::v1::ExplainResponse> r =
+        Explain(req, *registry_.Get(), replicas_[id]->board);
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::vector<std::pair<double, int64_t>> out;
+    if (!r.ok() || r->decisions_size() != 1) return out;
+    EXPECT_EQ(r->decisions(0).replicas(), 9) << id;
+    for (const admin::v1::HistoryEntry& h : r->decisions(0).recommendations())
+      out.emplace_back(h.time_unix(), h.replicas());
+    return out;
+  };
+  const std::vector<std::pair<double, int64_t>> held = explain(holder);
+  ASSERT_GE(held.size(), 3u);
+  EXPECT_EQ(held.back().second, 2) << "the last recommendation: 2";
+  EXPECT_EQ(explain(mirror), held);
 }
 
 TEST_F(EvaluatorHaTest, DeadHolderPolicyMovesWithinOneLeasePeriodUnchanged) {
