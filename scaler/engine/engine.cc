@@ -217,17 +217,11 @@ absl::StatusOr<Decision> Decide(const v1::ScalingPolicy& policy,
 }
 
 DecisionHistory HistoryAsOf(const EngineState& state, absl::Time decided) {
-  return HistoryAsOf(state.recommendations, state.scale_events, decided);
-}
-
-DecisionHistory HistoryAsOf(const std::deque<Recommendation>& recommendations,
-                            const std::deque<ScaleEvent>& scale_events,
-                            absl::Time decided) {
   DecisionHistory h;
-  for (const Recommendation& r : recommendations) {
+  for (const Recommendation& r : state.recommendations) {
     if (r.time <= decided) h.recommendations.push_back(r);
   }
-  for (const ScaleEvent& e : scale_events) {
+  for (const ScaleEvent& e : state.scale_events) {
     if (e.time <= decided) h.scale_events.push_back(e);
   }
   return h;

@@ -9,7 +9,6 @@
 #ifndef SIGNALSCALER_SCALER_ENGINE_ENGINE_H_
 #define SIGNALSCALER_SCALER_ENGINE_ENGINE_H_
 
-#include <deque>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -46,11 +45,6 @@ std::vector<SignalExplanation> ExplainSignals(const v1::ScalingPolicy& policy,
 // left out; one made later may have dropped an entry at the window's old
 // end, which the decision at `decided` still saw).
 DecisionHistory HistoryAsOf(const EngineState& state, absl::Time decided);
-// The same from a window and rate-period events kept apart (a mirror's
-// copy of the holder's window, its own scale events).
-DecisionHistory HistoryAsOf(const std::deque<Recommendation>& recommendations,
-                            const std::deque<ScaleEvent>& scale_events,
-                            absl::Time decided);
 
 }  // namespace signalscaler
 

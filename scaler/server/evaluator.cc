@@ -62,11 +62,14 @@ DecisionHistory Evaluator::History(const PolicyKey& key,
   auto it = states_.find(key);
   if (it == states_.end()) return {};
   const PolicyState& st = it->second;
+  DecisionHistory h = HistoryAsOf(st.history.engine, decided);
   if (st.published_shared) {
-    return HistoryAsOf(st.shared_window, st.history.engine.scale_events,
-                       decided);
+    h.recommendations.clear();
+    for (const Recommendation& r : st.shared_window) {
+      if (r.time <= decided) h.recommendations.push_back(r);
+    }
   }
-  return HistoryAsOf(st.history.engine, decided);
+  return h;
 }
 
 void Evaluator::Transition(PolicyState& st, RoleEvent event, absl::Time now) {
@@ -134,7 +137,10 @@ void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
                         std::shared_ptr<const Decision> d,
                         absl::string_view by) {
   st.published_shared = by != options_.replica_id;
-  if (!st.published_shared) st.shared_window.clear();
+  if (!st.published_shared) {
+    st.shared_window.clear();
+    st.shared_window.shrink_to_fit();
+  }
   PublishDecision(board_, key, std::move(d), by, by == options_.replica_id,
                   st.published, st.shadow, st.tally);
 }

@@ -32,7 +32,6 @@
 #define SIGNALSCALER_SCALER_SERVER_EVALUATOR_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -170,9 +169,9 @@ class Evaluator {
     // mirror keeps its own recommendations for a later merge, not the
     // holder's). Emptied when a decision of this replica's is published.
     bool published_shared = false;
-    std::deque<Recommendation> shared_window;
-    bool shadow = false;  // spec.mode: shadow
-    ShadowTally tally;    // the fleet's count, the shadow's totals
+    std::vector<Recommendation> shared_window;  // (no allocation empty)
+    bool shadow = false;                        // spec.mode: shadow
+    ShadowTally tally;  // the fleet's count, the shadow's totals
   };
   // Node-based: references to a PolicyState stay valid while others are
   // added (a tick adds every served policy).

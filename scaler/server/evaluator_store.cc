@@ -171,7 +171,8 @@ void Evaluator::ApplyMirrored(const PolicySnapshot& snap, const InFlight& of,
     if (IsNewer(*rec, st->seen)) {
       st->seen = SharedMark{rec->sequence, rec->decision->time};
       AdoptSharedDecision(st->history, *rec);
-      st->shared_window = rec->engine.recommendations;  // for `explain`
+      st->shared_window.assign(rec->engine.recommendations.begin(),
+                               rec->engine.recommendations.end());
       Publish(of.key, *st, rec->decision, rec->evaluated_by);
     }
   } else if (st->role.fresh_after.has_value()) {
