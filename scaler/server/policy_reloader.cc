@@ -88,8 +88,6 @@ ReloadReport PolicyReloader::Reload() {
   }
   last_list_error_.clear();
 
-  // Each file alone (read, parsed again only if its bytes changed, its own
-  // errors), then the set composed from them (scaler/policy/policy_set.h).
   // Each file's digest first: the same files with the same bytes, none of
   // whose policies' confinement reads a file, give what they gave last
   // time, and the composition (a function of those inputs) and what is in
@@ -108,6 +106,8 @@ ReloadReport PolicyReloader::Reload() {
            prev->second.digest == digests.back() &&
            !prev->second.confinement_reads_files;
   }
+  // Else each file alone (read, parsed again only if its bytes changed, its
+  // own errors), then the set composed from them (scaler/policy/policy_set.h).
   std::map<std::string, FileState> next;
   bool any_changed = false;
   std::vector<PolicyFileInput> inputs;
