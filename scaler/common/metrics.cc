@@ -234,6 +234,20 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                                  signals, change_reasons, &shadow);
 }
 
+Metrics::PolicyRowRef Metrics::PolicyRowOf(const std::string& ns,
+                                           const std::string& policy) {
+  return impl_->policies.Ref(ns, policy);
+}
+
+void Metrics::RecordDecision(const PolicyRowRef& row, int64_t replicas,
+                             int64_t current, int64_t max_replicas,
+                             const std::vector<SignalSample>& signals,
+                             const std::vector<std::string>& change_reasons,
+                             const ShadowSample& shadow) {
+  impl_->policies.RecordDecision(row, replicas, current, max_replicas, signals,
+                                 change_reasons, &shadow);
+}
+
 void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              int64_t replicas, int64_t current,
                              int64_t max_replicas,

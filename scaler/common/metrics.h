@@ -19,6 +19,9 @@
 #include "absl/time/time.h"
 
 namespace signalscaler {
+namespace metrics_internal {
+struct PolicyRow;
+}  // namespace metrics_internal
 
 // Thread-safe. One per process (Get()); tests may create their own.
 class Metrics {
@@ -74,6 +77,17 @@ class Metrics {
   // One call (one lock, one lookup) per decision.
   void RecordDecision(const std::string& ns, const std::string& policy,
                       int64_t replicas, int64_t current, int64_t max_replicas,
+                      const std::vector<SignalSample>& signals,
+                      const std::vector<std::string>& change_reasons,
+                      const ShadowSample& shadow);
+  // A handle to one policy's series: RecordDecision through it is the
+  // same without the lookup by name (the evaluator keeps one per policy).
+  // Still valid after ForgetPolicy (a decision then brings the series back,
+  // as one recorded by name would).
+  using PolicyRowRef = std::shared_ptr<metrics_internal::PolicyRow>;
+  PolicyRowRef PolicyRowOf(const std::string& ns, const std::string& policy);
+  void RecordDecision(const PolicyRowRef& row, int64_t replicas,
+                      int64_t current, int64_t max_replicas,
                       const std::vector<SignalSample>& signals,
                       const std::vector<std::string>& change_reasons,
                       const ShadowSample& shadow);

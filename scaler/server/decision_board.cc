@@ -20,13 +20,24 @@ absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::GetLocked(
     return absl::UnavailableError(absl::StrCat(
         "policy ", key.ToString(), " has no decision yet (not evaluated)"));
   }
-  if (it->second.decision == nullptr) {
-    return it->second.unavailable.ok()
-               ? absl::UnavailableError(absl::StrCat("policy ", key.ToString(),
-                                                     " has no decision yet"))
-               : it->second.unavailable;
+  const Entry& e = *it->second;
+  if (e.decision == nullptr) {
+    return e.unavailable.ok() ? absl::UnavailableError(absl::StrCat(
+                                    "policy ", key.ToString(),
+                                    " has no decision yet (not evaluated)"))
+                              : e.unavailable;
   }
-  return it->second.decision;
+  return e.decision;
+}
+
+const DecisionBoard::EntryRef& DecisionBoard::EntryLocked(
+    const PolicyKey& key) {
+  EntryRef& e = entries_[key];
+  if (e == nullptr) {
+    e = std::make_shared<Entry>();
+    e->key = key;
+  }
+  return e;
 }
 
 absl::StatusOr<FleetView> DecisionBoard::Fleet(
@@ -37,7 +48,7 @@ absl::StatusOr<FleetView> DecisionBoard::Fleet(
   absl::StatusOr<std::shared_ptr<const Decision>> d = GetLocked(key);
   if (!d.ok()) return d.status();
   if (decision != nullptr) *decision = *d;
-  return entries_.find(key)->second.fleet;
+  return entries_.find(key)->second->fleet;
 }
 
 void DecisionBoard::Publish(const PolicyKey& key,
@@ -45,18 +56,69 @@ void DecisionBoard::Publish(const PolicyKey& key,
                             FleetView fleet) {
   absl::MutexLock order(&publish_mu_);
   std::vector<std::shared_ptr<Watcher>> to_call;
+  std::shared_ptr<const Decision> published;
   {
     absl::MutexLock lock(&mu_);
-    Entry& e = entries_[key];
-    e.decision = decision;
-    e.fleet = std::move(fleet);
-    e.unavailable = absl::OkStatus();
-    e.unavailable_signals.clear();
-    for (const auto& [id, w] : watchers_) {
-      if (w.key == key) to_call.push_back(w.watcher);
-    }
+    Entry& e = *EntryLocked(key);
+    PublishLocked(e, decision, std::move(fleet), to_call);
+    if (!to_call.empty()) published = e.decision;
   }
-  for (const auto& w : to_call) (*w)(*decision);
+  for (const auto& w : to_call) (*w)(*published);
+  // `decision` is the previous one now: released here, outside the lock.
+}
+
+DecisionBoard::EntryRef DecisionBoard::Ref(const PolicyKey& key) {
+  absl::MutexLock lock(&mu_);
+  return EntryLocked(key);
+}
+
+void DecisionBoard::Publish(const EntryRef& entry,
+                            std::shared_ptr<const Decision> decision,
+                            FleetView fleet) {
+  absl::MutexLock order(&publish_mu_);
+  std::vector<std::shared_ptr<Watcher>> to_call;
+  std::shared_ptr<const Decision> published;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry* e = entry.get();
+    if (!e->retained) {
+      // Dropped by RetainOnly: back in the map (or, if another entry was
+      // made for the key since, into that one).
+      EntryRef& in_map = entries_[e->key];
+      if (in_map == nullptr) {
+        in_map = entry;
+        e->retained = true;
+      }
+      e = in_map.get();
+    }
+    PublishLocked(*e, decision, std::move(fleet), to_call);
+    if (!to_call.empty()) published = e->decision;
+  }
+  for (const auto& w : to_call) (*w)(*published);
+  // `decision` is the previous one now: released here, outside the lock.
+}
+
+void DecisionBoard::PublishLocked(
+    Entry& e, std::shared_ptr<const Decision>& decision, FleetView fleet,
+    std::vector<std::shared_ptr<Watcher>>& to_call) {
+  // In: the new decision; out: the previous one, for the caller to release
+  // outside the lock (when nobody else holds it, that is its free).
+  e.decision.swap(decision);
+  e.fleet = std::move(fleet);
+  if (!e.unavailable.ok()) e.unavailable = absl::OkStatus();
+  e.unavailable_signals.clear();
+  to_call = WatchersLocked(e.key);
+}
+
+std::vector<std::shared_ptr<DecisionBoard::Watcher>>
+DecisionBoard::WatchersLocked(const PolicyKey& key) const {
+  std::vector<std::shared_ptr<Watcher>> out;
+  if (watchers_.empty()) return out;
+  auto it = watchers_.find(key);
+  if (it == watchers_.end()) return out;
+  out.reserve(it->second.size());
+  for (const auto& [id, w] : it->second) out.push_back(w);
+  return out;
 }
 
 void DecisionBoard::SetShadow(const PolicyKey& key, bool shadow) {
@@ -66,15 +128,12 @@ void DecisionBoard::SetShadow(const PolicyKey& key, bool shadow) {
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
-    if (it == entries_.end() || it->second.decision == nullptr ||
-        it->second.fleet.mode_shadow == shadow) {
-      return;
-    }
-    it->second.fleet.mode_shadow = shadow;
-    decision = it->second.decision;
-    for (const auto& [id, w] : watchers_) {
-      if (w.key == key) to_call.push_back(w.watcher);
-    }
+    if (it == entries_.end()) return;
+    Entry& e = *it->second;
+    if (e.decision == nullptr || e.fleet.mode_shadow == shadow) return;
+    e.fleet.mode_shadow = shadow;
+    decision = e.decision;
+    to_call = WatchersLocked(key);
   }
   for (const auto& w : to_call) (*w)(*decision);
 }
@@ -82,7 +141,7 @@ void DecisionBoard::SetShadow(const PolicyKey& key, bool shadow) {
 void DecisionBoard::SetUnavailable(const PolicyKey& key, absl::Status why,
                                    std::vector<SignalExplanation> signals) {
   absl::MutexLock lock(&mu_);
-  Entry& e = entries_[key];
+  Entry& e = *EntryLocked(key);
   if (e.decision != nullptr) return;
   e.unavailable = std::move(why);
   e.unavailable_signals = std::move(signals);
@@ -92,27 +151,37 @@ std::vector<SignalExplanation> DecisionBoard::SignalsWithoutDecision(
     const PolicyKey& key) const {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
-  if (it == entries_.end() || it->second.decision != nullptr) return {};
-  return it->second.unavailable_signals;
+  if (it == entries_.end() || it->second->decision != nullptr) return {};
+  return it->second->unavailable_signals;
 }
 
 void DecisionBoard::RetainOnly(const absl::flat_hash_set<PolicyKey>& keep) {
   absl::MutexLock lock(&mu_);
-  absl::erase_if(entries_,
-                 [&](const auto& kv) { return !keep.contains(kv.first); });
+  absl::erase_if(entries_, [&](const auto& kv) {
+    if (keep.contains(kv.first)) return false;
+    kv.second->retained = false;
+    return true;
+  });
 }
 
 uint64_t DecisionBoard::Watch(const PolicyKey& key, Watcher watcher) {
   absl::MutexLock lock(&mu_);
   const uint64_t id = next_id_++;
-  watchers_[id] =
-      WatchEntry{key, std::make_shared<Watcher>(std::move(watcher))};
+  watchers_[key][id] = std::make_shared<Watcher>(std::move(watcher));
+  watched_key_[id] = key;
   return id;
 }
 
 void DecisionBoard::Unwatch(uint64_t id) {
   absl::MutexLock lock(&mu_);
-  watchers_.erase(id);
+  auto k = watched_key_.find(id);
+  if (k == watched_key_.end()) return;
+  auto w = watchers_.find(k->second);
+  if (w != watchers_.end()) {
+    w->second.erase(id);
+    if (w->second.empty()) watchers_.erase(w);
+  }
+  watched_key_.erase(k);
 }
 
 void DecisionBoard::SetHistorySource(HistorySource source) {

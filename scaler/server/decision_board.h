@@ -50,8 +50,15 @@ struct FleetView {
 // Thread-safe. Watchers are called on the publishing thread, outside the
 // board's lock, in publication order for a given key.
 class DecisionBoard {
+ private:
+  struct Entry;
+
  public:
   using Watcher = std::function<void(const Decision& decision)>;
+  // A handle to one policy's entry (Ref): publishing through it looks no key
+  // up (the evaluator keeps one per policy). Still valid after RetainOnly
+  // dropped the entry: a publication through it then puts it back.
+  using EntryRef = std::shared_ptr<Entry>;
 
   // The latest decision, or UNAVAILABLE saying why there is none yet.
   absl::StatusOr<std::shared_ptr<const Decision>> Get(
@@ -64,6 +71,10 @@ class DecisionBoard {
       std::shared_ptr<const Decision>* decision = nullptr) const;
 
   void Publish(const PolicyKey& key, std::shared_ptr<const Decision> decision,
+               FleetView fleet = {});
+  // `key`'s entry (made, empty, if there is none), and Publish through it.
+  EntryRef Ref(const PolicyKey& key);
+  void Publish(const EntryRef& entry, std::shared_ptr<const Decision> decision,
                FleetView fleet = {});
   // A reload changed the policy's mode: the latest decision's view says so
   // at once (a StreamIsActive opened or answering before the next decision
@@ -94,22 +105,38 @@ class DecisionBoard {
   DecisionHistory History(const PolicyKey& key, absl::Time decided) const;
 
  private:
+  // Guarded by mu_ (a handle outlives the map's hold).
   struct Entry {
+    PolicyKey key;
+    bool retained = true;  // in entries_ (RetainOnly drops it)
     std::shared_ptr<const Decision> decision;
     FleetView fleet;
     absl::Status unavailable;
     std::vector<SignalExplanation> unavailable_signals;
   };
-  struct WatchEntry {
-    PolicyKey key;
-    std::shared_ptr<Watcher> watcher;
-  };
   // Lock order: publish_mu_, then mu_.
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(publish_mu_);
-  absl::flat_hash_map<PolicyKey, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<PolicyKey, EntryRef> entries_ ABSL_GUARDED_BY(mu_);
+  // `key`'s entry, made if absent.
+  const EntryRef& EntryLocked(const PolicyKey& key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Both Publish()es, with `e` found.
+  void PublishLocked(Entry& e, std::shared_ptr<const Decision>& decision,
+                     FleetView fleet,
+                     std::vector<std::shared_ptr<Watcher>>& to_call)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<uint64_t, WatchEntry> watchers_ ABSL_GUARDED_BY(mu_);
+  // The watchers of each watched key, by id (the order they are called
+  // in), and each id's key. Indexed by key: a publication looks at its own
+  // key's watchers, not at every open stream's (KEDA opens one per
+  // ScaledObject with an external-push trigger).
+  absl::flat_hash_map<PolicyKey, std::map<uint64_t, std::shared_ptr<Watcher>>>
+      watchers_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, PolicyKey> watched_key_ ABSL_GUARDED_BY(mu_);
   absl::StatusOr<std::shared_ptr<const Decision>> GetLocked(
+      const PolicyKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `key`'s watchers, in order (none when unwatched).
+  std::vector<std::shared_ptr<Watcher>> WatchersLocked(
       const PolicyKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Serializes notification so that watchers see decisions in order.

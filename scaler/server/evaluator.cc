@@ -36,14 +36,19 @@ Evaluator::Evaluator(const PolicyRegistry& registry, const Observer& observer,
       store_(options_.store != nullptr ? *options_.store : *own_store_),
       leases_(store_, clock_, options_.replica_id, options_.lease_period,
               options_.store_timeout),
-      ticker_(std::make_unique<Ticker>()) {
+      ticker_(std::make_unique<Ticker>()),
+      loader_(std::make_unique<Ticker>()) {
   status_.kind = std::string(store_.kind());
   store_.Watch([this](const PolicyKey& key) {
     {
       absl::MutexLock lock(&saved_mu_);
       saved_.insert(key);
     }
-    ticker_->Wake();
+    if (loading_.load()) {
+      loader_->Wake();
+    } else {
+      ticker_->Wake();
+    }
   });
   board_.SetHistorySource([this](const PolicyKey& key, absl::Time decided) {
     return History(key, decided);
@@ -97,6 +102,7 @@ Evaluator::PolicyState& Evaluator::StateOf(const PolicyKey& key,
   if (added) {
     it->second.id = ++next_id_;
     it->second.lease.first_seen = now;
+    it->second.refs = PublishRefsOf(board_, key);
     // While degraded every policy is decided locally, a new one too.
     if (degraded_) it->second.role.role = Role::kLocal;
   }
@@ -142,7 +148,7 @@ void Evaluator::Publish(const PolicyKey& key, PolicyState& st,
     st.shared_window.shrink_to_fit();
   }
   PublishDecision(board_, key, std::move(d), by, by == options_.replica_id,
-                  st.published, st.shadow, st.tally);
+                  st.published, st.shadow, st.tally, &st.refs);
 }
 
 std::shared_ptr<const Decision> Evaluator::Run(const LoadedPolicy& loaded,
@@ -314,7 +320,7 @@ void Evaluator::EvaluateDue() {
   const std::shared_ptr<const PolicySnapshot> snap = registry_.Get();
   const absl::Time now = clock_.Now();
   absl::flat_hash_set<PolicyKey> saved;
-  {
+  if (!loading_.load()) {  // else LoadSaved's, at once
     absl::MutexLock lock(&saved_mu_);
     saved.swap(saved_);
   }
@@ -400,9 +406,11 @@ void Evaluator::ExportStatus() {
   s.why = degraded_why_;
   s.replicas_alive = leases_.members().size();
   const absl::Time now = clock_.Now();
-  absl::flat_hash_map<PolicyKey, absl::Time> held;
+  std::vector<absl::Time> held;
   for (const auto& [key, st] : states_) {
-    if (leases_.Holds(st.lease, now)) held[key] = st.lease.lease->valid_until;
+    if (leases_.Holds(st.lease, now)) {
+      held.push_back(st.lease.lease->valid_until);
+    }
   }
   s.leases_held = held.size();
   status_dirty_ = false;
@@ -410,7 +418,7 @@ void Evaluator::ExportStatus() {
                                 s.replicas_alive);
   absl::MutexLock lock(&status_mu_);
   status_ = std::move(s);
-  held_ = std::move(held);
+  held_until_ = std::move(held);
 }
 
 StateStatus Evaluator::Status() const {
@@ -418,15 +426,14 @@ StateStatus Evaluator::Status() const {
   absl::MutexLock lock(&status_mu_);
   StateStatus s = status_;
   s.leases_held = 0;
-  for (const auto& [key, until] : held_) s.leases_held += now < until;
+  for (const absl::Time until : held_until_) s.leases_held += now < until;
   return s;
 }
 
 bool Evaluator::HoldsLease(const PolicyKey& key) const {
-  const absl::Time now = clock_.Now();
-  absl::MutexLock lock(&status_mu_);
-  auto it = held_.find(key);
-  return it != held_.end() && now < it->second;
+  absl::MutexLock lock(&mu_);
+  auto it = states_.find(key);
+  return it != states_.end() && leases_.Holds(it->second.lease, clock_.Now());
 }
 
 void Evaluator::Start(absl::Duration tick) {
@@ -435,12 +442,59 @@ void Evaluator::Start(absl::Duration tick) {
     ticking_ = true;
   }
   ticker_->Start(tick, [this] { EvaluateDue(); });
+  // A holder saves a tick's decisions in one batch: their notifications
+  // come together, and a short gathering makes one load of them.
+  loader_->Start(
+      absl::Seconds(1), [this] { LoadSaved(); }, absl::Milliseconds(2));
+  loading_.store(true);
 }
 
 void Evaluator::Stop() {
+  loading_.store(false);
+  loader_->Stop();
   ticker_->Stop();
   absl::MutexLock lock(&mu_);
   ticking_ = false;
+}
+
+void Evaluator::Wake() { ticker_->Wake(); }
+
+void Evaluator::LoadSaved() {
+  absl::flat_hash_set<PolicyKey> saved;
+  {
+    absl::MutexLock lock(&saved_mu_);
+    saved.swap(saved_);
+  }
+  if (saved.empty()) return;
+  const std::shared_ptr<const PolicySnapshot> snap = registry_.Get();
+  StoreWork work;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_.Now();
+    for (const PolicyKey& key : saved) {
+      auto it = states_.find(key);
+      if (it == states_.end()) continue;
+      PolicyState& st = it->second;
+      const Role acting = Acting(st, now);
+      if (acting != Role::kMirror && acting != Role::kLocalUntilFresh) {
+        continue;  // this replica decides it
+      }
+      if (st.in_flight) {
+        st.next_due = absl::InfinitePast();  // the next tick loads it
+        continue;
+      }
+      work.mirrors.push_back(InFlight{key, st.id, st.lease_drops});
+    }
+  }
+  if (work.mirrors.empty()) return;
+  // A tick's load of the same policy may run meanwhile: whichever comes
+  // second adopts its record only if it is newer (ApplyMirrored).
+  const bool again = RunStoreWork(*snap, work);
+  {
+    absl::MutexLock lock(&mu_);
+    ExportStatus();
+  }
+  if (again) ticker_->Wake();
 }
 
 }  // namespace signalscaler

@@ -40,6 +40,12 @@ uint64_t PolicyHash(absl::string_view name) {
   return Finish(Fnv(kFnvBasis, name));
 }
 
+// Fnv over key.ToString() ("ns/name"), without making that string: the
+// state PolicyHash and StableHash(key.ToString(), r) both start from.
+uint64_t FnvOfId(const PolicyKey& key) {
+  return Fnv(Fnv(Fnv(kFnvBasis, key.ns), "/"), key.name);
+}
+
 // Whether `r` (score `score`) beats the best so far.
 bool Better(const std::string& r, uint64_t score, const std::string& best,
             uint64_t best_score) {
@@ -164,9 +170,12 @@ absl::Status LeaseKeeper::Heartbeat(absl::Time now) {
   return FinishHeartbeat(call, now);
 }
 
-std::string LeaseKeeper::PreferredOf(const std::string& name,
-                                     uint64_t hash) const {
-  std::string best;
+const std::string* LeaseKeeper::PreferredOf(const PolicyKey& key) const {
+  // As PolicyHash(id) and StableHash(id, r) for id = key.ToString().
+  const uint64_t id_state = FnvOfId(key);
+  const uint64_t hash = Finish(id_state);
+  const uint64_t with_separator = Fnv(id_state, absl::string_view("\0", 1));
+  const std::string* best = nullptr;
   uint64_t best_score = 0;
   for (const std::string& r : members_) {
     const ServedIndex* serves = nullptr;  // null: every policy
@@ -178,9 +187,11 @@ std::string LeaseKeeper::PreferredOf(const std::string& name,
     if (serves != nullptr && !serves->contains(hash)) {
       continue;  // it does not serve this policy
     }
-    const uint64_t score = StableHash(name, r);
-    if (Better(r, score, best, best_score)) {
-      best = r;
+    const uint64_t score = Finish(Fnv(with_separator, r));
+    // As Better(): the highest score, the lower name on a tie.
+    if (best == nullptr || score > best_score ||
+        (score == best_score && r < *best)) {
+      best = &r;
       best_score = score;
     }
   }
@@ -188,8 +199,8 @@ std::string LeaseKeeper::PreferredOf(const std::string& name,
 }
 
 std::string LeaseKeeper::Preferred(const PolicyKey& key) const {
-  const std::string name = key.ToString();
-  return PreferredOf(name, PolicyHash(name));
+  const std::string* preferred = PreferredOf(key);
+  return preferred == nullptr ? std::string() : *preferred;
 }
 
 bool LeaseKeeper::ShouldHandOver(const LeaseSlot& slot,
@@ -223,11 +234,11 @@ LeaseBatch LeaseKeeper::Plan(absl::Span<const LeaseTask> tasks,
   batch.requests_.reserve(tasks.size());
   for (size_t i = 0; i < tasks.size(); ++i) {
     const LeaseTask& t = tasks[i];
-    const std::string preferred = Preferred(t.key);
+    const std::string* preferred = PreferredOf(t.key);
     bool orphan = false;
-    if (preferred != replica_id_) {
+    if (preferred == nullptr || *preferred != replica_id_) {
       if (Holds(t.slot, now)) {
-        if (ShouldHandOver(t.slot, preferred, now)) {
+        if (preferred != nullptr && ShouldHandOver(t.slot, *preferred, now)) {
           batch.requests_.push_back(LeaseRequest{t.key, *t.slot.lease});
           batch.task_.push_back(i);
           batch.orphan_.push_back(false);

@@ -186,8 +186,11 @@ class LeaseKeeper {
   };
 
   absl::Duration LeaseTtl() const { return lease_period_ * 0.7; }
-  // The preferred replica of a policy named `name` (its id), hashed `hash`.
-  std::string PreferredOf(const std::string& name, uint64_t hash) const;
+  // The preferred replica of `key`: the rendezvous winner among the members
+  // that serve it.
+  // One of members_, or null when no member serves it. No allocation: it
+  // runs for every policy at every upkeep.
+  const std::string* PreferredOf(const PolicyKey& key) const;
   // Whether `slot`'s held lease should go to `preferred` now.
   bool ShouldHandOver(const LeaseSlot& slot, const std::string& preferred,
                       absl::Time now) const;

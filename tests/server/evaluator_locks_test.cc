@@ -2,8 +2,9 @@
 // check waits on: while the tick thread is stuck in a store call (a lease
 // upkeep, a save), Status(), HoldsLease() and a push's EvaluateNow() still
 // return at once, and a push of a policy whose own save is in flight is
-// evaluated right after it. The store here gates the tick thread's calls of
-// one kind until the test opens it.
+// evaluated right after it; and a mirror answers a decision another replica
+// saved as soon as the store says so, while its own tick is stuck. The store
+// here gates the tick thread's calls of one kind until the test opens it.
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/synchronization/mutex.h"
@@ -177,7 +179,7 @@ class EvaluatorLocksTest : public ::testing::Test {
     o.wait_without_history = false;
     evaluator_ =
         std::make_unique<Evaluator>(registry_, observer_, board_, clock_, o);
-    // One tick now, then only when woken (Notify): the test drives it.
+    // One tick now, then only when woken (Wake): the test drives it.
     evaluator_->Start(absl::Hours(1));
     ASSERT_TRUE(Eventually([&] { return Answer(fast_) == 5; }));
     ASSERT_TRUE(Eventually([&] { return Answer(slow_) == 5; }));
@@ -216,7 +218,7 @@ class EvaluatorLocksTest : public ::testing::Test {
   // Makes the tick thread run, and waits until it is stuck at the gate.
   void TickIntoTheGate(Gate g) {
     store_.Close(g);
-    store_.Notify(fast_);
+    evaluator_->Wake();
     ASSERT_TRUE(store_.AwaitWaiter(absl::Seconds(10)))
         << "the tick did not reach the store";
   }
@@ -276,6 +278,47 @@ TEST_F(EvaluatorLocksTest, APushDoesNotWaitForATicksSaves) {
   EXPECT_EQ((*recs)[0]->decision->replicas, 8);
   ASSERT_TRUE((*recs)[1].has_value());
   EXPECT_EQ((*recs)[1]->decision->replicas, 10);
+}
+
+// Issue 17 (decision propagation): a mirror loads a decision the store says
+// another replica saved from a thread of its own, so that neither a tick nor
+// a lease upkeep in progress (here stuck in the store) delays its answer.
+TEST_F(EvaluatorLocksTest, AMirrorAnswersANotifiedSaveWhileItsTickIsStuck) {
+  GatedStore store_b{*memory_};
+  DecisionBoard board_b;
+  EvaluatorOptions o;
+  o.store = &store_b;
+  o.replica_id = "b";
+  o.lease_period = absl::Seconds(10);
+  o.wait_without_history = false;
+  Evaluator b(registry_, observer_, board_b, clock_, o);
+  b.Start(absl::Hours(1));
+  // (Declared after b: the gate opens before b stops, whatever happens.)
+  const absl::Cleanup open_b = [&] { store_b.Open(); };
+  const auto answer_b = [&] {
+    auto d = board_b.Get(slow_);
+    return d.ok() ? (*d)->replicas : -1;
+  };
+  // a holds both leases (valid for 7 s of the manual clock): b mirrors.
+  ASSERT_TRUE(Eventually([&] { return answer_b() == 5; }));
+  EXPECT_TRUE(evaluator_->HoldsLease(slow_));
+  EXPECT_FALSE(b.HoldsLease(slow_));
+
+  // b's next tick is stuck in its lease upkeep.
+  clock_.Advance(absl::Seconds(2));
+  store_b.Close(Gate::kUpkeep);
+  b.Wake();
+  ASSERT_TRUE(store_b.AwaitWaiter(absl::Seconds(10)));
+
+  // a decides 10 and saves it; the store tells b.
+  Push(slow_, 95);
+  ASSERT_TRUE(evaluator_->EvaluateNow(slow_).ok());
+  ASSERT_EQ(Answer(slow_), 10);
+  store_b.Notify(slow_);
+  EXPECT_TRUE(Eventually([&] { return answer_b() == 10; }))
+      << "the mirror waited for its tick";
+  EXPECT_TRUE(store_b.AwaitWaiter(absl::Seconds(0)))
+      << "b's tick is still at the gate";
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "proto/externalscaler.pb.h"
@@ -155,6 +156,68 @@ TEST(KedaLogicShadowTest, SwitchingToShadowChangesTheStreamAnswerAtOnce) {
   EXPECT_FALSE(last);
   board.SetShadow(key, true);  // no change, no call
   EXPECT_EQ(calls, 2);
+}
+
+// The board's watchers (StreamIsActive) are kept per key: a publication
+// calls its own key's watchers, in the order they were added, and none
+// after Unwatch.
+TEST(DecisionBoardWatchTest, APublicationCallsOnlyItsOwnKeysWatchersInOrder) {
+  DecisionBoard board;
+  const PolicyKey web{"team", "web"};
+  const PolicyKey api{"team", "api"};
+  std::vector<std::string> calls;
+  const uint64_t w1 = board.Watch(web, [&](const Decision& d) {
+    calls.push_back(absl::StrCat("w1:", d.replicas));
+  });
+  board.Watch(api, [&](const Decision& d) {
+    calls.push_back(absl::StrCat("a:", d.replicas));
+  });
+  const uint64_t w2 = board.Watch(web, [&](const Decision& d) {
+    calls.push_back(absl::StrCat("w2:", d.replicas));
+  });
+  board.Publish(web, Made(3, -1, 0));
+  EXPECT_EQ(calls, (std::vector<std::string>{"w1:3", "w2:3"}));
+  calls.clear();
+  board.Publish(api, Made(4, -1, 0));
+  EXPECT_EQ(calls, (std::vector<std::string>{"a:4"}));
+  calls.clear();
+  board.Unwatch(w1);
+  board.Unwatch(w1);  // twice: a no-op
+  board.Publish(web, Made(5, -1, 1));
+  EXPECT_EQ(calls, (std::vector<std::string>{"w2:5"}));
+  calls.clear();
+  board.Unwatch(w2);
+  board.Publish(web, Made(6, -1, 2));
+  EXPECT_TRUE(calls.empty());
+  // The board answers the latest decision, watched or not.
+  EXPECT_EQ((*board.Get(web))->replicas, 6);
+  EXPECT_EQ((*board.Get(api))->replicas, 4);
+}
+
+// The evaluator publishes through a handle (Ref): the same entry as by key,
+// and one kept across a RetainOnly that dropped the policy puts it back.
+TEST(DecisionBoardRefTest, AHandlePublishesTheEntryAndSurvivesARetainOnly) {
+  DecisionBoard board;
+  const PolicyKey web{"team", "web"};
+  const DecisionBoard::EntryRef ref = board.Ref(web);
+  EXPECT_EQ(board.Get(web).status().code(), absl::StatusCode::kUnavailable);
+  int calls = 0;
+  board.Watch(web, [&](const Decision&) { ++calls; });
+  board.Publish(ref, Made(3, -1, 0));
+  EXPECT_EQ((*board.Get(web))->replicas, 3);
+  EXPECT_EQ(calls, 1);
+  board.Publish(web, Made(4, -1, 1));
+  EXPECT_EQ((*board.Get(web))->replicas, 4) << "by key: the same entry";
+  board.RetainOnly({});
+  EXPECT_EQ(board.Get(web).status().code(), absl::StatusCode::kUnavailable);
+  board.Publish(ref, Made(5, -1, 2));
+  EXPECT_EQ((*board.Get(web))->replicas, 5);
+  EXPECT_EQ(calls, 3);
+  // Dropped, then made again by key: the handle publishes into that entry.
+  board.RetainOnly({});
+  board.Publish(web, Made(6, -1, 3));
+  board.Publish(ref, Made(7, -1, 4));
+  EXPECT_EQ((*board.Get(web))->replicas, 7);
 }
 
 TEST(KedaLogicShadowTest, FleetWithoutADecisionIsUnavailable) {

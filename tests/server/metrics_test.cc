@@ -121,6 +121,44 @@ TEST(MetricsTest, ForgettingAPolicyDropsItsSeriesOnly) {
               testing::ElementsAre(testing::EndsWith("} 3")));
 }
 
+// The evaluator records through a handle (PolicyRowOf): the same series as
+// by name, nothing shown before a decision, and a handle kept across a
+// ForgetPolicy brings the series back with its next decision.
+TEST(MetricsTest, ARowHandleRecordsTheSameSeriesAndSurvivesAForget) {
+  Metrics m;
+  const Metrics::PolicyRowRef row = m.PolicyRowOf("team-a", "api");
+  EXPECT_THAT(Lines(m.Text(), R"(namespace="team-a",policy="api")"),
+              testing::IsEmpty())
+      << "a row without a decision has no series";
+  m.RecordDecision(row, 4, 3, 10, {Sample("queue", 35, 4, false)}, {},
+                   Metrics::ShadowSample{});
+  m.RecordDecision("team-a", "api", 5, 4, 10, {Sample("queue", 45, 5, false)},
+                   {"signal_won"});
+  std::string text = m.Text();
+  EXPECT_THAT(Lines(text, "signalscaler_decision_replicas{"),
+              testing::ElementsAre(testing::EndsWith("} 5")))
+      << "by name and by handle: one series";
+  EXPECT_THAT(
+      Lines(text, "signalscaler_signal_value{"),
+      testing::ElementsAre(testing::HasSubstr(R"(signal="queue"} 45)")));
+  m.ForgetPolicy("team-a", "api");
+  EXPECT_THAT(Lines(m.Text(), R"(namespace="team-a",policy="api")"),
+              testing::IsEmpty());
+  m.RecordDecision(row, 6, 5, 10, {Sample("queue", 55, 6, false)}, {},
+                   Metrics::ShadowSample{});
+  text = m.Text();
+  EXPECT_THAT(Lines(text, "signalscaler_decision_replicas{"),
+              testing::ElementsAre(testing::EndsWith("} 6")));
+  // Forgotten, then made again by name: the old handle records into it.
+  m.ForgetPolicy("team-a", "api");
+  m.RecordDecision("team-a", "api", 2, 2, 10, {Sample("queue", 15, 2, false)},
+                   {});
+  m.RecordDecision(row, 7, 2, 10, {Sample("queue", 65, 7, false)}, {},
+                   Metrics::ShadowSample{});
+  EXPECT_THAT(Lines(m.Text(), "signalscaler_decision_replicas{"),
+              testing::ElementsAre(testing::EndsWith("} 7")));
+}
+
 TEST(MetricsTest, PerPolicyFamiliesKeepTheirTypesAndHelp) {
   Metrics m;
   m.RecordDecision("team-a", "api", 2, 2, 5, {Sample("queue", 10, 2, false)},

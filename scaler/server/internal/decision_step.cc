@@ -63,10 +63,15 @@ std::shared_ptr<const Decision> DecideOrExplain(
   return std::make_shared<const Decision>(*std::move(d));
 }
 
+PublishRefs PublishRefsOf(DecisionBoard& board, const PolicyKey& key) {
+  return PublishRefs{board.Ref(key),
+                     Metrics::Get().PolicyRowOf(key.ns, key.name)};
+}
+
 void PublishDecision(DecisionBoard& board, const PolicyKey& key,
                      std::shared_ptr<const Decision> d, absl::string_view by,
                      bool here, int64_t& published, bool shadow,
-                     ShadowTally& tally) {
+                     ShadowTally& tally, const PublishRefs* refs) {
   const bool changed = published != d->replicas;
   std::vector<Metrics::SignalSample> samples;
   samples.reserve(d->signals.size());
@@ -88,10 +93,17 @@ void PublishDecision(DecisionBoard& board, const PolicyKey& key,
   const auto [short_delta, excess_delta] = Tally(*d, shadow, tally);
   // Counted by the replica that made the decision only (a fleet's sum
   // counts each interval once).
-  Metrics::Get().RecordDecision(
-      key.ns, key.name, d->replicas, d->current, d->max_replicas, samples,
-      change_reasons,
-      {shadow, here ? short_delta : 0, here ? excess_delta : 0});
+  const Metrics::ShadowSample shadow_sample = {shadow, here ? short_delta : 0,
+                                               here ? excess_delta : 0};
+  if (refs != nullptr) {
+    Metrics::Get().RecordDecision(refs->series, d->replicas, d->current,
+                                  d->max_replicas, samples, change_reasons,
+                                  shadow_sample);
+  } else {
+    Metrics::Get().RecordDecision(key.ns, key.name, d->replicas, d->current,
+                                  d->max_replicas, samples, change_reasons,
+                                  shadow_sample);
+  }
   if (changed) {
     LogFields fields = {{"policy", key.ToString()},
                         {"from", published >= 0 ? absl::StrCat(published)
@@ -106,7 +118,11 @@ void PublishDecision(DecisionBoard& board, const PolicyKey& key,
     }
   }
   published = d->replicas;
-  board.Publish(key, std::move(d), tally.view);
+  if (refs != nullptr) {
+    board.Publish(refs->board, std::move(d), tally.view);
+  } else {
+    board.Publish(key, std::move(d), tally.view);
+  }
 }
 
 }  // namespace signalscaler

@@ -12,6 +12,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "scaler/common/metrics.h"
 #include "scaler/engine/decision.h"
 #include "scaler/policy/loader.h"
 #include "scaler/policy/policy_key.h"
@@ -45,10 +46,18 @@ struct ShadowTally {
 // read from spec.replicas) and, for a shadow decision after another, the
 // replica-seconds since that one; those of a decision made here also go to
 // the shadow counters (Metrics::RecordDecision's ShadowSample).
+//
+// `refs`, when given, are `key`'s handles into the board and the metrics
+// (PublishRefsOf): the same publication without looking the key up twice.
+struct PublishRefs {
+  DecisionBoard::EntryRef board;
+  Metrics::PolicyRowRef series;
+};
+PublishRefs PublishRefsOf(DecisionBoard& board, const PolicyKey& key);
 void PublishDecision(DecisionBoard& board, const PolicyKey& key,
                      std::shared_ptr<const Decision> d, absl::string_view by,
                      bool here, int64_t& published, bool shadow,
-                     ShadowTally& tally);
+                     ShadowTally& tally, const PublishRefs* refs = nullptr);
 
 }  // namespace signalscaler
 

@@ -31,9 +31,10 @@ class Ticker {
   Ticker(const Ticker&) = delete;
   Ticker& operator=(const Ticker&) = delete;
 
-  // Calls `fn` at once, then every `tick` or after a Wake(). A no-op while
-  // running.
-  void Start(absl::Duration tick, std::function<void()> fn);
+  // Calls `fn` at once, then every `tick` or `gather` after a Wake(). A
+  // no-op while running.
+  void Start(absl::Duration tick, std::function<void()> fn,
+             absl::Duration gather = kGather);
   // Makes the running (or next started) loop call again soon.
   void Wake();
   // Stops the loop and joins its thread; a no-op when not running.
