@@ -117,6 +117,7 @@ class Confiner {
     if (failed_) return;
     for (auto& [path, field] : rewrites_)
       *path = absl::StrCat(dir_, "/", *path);
+    loaded_.policy.Compact();  // Mutable() may have copied it to the heap
   }
 
   static bool ReadsFiles(const LoadedPolicy& loaded,

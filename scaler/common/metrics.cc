@@ -227,7 +227,7 @@ void Metrics::ForgetSourceQuery(absl::string_view kind,
 void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              int64_t replicas, int64_t current,
                              int64_t max_replicas,
-                             const std::vector<SignalSample>& signals,
+                             absl::Span<const SignalSample> signals,
                              const std::vector<std::string>& change_reasons,
                              const ShadowSample& shadow) {
   impl_->policies.RecordDecision(ns, policy, replicas, current, max_replicas,
@@ -241,7 +241,7 @@ Metrics::PolicyRowRef Metrics::PolicyRowOf(const std::string& ns,
 
 void Metrics::RecordDecision(const PolicyRowRef& row, int64_t replicas,
                              int64_t current, int64_t max_replicas,
-                             const std::vector<SignalSample>& signals,
+                             absl::Span<const SignalSample> signals,
                              const std::vector<std::string>& change_reasons,
                              const ShadowSample& shadow) {
   impl_->policies.RecordDecision(row, replicas, current, max_replicas, signals,
@@ -251,7 +251,7 @@ void Metrics::RecordDecision(const PolicyRowRef& row, int64_t replicas,
 void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
                              int64_t replicas, int64_t current,
                              int64_t max_replicas,
-                             const std::vector<SignalSample>& signals,
+                             absl::Span<const SignalSample> signals,
                              const std::vector<std::string>& change_reasons) {
   impl_->policies.RecordDecision(ns, policy, replicas, current, max_replicas,
                                  signals, change_reasons, nullptr);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 
 namespace signalscaler {
 namespace metrics_internal {
@@ -77,7 +78,7 @@ class Metrics {
   // One call (one lock, one lookup) per decision.
   void RecordDecision(const std::string& ns, const std::string& policy,
                       int64_t replicas, int64_t current, int64_t max_replicas,
-                      const std::vector<SignalSample>& signals,
+                      absl::Span<const SignalSample> signals,
                       const std::vector<std::string>& change_reasons,
                       const ShadowSample& shadow);
   // A handle to one policy's series: RecordDecision through it is the
@@ -88,13 +89,13 @@ class Metrics {
   PolicyRowRef PolicyRowOf(const std::string& ns, const std::string& policy);
   void RecordDecision(const PolicyRowRef& row, int64_t replicas,
                       int64_t current, int64_t max_replicas,
-                      const std::vector<SignalSample>& signals,
+                      absl::Span<const SignalSample> signals,
                       const std::vector<std::string>& change_reasons,
                       const ShadowSample& shadow);
   // Without the shadow series (tests of the others).
   void RecordDecision(const std::string& ns, const std::string& policy,
                       int64_t replicas, int64_t current, int64_t max_replicas,
-                      const std::vector<SignalSample>& signals,
+                      absl::Span<const SignalSample> signals,
                       const std::vector<std::string>& change_reasons);
   // signalscaler_grpc_calls_total{method,code} and
   // signalscaler_grpc_call_duration_seconds{method}; streams count when they

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <google/protobuf/arena.h>
 #include <yaml-cpp/yaml.h>
 
 #include "absl/strings/match.h"
@@ -19,6 +20,27 @@
 #include "scaler/policy/warnings.h"
 
 namespace signalscaler {
+
+std::shared_ptr<const v1::ScalingPolicy> SharedPolicy::CompactCopy(
+    const v1::ScalingPolicy& p) {
+  // The heap the message uses now, with room for the arena's own headers
+  // and alignment; a larger policy grows the arena by more blocks.
+  const size_t bytes = p.SpaceUsedLong();
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = bytes + bytes / 4 + 256;
+  options.max_block_size = options.start_block_size;
+  struct Held {
+    explicit Held(const google::protobuf::ArenaOptions& o) : arena(o) {}
+    google::protobuf::Arena arena;
+    v1::ScalingPolicy* message = nullptr;
+  };
+  auto held = std::make_shared<Held>(options);
+  held->message =
+      google::protobuf::Arena::CreateMessage<v1::ScalingPolicy>(&held->arena);
+  held->message->CopyFrom(p);
+  // Owns the arena, points at the message.
+  return std::shared_ptr<const v1::ScalingPolicy>(held, held->message);
+}
 namespace {
 
 using policy_internal::LineIndex;
@@ -116,6 +138,7 @@ bool ParseDocument(const YAML::Node& doc, absl::string_view file,
       found.errors.push_back(std::move(e));
     }
     if (found.errors.empty()) {
+      loaded.policy.Compact();
       std::vector<PolicyError> found_warnings;
       AppendPolicyWarnings(loaded, found_warnings);
       for (PolicyError& w : found_warnings) {

@@ -51,7 +51,7 @@ class SharedPolicy {
  public:
   SharedPolicy() : p_(Empty()) {}
   SharedPolicy(v1::ScalingPolicy p)  // NOLINT: implicit, as the message was
-      : p_(std::make_shared<v1::ScalingPolicy>(std::move(p))) {}
+      : p_(CompactCopy(p)) {}
 
   const v1::ScalingPolicy& get() const { return *p_; }
   operator const v1::ScalingPolicy&() const { return *p_; }  // NOLINT
@@ -59,6 +59,13 @@ class SharedPolicy {
   const v1::PolicySpec& spec() const { return p_->spec(); }
   const v1::ObjectMeta& metadata() const { return p_->metadata(); }
   std::string SerializeAsString() const { return p_->SerializeAsString(); }
+
+  // Moves the message into an arena of its own, one block sized to it: its
+  // sub-messages (signals, sources, behavior) then lie together, not
+  // wherever the parser's allocations fell. The evaluator reads every
+  // policy's spec once a second, 10,000 of them, and their first reads were
+  // cache misses. The loader calls it on every valid policy.
+  void Compact() { p_ = CompactCopy(*p_); }
 
   // The message to change; a copy of it if another holder shares it. Not
   // thread-safe against another thread copying this same SharedPolicy.
@@ -80,6 +87,9 @@ class SharedPolicy {
         std::make_shared<v1::ScalingPolicy>());
     return *empty;
   }
+  // A copy of `p` in an arena of its own (Compact).
+  static std::shared_ptr<const v1::ScalingPolicy> CompactCopy(
+      const v1::ScalingPolicy& p);
   std::shared_ptr<const v1::ScalingPolicy> p_;
 };
 

@@ -398,7 +398,7 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
 
 void Evaluator::ExportStatus() {
   // Leases change at an upkeep or a transition, which mark it: Status()
-  // and HoldsLease() compare their times with the clock themselves.
+  // compares their times with the clock itself.
   if (!status_dirty_) return;
   StateStatus s;
   s.kind = std::string(store_.kind());
@@ -441,12 +441,14 @@ void Evaluator::Start(absl::Duration tick) {
     absl::MutexLock lock(&mu_);
     ticking_ = true;
   }
+  // Before the loader starts (its first call takes what came before): a
+  // notification from now on is the loader's, not a tick's.
+  loading_.store(true);
   ticker_->Start(tick, [this] { EvaluateDue(); });
   // A holder saves a tick's decisions in one batch: their notifications
   // come together, and a short gathering makes one load of them.
   loader_->Start(
       absl::Seconds(1), [this] { LoadSaved(); }, absl::Milliseconds(2));
-  loading_.store(true);
 }
 
 void Evaluator::Stop() {
@@ -468,6 +470,7 @@ void Evaluator::LoadSaved() {
   if (saved.empty()) return;
   const std::shared_ptr<const PolicySnapshot> snap = registry_.Get();
   StoreWork work;
+  bool deferred = false;  // to the next tick: woken now
   {
     absl::MutexLock lock(&mu_);
     const absl::Time now = clock_.Now();
@@ -481,14 +484,18 @@ void Evaluator::LoadSaved() {
       }
       if (st.in_flight) {
         st.next_due = absl::InfinitePast();  // the next tick loads it
+        deferred = true;
         continue;
       }
       work.mirrors.push_back(InFlight{key, st.id, st.lease_drops});
     }
   }
+  if (deferred) ticker_->Wake();
   if (work.mirrors.empty()) return;
   // A tick's load of the same policy may run meanwhile: whichever comes
-  // second adopts its record only if it is newer (ApplyMirrored).
+  // second adopts its record only if it is newer (ApplyMirrored). A load
+  // that finds the store out of reach enters the degraded mode from here,
+  // as a push's save can (EvaluateNow).
   const bool again = RunStoreWork(*snap, work);
   {
     absl::MutexLock lock(&mu_);

@@ -137,7 +137,8 @@ class Evaluator {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Whether this replica holds `key`'s lease (evaluates it) now. Waits for
-  // mu_ only (a slice of computing), never for store I/O.
+  // mu_ only (computing: a slice of a tick, or a reload's matching), never
+  // for store I/O.
   bool HoldsLease(const PolicyKey& key) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
@@ -314,7 +315,7 @@ class Evaluator {
   void EnterDegraded(const absl::Status& why, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void LeaveDegraded(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Publishes what Status() and HoldsLease() read, and the store metrics.
+  // Publishes what Status() reads, and the store metrics.
   void ExportStatus() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_)
       ABSL_LOCKS_EXCLUDED(status_mu_);
   // Each store call's own deadline (a tick's many calls do not share one).
@@ -331,7 +332,7 @@ class Evaluator {
   // Locks, in this order: tick_mu_ (one EvaluateDue at a time, held across
   // its store I/O; nothing but another tick waits on it), mu_ (the policies'
   // state; held for computing only, never across a store call), status_mu_
-  // (the snapshot Status() and HoldsLease() read). saved_mu_ (the Watch
+  // (the snapshot Status() reads). saved_mu_ (the Watch
   // thread's keys) and the Ticker's own lock are never held with another.
   absl::Mutex tick_mu_;
   mutable absl::Mutex mu_ ABSL_ACQUIRED_AFTER(tick_mu_);

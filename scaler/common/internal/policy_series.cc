@@ -53,7 +53,7 @@ PolicySeries::RowRef PolicySeries::Ref(const std::string& ns,
 void PolicySeries::RecordDecision(
     const std::string& ns, const std::string& policy, int64_t replicas,
     int64_t current, int64_t max_replicas,
-    const std::vector<Metrics::SignalSample>& signals,
+    absl::Span<const Metrics::SignalSample> signals,
     const std::vector<std::string>& change_reasons,
     const Metrics::ShadowSample* shadow) {
   absl::MutexLock lock(&mu_);
@@ -63,7 +63,7 @@ void PolicySeries::RecordDecision(
 
 void PolicySeries::RecordDecision(
     const RowRef& ref, int64_t replicas, int64_t current, int64_t max_replicas,
-    const std::vector<Metrics::SignalSample>& signals,
+    absl::Span<const Metrics::SignalSample> signals,
     const std::vector<std::string>& change_reasons,
     const Metrics::ShadowSample* shadow) {
   absl::MutexLock lock(&mu_);
@@ -81,11 +81,11 @@ void PolicySeries::RecordDecision(
                shadow);
 }
 
-void PolicySeries::RecordLocked(
-    PolicyRow& row, int64_t replicas, int64_t current, int64_t max_replicas,
-    const std::vector<Metrics::SignalSample>& signals,
-    const std::vector<std::string>& change_reasons,
-    const Metrics::ShadowSample* shadow_sample) {
+void PolicySeries::RecordLocked(PolicyRow& row, int64_t replicas,
+                                int64_t current, int64_t max_replicas,
+                                absl::Span<const Metrics::SignalSample> signals,
+                                const std::vector<std::string>& change_reasons,
+                                const Metrics::ShadowSample* shadow_sample) {
   row.decided = true;
   row.decision = replicas;
   row.current = current;

@@ -63,7 +63,7 @@ class PolicySeries {
 
   void RecordDecision(const std::string& ns, const std::string& policy,
                       int64_t replicas, int64_t current, int64_t max_replicas,
-                      const std::vector<Metrics::SignalSample>& signals,
+                      absl::Span<const Metrics::SignalSample> signals,
                       const std::vector<std::string>& change_reasons,
                       // null: the shadow series are left as they are
                       const Metrics::ShadowSample* shadow)
@@ -75,7 +75,7 @@ class PolicySeries {
       ABSL_LOCKS_EXCLUDED(mu_);
   void RecordDecision(const RowRef& row, int64_t replicas, int64_t current,
                       int64_t max_replicas,
-                      const std::vector<Metrics::SignalSample>& signals,
+                      absl::Span<const Metrics::SignalSample> signals,
                       const std::vector<std::string>& change_reasons,
                       const Metrics::ShadowSample* shadow)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -92,7 +92,7 @@ class PolicySeries {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecordLocked(PolicyRow& row, int64_t replicas, int64_t current,
                     int64_t max_replicas,
-                    const std::vector<Metrics::SignalSample>& signals,
+                    absl::Span<const Metrics::SignalSample> signals,
                     const std::vector<std::string>& change_reasons,
                     const Metrics::ShadowSample* shadow)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

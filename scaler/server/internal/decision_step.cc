@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "scaler/common/log.h"
 #include "scaler/common/metrics.h"
@@ -73,7 +74,7 @@ void PublishDecision(DecisionBoard& board, const PolicyKey& key,
                      bool here, int64_t& published, bool shadow,
                      ShadowTally& tally, const PublishRefs* refs) {
   const bool changed = published != d->replicas;
-  std::vector<Metrics::SignalSample> samples;
+  absl::InlinedVector<Metrics::SignalSample, 8> samples;
   samples.reserve(d->signals.size());
   for (const SignalExplanation& s : d->signals) {
     Metrics::SignalSample m;
