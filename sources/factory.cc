@@ -117,7 +117,9 @@ class Confiner {
     if (failed_) return;
     for (auto& [path, field] : rewrites_)
       *path = absl::StrCat(dir_, "/", *path);
-    loaded_.policy.Compact();  // Mutable() may have copied it to the heap
+    // Mutable() may have copied it to the heap. Last: when this was the
+    // only holder, the message `spec` and `rewrites_` point into is freed.
+    loaded_.policy.Compact();
   }
 
   static bool ReadsFiles(const LoadedPolicy& loaded,
