@@ -367,6 +367,13 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
       mu_.Await(absl::Condition(
           +[](bool* running) { return !*running; }, &upkeep_running_));
       upkeep = UpkeepDue(clock_.Now());
+    } else if (!upkept_) {
+      // Just started: until the tick thread's first upkeep, no lease is
+      // held and the push would be evaluated as a mirror's (not at all).
+      // Wait for it, at most one store call's time.
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](bool* done) { return *done; }, &upkept_),
+                           options_.store_timeout);
     }
   }
   if (upkeep) Upkeep(*snap);

@@ -115,7 +115,8 @@ class Evaluator {
   // flight never delays it. If the policy's own previous evaluation is
   // still saving, it is evaluated again as soon as that one is done (by the
   // tick thread). Without a running tick thread (Start), it also does the
-  // lease upkeep when due. NOT_FOUND if the policy is not served.
+  // lease upkeep when due; with one, a call before its first upkeep waits
+  // for it (at most store_timeout). NOT_FOUND if the policy is not served.
   absl::Status EvaluateNow(const PolicyKey& key) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Starts / stops a thread calling EvaluateDue() every `tick`, and a
@@ -341,6 +342,8 @@ class Evaluator {
   LeaseKeeper leases_ ABSL_GUARDED_BY(mu_);
   // An upkeep is between its heartbeat and its leases' answers.
   bool upkeep_running_ ABSL_GUARDED_BY(mu_) = false;
+  // An upkeep has ended (leases known, or the store found out of reach).
+  bool upkept_ ABSL_GUARDED_BY(mu_) = false;
   // Leases of removed policies, given up with the next upkeep.
   std::vector<std::pair<PolicyKey, Lease>> releases_ ABSL_GUARDED_BY(mu_);
   // Start()ed: the tick thread keeps the leases, pushes never do.

@@ -40,6 +40,7 @@ void Evaluator::Upkeep(const PolicySnapshot& snap) {
     const absl::Status beaten = leases_.FinishHeartbeat(beat, now);
     if (!beaten.ok()) {
       upkeep_running_ = false;
+      upkept_ = true;
       if (IsStoreOutage(beaten)) {
         EnterDegraded(beaten, now);
       } else {
@@ -68,6 +69,7 @@ void Evaluator::Upkeep(const PolicySnapshot& snap) {
   {
     absl::MutexLock lock(&mu_);
     upkeep_running_ = false;
+    upkept_ = true;
     ApplyLeases(absl::MakeSpan(tasks), of, batch, clock_.Now());
   }
   Metrics::Get().RecordLeaseUpkeep(absl::Now() - started);

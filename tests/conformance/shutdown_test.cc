@@ -82,6 +82,21 @@ TEST(ShutdownTest, SigtermDrainsThenEndsStreamsOkAndExitsInTime) {
     ASSERT_TRUE(admin->Push(&ctx, req, &resp).ok());
   }
   ASSERT_EQ(Health(*health, "readiness"), HC::SERVING);
+  // The push's decision is on the board before the streams open (they
+  // answer it at once).
+  {
+    bool decided = false;
+    for (int i = 0; i < 50 && !decided; ++i) {
+      externalscaler::GetMetricsRequest req;
+      *req.mutable_scaledobjectref() = Ref();
+      req.set_metricname("signalscaler-demo-parlant-agent");
+      externalscaler::GetMetricsResponse resp;
+      grpc::ClientContext ctx;
+      decided = scaler->GetMetrics(&ctx, req, &resp).ok();
+      if (!decided) absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_TRUE(decided) << "no decision 5 s after the push";
+  }
 
   // Three external-push streams, as KEDA keeps them.
   struct Stream {

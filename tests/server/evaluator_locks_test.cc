@@ -321,5 +321,41 @@ TEST_F(EvaluatorLocksTest, AMirrorAnswersANotifiedSaveWhileItsTickIsStuck) {
       << "b's tick is still at the gate";
 }
 
+// A push that comes before the tick thread's first lease upkeep (serve has
+// just started: no lease is held yet) waits for that upkeep rather than
+// being evaluated as a mirror's, which does nothing (an ASan CI run of
+// shutdown_test saw its streams answer `false` after such a push).
+TEST_F(EvaluatorLocksTest, APushBeforeTheFirstUpkeepWaitsForIt) {
+  std::unique_ptr<StateStore> memory = MakeMemoryStateStore(clock_);
+  GatedStore store{*memory};
+  store.Close(Gate::kUpkeep);
+  DecisionBoard board;
+  EvaluatorOptions o;
+  o.store = &store;
+  o.replica_id = "c";
+  o.lease_period = absl::Seconds(10);
+  o.wait_without_history = false;
+  o.store_timeout = absl::Seconds(5);
+  Evaluator c(registry_, observer_, board, clock_, o);
+  c.Start(absl::Hours(1));
+  const absl::Cleanup open = [&] { store.Open(); };
+  ASSERT_TRUE(store.AwaitWaiter(absl::Seconds(10)))
+      << "the first upkeep did not reach the store";
+  std::thread opener([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    store.Open();
+  });
+  Push(slow_, 95);
+  const absl::Time pushed = absl::Now();
+  EXPECT_TRUE(c.EvaluateNow(slow_).ok());
+  EXPECT_GE(absl::Now() - pushed, absl::Milliseconds(250))
+      << "returned before the first upkeep ended";
+  opener.join();
+  EXPECT_TRUE(Eventually([&] {
+    auto d = board.Get(slow_);
+    return d.ok() && (*d)->replicas == 10;
+  }));
+}
+
 }  // namespace
 }  // namespace signalscaler
