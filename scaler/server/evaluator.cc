@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "scaler/common/log.h"
 #include "scaler/common/metrics.h"
 #include "scaler/engine/engine.h"
@@ -371,9 +372,9 @@ absl::Status Evaluator::EvaluateNow(const PolicyKey& key) {
       // Just started: until the tick thread's first upkeep, no lease is
       // held and the push would be evaluated as a mirror's (not at all).
       // Wait for it, at most one store call's time.
-      mu_.AwaitWithTimeout(absl::Condition(
-                               +[](bool* done) { return *done; }, &upkept_),
-                           options_.store_timeout);
+      const absl::Time until = absl::Now() + options_.store_timeout;
+      while (!upkept_ && !upkept_cv_.WaitWithDeadline(&mu_, until)) {
+      }
     }
   }
   if (upkeep) Upkeep(*snap);

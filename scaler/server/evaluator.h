@@ -342,8 +342,11 @@ class Evaluator {
   LeaseKeeper leases_ ABSL_GUARDED_BY(mu_);
   // An upkeep is between its heartbeat and its leases' answers.
   bool upkeep_running_ ABSL_GUARDED_BY(mu_) = false;
-  // An upkeep has ended (leases known, or the store found out of reach).
+  // An upkeep has ended (leases known, or the store found out of reach);
+  // upkept_cv_ is signalled then (a CondVar, not Mutex::Await: the TSan
+  // shim, cmake/tsan/grpc_sync.cc, sees CondVar waits, not Await's).
   bool upkept_ ABSL_GUARDED_BY(mu_) = false;
+  absl::CondVar upkept_cv_;
   // Leases of removed policies, given up with the next upkeep.
   std::vector<std::pair<PolicyKey, Lease>> releases_ ABSL_GUARDED_BY(mu_);
   // Start()ed: the tick thread keeps the leases, pushes never do.

@@ -41,6 +41,7 @@ void Evaluator::Upkeep(const PolicySnapshot& snap) {
     if (!beaten.ok()) {
       upkeep_running_ = false;
       upkept_ = true;
+      upkept_cv_.SignalAll();
       if (IsStoreOutage(beaten)) {
         EnterDegraded(beaten, now);
       } else {
@@ -70,6 +71,7 @@ void Evaluator::Upkeep(const PolicySnapshot& snap) {
     absl::MutexLock lock(&mu_);
     upkeep_running_ = false;
     upkept_ = true;
+    upkept_cv_.SignalAll();
     ApplyLeases(absl::MakeSpan(tasks), of, batch, clock_.Now());
   }
   Metrics::Get().RecordLeaseUpkeep(absl::Now() - started);
