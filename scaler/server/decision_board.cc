@@ -54,17 +54,7 @@ absl::StatusOr<FleetView> DecisionBoard::Fleet(
 void DecisionBoard::Publish(const PolicyKey& key,
                             std::shared_ptr<const Decision> decision,
                             FleetView fleet) {
-  absl::MutexLock order(&publish_mu_);
-  std::vector<std::shared_ptr<Watcher>> to_call;
-  std::shared_ptr<const Decision> published;
-  {
-    absl::MutexLock lock(&mu_);
-    Entry& e = *EntryLocked(key);
-    PublishLocked(e, decision, std::move(fleet), to_call);
-    if (!to_call.empty()) published = e.decision;
-  }
-  for (const auto& w : to_call) (*w)(*published);
-  // `decision` is the previous one now: released here, outside the lock.
+  Publish(Ref(key), std::move(decision), std::move(fleet));
 }
 
 DecisionBoard::EntryRef DecisionBoard::Ref(const PolicyKey& key) {
@@ -91,23 +81,16 @@ void DecisionBoard::Publish(const EntryRef& entry,
       }
       e = in_map.get();
     }
-    PublishLocked(*e, decision, std::move(fleet), to_call);
+    // `decision` becomes the previous one, released at the end, outside
+    // the lock (when nobody else holds it, that is its free).
+    e->decision.swap(decision);
+    e->fleet = std::move(fleet);
+    if (!e->unavailable.ok()) e->unavailable = absl::OkStatus();
+    e->unavailable_signals.clear();
+    to_call = WatchersLocked(e->key);
     if (!to_call.empty()) published = e->decision;
   }
   for (const auto& w : to_call) (*w)(*published);
-  // `decision` is the previous one now: released here, outside the lock.
-}
-
-void DecisionBoard::PublishLocked(
-    Entry& e, std::shared_ptr<const Decision>& decision, FleetView fleet,
-    std::vector<std::shared_ptr<Watcher>>& to_call) {
-  // In: the new decision; out: the previous one, for the caller to release
-  // outside the lock (when nobody else holds it, that is its free).
-  e.decision.swap(decision);
-  e.fleet = std::move(fleet);
-  if (!e.unavailable.ok()) e.unavailable = absl::OkStatus();
-  e.unavailable_signals.clear();
-  to_call = WatchersLocked(e.key);
 }
 
 std::vector<std::shared_ptr<DecisionBoard::Watcher>>

@@ -120,11 +120,6 @@ class DecisionBoard {
   // `key`'s entry, made if absent.
   const EntryRef& EntryLocked(const PolicyKey& key)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Both Publish()es, with `e` found.
-  void PublishLocked(Entry& e, std::shared_ptr<const Decision>& decision,
-                     FleetView fleet,
-                     std::vector<std::shared_ptr<Watcher>>& to_call)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   // The watchers of each watched key, by id (the order they are called
   // in), and each id's key. Indexed by key: a publication looks at its own

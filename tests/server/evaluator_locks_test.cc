@@ -172,13 +172,8 @@ class EvaluatorLocksTest : public ::testing::Test {
     registry_.Set(std::make_shared<PolicySnapshot>(std::move(r.policies)));
     Push(fast_, 42);
     Push(slow_, 42);
-    EvaluatorOptions o;
-    o.store = &store_;
-    o.replica_id = "a";
-    o.lease_period = absl::Seconds(10);
-    o.wait_without_history = false;
-    evaluator_ =
-        std::make_unique<Evaluator>(registry_, observer_, board_, clock_, o);
+    evaluator_ = std::make_unique<Evaluator>(registry_, observer_, board_,
+                                             clock_, Options(store_, "a"));
     // One tick now, then only when woken (Wake): the test drives it.
     evaluator_->Start(absl::Hours(1));
     ASSERT_TRUE(Eventually([&] { return Answer(fast_) == 5; }));
@@ -190,6 +185,15 @@ class EvaluatorLocksTest : public ::testing::Test {
     for (std::thread& t : threads_) t.join();
   }
 
+  // Every evaluator here: 10 s leases, deciding without history.
+  static EvaluatorOptions Options(StateStore& store, const std::string& id) {
+    EvaluatorOptions o;
+    o.store = &store;
+    o.replica_id = id;
+    o.lease_period = absl::Seconds(10);
+    o.wait_without_history = false;
+    return o;
+  }
   void Push(const PolicyKey& key, double jobs) {
     push_.Record(key, "jobs", Reading{jobs, clock_.Now()});
   }
@@ -286,12 +290,7 @@ TEST_F(EvaluatorLocksTest, APushDoesNotWaitForATicksSaves) {
 TEST_F(EvaluatorLocksTest, AMirrorAnswersANotifiedSaveWhileItsTickIsStuck) {
   GatedStore store_b{*memory_};
   DecisionBoard board_b;
-  EvaluatorOptions o;
-  o.store = &store_b;
-  o.replica_id = "b";
-  o.lease_period = absl::Seconds(10);
-  o.wait_without_history = false;
-  Evaluator b(registry_, observer_, board_b, clock_, o);
+  Evaluator b(registry_, observer_, board_b, clock_, Options(store_b, "b"));
   b.Start(absl::Hours(1));
   // (Declared after b: the gate opens before b stops, whatever happens.)
   const absl::Cleanup open_b = [&] { store_b.Open(); };
@@ -330,11 +329,7 @@ TEST_F(EvaluatorLocksTest, APushBeforeTheFirstUpkeepWaitsForIt) {
   GatedStore store{*memory};
   store.Close(Gate::kUpkeep);
   DecisionBoard board;
-  EvaluatorOptions o;
-  o.store = &store;
-  o.replica_id = "c";
-  o.lease_period = absl::Seconds(10);
-  o.wait_without_history = false;
+  EvaluatorOptions o = Options(store, "c");
   o.store_timeout = absl::Seconds(5);
   Evaluator c(registry_, observer_, board, clock_, o);
   c.Start(absl::Hours(1));
