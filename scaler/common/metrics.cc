@@ -1,5 +1,7 @@
 #include "scaler/common/metrics.h"
 
+#include <array>
+#include <atomic>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -109,6 +111,65 @@ struct Metrics::Impl {
 
   // Every policy's series, rendered at scrape time.
   metrics_internal::PolicySeries policies;
+
+  // The gRPC series of each method, looked up without a lock. KEDA's calls
+  // come at tens of thousands per second, and Family::Add builds a label
+  // map, hashes it and takes the family's mutex on every call
+  // (prometheus-cpp 1.0's Histogram family also builds and drops a whole
+  // Histogram). The table only grows: a slot is filled under rpc_mu, then
+  // published by rpc_methods (release); readers scan the published slots.
+  // The rpc families never remove a series, so the pointers stay valid.
+  static constexpr int kRpcCodes = 17;  // absl::StatusCode 0..16
+  static constexpr int kRpcMethodSlots = 16;
+  struct RpcSeries {
+    std::string method;
+    prometheus::Histogram* latency = nullptr;
+    std::array<std::atomic<prometheus::Counter*>, kRpcCodes> calls{};
+  };
+  std::array<RpcSeries, kRpcMethodSlots> rpc_series;
+  std::atomic<int> rpc_methods{0};
+  absl::Mutex rpc_mu;
+  // The slot of `method`, made on first use; null once every slot is taken.
+  RpcSeries* RpcSeriesOf(absl::string_view method) {
+    auto find = [&](int n) -> RpcSeries* {
+      for (int i = 0; i < n; ++i) {
+        if (rpc_series[i].method == method) return &rpc_series[i];
+      }
+      return nullptr;
+    };
+    if (RpcSeries* s = find(rpc_methods.load(std::memory_order_acquire))) {
+      return s;
+    }
+    absl::MutexLock lock(&rpc_mu);
+    const int n = rpc_methods.load(std::memory_order_relaxed);
+    if (RpcSeries* s = find(n)) return s;
+    if (n == kRpcMethodSlots) return nullptr;
+    RpcSeries& s = rpc_series[n];
+    s.method = std::string(method);
+    s.latency = &rpc_latency.Add({{"method", s.method}}, RpcBuckets());
+    rpc_methods.store(n + 1, std::memory_order_release);
+    return &s;
+  }
+  prometheus::Counter& RpcCalls(RpcSeries& s, int code) {
+    prometheus::Counter* c = s.calls[code].load(std::memory_order_acquire);
+    if (c == nullptr) {
+      // Family::Add returns the one series of these labels, so two threads
+      // racing here store the same pointer.
+      c = &RpcCallsSeries(s.method, code);
+      s.calls[code].store(c, std::memory_order_release);
+    }
+    return *c;
+  }
+  prometheus::Counter& RpcCallsSeries(const std::string& method, int code) {
+    return rpc_calls.Add({{"method", method},
+                          {"code", absl::StatusCodeToString(
+                                       static_cast<absl::StatusCode>(code))}});
+  }
+  static const prometheus::Histogram::BucketBoundaries& RpcBuckets() {
+    static const prometheus::Histogram::BucketBoundaries kBuckets = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
+    return kBuckets;
+  }
 
   // Guards the bookkeeping below (the families are thread-safe).
   absl::Mutex mu;
@@ -259,16 +320,21 @@ void Metrics::RecordDecision(const std::string& ns, const std::string& policy,
 
 void Metrics::RecordRpc(absl::string_view method, int code,
                         absl::Duration latency) {
-  static const prometheus::Histogram::BucketBoundaries kBuckets = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
-  const std::string m(method);
-  impl_->rpc_calls
-      .Add({{"method", m},
-            {"code",
-             absl::StatusCodeToString(static_cast<absl::StatusCode>(code))}})
-      .Increment();
-  impl_->rpc_latency.Add({{"method", m}}, kBuckets)
-      .Observe(absl::ToDoubleSeconds(latency));
+  const double seconds = absl::ToDoubleSeconds(latency);
+  Impl::RpcSeries* s = impl_->RpcSeriesOf(method);
+  if (s == nullptr) {  // more methods than slots: the uncached path
+    const std::string m(method);
+    impl_->RpcCallsSeries(m, code).Increment();
+    impl_->rpc_latency.Add({{"method", m}}, Impl::RpcBuckets())
+        .Observe(seconds);
+    return;
+  }
+  if (code >= 0 && code < Impl::kRpcCodes) {
+    impl_->RpcCalls(*s, code).Increment();
+  } else {
+    impl_->RpcCallsSeries(s->method, code).Increment();
+  }
+  s->latency->Observe(seconds);
 }
 
 void Metrics::RecordAdminRequest(absl::string_view client,

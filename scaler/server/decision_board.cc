@@ -10,24 +10,23 @@ namespace signalscaler {
 absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::Get(
     const PolicyKey& key) const {
   absl::MutexLock lock(&mu_);
-  return GetLocked(key);
+  return DecisionOf(key, FindLocked(key));
 }
 
-absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::GetLocked(
+const DecisionBoard::Entry* DecisionBoard::FindLocked(
     const PolicyKey& key) const {
   auto it = entries_.find(key);
-  if (it == entries_.end()) {
+  return it == entries_.end() ? nullptr : it->second.get();
+}
+
+absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::DecisionOf(
+    const PolicyKey& key, const Entry* e) {
+  if (e == nullptr || (e->decision == nullptr && e->unavailable.ok())) {
     return absl::UnavailableError(absl::StrCat(
         "policy ", key.ToString(), " has no decision yet (not evaluated)"));
   }
-  const Entry& e = *it->second;
-  if (e.decision == nullptr) {
-    return e.unavailable.ok() ? absl::UnavailableError(absl::StrCat(
-                                    "policy ", key.ToString(),
-                                    " has no decision yet (not evaluated)"))
-                              : e.unavailable;
-  }
-  return e.decision;
+  if (e->decision == nullptr) return e->unavailable;
+  return e->decision;
 }
 
 const DecisionBoard::EntryRef& DecisionBoard::EntryLocked(
@@ -45,10 +44,11 @@ absl::StatusOr<FleetView> DecisionBoard::Fleet(
   // One lock for both: a decision published between a look and a second
   // one must not turn "no decision" into an OK status.
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<std::shared_ptr<const Decision>> d = GetLocked(key);
+  const Entry* e = FindLocked(key);
+  absl::StatusOr<std::shared_ptr<const Decision>> d = DecisionOf(key, e);
   if (!d.ok()) return d.status();
-  if (decision != nullptr) *decision = *d;
-  return entries_.find(key)->second->fleet;
+  if (decision != nullptr) *decision = *std::move(d);
+  return e->fleet;
 }
 
 void DecisionBoard::Publish(const PolicyKey& key,

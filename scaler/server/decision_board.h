@@ -128,8 +128,13 @@ class DecisionBoard {
   absl::flat_hash_map<PolicyKey, std::map<uint64_t, std::shared_ptr<Watcher>>>
       watchers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, PolicyKey> watched_key_ ABSL_GUARDED_BY(mu_);
-  absl::StatusOr<std::shared_ptr<const Decision>> GetLocked(
-      const PolicyKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `key`'s entry, or null.
+  const Entry* FindLocked(const PolicyKey& key) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The decision of `e` (`key`'s entry or null), or why there is none; the
+  // caller holds mu_.
+  static absl::StatusOr<std::shared_ptr<const Decision>> DecisionOf(
+      const PolicyKey& key, const Entry* e);
   // `key`'s watchers, in order (none when unwatched).
   std::vector<std::shared_ptr<Watcher>> WatchersLocked(
       const PolicyKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

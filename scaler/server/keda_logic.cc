@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -47,7 +48,7 @@ bool IsKedaKeyFromEnv(absl::string_view key) {
 
 // A metadata key or value for a message: at most 64 bytes of it are quoted
 // back.
-std::string Quoted(const std::string& text) {
+std::string Quoted(absl::string_view text) {
   constexpr size_t kQuotedBytes = 64;
   if (text.size() <= kQuotedBytes) return absl::StrCat("\"", text, "\"");
   return absl::StrCat("\"", text.substr(0, kQuotedBytes), "...\"");
@@ -87,12 +88,12 @@ absl::Status CheckMetadataBounds(const externalscaler::ScaledObjectRef& ref,
 absl::StatusOr<std::string> PolicyName(
     const externalscaler::ScaledObjectRef& ref) {
   const auto& metadata = ref.scalermetadata();
-  auto value_of = [&metadata](const char* key) -> std::string {
+  auto value_of = [&metadata](const char* key) -> absl::string_view {
     auto it = metadata.find(key);
-    return it == metadata.end() ? std::string() : it->second;
+    return it == metadata.end() ? absl::string_view() : it->second;
   };
-  const std::string plain = value_of(kPolicyKey);
-  const std::string from_env = value_of(kPolicyFromEnvKey);
+  const absl::string_view plain = value_of(kPolicyKey);
+  const absl::string_view from_env = value_of(kPolicyFromEnvKey);
   if (plain.empty() && from_env.empty()) {
     return absl::InvalidArgumentError(
         "trigger metadata has no \"policy\" (nor \"policyFromEnv\"): set it "
@@ -106,7 +107,7 @@ absl::StatusOr<std::string> PolicyName(
         "different policies (",
         Quoted(plain), " and ", Quoted(from_env), "); set only one"));
   }
-  return plain.empty() ? from_env : plain;
+  return std::string(plain.empty() ? from_env : plain);
 }
 
 }  // namespace
@@ -178,7 +179,7 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
   ASSIGN_OR_RETURN(
       const LoadedPolicy* p,
       ResolvePolicy(request.scaledobjectref(), snap, served, limits));
-  const std::string name = MetricName(p->policy);
+  std::string name = MetricName(p->policy);
   if (!request.metricname().empty() && request.metricname() != name) {
     return absl::NotFoundError(absl::StrCat(
         "metric \"", request.metricname(), "\" is not served; policy \"",
@@ -187,7 +188,7 @@ absl::StatusOr<externalscaler::GetMetricsResponse> MetricsFor(
   ASSIGN_OR_RETURN(const int64_t replicas, AnswerFor(*p, board));
   externalscaler::GetMetricsResponse resp;
   externalscaler::MetricValue* v = resp.add_metricvalues();
-  v->set_metricname(name);
+  v->set_metricname(std::move(name));
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
   v->set_metricvalue(replicas);

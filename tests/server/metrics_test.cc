@@ -4,6 +4,7 @@
 #include "scaler/common/metrics.h"
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -234,6 +235,52 @@ TEST(MetricsTest, ManyPoliciesEachHaveTheirOwnSeries) {
                            "signalscaler_decision_replicas{namespace=\"ns-",
                            i % 7, "\",policy=\"p", i, "\"} ", i)));
   }
+}
+
+// RecordRpc caches each method's series (16 slots, codes 0..16). Every call
+// still counts once, in its own {method,code} series: from several threads
+// at once, past the slots (20 methods), and with a code outside absl's.
+TEST(MetricsTest, EveryRpcCountsInItsMethodsAndCodesSeries) {
+  Metrics m;
+  constexpr int kMethods = 20;
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 50;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&m] {
+      for (int i = 0; i < kCalls; ++i) {
+        for (int method = 0; method < kMethods; ++method) {
+          m.RecordRpc(absl::StrCat("Method", method), method % 3 == 0 ? 0 : 5,
+                      absl::Microseconds(300));
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  m.RecordRpc("Method1", 42, absl::Seconds(2));
+  const std::string text = m.Text();
+  for (int method = 0; method < kMethods; ++method) {
+    const std::string label = absl::StrCat("method=\"Method", method, "\"");
+    const std::string code = method % 3 == 0 ? "OK" : "NOT_FOUND";
+    EXPECT_THAT(Lines(text, "signalscaler_grpc_calls_total{"),
+                testing::Contains(
+                    absl::StrCat("signalscaler_grpc_calls_total{code=\"", code,
+                                 "\",", label, "} ", kThreads * kCalls)))
+        << label;
+    EXPECT_THAT(Lines(text, "signalscaler_grpc_call_duration_seconds_count{"),
+                testing::Contains(absl::StrCat(
+                    "signalscaler_grpc_call_duration_seconds_count{", label,
+                    "} ", kThreads * kCalls + (method == 1 ? 1 : 0))))
+        << label;
+    // 300 us: above the 250 us bucket, within the 500 us one.
+    EXPECT_THAT(Lines(text, "signalscaler_grpc_call_duration_seconds_bucket{"),
+                testing::Contains(absl::StrCat(
+                    "signalscaler_grpc_call_duration_seconds_bucket{", label,
+                    ",le=\"0.0005\"} ", kThreads * kCalls)))
+        << label;
+  }
+  EXPECT_THAT(Lines(text, "signalscaler_grpc_calls_total{"),
+              testing::Contains(testing::HasSubstr("method=\"Method1\"} 1")));
 }
 
 }  // namespace
