@@ -13,9 +13,10 @@
 // shared machine's noise), the medians over the rounds, and the ratios
 // against issue 17's targets (at least 90 % of the null server's calls/s
 // and p99 within 1.5x of its p99, the median of the per-round ratios;
-// server CPU per call within 1.10x of null's, the ratio of the medians,
-// printed also less each server's idle CPU: signalscaler evaluates every
-// policy each second whether or not KEDA calls).
+// server CPU per call within 1.10x of null's, likewise, printed also as
+// the ratio of the two servers' medians and less each server's idle CPU:
+// signalscaler evaluates every policy each second whether or not KEDA
+// calls).
 //
 //   grpc_load_bench [--policies=10000] [--concurrency=64] [--duration=10]
 //                   [--warmup=2] [--rounds=5] [--client-threads=1]
@@ -26,8 +27,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,7 +77,11 @@ struct Server {
   std::vector<Measured> runs;
 };
 
+// NaN if any is NaN (sorting NaNs is undefined).
 double Median(std::vector<double> v) {
+  for (double x : v) {
+    if (std::isnan(x)) return x;
+  }
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
@@ -101,8 +108,9 @@ constexpr double kThroughputTarget = 0.90;  // of null's calls/s, at least
 constexpr double kP99Target = 1.5;          // of null's p99, at most
 constexpr double kCpuPerCallTarget = 1.10;  // of null's CPU per call, at most
 
-// Idle CPU is sampled over this long before each round's load.
-constexpr absl::Duration kIdleSample = absl::Seconds(2);
+// Idle CPU is sampled over this long before each round's load
+// (/proc's CPU times count in 10 ms ticks: +-0.003 core).
+constexpr absl::Duration kIdleSample = absl::Seconds(3);
 
 std::string Figures(const Measured& m) {
   const std::vector<double>& l = m.load.latency_us;
@@ -121,12 +129,21 @@ std::optional<Measured> Measure(Server& s, Server& other,
                                 const Options& o) {
   other.process->Signal(SIGSTOP);
   s.process->Signal(SIGCONT);
-  absl::SleepFor(absl::Milliseconds(500));  // a resumed server catches up
+  // A resumed server catches up (signalscaler evaluates every policy
+  // whose interval passed while it was stopped) before its idle CPU is
+  // sampled.
+  absl::SleepFor(absl::Milliseconds(1500));
   const pid_t pid = s.process->pid();
   const double idle0 = ProcessCpuSeconds(pid);
   absl::SleepFor(kIdleSample);
-  const double idle_cpu =
-      (ProcessCpuSeconds(pid) - idle0) / absl::ToDoubleSeconds(kIdleSample);
+  const double idle1 = ProcessCpuSeconds(pid);
+  if (idle0 < 0 || idle1 < 0) {
+    std::fprintf(stderr, "grpc_load_bench: cannot read %s's CPU time\n",
+                 s.name.c_str());
+    other.process->Signal(SIGCONT);
+    return std::nullopt;
+  }
+  const double idle_cpu = (idle1 - idle0) / absl::ToDoubleSeconds(kIdleSample);
   LoadOptions lo;
   lo.concurrency = o.concurrency;
   lo.client_threads = o.client_threads;
@@ -149,6 +166,11 @@ std::optional<Measured> Measure(Server& s, Server& other,
   if (!r.ok()) {
     std::fprintf(stderr, "grpc_load_bench: %s: %s\n", s.name.c_str(),
                  r.status().ToString().c_str());
+    return std::nullopt;
+  }
+  if (server0 < 0 || server1 < 0) {
+    std::fprintf(stderr, "grpc_load_bench: cannot read %s's CPU time\n",
+                 s.name.c_str());
     return std::nullopt;
   }
   Measured m;
@@ -304,20 +326,34 @@ int Run(const Options& o) {
   // that the machine's other load hits both alike), then their median.
   std::vector<double> throughput_ratios;
   std::vector<double> p99_ratios;
+  std::vector<double> cpu_ratios;
+  std::vector<double> call_only_cpu_ratios;
+  // x / y, or NaN (printed as "nan", and never "met") when y is 0.
+  auto ratio = [](double x, double y) {
+    return y > 0 ? x / y : std::numeric_limits<double>::quiet_NaN();
+  };
   std::printf("\n  per round, signalscaler / null: calls/s");
   for (size_t r = 0; r < real.runs.size(); ++r) {
-    throughput_ratios.push_back(rate(real.runs[r]) / rate(null.runs[r]));
-    p99_ratios.push_back(p(99)(real.runs[r]) / p(99)(null.runs[r]));
+    const Measured& a = real.runs[r];
+    const Measured& b = null.runs[r];
+    throughput_ratios.push_back(ratio(rate(a), rate(b)));
+    p99_ratios.push_back(ratio(p(99)(a), p(99)(b)));
+    cpu_ratios.push_back(ratio(CpuPerCallUs(a), CpuPerCallUs(b)));
+    call_only_cpu_ratios.push_back(
+        ratio(CallOnlyCpuPerCallUs(a), CallOnlyCpuPerCallUs(b)));
     std::printf(" %.0f%%", 100 * throughput_ratios.back());
   }
   std::printf(", p99");
   for (double x : p99_ratios) std::printf(" %.2fx", x);
+  std::printf(", CPU per call");
+  for (double x : cpu_ratios) std::printf(" %.2fx", x);
   const double throughput_ratio = Median(throughput_ratios);
   const double p99_ratio = Median(p99_ratios);
-  const double cpu_ratio =
-      median_of(real, CpuPerCallUs) / median_of(null, CpuPerCallUs);
-  const double call_only_cpu_ratio = median_of(real, CallOnlyCpuPerCallUs) /
-                                     median_of(null, CallOnlyCpuPerCallUs);
+  const double cpu_ratio = Median(cpu_ratios);
+  const double cpu_ratio_of_medians =
+      ratio(median_of(real, CpuPerCallUs), median_of(null, CpuPerCallUs));
+  const double call_only_cpu_ratio = Median(call_only_cpu_ratios);
+  // `met` is false for NaN: a figure that could not be computed is missed.
   auto verdict = [](bool met, std::string missed) {
     return met ? std::string("met") : "MISSED by " + missed;
   };
@@ -337,14 +373,15 @@ int Run(const Options& o) {
               absl::StrFormat("%.2fx", p99_ratio - kP99Target))
           .c_str());
   std::printf(
-      "  server CPU per call: signalscaler / null = %.2fx (median of each "
-      "server's rounds; target <= %.2fx): %s\n"
-      "  of which answering calls (less each server's idle CPU, signalscaler "
-      "%.3f cores): %.2fx\n",
+      "  server CPU per call: signalscaler / null = %.2fx (median of the "
+      "rounds; target <= %.2fx): %s\n"
+      "    ratio of each server's median over the rounds: %.2fx; less each "
+      "server's idle CPU (signalscaler %.3f cores): %.2fx\n",
       cpu_ratio, kCpuPerCallTarget,
       verdict(cpu_ratio <= kCpuPerCallTarget,
               absl::StrFormat("%.2fx", cpu_ratio - kCpuPerCallTarget))
           .c_str(),
+      cpu_ratio_of_medians,
       median_of(real, [](const Measured& m) { return m.idle_cpu; }),
       call_only_cpu_ratio);
   RemoveTree(dir);

@@ -137,9 +137,9 @@ struct Metrics::Impl {
       }
       return nullptr;
     };
-    if (RpcSeries* s = find(rpc_methods.load(std::memory_order_acquire))) {
-      return s;
-    }
+    const int published = rpc_methods.load(std::memory_order_acquire);
+    if (RpcSeries* s = find(published)) return s;
+    if (published == kRpcMethodSlots) return nullptr;  // full: no lock
     absl::MutexLock lock(&rpc_mu);
     const int n = rpc_methods.load(std::memory_order_relaxed);
     if (RpcSeries* s = find(n)) return s;

@@ -20,7 +20,7 @@ const DecisionBoard::Entry* DecisionBoard::FindLocked(
 }
 
 absl::StatusOr<std::shared_ptr<const Decision>> DecisionBoard::DecisionOf(
-    const PolicyKey& key, const Entry* e) {
+    const PolicyKey& key, const Entry* e) const {
   if (e == nullptr || (e->decision == nullptr && e->unavailable.ok())) {
     return absl::UnavailableError(absl::StrCat(
         "policy ", key.ToString(), " has no decision yet (not evaluated)"));

@@ -131,10 +131,10 @@ class DecisionBoard {
   // `key`'s entry, or null.
   const Entry* FindLocked(const PolicyKey& key) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The decision of `e` (`key`'s entry or null), or why there is none; the
-  // caller holds mu_.
-  static absl::StatusOr<std::shared_ptr<const Decision>> DecisionOf(
-      const PolicyKey& key, const Entry* e);
+  // The decision of `e` (`key`'s entry or null), or why there is none.
+  absl::StatusOr<std::shared_ptr<const Decision>> DecisionOf(
+      const PolicyKey& key, const Entry* e) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `key`'s watchers, in order (none when unwatched).
   std::vector<std::shared_ptr<Watcher>> WatchersLocked(
       const PolicyKey& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
