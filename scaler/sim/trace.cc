@@ -61,7 +61,28 @@ bool TraceReader::NextLine() {
   return false;
 }
 
+absl::Status CheckSignalNamesForTrace(
+    const std::vector<std::string>& signal_names) {
+  for (const std::string& name : signal_names) {
+    for (const char* column :
+         {kTimeColumn, kDemandColumn, kActualColumn, kActualReadyColumn}) {
+      if (name == column) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "signal \"", name, "\" has the name of the trace's own column \"",
+            column,
+            "\" (the trace columns t, demand, actual and actual_ready are not "
+            "signals): rename the signal in the policy to simulate or trace "
+            "it"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status TraceReader::ReadHeader() {
+  if (absl::Status s = CheckSignalNamesForTrace(signal_names_); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(file_, ": ", s.message()));
+  }
   if (!NextLine()) {
     return Error(line_ + 1, 1,
                  "empty trace: expected a header starting with `t`");

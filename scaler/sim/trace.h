@@ -53,13 +53,21 @@ struct TraceRow {
   int line = 0;                        // 1-based line in the file
 };
 
+// OK unless a signal is named after one of the trace's own columns (`t`,
+// `demand`, `actual`, `actual_ready`): such a column would be read as that
+// column, not as the signal. INVALID_ARGUMENT names the signal and says to
+// rename it in the policy to simulate or trace it.
+absl::Status CheckSignalNamesForTrace(
+    const std::vector<std::string>& signal_names);
+
 // Not thread-safe. The stream must outlive the reader.
 class TraceReader {
  public:
   TraceReader(std::istream& in, std::string file,
               std::vector<std::string> signal_names);
 
-  // Reads and checks the header: INVALID_ARGUMENT if `t` is not the first
+  // Reads and checks the header: INVALID_ARGUMENT if a signal has the name
+  // of a trace column (CheckSignalNamesForTrace), `t` is not the first
   // column, a column is empty or repeated, or a signal has no column.
   absl::Status ReadHeader();
   // Reads the next row into `row`: true, or false at the end of the file.

@@ -326,6 +326,24 @@ TEST_F(TraceTest, AMissingSeriesIsAnError) {
   EXPECT_EQ(ParseCsv(out).At("gone", 600, 60), Index(600));
 }
 
+// A signal named after a trace column would be written twice (the signal,
+// then `actual` from the replicas query) and read back as the column:
+// refused before any query, and no file is written.
+TEST_F(TraceTest, ASignalNamedAfterATraceColumnIsRefused) {
+  const std::string policy =
+      Policy("clash", absl::StrCat("  - {name: actual, type: Total, "
+                                   "targetPerReplica: 10, source: ",
+                                   Prom("sum(tr_total)"), "}\n"));
+  const std::string out = dir_ + "/clash.csv";
+  std::vector<std::string> args = {"--policy", policy, "--out", out};
+  for (const std::string& a : Range(0, 600)) args.push_back(a);
+  const RunResult r = Trace(args);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("signal \"actual\" has the name of the "
+                                  "trace's own column \"actual\""));
+  EXPECT_FALSE(std::filesystem::exists(out));
+}
+
 // A Redis signal has no history unless --signal-query gives one.
 TEST_F(TraceTest, ARedisSignalNeedsASignalQuery) {
   const std::string policy =

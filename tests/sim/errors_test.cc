@@ -116,6 +116,29 @@ TEST(SimulateErrorsTest, BadFlags) {
               HasSubstr("--policy is required"));
 }
 
+// A signal named after a trace column (here `demand`, the replicas needed)
+// would be read as that column: refused, naming the signal, whatever the
+// trace holds.
+TEST(SimulateErrorsTest, ASignalNamedAfterATraceColumnIsRefused) {
+  const std::string dir = MakeTempDir();
+  const std::string policy =
+      Write(dir, "d.yaml", R"(apiVersion: signalscaler.io/v1
+kind: ScalingPolicy
+metadata: {name: d}
+spec:
+  maxReplicas: 5
+  signals:
+  - {name: demand, type: Total, source: {push: {}}, targetPerReplica: 10}
+)");
+  const std::string trace = Write(dir, "t.csv", "t,demand\n0,30\n60,30\n");
+  const RunResult r = Simulate({"--policy", policy, "--trace", trace});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output,
+              HasSubstr("t.csv: signal \"demand\" has the name of the "
+                        "trace's own column \"demand\""));
+  EXPECT_THAT(r.output, HasSubstr("rename the signal in the policy"));
+}
+
 TEST(SimulateErrorsTest, BaselinesThePolicyCannotExpress) {
   const std::string dir = MakeTempDir();
   const std::string policy =
