@@ -87,20 +87,21 @@ double Median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// Server CPU per successful call, in microseconds: what the server spends
-// on a call, less sensitive to a shared machine than calls/s.
-double CpuPerCallUs(const Measured& m) {
-  return m.load.calls == 0 ? 0
-                           : 1e6 * m.server_cpu * m.load.seconds /
-                                 static_cast<double>(m.load.calls);
+// `cores` of the server's over the timed interval, per successful call, in
+// microseconds.
+double PerCallUs(const Measured& m, double cores) {
+  return m.load.calls == 0
+             ? 0
+             : 1e6 * cores * m.load.seconds / static_cast<double>(m.load.calls);
 }
+
+// Server CPU per successful call: what the server spends on a call, less
+// sensitive to a shared machine than calls/s.
+double CpuPerCallUs(const Measured& m) { return PerCallUs(m, m.server_cpu); }
 
 // The same, less the server's idle background work: what answering costs.
 double CallOnlyCpuPerCallUs(const Measured& m) {
-  return m.load.calls == 0
-             ? 0
-             : 1e6 * std::max(0.0, m.server_cpu - m.idle_cpu) * m.load.seconds /
-                   static_cast<double>(m.load.calls);
+  return PerCallUs(m, std::max(0.0, m.server_cpu - m.idle_cpu));
 }
 
 // Issue 17's targets.
@@ -137,13 +138,6 @@ std::optional<Measured> Measure(Server& s, Server& other,
   const double idle0 = ProcessCpuSeconds(pid);
   absl::SleepFor(kIdleSample);
   const double idle1 = ProcessCpuSeconds(pid);
-  if (idle0 < 0 || idle1 < 0) {
-    std::fprintf(stderr, "grpc_load_bench: cannot read %s's CPU time\n",
-                 s.name.c_str());
-    other.process->Signal(SIGCONT);
-    return std::nullopt;
-  }
-  const double idle_cpu = (idle1 - idle0) / absl::ToDoubleSeconds(kIdleSample);
   LoadOptions lo;
   lo.concurrency = o.concurrency;
   lo.client_threads = o.client_threads;
@@ -168,14 +162,14 @@ std::optional<Measured> Measure(Server& s, Server& other,
                  r.status().ToString().c_str());
     return std::nullopt;
   }
-  if (server0 < 0 || server1 < 0) {
+  if (std::min({idle0, idle1, server0, server1}) < 0) {
     std::fprintf(stderr, "grpc_load_bench: cannot read %s's CPU time\n",
                  s.name.c_str());
     return std::nullopt;
   }
   Measured m;
   m.load = *std::move(r);
-  m.idle_cpu = idle_cpu;
+  m.idle_cpu = (idle1 - idle0) / absl::ToDoubleSeconds(kIdleSample);
   m.server_cpu = (server1 - server0) / o.duration_s;
   m.client_cpu = (client1 - client0) / o.duration_s;
   m.other_cpu =

@@ -17,6 +17,7 @@
 #include "scaler/cli/trace_history.h"
 #include "scaler/policy/defaults.h"
 #include "scaler/sim/history_trace.h"
+#include "scaler/sim/simulator.h"
 #include "scaler/sim/trace.h"
 #include "sources/http/http_client.h"
 #include "sources/http/prometheus_response.h"
@@ -247,10 +248,9 @@ absl::StatusOr<HistoryResult> WriteTraceFromHistory(
     const v1::ScalingPolicy& policy, const HistoryRequest& request,
     std::ostream& out) {
   const v1::PolicySpec& spec = policy.spec();
-  std::vector<std::string> names;
-  for (const v1::Signal& s : spec.signals()) names.push_back(s.name());
   // Before any query: the trace written would not read back.
-  if (absl::Status s = sim::CheckSignalNamesForTrace(names); !s.ok()) {
+  if (absl::Status s = sim::CheckSignalNamesForTrace(sim::SignalNames(policy));
+      !s.ok()) {
     return s;
   }
   absl::StatusOr<Plan> plan = MakePlan(spec, request);

@@ -146,7 +146,7 @@ struct Metrics::Impl {
     if (n == kRpcMethodSlots) return nullptr;
     RpcSeries& s = rpc_series[n];
     s.method = std::string(method);
-    s.latency = &rpc_latency.Add({{"method", s.method}}, RpcBuckets());
+    s.latency = &RpcLatencySeries(s.method);
     rpc_methods.store(n + 1, std::memory_order_release);
     return &s;
   }
@@ -165,10 +165,10 @@ struct Metrics::Impl {
                           {"code", absl::StatusCodeToString(
                                        static_cast<absl::StatusCode>(code))}});
   }
-  static const prometheus::Histogram::BucketBoundaries& RpcBuckets() {
+  prometheus::Histogram& RpcLatencySeries(const std::string& method) {
     static const prometheus::Histogram::BucketBoundaries kBuckets = {
         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1};
-    return kBuckets;
+    return rpc_latency.Add({{"method", method}}, kBuckets);
   }
 
   // Guards the bookkeeping below (the families are thread-safe).
@@ -325,8 +325,7 @@ void Metrics::RecordRpc(absl::string_view method, int code,
   if (s == nullptr) {  // more methods than slots: the uncached path
     const std::string m(method);
     impl_->RpcCallsSeries(m, code).Increment();
-    impl_->rpc_latency.Add({{"method", m}}, Impl::RpcBuckets())
-        .Observe(seconds);
+    impl_->RpcLatencySeries(m).Observe(seconds);
     return;
   }
   if (code >= 0 && code < Impl::kRpcCodes) {
